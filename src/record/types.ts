@@ -1,0 +1,89 @@
+/**
+ * The run record (`run.json`, schema 1): the one typed document every stage reads and writes.
+ * Times are seconds since the run started; latencies are milliseconds.
+ */
+import type { Scenario } from '../scenario/schema.js';
+
+/** Current run-record schema version. */
+export const RUN_SCHEMA = 1;
+
+/** Where a request failed. */
+export type Phase = 'connect' | 'send' | 'response';
+
+/** Latency percentiles in milliseconds. */
+export interface LatencySummary {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+  count: number;
+}
+
+/** One second of the run. `attempted` counts by start time, the rest by completion time. */
+export interface TimelineEntry {
+  t: number;
+  attempted: number;
+  completed: number;
+  failed: number;
+  dropped: number;
+  errors: Record<string, number>;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  connectMs: { p50: number; p99: number };
+  connectionsOpened: number;
+}
+
+/** Facts about the machine the run was made on. */
+export interface HostInfo {
+  platform: string;
+  kernel: string;
+  node: string;
+  cpus: number;
+  portRange: [number, number] | null;
+}
+
+/** Totals over the whole run. */
+export interface Totals {
+  attempted: number;
+  completed: number;
+  failed: number;
+  dropped: number;
+  connectionsOpened: number;
+}
+
+/** Result of one threshold expression evaluated on the record. */
+export interface ThresholdResult {
+  expr: string;
+  actual: number | null;
+  passed: boolean;
+}
+
+/** The whole run record. */
+export interface RunRecord {
+  schema: typeof RUN_SCHEMA;
+  portstormVersion: string;
+  runId: string;
+  label: string | null;
+  scenario: Scenario;
+  target: { url: string; builtin: boolean };
+  startedAt: string;
+  durationS: number;
+  /** `completed`, or why it ended early. */
+  status: 'completed' | 'interrupted' | 'failed';
+  host: HostInfo;
+  workers: number;
+  totals: Totals;
+  errors: Record<string, number>;
+  /** Failures by `phase:CODE`, e.g. `connect:EADDRNOTAVAIL`. */
+  errorsByPhase: Record<string, number>;
+  latencyMs: LatencySummary;
+  latencyUncorrectedMs: LatencySummary;
+  connectMs: LatencySummary;
+  ttfbMs: LatencySummary;
+  histograms: { latency: string; latencyUncorrected: string; connect: string; ttfb: string };
+  timeline: TimelineEntry[];
+  thresholds: ThresholdResult[];
+  /** A few sample failures (first of each code) with detail, for debugging. */
+  errorSamples: Array<{ code: string; phase: Phase; message: string; t: number; localPort: number | null }>;
+}

@@ -1,0 +1,151 @@
+/**
+ * The scenario file format: one zod schema that validates input, fills defaults and yields the
+ * `Scenario` type. Durations are written as `500ms`, `30s`, `2m`, `1h` or a number of seconds and
+ * resolve to **seconds**, so a resolved scenario (as stored in the run record) is valid input again.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+
+/** Parses `500ms`, `30s`, `2m`, `1h` or a plain number of seconds; returns seconds or null. */
+export function parseDuration(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : null;
+  if (typeof value !== 'string') return null;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed);
+  const m = DURATION_RE.exec(trimmed);
+  if (!m) return null;
+  return Number(m[1]) * UNIT_SECONDS[m[2]!]!;
+}
+
+const DURATION_HINT = 'a duration like 500ms, 30s, 2m or a number of seconds';
+
+/** A duration in seconds (>= 0). */
+const duration = z
+  .union([z.number(), z.string()], { error: `expected ${DURATION_HINT}` })
+  .transform((v, ctx) => {
+    const s = parseDuration(v);
+    if (s === null) {
+      ctx.addIssue({ code: 'custom', message: `expected ${DURATION_HINT}, got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return s;
+  });
+
+/** A duration in seconds that must be > 0. */
+const positiveDuration = duration.refine((s) => s > 0, { message: 'expected a duration greater than 0' });
+
+const positiveInt = z.number().int().positive();
+
+const request = z.strictObject({
+  method: z.string().regex(/^[A-Z]+$/, 'expected an HTTP method in capitals, e.g. GET').default('GET'),
+  path: z.string().startsWith('/', 'expected a path starting with /').optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+  body: z.string().default(''),
+});
+
+const connection = z.strictObject({
+  reuse: z.boolean().default(false),
+  poolSize: positiveInt.default(50),
+  close: z.enum(['client', 'server', 'reset']).default('client'),
+  localAddresses: z
+    .array(z.string().refine((a) => isIP(a) !== 0, 'expected an IPv4 or IPv6 address'))
+    .default([]),
+});
+
+const arrivalRateGroup = z.strictObject({
+  model: z.literal('arrival-rate'),
+  rate: z.number().positive(),
+  startRate: z.number().nonnegative().optional(),
+  rampUp: duration.default(0),
+  duration: positiveDuration,
+  startAfter: duration.default(0),
+  maxInFlight: positiveInt.default(10_000),
+});
+
+const usersGroup = z
+  .strictObject({
+    model: z.literal('users'),
+    users: positiveInt,
+    rampUp: duration.default(0),
+    duration: positiveDuration.optional(),
+    iterations: positiveInt.optional(),
+    thinkTime: duration.default(0),
+    startAfter: duration.default(0),
+  })
+  .refine((g) => g.duration !== undefined || g.iterations !== undefined, {
+    message: 'expected duration or iterations (or both)',
+  });
+
+const loadGroup = z.discriminatedUnion('model', [arrivalRateGroup, usersGroup], {
+  error: 'expected a group with model: arrival-rate or model: users',
+});
+
+const target = z.string().refine(
+  (t) => {
+    if (t === 'builtin') return true;
+    try {
+      const u = new URL(t);
+      return (u.protocol === 'http:' || u.protocol === 'tcp:') && u.hostname !== '' && (u.protocol === 'http:' || u.port !== '');
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected builtin, http://host:port/path or tcp://host:port' },
+);
+
+/** The scenario schema: input shape with defaults; `Scenario` is what it resolves to. */
+export const scenarioSchema = z
+  .strictObject({
+    name: z.string().min(1).default('scenario'),
+    target: target.default('builtin'),
+    protocol: z.enum(['http', 'tcp']).optional(),
+    request: request.default({ method: 'GET', headers: {}, body: '' }),
+    payload: z.string().default('PING\n'),
+    expectBytes: z.number().int().nonnegative().optional(),
+    connection: connection.default({ reuse: false, poolSize: 50, close: 'client', localAddresses: [] }),
+    load: z.array(loadGroup).min(1, 'expected at least one load group'),
+    timeouts: z
+      .strictObject({ connect: positiveDuration.default(2), request: positiveDuration.default(10) })
+      .default({ connect: 2, request: 10 }),
+    workers: z.union([z.literal('auto'), positiveInt], { error: 'expected auto or a positive integer' }).default('auto'),
+    thresholds: z.array(z.string()).default([]),
+    builtin: z
+      .strictObject({
+        delayMs: z.number().nonnegative().default(0),
+        bodyBytes: z.number().int().nonnegative().default(2),
+        keepAlive: z.boolean().default(true),
+      })
+      .default({ delayMs: 0, bodyBytes: 2, keepAlive: true }),
+    allowRemote: z.boolean().default(false),
+    limits: z
+      .strictObject({
+        maxDuration: positiveDuration.default(3600),
+        maxRequests: positiveInt.default(100_000_000),
+      })
+      .default({ maxDuration: 3600, maxRequests: 100_000_000 }),
+  })
+  .transform((s, ctx) => {
+    const scheme = s.target === 'builtin' ? null : new URL(s.target).protocol.slice(0, -1);
+    if (scheme && s.protocol && scheme !== s.protocol) {
+      ctx.addIssue({ code: 'custom', path: ['protocol'], message: `expected ${scheme} to match the target URL scheme` });
+    }
+    const protocol = (s.protocol ?? scheme ?? 'http') as 'http' | 'tcp';
+    const urlPath = scheme === 'http' ? new URL(s.target).pathname + new URL(s.target).search : '/';
+    return {
+      ...s,
+      protocol,
+      request: { ...s.request, path: s.request.path ?? urlPath },
+      expectBytes: s.expectBytes ?? Buffer.byteLength(s.payload),
+    };
+  });
+
+/** A resolved scenario: every default filled, durations in seconds. */
+export type Scenario = z.output<typeof scenarioSchema>;
+/** One load group of a resolved scenario. */
+export type LoadGroup = Scenario['load'][number];
+export type ArrivalRateGroup = Extract<LoadGroup, { model: 'arrival-rate' }>;
+export type UsersGroup = Extract<LoadGroup, { model: 'users' }>;
+export type ConnectionPolicy = Scenario['connection'];
