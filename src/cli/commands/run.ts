@@ -1,0 +1,71 @@
+/** `portstorm run <scenario>`: run a scenario, write results/<runId>/run.json, print the summary. */
+import { ExitCode } from '../../errors.js';
+import { renderTextSummary } from '../../report/text.js';
+import { runScenario } from '../../run.js';
+import { loadScenario } from '../../scenario/load.js';
+import { defineCommand } from '../command.js';
+import { createProgress } from '../progress.js';
+
+interface RunArgs {
+  scenario: string;
+  out: string;
+  label?: string;
+  set: string[];
+  json: boolean;
+  quiet: boolean;
+  'allow-remote': boolean;
+}
+
+/** The `run` command. */
+export const runCommand = defineCommand<RunArgs>({
+  command: 'run <scenario>',
+  describe: 'Run a scenario file (YAML or JSON) and record every connection and request',
+  builder: (y) =>
+    y
+      .positional('scenario', { type: 'string', demandOption: true, describe: 'scenario file' })
+      .option('out', { type: 'string', default: 'results', describe: 'directory for <runId>/run.json' })
+      .option('label', { type: 'string', describe: 'a label stored with the run (e.g. "before tuning")' })
+      .option('set', { type: 'string', array: true, default: [], describe: 'override a field: --set load[0].rate=1200' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the run record to stdout (progress stays on stderr)' })
+      .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
+      .option('allow-remote', { type: 'boolean', default: false, describe: 'allow a target that is not loopback or private' })
+      .example('$0 run scenarios/demo.yaml', 'run the demo against the built-in target')
+      .example('$0 run s.yaml --set load[0].rate=1200 --label faster', 'override a field and label the run') as never,
+  async run(argv) {
+    const scenario = await loadScenario(argv.scenario, argv.set);
+    const progress = createProgress(process.stderr, argv.quiet);
+    const controller = new AbortController();
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (++signals > 1) {
+        process.stderr.write(`portstorm: ${sig} again, exiting without waiting\n`);
+        process.exit(ExitCode.INTERRUPTED);
+      }
+      progress.note(`${sig}: stopping, waiting briefly for in-flight requests, then writing partial results`);
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const { record, file } = await runScenario({
+        scenario,
+        resultsDir: argv.out,
+        label: argv.label ?? null,
+        allowRemote: argv['allow-remote'] || undefined,
+        signal: controller.signal,
+        onStart: (i) => progress.note(`run ${i.runId}: ${i.targetUrl} with ${i.workers} worker${i.workers === 1 ? '' : 's'}`),
+        onProgress: (e, live) => progress.update(e, live),
+      });
+      progress.stop();
+      if (argv.json) process.stdout.write(JSON.stringify(record) + '\n');
+      else process.stdout.write(renderTextSummary(record, file));
+      if (argv.json && !argv.quiet) process.stderr.write(`portstorm: results in ${file}\n`);
+      if (record.status === 'interrupted') return ExitCode.INTERRUPTED;
+      return record.thresholds.some((t) => !t.passed) ? ExitCode.THRESHOLD_FAILED : ExitCode.OK;
+    } finally {
+      progress.stop();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+});

@@ -1,0 +1,84 @@
+/**
+ * Runs a scenario's load over worker threads (one shard each): waits until every worker is ready,
+ * starts them on one shared epoch, and hands every bucket delta and error sample to the caller.
+ */
+import { Worker } from 'node:worker_threads';
+import type { WireBucket } from '../record/bucket.js';
+import { RuntimeFailure } from '../errors.js';
+import type { Scenario } from '../scenario/schema.js';
+import { epochMs } from './clock.js';
+import type { ErrorSample, GeneratorConfig } from './generator.js';
+import type { ToMain, ToWorker } from './messages.js';
+
+/** Callbacks receiving the load's observations. */
+export interface LoadObserver {
+  buckets(buckets: WireBucket[]): void;
+  sample(sample: ErrorSample): void;
+}
+
+/** A running load. */
+export interface RunningLoad {
+  /** The run's start, epoch milliseconds; run time 0 for every shard. */
+  readonly startEpochMs: number;
+  /** Resolves when every worker has finished and shipped its last buckets. */
+  readonly done: Promise<void>;
+  /** Stops starting requests, waits up to `graceMs` for in-flight ones, then aborts them. */
+  stop(graceMs: number): Promise<void>;
+}
+
+const START_DELAY_MS = 20;
+
+/** Starts `workers` load workers on the scenario against host:port; resolves once they run. */
+export async function startLoad(
+  scenario: Scenario,
+  target: { host: string; port: number },
+  workers: number,
+  observer: LoadObserver,
+): Promise<RunningLoad> {
+  const url = new URL('./worker.js', import.meta.url);
+  const ready: Promise<void>[] = [];
+  const finished: Promise<void>[] = [];
+  const threads = Array.from({ length: workers }, (_, index) => {
+    const data: GeneratorConfig = { scenario, host: target.host, port: target.port, shard: { index, count: workers } };
+    const w = new Worker(url, { workerData: data });
+    let errorMessage: string | null = null;
+    let signalReady: () => void = () => undefined;
+    ready.push(new Promise<void>((resolve) => (signalReady = resolve)));
+    finished.push(
+      new Promise<void>((resolve, reject) => {
+        w.on('message', (m: ToMain) => {
+          if (m.type === 'buckets') observer.buckets(m.buckets);
+          else if (m.type === 'sample') observer.sample(m.sample);
+          else if (m.type === 'ready') signalReady();
+          else if (m.type === 'error') errorMessage = m.message;
+        });
+        w.once('error', (err) => reject(new RuntimeFailure(`load worker ${index} failed: ${err.message}`)));
+        w.once('exit', (code) => {
+          signalReady();
+          if (errorMessage !== null) reject(new RuntimeFailure(`load worker ${index} failed: ${errorMessage}`));
+          else if (code !== 0) reject(new RuntimeFailure(`load worker ${index} exited with code ${code}`));
+          else resolve();
+        });
+      }),
+    );
+    return w;
+  });
+  const done = Promise.all(finished).then(() => undefined);
+  done.catch(() => undefined);
+  await Promise.all(ready);
+  const post = (m: ToWorker): void => threads.forEach((w) => w.postMessage(m));
+  const startEpochMs = epochMs() + START_DELAY_MS;
+  post({ type: 'start', startEpochMs });
+  return {
+    startEpochMs,
+    done,
+    async stop(graceMs) {
+      post({ type: 'stop' });
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)));
+      const outcome = await Promise.race([done.then(() => 'done' as const, () => 'done' as const), timeout]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') post({ type: 'abort' });
+    },
+  };
+}

@@ -1,0 +1,219 @@
+/**
+ * One shard of a scenario's load, run in one thread: open-model groups fire on their arrival
+ * schedule and never wait for responses; closed-model groups loop their users. Every outcome lands
+ * in a one-second bucket; finished seconds are shipped to the sink as deltas.
+ */
+import { newBucket, countCompletion, countFailure, toWire, type Bucket, type WireBucket } from '../record/bucket.js';
+import { recordMs } from '../record/histogram.js';
+import type { Phase } from '../record/types.js';
+import type { ArrivalRateGroup, Scenario, UsersGroup } from '../scenario/schema.js';
+import { runClock, sleep, type RunClock } from './clock.js';
+import { arrivalSchedule, userStartOffset } from './pacer.js';
+import { createTransport } from './transport/index.js';
+import type { Transport } from './transport/types.js';
+
+/** Which part of the load this generator runs: arrivals n ≡ index (mod count), users likewise. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** The first failure of each code, kept with its detail. */
+export interface ErrorSample {
+  code: string;
+  phase: Phase;
+  message: string;
+  t: number;
+  localPort: number | null;
+}
+
+/** Where a generator ships its observations. */
+export interface GeneratorSink {
+  buckets(buckets: WireBucket[]): void;
+  sample(sample: ErrorSample): void;
+}
+
+/** What a generator needs: the resolved scenario, the resolved target address, its shard. */
+export interface GeneratorConfig {
+  scenario: Scenario;
+  host: string;
+  port: number;
+  shard: Shard;
+}
+
+const FLUSH_MS = 500;
+const BATCH_BEFORE_YIELD = 256;
+
+/** Generates one shard of load. */
+export class LoadGenerator {
+  private clock: RunClock = runClock(0);
+  private readonly transport: Transport;
+  private readonly buckets = new Map<number, Bucket>();
+  private readonly sampled = new Set<string>();
+  private readonly requestCap: number;
+  private readonly endS: number;
+  private attempted = 0;
+  private inFlight = 0;
+  private stopped = false;
+  private drained: (() => void) | null = null;
+
+  constructor(
+    private readonly cfg: GeneratorConfig,
+    private readonly sink: GeneratorSink,
+  ) {
+    const s = cfg.scenario;
+    this.requestCap = Math.ceil(s.limits.maxRequests / cfg.shard.count);
+    this.endS = s.limits.maxDuration;
+    this.transport = createTransport(s.protocol, s.connection.reuse, {
+      host: cfg.host,
+      port: cfg.port,
+      localAddresses: s.connection.localAddresses,
+      close: s.connection.close,
+      poolSize: Math.max(1, Math.ceil(s.connection.poolSize / cfg.shard.count)),
+      connectTimeoutMs: s.timeouts.connect * 1000,
+      requestTimeoutMs: s.timeouts.request * 1000,
+      http: { ...s.request, path: s.request.path ?? '/' },
+      tcp: { payload: s.payload, expectBytes: s.expectBytes },
+      onConnect: (connectMs) => {
+        const b = this.bucketAt(this.clock.nowS());
+        b.connectionsOpened++;
+        recordMs(b.connect, connectMs);
+      },
+    });
+  }
+
+  /**
+   * Runs every group of the shard from `startEpochMs` (shared by all shards) to its end, drains
+   * in-flight requests and ships the last buckets.
+   */
+  async run(startEpochMs: number): Promise<void> {
+    this.clock = runClock(startEpochMs);
+    const flusher = setInterval(() => this.flush(false), FLUSH_MS);
+    try {
+      await Promise.all(
+        this.cfg.scenario.load.map((g) => (g.model === 'arrival-rate' ? this.runArrivals(g) : this.runUsers(g))),
+      );
+      if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+      await this.transport.close(false);
+    } finally {
+      clearInterval(flusher);
+      this.flush(true);
+    }
+  }
+
+  /** Stops starting requests; in-flight ones may still finish. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Aborts in-flight requests (they are recorded as ABORTED). */
+  async abort(): Promise<void> {
+    this.stopped = true;
+    await this.transport.close(true);
+  }
+
+  private bucketAt(t: number): Bucket {
+    const sec = Math.max(0, Math.floor(t));
+    let b = this.buckets.get(sec);
+    if (!b) {
+      b = newBucket(sec);
+      this.buckets.set(sec, b);
+    }
+    return b;
+  }
+
+  private flush(all: boolean): void {
+    const current = Math.floor(this.clock.nowS());
+    const out: WireBucket[] = [];
+    for (const [sec, b] of this.buckets) {
+      if (all || sec < current) {
+        out.push(toWire(b));
+        this.buckets.delete(sec);
+      }
+    }
+    if (out.length > 0) this.sink.buckets(out);
+  }
+
+  private canStart(): boolean {
+    return !this.stopped && this.attempted < this.requestCap && this.clock.nowS() < this.endS;
+  }
+
+  /** Waits until run second `t`. */
+  private async until(t: number): Promise<void> {
+    for (;;) {
+      const ms = (t - this.clock.nowS()) * 1000;
+      if (ms <= 0 || this.stopped) return;
+      await sleep(ms > 2 ? ms - 1 : 0);
+    }
+  }
+
+  private async exchange(intendedS: number): Promise<void> {
+    this.attempted++;
+    this.inFlight++;
+    this.bucketAt(intendedS).attempted++;
+    const r = await this.transport.exchange();
+    this.inFlight--;
+    const endS = this.clock.toS(r.endedAt);
+    const b = this.bucketAt(endS);
+    if (r.failure) {
+      countFailure(b, r.failure.code, r.failure.phase);
+      if (!this.sampled.has(r.failure.code)) {
+        this.sampled.add(r.failure.code);
+        this.sink.sample({ ...r.failure, t: endS, localPort: r.localPort });
+      }
+    } else {
+      const uncorrected = r.endedAt - r.startedAt;
+      countCompletion(b, Math.max(uncorrected, (endS - intendedS) * 1000), uncorrected, (r.firstByteAt ?? r.endedAt) - r.startedAt);
+    }
+    if (this.inFlight === 0 && this.drained) this.drained();
+  }
+
+  private async runArrivals(g: ArrivalRateGroup): Promise<void> {
+    const schedule = arrivalSchedule(g);
+    const { index, count } = this.cfg.shard;
+    const maxInFlight = Math.max(1, Math.ceil(g.maxInFlight / count));
+    let groupInFlight = 0;
+    let n = index;
+    let burst = 0;
+    while (this.canStart()) {
+      const offset = schedule.at(n);
+      if (offset === null) return;
+      const due = g.startAfter + offset;
+      if (due > this.clock.nowS()) {
+        burst = 0;
+        await this.until(due);
+        continue;
+      }
+      n += count;
+      if (groupInFlight >= maxInFlight) {
+        this.bucketAt(due).dropped++;
+        continue;
+      }
+      groupInFlight++;
+      void this.exchange(due).finally(() => groupInFlight--);
+      if (++burst >= BATCH_BEFORE_YIELD) {
+        burst = 0;
+        await sleep(0);
+      }
+    }
+  }
+
+  private async runUsers(g: UsersGroup): Promise<void> {
+    const { index, count } = this.cfg.shard;
+    const groupEnd = g.startAfter + (g.duration ?? this.endS);
+    const users: Promise<void>[] = [];
+    for (let i = index; i < g.users; i += count) {
+      users.push(this.runUser(g, g.startAfter + userStartOffset(i, g.users, g.rampUp), groupEnd));
+    }
+    await Promise.all(users);
+  }
+
+  private async runUser(g: UsersGroup, startS: number, endS: number): Promise<void> {
+    await this.until(startS);
+    for (let it = 0; g.iterations === undefined || it < g.iterations; it++) {
+      if (!this.canStart() || this.clock.nowS() >= endS) return;
+      await this.exchange(this.clock.nowS());
+      if (g.thinkTime > 0) await this.until(this.clock.nowS() + g.thinkTime);
+    }
+  }
+}

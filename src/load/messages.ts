@@ -1,0 +1,14 @@
+/** Messages between the main thread and load workers. */
+import type { WireBucket } from '../record/bucket.js';
+import type { ErrorSample } from './generator.js';
+
+/** Worker to main. */
+export type ToMain =
+  | { type: 'buckets'; buckets: WireBucket[] }
+  | { type: 'sample'; sample: ErrorSample }
+  | { type: 'ready' }
+  | { type: 'done' }
+  | { type: 'error'; message: string };
+
+/** Main to worker: `start` at the shared epoch; `stop` starts no more requests; `abort` also cuts in-flight ones. */
+export type ToWorker = { type: 'start'; startEpochMs: number } | { type: 'stop' } | { type: 'abort' };

@@ -1,0 +1,85 @@
+/**
+ * The errno taxonomy: every request failure becomes a normalized code plus the phase it failed in.
+ * Failures are data; nothing here throws.
+ */
+import type { Phase } from '../record/types.js';
+
+/** A request failure as recorded. */
+export interface Failure {
+  code: string;
+  phase: Phase;
+  message: string;
+}
+
+/** Codes that mean "no local port was free" (DOMAIN.md: Linux, macOS and Windows spellings). */
+export const EXHAUSTION_CODES: ReadonlySet<string> = new Set(['EADDRNOTAVAIL', 'EADDRINUSE', 'ENOBUFS', 'EAGAIN']);
+
+/** Codes that mean the process ran out of file descriptors. */
+export const FD_CODES: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE']);
+
+const PASS_THROUGH = new Set([
+  ...EXHAUSTION_CODES,
+  ...FD_CODES,
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'EACCES',
+  'EPERM',
+  'EINVAL',
+  'ABORTED',
+]);
+
+const UNDICI_CODES: Record<string, string> = {
+  UND_ERR_CONNECT_TIMEOUT: 'CONNECT_TIMEOUT',
+  UND_ERR_HEADERS_TIMEOUT: 'REQUEST_TIMEOUT',
+  UND_ERR_BODY_TIMEOUT: 'REQUEST_TIMEOUT',
+  UND_ERR_ABORTED: 'ABORTED',
+  UND_ERR_SOCKET: 'SOCKET_CLOSED',
+  UND_ERR_CLOSED: 'SOCKET_CLOSED',
+  UND_ERR_DESTROYED: 'SOCKET_CLOSED',
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'PROTOCOL',
+  UND_ERR_REQ_CONTENT_LENGTH_MISMATCH: 'PROTOCOL',
+  HPE_INVALID_CONSTANT: 'PROTOCOL',
+};
+
+interface ErrnoLike {
+  code?: unknown;
+  syscall?: unknown;
+  message?: unknown;
+  cause?: unknown;
+}
+
+/**
+ * Maps any thrown value to a normalized failure. `phase` is what the caller knows about where the
+ * exchange was; a `syscall: 'connect'` error is always phase `connect`.
+ */
+export function normalizeError(err: unknown, phase: Phase): Failure {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as ErrnoLike;
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  const raw = typeof e.code === 'string' ? e.code : '';
+  const effectivePhase: Phase = e.syscall === 'connect' ? 'connect' : phase;
+  if (PASS_THROUGH.has(raw)) return { code: raw, phase: effectivePhase, message };
+  const mapped = UNDICI_CODES[raw];
+  if (mapped) {
+    // undici wraps the socket's own errno in `cause`; prefer it when it is one we know.
+    const cause = e.cause as ErrnoLike | undefined;
+    if (cause && typeof cause.code === 'string' && PASS_THROUGH.has(cause.code)) {
+      return { code: cause.code, phase: effectivePhase, message };
+    }
+    return { code: mapped, phase: mapped === 'CONNECT_TIMEOUT' ? 'connect' : effectivePhase, message };
+  }
+  if (raw.startsWith('HPE_')) return { code: 'PROTOCOL', phase: effectivePhase, message };
+  if (raw.startsWith('E') && /^E[A-Z0-9]+$/.test(raw)) return { code: raw, phase: effectivePhase, message };
+  return { code: 'OTHER', phase: effectivePhase, message };
+}
+
+/** The failure code for an HTTP status that counts as failed (>= 400), or null for success. */
+export function httpStatusFailure(status: number): string | null {
+  if (status >= 500) return 'HTTP_5XX';
+  if (status >= 400) return 'HTTP_4XX';
+  return null;
+}

@@ -1,0 +1,38 @@
+/** What every transport offers the generator: one exchange at a time, never a rejected promise. */
+import type { Failure } from '../outcome.js';
+
+/** Result of one request/response exchange. Times are `performance.now()` milliseconds. */
+export interface ExchangeResult {
+  /** When the request was actually dispatched (after any wait for a pooled connection). */
+  startedAt: number;
+  /** When the first response byte arrived, or null. */
+  firstByteAt: number | null;
+  endedAt: number;
+  localPort: number | null;
+  /** Null on success. */
+  failure: Failure | null;
+}
+
+/** Called whenever a transport opens a TCP connection. */
+export type OnConnect = (connectMs: number, localPort: number | null) => void;
+
+/** Everything a transport needs to know; built once per run from the scenario. */
+export interface TransportOptions {
+  host: string;
+  port: number;
+  localAddresses: string[];
+  close: 'client' | 'server' | 'reset';
+  poolSize: number;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  http: { method: string; path: string; headers: Record<string, string>; body: string };
+  tcp: { payload: string; expectBytes: number };
+  onConnect: OnConnect;
+}
+
+/** A way of carrying exchanges to the target. */
+export interface Transport {
+  exchange(): Promise<ExchangeResult>;
+  /** Closes idle connections per the close policy; with `force`, aborts in-flight ones too. */
+  close(force: boolean): Promise<void>;
+}

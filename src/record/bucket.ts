@@ -1,0 +1,110 @@
+/**
+ * One second of observations. Load workers fill buckets and ship them as deltas; the main thread
+ * merges deltas for the same second additively, so a late observation for a second already
+ * shipped is simply another delta.
+ */
+import type { Phase } from './types.js';
+import { decodeHistogram, encodeHistogram, newHistogram, recordMs, type Histogram } from './histogram.js';
+
+/** Live counts and histograms of one second. */
+export interface Bucket {
+  t: number;
+  attempted: number;
+  completed: number;
+  failed: number;
+  dropped: number;
+  connectionsOpened: number;
+  errors: Record<string, number>;
+  errorsByPhase: Record<string, number>;
+  latency: Histogram;
+  latencyUncorrected: Histogram;
+  connect: Histogram;
+  ttfb: Histogram;
+}
+
+/** A bucket as sent between threads: histograms encoded. */
+export interface WireBucket extends Omit<Bucket, 'latency' | 'latencyUncorrected' | 'connect' | 'ttfb'> {
+  latency: string | null;
+  latencyUncorrected: string | null;
+  connect: string | null;
+  ttfb: string | null;
+}
+
+const HISTOGRAMS = ['latency', 'latencyUncorrected', 'connect', 'ttfb'] as const;
+
+/** An empty bucket for second t. */
+export function newBucket(t: number): Bucket {
+  return {
+    t,
+    attempted: 0,
+    completed: 0,
+    failed: 0,
+    dropped: 0,
+    connectionsOpened: 0,
+    errors: {},
+    errorsByPhase: {},
+    latency: newHistogram(),
+    latencyUncorrected: newHistogram(),
+    connect: newHistogram(),
+    ttfb: newHistogram(),
+  };
+}
+
+/** Counts a failure in a bucket. */
+export function countFailure(b: Bucket, code: string, phase: Phase): void {
+  b.failed++;
+  b.errors[code] = (b.errors[code] ?? 0) + 1;
+  const key = `${phase}:${code}`;
+  b.errorsByPhase[key] = (b.errorsByPhase[key] ?? 0) + 1;
+}
+
+/** Records a completed request's timings (milliseconds). */
+export function countCompletion(b: Bucket, latencyMs: number, uncorrectedMs: number, ttfbMs: number): void {
+  b.completed++;
+  recordMs(b.latency, latencyMs);
+  recordMs(b.latencyUncorrected, uncorrectedMs);
+  recordMs(b.ttfb, ttfbMs);
+}
+
+/** Serializes a bucket for postMessage; empty histograms travel as null. */
+export function toWire(b: Bucket): WireBucket {
+  const enc = (h: Histogram): string | null => (h.totalCount === 0 ? null : encodeHistogram(h));
+  return {
+    ...b,
+    latency: enc(b.latency),
+    latencyUncorrected: enc(b.latencyUncorrected),
+    connect: enc(b.connect),
+    ttfb: enc(b.ttfb),
+  };
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+}
+
+/** Adds a wire delta into a bucket (same second). */
+export function mergeWire(into: Bucket, w: WireBucket): void {
+  into.attempted += w.attempted;
+  into.completed += w.completed;
+  into.failed += w.failed;
+  into.dropped += w.dropped;
+  into.connectionsOpened += w.connectionsOpened;
+  addCounts(into.errors, w.errors);
+  addCounts(into.errorsByPhase, w.errorsByPhase);
+  for (const name of HISTOGRAMS) {
+    const enc = w[name];
+    if (enc !== null) into[name].add(decodeHistogram(enc));
+  }
+}
+
+/** Adds one bucket into another (used for run totals). */
+export function mergeBucket(into: Bucket, from: Bucket): void {
+  into.attempted += from.attempted;
+  into.completed += from.completed;
+  into.failed += from.failed;
+  into.dropped += from.dropped;
+  into.connectionsOpened += from.connectionsOpened;
+  addCounts(into.errors, from.errors);
+  addCounts(into.errorsByPhase, from.errorsByPhase);
+  for (const name of HISTOGRAMS) if (from[name].totalCount > 0) into[name].add(from[name]);
+}

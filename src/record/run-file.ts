@@ -1,0 +1,44 @@
+/** Reading and writing run records. Writes are atomic: a temp file renamed over the target. */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import { RUN_SCHEMA, type RunRecord } from './types.js';
+
+/** Writes `record` as `dir/run.json` atomically; returns the file path. */
+export async function writeRunRecord(dir: string, record: RunRecord): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'run.json');
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(record, null, 1) + '\n');
+  await rename(tmp, file);
+  return file;
+}
+
+/** Reads a run record from a run directory or a run.json path. */
+export async function readRunRecord(where: string): Promise<RunRecord> {
+  const file = where.endsWith('.json') ? where : path.join(where, 'run.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read run record ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const rec = doc as Partial<RunRecord>;
+  if (typeof rec !== 'object' || rec === null || rec.schema !== RUN_SCHEMA) {
+    throw new UsageError(`${file}: not a portstorm run record of schema ${RUN_SCHEMA}`);
+  }
+  return rec as RunRecord;
+}
+
+/** A run id: UTC time, the scenario name as a slug, and a short random suffix. */
+export function newRunId(name: string, at = new Date()): string {
+  const stamp = at.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'run';
+  return `${stamp}-${slug}-${Math.random().toString(16).slice(2, 6)}`;
+}

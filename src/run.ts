@@ -1,0 +1,150 @@
+/**
+ * One run: start the built-in target if asked, start the load, merge what it observes, and
+ * assemble the run record. Knows no screen: progress goes to a callback, stopping to a signal.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { evaluateThresholds } from './analysis/thresholds.js';
+import { epochMs } from './load/clock.js';
+import { startLoad, type RunningLoad } from './load/engine.js';
+import { resolveTarget, type TargetAddress } from './load/target-address.js';
+import { hostInfo } from './monitor/host.js';
+import { RunAccumulator, type LiveStats } from './record/accumulator.js';
+import { newRunId, writeRunRecord } from './record/run-file.js';
+import { RUN_SCHEMA, type RunRecord } from './record/types.js';
+import type { Scenario } from './scenario/schema.js';
+import { startTargetThread, type TargetThread } from './target/thread.js';
+import { PORTSTORM_VERSION } from './version.js';
+
+/** How a run is made. */
+export interface RunOptions {
+  scenario: Scenario;
+  /** Directory under which `<runId>/run.json` is written. */
+  resultsDir: string;
+  label?: string | null;
+  /** Overrides the scenario's allowRemote. */
+  allowRemote?: boolean;
+  /** Aborting stops new requests, waits briefly for in-flight ones, and writes a partial record. */
+  signal?: AbortSignal;
+  /** Called about once a second while the load runs. */
+  onProgress?: (elapsedS: number, live: LiveStats) => void;
+  /** Called once the target is known and the load is about to start. */
+  onStart?: (info: { runId: string; targetUrl: string; workers: number }) => void;
+}
+
+/** The outcome of a run: the record and where it was written. */
+export interface RunOutcome {
+  record: RunRecord;
+  dir: string;
+  file: string;
+}
+
+/** How long in-flight requests may finish after a stop before they are aborted. */
+const STOP_GRACE_MS = 2000;
+
+/** The number of load workers for `workers: auto`: the cores left after the built-in target. */
+export function autoWorkers(builtin: boolean): number {
+  return Math.max(1, os.availableParallelism() - (builtin ? 1 : 0));
+}
+
+function builtinClose(s: Scenario): 'never' | 'after-response' {
+  const serverCloses = !s.builtin.keepAlive || (s.protocol === 'tcp' && s.connection.close === 'server');
+  return serverCloses ? 'after-response' : 'never';
+}
+
+async function startTarget(s: Scenario, allowRemote: boolean): Promise<{ addr: TargetAddress; url: string; thread: TargetThread | null }> {
+  if (s.target !== 'builtin') {
+    const addr = await resolveTarget(s.target, allowRemote);
+    return { addr, url: s.target, thread: null };
+  }
+  const thread = await startTargetThread({
+    protocol: s.protocol,
+    host: '127.0.0.1',
+    port: 0,
+    delayMs: s.builtin.delayMs,
+    bodyBytes: s.builtin.bodyBytes,
+    close: builtinClose(s),
+  });
+  const url = `${s.protocol}://${thread.host}:${thread.port}${s.protocol === 'http' ? s.request.path : ''}`;
+  return { addr: { host: thread.host, port: thread.port }, url, thread };
+}
+
+/** Runs a scenario to its end (or until `signal` aborts) and writes its run record. */
+export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
+  const s = opts.scenario;
+  const startedAt = new Date();
+  const runId = newRunId(s.name, startedAt);
+  const dir = path.join(opts.resultsDir, runId);
+  const { addr, url, thread } = await startTarget(s, opts.allowRemote ?? s.allowRemote);
+  const acc = new RunAccumulator();
+  const workers = s.workers === 'auto' ? autoWorkers(thread !== null) : s.workers;
+  let load: RunningLoad | null = null;
+  let status: RunRecord['status'] = 'completed';
+  let failure: unknown = null;
+  let ticker: NodeJS.Timeout | undefined;
+  const onAbort = (): void => {
+    status = 'interrupted';
+    void load?.stop(STOP_GRACE_MS);
+  };
+  try {
+    opts.onStart?.({ runId, targetUrl: url, workers });
+    load = await startLoad(s, addr, workers, { buckets: (b) => acc.add(b), sample: (x) => acc.addSample(x) });
+    const started = load.startEpochMs;
+    if (opts.signal?.aborted) onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.onProgress) {
+      const progress = opts.onProgress;
+      ticker = setInterval(() => {
+        const elapsed = (epochMs() - started) / 1000;
+        progress(elapsed, acc.live(elapsed));
+      }, 1000);
+    }
+    await load.done;
+  } catch (err) {
+    status = 'failed';
+    failure = err;
+  } finally {
+    clearInterval(ticker);
+    opts.signal?.removeEventListener('abort', onAbort);
+    await thread?.close().catch(() => undefined);
+  }
+  const durationS = load ? Math.max(0, (epochMs() - load.startEpochMs) / 1000) : 0;
+  const record = assemble({ s, runId, label: opts.label ?? null, url, builtin: thread !== null, startedAt, durationS, status, workers, acc });
+  const file = await writeRunRecord(dir, record);
+  if (failure) throw failure;
+  return { record, dir, file };
+}
+
+interface AssembleInput {
+  s: Scenario;
+  runId: string;
+  label: string | null;
+  url: string;
+  builtin: boolean;
+  startedAt: Date;
+  durationS: number;
+  status: RunRecord['status'];
+  workers: number;
+  acc: RunAccumulator;
+}
+
+function assemble(a: AssembleInput): RunRecord {
+  const results = a.acc.results(a.durationS);
+  const record: RunRecord = {
+    schema: RUN_SCHEMA,
+    portstormVersion: PORTSTORM_VERSION,
+    runId: a.runId,
+    label: a.label,
+    scenario: a.s,
+    target: { url: a.url, builtin: a.builtin },
+    startedAt: a.startedAt.toISOString(),
+    durationS: Math.round(a.durationS * 1000) / 1000,
+    status: a.status,
+    host: hostInfo(),
+    workers: a.workers,
+    ...results,
+    thresholds: [],
+  };
+  record.thresholds = evaluateThresholds(record, a.s.thresholds);
+  return record;
+}

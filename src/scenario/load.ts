@@ -1,0 +1,305 @@
+/**
+ * Reading a scenario file: YAML (or JSON) → `--set` overrides → schema validation → threshold
+ * checks. Every problem becomes one line `<file>: <path>: <message>` of a single `UsageError`.
+ */
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { UsageError } from '../errors.js';
+import { parseThreshold } from '../analysis/thresholds.js';
+import { scenarioSchema, type Scenario } from './schema.js';
+
+type PathKey = PropertyKey;
+type Issue = z.core.$ZodIssue;
+
+/** Reads, overrides and validates a scenario file; every failure is a `UsageError` naming the file. */
+export async function loadScenario(file: string, overrides: string[] = []): Promise<Scenario> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read scenario ${file}: ${readFailure(err)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new UsageError(yamlFailure(file, err));
+  }
+  assertMapping(doc, file);
+  return parseScenario(applyOverrides(doc, overrides), file);
+}
+
+/** Validates an already-parsed scenario document; `source` names it in error messages. */
+export function parseScenario(doc: unknown, source: string): Scenario {
+  assertMapping(doc, source);
+  const result = scenarioSchema.safeParse(doc);
+  const lines = result.success ? [] : formatIssues(source, result.error.issues, doc);
+  const thresholds = (doc as Record<string, unknown>).thresholds;
+  if (Array.isArray(thresholds)) {
+    thresholds.forEach((expr, i) => {
+      if (typeof expr !== 'string') return;
+      try {
+        parseThreshold(expr);
+      } catch (err) {
+        if (!(err instanceof UsageError)) throw err;
+        lines.push(`${source}: ${formatPath(['thresholds', i])}: ${err.message}`);
+      }
+    });
+  }
+  if (lines.length > 0 || !result.success) throw new UsageError(lines.join('\n'));
+  return result.data;
+}
+
+/** Turns zod issues into one line each, `<source>: <path>: <message>`; `doc` is the validated input. */
+export function formatIssues(source: string, issues: readonly Issue[], doc: unknown): string[] {
+  return issues.flatMap((issue) =>
+    describeIssue(issue, doc).map(({ path, message }) => `${source}: ${formatPath(path)}: ${message}`),
+  );
+}
+
+/** Formats a path as `load[1].rate`, `connection.close`, or `(root)` when empty. */
+export function formatPath(path: readonly PathKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += (out === '' ? '' : '.') + String(key);
+  }
+  return out === '' ? '(root)' : out;
+}
+
+/**
+ * Applies `--set path=value` overrides to a copy of `doc`. Paths use dots between keys and `[n]`
+ * for list items (`load[0].rate`); missing mappings are created; values are parsed as YAML.
+ */
+export function applyOverrides(doc: unknown, overrides: string[]): unknown {
+  if (overrides.length === 0) return doc;
+  const root: unknown = doc == null ? {} : structuredClone(doc);
+  for (const override of overrides) {
+    const eq = override.indexOf('=');
+    const steps = eq < 0 ? null : parseOverridePath(override.slice(0, eq).trim());
+    if (!steps) throw new UsageError(`--set ${override}: expected path=value, e.g. load[0].rate=1200`);
+    setAt(root, steps, parseOverrideValue(override, override.slice(eq + 1)), override);
+  }
+  return root;
+}
+
+function assertMapping(doc: unknown, source: string): void {
+  if (doc == null) throw new UsageError(`${source}: the scenario is empty (expected a mapping with at least load)`);
+  if (!isMapping(doc)) throw new UsageError(`${source}: expected a mapping of scenario settings at the top level, got ${show(doc)}`);
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const READ_REASONS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory',
+};
+
+function readFailure(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return (code && READ_REASONS[code]) ?? (err instanceof Error ? err.message : String(err));
+}
+
+function yamlFailure(file: string, err: unknown): string {
+  const e = err as { message?: string; linePos?: Array<{ line: number; col: number }> };
+  const reason = String(e.message ?? err).replace(/ at line \d+, column \d+:[\s\S]*$/, '').split('\n')[0];
+  const pos = e.linePos?.[0];
+  return `${file}: ${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}invalid YAML: ${reason}`;
+}
+
+// ---- issue messages -------------------------------------------------------------------------
+
+const TYPE_NAMES: Record<string, string> = {
+  number: 'a number',
+  int: 'an integer',
+  string: 'a string',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+  record: 'a mapping',
+};
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  return String(v);
+}
+
+function valueAt(doc: unknown, path: readonly PathKey[]): unknown {
+  let v = doc;
+  for (const key of path) {
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, key)) return undefined;
+    v = (v as Record<PathKey, unknown>)[key];
+  }
+  return v;
+}
+
+/** `expected X, got Y`, or `missing, expected X` when nothing was given. */
+function expectedGot(expected: string, value: unknown): string {
+  return value === undefined ? `missing, ${expected}` : `${expected}, got ${show(value)}`;
+}
+
+function isZodDefault(message: string): boolean {
+  return !message.startsWith('expected');
+}
+
+function describeIssue(issue: Issue, doc: unknown): Array<{ path: PathKey[]; message: string }> {
+  const path = [...issue.path];
+  const value = valueAt(doc, path);
+  const custom = !isZodDefault(issue.message);
+  const one = (message: string) => [{ path, message }];
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const known = objectKeysAt(doc, path);
+      const hint = known ? ` (expected one of ${known.join(', ')})` : '';
+      return issue.keys.map((key) => ({ path: [...path, key], message: `unknown key${hint}` }));
+    }
+    case 'invalid_type':
+      return one(custom ? withGot(issue.message, value) : expectedGot(`expected ${TYPE_NAMES[issue.expected] ?? issue.expected}`, value));
+    case 'too_small':
+    case 'too_big':
+      return one(custom ? withGot(issue.message, value) : sizeMessage(issue, value));
+    case 'invalid_value': {
+      const values = issue.values.map((v) => String(v));
+      return one(expectedGot(`expected ${values.length === 1 ? values[0] : `one of ${values.join(', ')}`}`, value));
+    }
+    case 'invalid_union': {
+      if ('discriminator' in issue && 'options' in issue && Array.isArray(issue.options)) {
+        return one(expectedGot(`expected ${issue.options.map(String).join(' or ')}`, value));
+      }
+      return one(withGot(issue.message, value));
+    }
+    default:
+      return one(withGot(issue.message, value));
+  }
+}
+
+/** Appends `, got <value>` to a custom `expected ...` message when the value is a scalar not already shown. */
+function withGot(message: string, value: unknown): string {
+  if (isZodDefault(message) || message.includes(', got ') || (typeof value === 'object' && value !== null)) return message;
+  return expectedGot(message, value);
+}
+
+function sizeMessage(issue: Extract<Issue, { code: 'too_small' | 'too_big' }>, value: unknown): string {
+  const small = issue.code === 'too_small';
+  const bound = Number(small ? (issue as { minimum: unknown }).minimum : (issue as { maximum: unknown }).maximum);
+  const inclusive = issue.inclusive !== false;
+  if (issue.origin === 'number' || issue.origin === 'int' || issue.origin === 'bigint') {
+    const rel = small ? (inclusive ? 'at least' : 'greater than') : inclusive ? 'at most' : 'less than';
+    return expectedGot(`expected a number ${rel} ${bound}`, value);
+  }
+  if (issue.origin === 'string' && small && bound === 1) return expectedGot('expected a non-empty string', value);
+  const unit = issue.origin === 'string' ? 'characters' : 'items';
+  const size = typeof value === 'string' || Array.isArray(value) ? `, got ${value.length}` : '';
+  return `expected ${small ? 'at least' : 'at most'} ${bound} ${unit}${size}`;
+}
+
+// ---- schema walking (for the list of known keys) --------------------------------------------
+
+interface LooseDef {
+  type: string;
+  in?: z.core.$ZodType;
+  innerType?: z.core.$ZodType;
+  shape?: Record<string, z.core.$ZodType>;
+  element?: z.core.$ZodType;
+  valueType?: z.core.$ZodType;
+  options?: z.core.$ZodType[];
+  discriminator?: string;
+}
+
+const WRAPPERS = new Set(['default', 'prefault', 'optional', 'nullable', 'readonly', 'catch', 'nonoptional']);
+
+/** The keys the schema allows for the object at `path`, following the document through unions. */
+function objectKeysAt(doc: unknown, path: readonly PathKey[]): string[] | null {
+  let schema: z.core.$ZodType = scenarioSchema;
+  let value = doc;
+  let i = 0;
+  for (let guard = 0; guard < 100; guard++) {
+    const def = schema._zod.def as unknown as LooseDef;
+    if (def.type === 'pipe' && def.in) {
+      schema = def.in;
+      continue;
+    }
+    if (WRAPPERS.has(def.type) && def.innerType) {
+      schema = def.innerType;
+      continue;
+    }
+    if (def.type === 'union' && def.options) {
+      const disc = def.discriminator;
+      const wanted = disc && isMapping(value) ? value[disc] : undefined;
+      const match = def.options.find((o) => disc && o._zod.propValues?.[disc]?.has(wanted as never));
+      if (!match) return null;
+      schema = match;
+      continue;
+    }
+    if (i === path.length) return def.type === 'object' && def.shape ? Object.keys(def.shape) : null;
+    const key = path[i++]!;
+    value = valueAt(value, [key]);
+    const next = def.type === 'object' ? def.shape?.[String(key)] : def.type === 'array' ? def.element : def.type === 'record' ? def.valueType : undefined;
+    if (!next) return null;
+    schema = next;
+  }
+  return null;
+}
+
+// ---- --set ----------------------------------------------------------------------------------
+
+function parseOverridePath(path: string): Array<string | number> | null {
+  const steps: Array<string | number> = [];
+  for (const segment of path.split('.')) {
+    const m = /^([^[\]=]+)((?:\[\d+\])*)$/.exec(segment);
+    if (!m || m[1] === '__proto__') return null;
+    steps.push(m[1]!);
+    for (const idx of m[2]!.matchAll(/\[(\d+)\]/g)) steps.push(Number(idx[1]));
+  }
+  return steps;
+}
+
+function parseOverrideValue(override: string, raw: string): unknown {
+  if (raw.trim() === '') return '';
+  let value: unknown;
+  try {
+    value = parseYaml(raw);
+  } catch (err) {
+    const reason = String((err as Error).message).replace(/ at line \d+, column \d+:[\s\S]*$/, '');
+    throw new UsageError(`--set ${override}: cannot parse the value: ${reason}`);
+  }
+  return value === null && !/^\s*(null|Null|NULL|~)\s*$/.test(raw) ? raw : value;
+}
+
+function setAt(root: unknown, steps: Array<string | number>, value: unknown, override: string): void {
+  const fail = (why: string) => new UsageError(`--set ${override}: ${why}`);
+  let container = root;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
+    const where = formatPath(steps.slice(0, i));
+    let holder: Record<PathKey, unknown>;
+    if (typeof step === 'number') {
+      if (!Array.isArray(container)) throw fail(`${where} is not a list`);
+      if (step >= container.length) {
+        throw fail(`index ${step} is past the end of ${where} (${container.length} item${container.length === 1 ? '' : 's'})`);
+      }
+      holder = container as unknown as Record<PathKey, unknown>;
+    } else {
+      if (!isMapping(container)) throw fail(`${where} is not a mapping`);
+      holder = container;
+    }
+    if (i === steps.length - 1) {
+      holder[step] = value;
+      return;
+    }
+    const current = Object.hasOwn(holder, step) ? holder[step] : undefined;
+    if (current == null) {
+      if (typeof steps[i + 1] === 'number') throw fail(`${formatPath(steps.slice(0, i + 1))} does not exist, so it has no items to set`);
+      holder[step] = {};
+    }
+    container = holder[step];
+  }
+}

@@ -1,0 +1,260 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { UsageError } from '../../src/errors.js';
+import { applyOverrides, formatPath, loadScenario, parseScenario } from '../../src/scenario/load.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'portstorm-scenario-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function write(name: string, text: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+const group = { model: 'arrival-rate', rate: 10, duration: 1 };
+
+/** The lines of the UsageError `fn` throws. */
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof UsageError, `expected a UsageError, got ${String(err)}`);
+    assert.equal(err.exitCode, 2);
+    return err.message.split('\n');
+  }
+  assert.fail('expected a UsageError');
+}
+
+async function loadProblems(file: string, overrides?: string[]): Promise<string[]> {
+  try {
+    await loadScenario(file, overrides);
+  } catch (err) {
+    assert.ok(err instanceof UsageError, `expected a UsageError, got ${String(err)}`);
+    return err.message.split('\n');
+  }
+  assert.fail('expected a UsageError');
+}
+
+describe('loadScenario', () => {
+  it('resolves a minimal YAML scenario with defaults', async () => {
+    const file = write('min.yaml', 'load:\n  - model: arrival-rate\n    rate: 100\n    duration: 500ms\n');
+    const s = await loadScenario(file);
+    assert.equal(s.target, 'builtin');
+    assert.equal(s.protocol, 'http');
+    assert.equal(s.request.path, '/');
+    assert.equal(s.request.method, 'GET');
+    assert.equal(s.payload, 'PING\n');
+    assert.equal(s.expectBytes, 5);
+    assert.deepEqual(s.connection, { reuse: false, poolSize: 50, close: 'client', localAddresses: [] });
+    assert.deepEqual(s.timeouts, { connect: 2, request: 10 });
+    assert.equal(s.workers, 'auto');
+    assert.deepEqual(s.thresholds, []);
+    const g = s.load[0]!;
+    assert.equal(g.model, 'arrival-rate');
+    assert.equal(g.duration, 0.5);
+    assert.equal(g.rampUp, 0);
+  });
+
+  it('derives protocol, path and expectBytes from the target and payload', () => {
+    const http = parseScenario({ target: 'http://127.0.0.1:8080/health?x=1', load: [group] }, 'a.yaml');
+    assert.equal(http.protocol, 'http');
+    assert.equal(http.request.path, '/health?x=1');
+    const tcp = parseScenario({ target: 'tcp://127.0.0.1:9000', payload: 'héllo', load: [group] }, 'b.yaml');
+    assert.equal(tcp.protocol, 'tcp');
+    assert.equal(tcp.expectBytes, 6);
+  });
+
+  it('resolves durations to seconds', () => {
+    const s = parseScenario(
+      {
+        load: [
+          { model: 'arrival-rate', rate: 1, duration: '2m', rampUp: '30s', startAfter: 1.5 },
+          { model: 'users', users: 2, duration: 90, thinkTime: '250ms' },
+        ],
+      },
+      'd.yaml',
+    );
+    const [a, u] = s.load;
+    assert.equal(a!.duration, 120);
+    assert.equal(a!.rampUp, 30);
+    assert.equal(a!.startAfter, 1.5);
+    assert.equal(u!.duration, 90);
+    assert.equal(u!.model === 'users' && u!.thinkTime, 0.25);
+  });
+
+  it('reads JSON files', async () => {
+    const file = write('s.json', JSON.stringify({ name: 'json', load: [group], connection: { reuse: true } }));
+    const s = await loadScenario(file);
+    assert.equal(s.name, 'json');
+    assert.equal(s.connection.reuse, true);
+  });
+
+  it('applies --set overrides before validation', async () => {
+    const file = write('over.yaml', 'load:\n  - model: arrival-rate\n    rate: 100\n    duration: 1s\n');
+    const s = await loadScenario(file, ['load[0].rate=1200', 'connection.reuse=true', 'builtin.delayMs=5']);
+    assert.equal(s.load[0]!.model === 'arrival-rate' && s.load[0]!.rate, 1200);
+    assert.equal(s.connection.reuse, true);
+    assert.equal(s.builtin.delayMs, 5);
+    assert.deepEqual(await loadProblems(file, ['load[0].rate=-1']), [`${file}: load[0].rate: expected a number greater than 0, got -1`]);
+  });
+
+  it('reports a missing file', async () => {
+    const file = join(dir, 'nope.yaml');
+    assert.deepEqual(await loadProblems(file), [`cannot read scenario ${file}: no such file`]);
+  });
+
+  it('reports a YAML syntax error with the file and line', async () => {
+    const file = write('bad.yaml', 'load:\n  - model: arrival-rate\n    rate: [1, 2\n');
+    const [line, ...rest] = await loadProblems(file);
+    assert.deepEqual(rest, []);
+    assert.match(line!, new RegExp(`^${escape(file)}: line \\d+, column \\d+: invalid YAML: \\S`));
+    const dup = write('dup.yaml', 'name: a\nname: b\nload: []\n');
+    assert.deepEqual(await loadProblems(dup), [`${dup}: line 2, column 1: invalid YAML: Map keys must be unique`]);
+  });
+
+  it('rejects a document that is not a mapping', async () => {
+    const list = write('list.yaml', '- a\n- b\n');
+    assert.deepEqual(await loadProblems(list), [`${list}: expected a mapping of scenario settings at the top level, got a list`]);
+    const empty = write('empty.yaml', '');
+    assert.deepEqual(await loadProblems(empty), [`${empty}: the scenario is empty (expected a mapping with at least load)`]);
+  });
+});
+
+describe('parseScenario errors', () => {
+  const one = (doc: unknown) => problems(() => parseScenario(doc, 'scenarios/x.yaml'));
+
+  it('names the group index for a negative rate in the second group', () => {
+    assert.deepEqual(one({ load: [group, { ...group, rate: -5 }] }), [
+      'scenarios/x.yaml: load[1].rate: expected a number greater than 0, got -5',
+    ]);
+  });
+
+  it('names an unknown key and the keys that are allowed', () => {
+    assert.deepEqual(one({ connection: { reus: true }, load: [group] }), [
+      'scenarios/x.yaml: connection.reus: unknown key (expected one of reuse, poolSize, close, localAddresses)',
+    ]);
+    assert.deepEqual(one({ load: [{ model: 'users', users: 1, iterations: 1, rate: 3 }] }), [
+      'scenarios/x.yaml: load[0].rate: unknown key (expected one of model, users, rampUp, duration, iterations, thinkTime, startAfter)',
+    ]);
+    const root = one({ lod: [], load: [group] });
+    assert.equal(root.length, 1);
+    assert.match(root[0]!, /^scenarios\/x\.yaml: lod: unknown key \(expected one of name, target, .*load.*\)$/);
+  });
+
+  it('rejects a bad target URL', () => {
+    assert.deepEqual(one({ target: 'ftp://example.com', load: [group] }), [
+      'scenarios/x.yaml: target: expected builtin, http://host:port/path or tcp://host:port, got "ftp://example.com"',
+    ]);
+    assert.equal(one({ target: 'tcp://localhost', load: [group] }).length, 1);
+  });
+
+  it('rejects a bad or missing model', () => {
+    assert.deepEqual(one({ load: [{ model: 'ramp', rate: 1 }] }), [
+      'scenarios/x.yaml: load[0].model: expected arrival-rate or users, got "ramp"',
+    ]);
+    assert.deepEqual(one({ load: [group, { rate: 1 }] }), [
+      'scenarios/x.yaml: load[1].model: missing, expected arrival-rate or users',
+    ]);
+  });
+
+  it('rejects a bad duration string', () => {
+    assert.deepEqual(one({ load: [{ ...group, duration: '5 minutes' }] }), [
+      'scenarios/x.yaml: load[0].duration: expected a duration like 500ms, 30s, 2m or a number of seconds, got "5 minutes"',
+    ]);
+    assert.deepEqual(one({ timeouts: { connect: true }, load: [group] }), [
+      'scenarios/x.yaml: timeouts.connect: expected a duration like 500ms, 30s, 2m or a number of seconds, got true',
+    ]);
+  });
+
+  it('requires load', () => {
+    assert.deepEqual(one({ name: 'x' }), ['scenarios/x.yaml: load: missing, expected a list']);
+    assert.deepEqual(one({ load: [] }), ['scenarios/x.yaml: load: expected at least one load group']);
+  });
+
+  it('rejects a protocol that contradicts the target scheme', () => {
+    assert.deepEqual(one({ target: 'tcp://127.0.0.1:9000', protocol: 'http', load: [group] }), [
+      'scenarios/x.yaml: protocol: expected tcp to match the target URL scheme, got "http"',
+    ]);
+  });
+
+  it('rejects a bad localAddresses entry', () => {
+    assert.deepEqual(one({ connection: { localAddresses: ['127.0.0.2', 'eth0'] }, load: [group] }), [
+      'scenarios/x.yaml: connection.localAddresses[1]: expected an IPv4 or IPv6 address, got "eth0"',
+    ]);
+  });
+
+  it('rejects a bad threshold', () => {
+    assert.deepEqual(one({ load: [group], thresholds: ['latency.p99 < 250', 'latency.p95 < 250'] }), [
+      'scenarios/x.yaml: thresholds[1]: threshold "latency.p95 < 250": unknown statistic "p95" for latency (expected one of p50, p90, p99, p999, max, mean)',
+    ]);
+  });
+
+  it('says what was expected for wrong types and enums', () => {
+    assert.deepEqual(one({ connection: { reuse: 'yes', close: 'later' }, workers: 1.5, load: [group] }), [
+      'scenarios/x.yaml: connection.reuse: expected true or false, got "yes"',
+      'scenarios/x.yaml: connection.close: expected one of client, server, reset, got "later"',
+      'scenarios/x.yaml: workers: expected auto or a positive integer, got 1.5',
+    ]);
+  });
+
+  it('reports several problems on several lines', () => {
+    const lines = one({
+      target: 'ftp://x',
+      connection: { reus: true },
+      load: [group, { ...group, rate: -5 }],
+      thresholds: ['speed > 3'],
+    });
+    assert.equal(lines.length, 4);
+    assert.ok(lines.every((l) => l.startsWith('scenarios/x.yaml: ')));
+    assert.deepEqual(
+      lines.map((l) => l.split(': ')[1]),
+      ['target', 'connection.reus', 'load[1].rate', 'thresholds[0]'],
+    );
+  });
+});
+
+describe('applyOverrides', () => {
+  it('sets nested keys, creating missing mappings, without touching the input', () => {
+    const doc = { load: [{ rate: 1 }] };
+    const out = applyOverrides(doc, ['request.headers.X-Trace=abc', 'builtin.delayMs=5']);
+    assert.deepEqual(out, { load: [{ rate: 1 }], request: { headers: { 'X-Trace': 'abc' } }, builtin: { delayMs: 5 } });
+    assert.deepEqual(doc, { load: [{ rate: 1 }] });
+  });
+
+  it('indexes lists and rejects an index past the end', () => {
+    const doc = { load: [{ rate: 1 }, { rate: 2 }] };
+    assert.deepEqual(applyOverrides(doc, ['load[1].rate=1200']), { load: [{ rate: 1 }, { rate: 1200 }] });
+    assert.deepEqual(problems(() => applyOverrides(doc, ['load[2].rate=1'])), [
+      '--set load[2].rate=1: index 2 is past the end of load (2 items)',
+    ]);
+    assert.deepEqual(problems(() => applyOverrides(doc, ['load.rate=1'])), ['--set load.rate=1: load is not a mapping']);
+    assert.equal(problems(() => applyOverrides(doc, ['other[0]=1'])).length, 1);
+  });
+
+  it('parses values as YAML', () => {
+    const out = applyOverrides({}, ['a=1200', 'b=true', 'c=30s', 'd=[x, y]', 'e=', 'f="007"', 'g=null', 'h=#hash']);
+    assert.deepEqual(out, { a: 1200, b: true, c: '30s', d: ['x', 'y'], e: '', f: '007', g: null, h: '#hash' });
+  });
+
+  it('rejects malformed overrides', () => {
+    for (const bad of ['load[0].rate', '=5', 'load[x].rate=1', 'load[0.rate=1', 'a..b=1', '.a=1']) {
+      assert.deepEqual(problems(() => applyOverrides({}, [bad])), [`--set ${bad}: expected path=value, e.g. load[0].rate=1200`]);
+    }
+  });
+});
+
+describe('formatPath', () => {
+  it('formats keys and indexes', () => {
+    assert.equal(formatPath(['load', 1, 'rate']), 'load[1].rate');
+    assert.equal(formatPath(['connection', 'close']), 'connection.close');
+    assert.equal(formatPath([]), '(root)');
+  });
+});
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
