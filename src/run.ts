@@ -11,7 +11,7 @@ import { resolveTarget, type TargetAddress } from './load/target-address.js';
 import { hostInfo } from './monitor/host.js';
 import { RunAccumulator, type LiveStats } from './record/accumulator.js';
 import { newRunId, writeRunRecord } from './record/run-file.js';
-import { RUN_SCHEMA, type RunRecord } from './record/types.js';
+import { RUN_SCHEMA, type RunRecord, type TargetStats } from './record/types.js';
 import type { Scenario } from './scenario/schema.js';
 import { startTargetThread, type TargetThread } from './target/thread.js';
 import { PORTSTORM_VERSION } from './version.js';
@@ -106,10 +106,11 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   } finally {
     clearInterval(ticker);
     opts.signal?.removeEventListener('abort', onAbort);
-    await thread?.close().catch(() => undefined);
   }
+  const targetStats = thread ? await thread.stats().catch(() => null) : null;
+  await thread?.close().catch(() => undefined);
   const durationS = load ? Math.max(0, (epochMs() - load.startEpochMs) / 1000) : 0;
-  const record = assemble({ s, runId, label: opts.label ?? null, url, builtin: thread !== null, startedAt, durationS, status, workers, acc });
+  const record = assemble({ s, runId, label: opts.label ?? null, url, targetStats, builtin: thread !== null, startedAt, durationS, status, workers, acc });
   const file = await writeRunRecord(dir, record);
   if (failure) throw failure;
   return { record, dir, file };
@@ -121,6 +122,7 @@ interface AssembleInput {
   label: string | null;
   url: string;
   builtin: boolean;
+  targetStats: TargetStats | null;
   startedAt: Date;
   durationS: number;
   status: RunRecord['status'];
@@ -136,7 +138,7 @@ function assemble(a: AssembleInput): RunRecord {
     runId: a.runId,
     label: a.label,
     scenario: a.s,
-    target: { url: a.url, builtin: a.builtin },
+    target: { url: a.url, builtin: a.builtin, stats: a.targetStats },
     startedAt: a.startedAt.toISOString(),
     durationS: Math.round(a.durationS * 1000) / 1000,
     status: a.status,

@@ -43,6 +43,25 @@ export interface HostInfo {
   portRange: [number, number] | null;
 }
 
+/**
+ * Connection counters. Every closed connection is counted once in exactly one of closedByServer,
+ * closedByClient and resetByClient, so `connectionsAccepted = open + closedByServer + closedByClient
+ * + resetByClient`.
+ */
+export interface TargetStats {
+  connectionsAccepted: number;
+  /** HTTP requests received, or TCP chunks received (each is echoed). */
+  requests: number;
+  /** The server ended the connection (end() or destroy()) before the client's FIN arrived. */
+  closedByServer: number;
+  /** The client's FIN arrived while the server had not ended its side. */
+  closedByClient: number;
+  /** The socket errored with ECONNRESET (the client sent RST, e.g. resetAndDestroy()). */
+  resetByClient: number;
+  /** Connections currently open. */
+  open: number;
+}
+
 /** Totals over the whole run. */
 export interface Totals {
   attempted: number;
@@ -66,7 +85,8 @@ export interface RunRecord {
   runId: string;
   label: string | null;
   scenario: Scenario;
-  target: { url: string; builtin: boolean };
+  /** The target; `stats` are the built-in target's own counters (null for other targets). */
+  target: { url: string; builtin: boolean; stats: TargetStats | null };
   startedAt: string;
   durationS: number;
   /** `completed`, or why it ended early. */

@@ -23,24 +23,8 @@ export interface TargetOptions {
   close: 'never' | 'after-response';
 }
 
-/**
- * Connection counters. Every closed connection is counted once in exactly one of closedByServer,
- * closedByClient and resetByClient, so `connectionsAccepted = open + closedByServer + closedByClient
- * + resetByClient`.
- */
-export interface TargetStats {
-  connectionsAccepted: number;
-  /** HTTP requests received, or TCP chunks received (each is echoed). */
-  requests: number;
-  /** The server ended the connection (end() or destroy()) before the client's FIN arrived. */
-  closedByServer: number;
-  /** The client's FIN arrived while the server had not ended its side. */
-  closedByClient: number;
-  /** The socket errored with ECONNRESET (the client sent RST, e.g. resetAndDestroy()). */
-  resetByClient: number;
-  /** Connections currently open. */
-  open: number;
-}
+export type { TargetStats } from '../record/types.js';
+import type { TargetStats } from '../record/types.js';
 
 /** A running target. */
 export interface RunningTarget {

@@ -1,0 +1,78 @@
+/**
+ * Parser of /proc/net/tcp and /proc/net/tcp6. Fields are whitespace-separated (the `sl` column
+ * widens past 9999, so never by column offsets); addresses are hex in host byte order.
+ */
+
+/** TCP states by their /proc hex code. */
+export const TCP_STATES: Readonly<Record<string, string>> = {
+  '01': 'ESTABLISHED',
+  '02': 'SYN_SENT',
+  '03': 'SYN_RECV',
+  '04': 'FIN_WAIT1',
+  '05': 'FIN_WAIT2',
+  '06': 'TIME_WAIT',
+  '07': 'CLOSE',
+  '08': 'CLOSE_WAIT',
+  '09': 'LAST_ACK',
+  '0A': 'LISTEN',
+  '0B': 'CLOSING',
+};
+
+/** One socket row. */
+export interface TcpRow {
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  state: string;
+}
+
+function ipv4(hex: string): string {
+  // Little-endian on the hosts Linux runs portstorm on: 0100007F is 127.0.0.1.
+  const n = parseInt(hex, 16);
+  return `${n & 0xff}.${(n >>> 8) & 0xff}.${(n >>> 16) & 0xff}.${n >>> 24}`;
+}
+
+function ipv6(hex: string): string {
+  const words: string[] = [];
+  for (let i = 0; i < 32; i += 8) {
+    const w = hex.slice(i, i + 8);
+    // Each 32-bit word is in host (little-endian) order.
+    const be = w.slice(6, 8) + w.slice(4, 6) + w.slice(2, 4) + w.slice(0, 2);
+    words.push(be.slice(0, 4), be.slice(4, 8));
+  }
+  const v4mapped = words.slice(0, 5).every((x) => x === '0000') && words[5] === 'ffff';
+  if (v4mapped) return `::ffff:${ipv4(hex.slice(24, 32))}`;
+  return words.map((x) => parseInt(x, 16).toString(16)).join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+}
+
+function endpoint(field: string): [string, number] | null {
+  const colon = field.indexOf(':');
+  if (colon < 0) return null;
+  const hex = field.slice(0, colon);
+  const port = parseInt(field.slice(colon + 1), 16);
+  if (hex.length === 8) return [ipv4(hex), port];
+  if (hex.length === 32) return [ipv6(hex), port];
+  return null;
+}
+
+/** Parses one data line; returns null for the header or a malformed line. */
+export function parseTcpLine(line: string): TcpRow | null {
+  const f = line.trim().split(/\s+/);
+  if (f.length < 4 || !f[0]!.endsWith(':')) return null;
+  const local = endpoint(f[1]!);
+  const remote = endpoint(f[2]!);
+  const state = TCP_STATES[f[3]!.toUpperCase()];
+  if (!local || !remote || !state) return null;
+  return { localAddress: local[0], localPort: local[1], remoteAddress: remote[0], remotePort: remote[1], state };
+}
+
+/** Parses a whole /proc/net/tcp(6) text. */
+export function parseProcNetTcp(text: string): TcpRow[] {
+  const rows: TcpRow[] = [];
+  for (const line of text.split('\n')) {
+    const row = parseTcpLine(line);
+    if (row) rows.push(row);
+  }
+  return rows;
+}
