@@ -28,7 +28,8 @@ async function main(): Promise<void> {
     .fail((msg, err) => {
       if (err instanceof PortstormError) fail(err.message, err.exitCode);
       if (err) fail(err.message, ExitCode.RUNTIME);
-      fail(`${msg} (see portstorm --help)`, ExitCode.USAGE);
+      const verb = commands.find((c) => c.command.split(' ')[0] === process.argv[2]);
+      fail(`${msg} (see portstorm ${verb ? `${process.argv[2]} ` : ''}--help)`, ExitCode.USAGE);
     });
   for (const c of commands) {
     cli = cli.command(c.command, c.describe, c.builder, async (argv) => {
