@@ -88,7 +88,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   };
   try {
     opts.onStart?.({ runId, targetUrl: url, workers });
-    load = await startLoad(s, addr, workers, { buckets: (b) => acc.add(b), sample: (x) => acc.addSample(x) });
+    load = await startLoad(s, { ...addr, authority: new URL(url).host }, workers, { buckets: (b) => acc.add(b), sample: (x) => acc.addSample(x) });
     const started = load.startEpochMs;
     if (opts.signal?.aborted) onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });

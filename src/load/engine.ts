@@ -31,7 +31,7 @@ const START_DELAY_MS = 20;
 /** Starts `workers` load workers on the scenario against host:port; resolves once they run. */
 export async function startLoad(
   scenario: Scenario,
-  target: { host: string; port: number },
+  target: { host: string; port: number; authority: string },
   workers: number,
   observer: LoadObserver,
 ): Promise<RunningLoad> {
@@ -39,7 +39,7 @@ export async function startLoad(
   const ready: Promise<void>[] = [];
   const finished: Promise<void>[] = [];
   const threads = Array.from({ length: workers }, (_, index) => {
-    const data: GeneratorConfig = { scenario, host: target.host, port: target.port, shard: { index, count: workers } };
+    const data: GeneratorConfig = { scenario, ...target, shard: { index, count: workers } };
     const w = new Worker(url, { workerData: data });
     let errorMessage: string | null = null;
     let signalReady: () => void = () => undefined;

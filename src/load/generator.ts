@@ -38,6 +38,8 @@ export interface GeneratorConfig {
   scenario: Scenario;
   host: string;
   port: number;
+  /** host:port as the target URL names it (the HTTP Host header). */
+  authority: string;
   shard: Shard;
 }
 
@@ -72,7 +74,7 @@ export class LoadGenerator {
       poolSize: Math.max(1, Math.ceil(s.connection.poolSize / cfg.shard.count)),
       connectTimeoutMs: s.timeouts.connect * 1000,
       requestTimeoutMs: s.timeouts.request * 1000,
-      http: { ...s.request, path: s.request.path ?? '/' },
+      http: { ...s.request, path: s.request.path ?? '/', authority: cfg.authority },
       tcp: { payload: s.payload, expectBytes: s.expectBytes },
       onConnect: (connectMs) => {
         const b = this.bucketAt(this.clock.nowS());

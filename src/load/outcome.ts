@@ -46,6 +46,14 @@ const UNDICI_CODES: Record<string, string> = {
   HPE_INVALID_CONSTANT: 'PROTOCOL',
 };
 
+function describe(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
 interface ErrnoLike {
   code?: unknown;
   syscall?: unknown;
@@ -59,7 +67,7 @@ interface ErrnoLike {
  */
 export function normalizeError(err: unknown, phase: Phase): Failure {
   const e = (typeof err === 'object' && err !== null ? err : {}) as ErrnoLike;
-  const message = typeof e.message === 'string' ? e.message : String(err);
+  const message = typeof e.message === 'string' ? e.message : describe(err);
   const raw = typeof e.code === 'string' ? e.code : '';
   const effectivePhase: Phase = e.syscall === 'connect' ? 'connect' : phase;
   if (PASS_THROUGH.has(raw)) return { code: raw, phase: effectivePhase, message };

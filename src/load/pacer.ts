@@ -15,7 +15,8 @@ export interface ArrivalSchedule {
 
 /**
  * Builds the schedule of a group. Arrival n is placed where the cumulative count N(t) reaches
- * n + 0.5, so a constant rate r over D seconds holds round(r·D) evenly spaced arrivals.
+ * n + 0.5, so a constant rate r over D seconds holds round(r·D) evenly spaced arrivals (an exact
+ * half rounds down: the arrival would fall on D itself).
  */
 export function arrivalSchedule(group: Pick<ArrivalRateGroup, 'rate' | 'startRate' | 'rampUp' | 'duration'>): ArrivalSchedule {
   const r1 = group.rate;

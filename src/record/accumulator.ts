@@ -58,7 +58,7 @@ export class RunAccumulator {
     }
   }
 
-  /** Keeps an error sample (the first of each code per worker; capped). */
+  /** Keeps an error sample: the first one of each code across all workers (capped). */
   addSample(s: ErrorSampleRecord): void {
     if (this.samples.length < MAX_SAMPLES && !this.samples.some((x) => x.code === s.code)) this.samples.push(s);
   }

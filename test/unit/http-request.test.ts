@@ -4,12 +4,10 @@ import { httpRequestBytes } from '../../src/load/transport/http-request.js';
 
 type Opts = Parameters<typeof httpRequestBytes>[0];
 
-function opts(over: { host?: string; port?: number; close?: Opts['close']; http?: Partial<Opts['http']> } = {}): Opts {
+function opts(over: { close?: Opts['close']; http?: Partial<Opts['http']> } = {}): Opts {
   return {
-    host: over.host ?? '127.0.0.1',
-    port: over.port ?? 8080,
     close: over.close ?? 'client',
-    http: { method: 'GET', path: '/', headers: {}, body: '', ...over.http },
+    http: { method: 'GET', path: '/', headers: {}, body: '', authority: '127.0.0.1:8080', ...over.http },
   };
 }
 
@@ -47,15 +45,10 @@ describe('httpRequestBytes', () => {
     assert.equal(p.requestLine, 'DELETE /items/7?force=1 HTTP/1.1');
   });
 
-  it('brackets an IPv6 host in the Host header', () => {
-    const p = parse(httpRequestBytes(opts({ host: '::1', port: 9000 })));
-    assert.deepEqual(values(p, 'host'), ['[::1]:9000']);
-    const p2 = parse(httpRequestBytes(opts({ host: 'fd00::1:2', port: 80 })));
-    assert.deepEqual(values(p2, 'host'), ['[fd00::1:2]:80']);
-  });
-
-  it('a hostname is used as is', () => {
-    const p = parse(httpRequestBytes(opts({ host: 'localhost', port: 3000 })));
+  it('the Host header is the target URL authority, not the resolved address', () => {
+    const authority = new URL('http://[::1]:9000/x').host;
+    assert.deepEqual(values(parse(httpRequestBytes(opts({ http: { authority } }))), 'host'), ['[::1]:9000']);
+    const p = parse(httpRequestBytes(opts({ http: { authority: 'localhost:3000' } })));
     assert.deepEqual(values(p, 'host'), ['localhost:3000']);
   });
 

@@ -48,7 +48,8 @@ export function httpPoolTransport(opts: TransportOptions): Transport {
     bodyTimeout: opts.requestTimeoutMs,
   });
   const limit = pLimit(opts.poolSize);
-  const { method, path, headers, body } = opts.http;
+  const { method, path, body, authority } = opts.http;
+  const headers = Object.keys(opts.http.headers).some((h) => h.toLowerCase() === 'host') ? opts.http.headers : { host: authority, ...opts.http.headers };
   const requestBody = body === '' ? null : body;
   let closing = false;
 

@@ -5,12 +5,11 @@ import type { TransportOptions } from './types.js';
  * Serializes the scenario's request. `close: server` adds `Connection: close`, which makes an
  * HTTP server close first (what ab, wrk -H 'Connection: close' and hey -disable-keepalive do).
  */
-export function httpRequestBytes(opts: Pick<TransportOptions, 'host' | 'port' | 'http' | 'close'>): Buffer {
+export function httpRequestBytes(opts: Pick<TransportOptions, 'http' | 'close'>): Buffer {
   const { method, path, headers, body } = opts.http;
   const lower = new Set(Object.keys(headers).map((h) => h.toLowerCase()));
-  const hostHeader = opts.host.includes(':') ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
   const lines = [`${method} ${path} HTTP/1.1`];
-  if (!lower.has('host')) lines.push(`Host: ${hostHeader}`);
+  if (!lower.has('host')) lines.push(`Host: ${opts.http.authority}`);
   if (!lower.has('user-agent')) lines.push('User-Agent: portstorm');
   for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
   const bodyBytes = Buffer.from(body);

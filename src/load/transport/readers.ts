@@ -69,7 +69,7 @@ export function httpResponseReader(isHead: boolean): ResponseReader {
       if (colon <= 0) continue;
       const name = line.slice(0, colon).trim().toLowerCase();
       const value = line.slice(colon + 1).trim().toLowerCase();
-      if (name === 'content-length') length = Number(value);
+      if (name === 'content-length') length = /^\d+$/.test(value) ? Number(value) : -1;
       else if (name === 'transfer-encoding') chunked = value.split(',').map((s) => s.trim()).includes('chunked');
       else if (name === 'connection') keepAlive = value.includes('keep-alive') || (keepAlive && !value.includes('close'));
     }

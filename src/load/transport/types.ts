@@ -25,7 +25,8 @@ export interface TransportOptions {
   poolSize: number;
   connectTimeoutMs: number;
   requestTimeoutMs: number;
-  http: { method: string; path: string; headers: Record<string, string>; body: string };
+  /** `authority` is the Host header: the target URL's host:port, not the resolved address. */
+  http: { method: string; path: string; headers: Record<string, string>; body: string; authority: string };
   tcp: { payload: string; expectBytes: number };
   onConnect: OnConnect;
 }
