@@ -2,14 +2,16 @@
  * One run: start the built-in target if asked, start the load, merge what it observes, and
  * assemble the run record. Knows no screen: progress goes to a callback, stopping to a signal.
  */
+import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { evaluateThresholds } from './analysis/thresholds.js';
 import { epochMs } from './load/clock.js';
-import { startLoad, type RunningLoad } from './load/engine.js';
+import { requestLogName, startLoad, type RunningLoad } from './load/engine.js';
 import { resolveTarget, type TargetAddress } from './load/target-address.js';
 import { hostInfo } from './monitor/host.js';
-import { RunAccumulator, type LiveStats } from './record/accumulator.js';
+import { RunAccumulator, type ErrorSampleRecord, type LiveStats } from './record/accumulator.js';
+import type { WireBucket } from './record/bucket.js';
 import { newRunId, writeRunRecord } from './record/run-file.js';
 import { RUN_SCHEMA, type RunRecord, type TargetStats } from './record/types.js';
 import type { Scenario } from './scenario/schema.js';
@@ -24,6 +26,8 @@ export interface RunOptions {
   label?: string | null;
   /** Overrides the scenario's allowRemote. */
   allowRemote?: boolean;
+  /** Write a per-request NDJSON log per worker next to run.json. */
+  logRequests?: boolean;
   /** Aborting stops new requests, waits briefly for in-flight ones, and writes a partial record. */
   signal?: AbortSignal;
   /** Called about once a second while the load runs. */
@@ -88,7 +92,9 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   };
   try {
     opts.onStart?.({ runId, targetUrl: url, workers });
-    load = await startLoad(s, { ...addr, authority: new URL(url).host }, workers, { buckets: (b) => acc.add(b), sample: (x) => acc.addSample(x) });
+    if (opts.logRequests) await mkdir(dir, { recursive: true });
+    const observer = { buckets: (b: WireBucket[]) => acc.add(b), sample: (x: ErrorSampleRecord) => acc.addSample(x) };
+    load = await startLoad(s, { ...addr, authority: new URL(url).host }, workers, observer, opts.logRequests ? dir : null);
     const started = load.startEpochMs;
     if (opts.signal?.aborted) onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -110,7 +116,8 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const targetStats = thread ? await thread.stats().catch(() => null) : null;
   await thread?.close().catch(() => undefined);
   const durationS = load ? Math.max(0, (epochMs() - load.startEpochMs) / 1000) : 0;
-  const record = assemble({ s, runId, label: opts.label ?? null, url, targetStats, builtin: thread !== null, startedAt, durationS, status, workers, acc });
+  const requestLogs = opts.logRequests && load ? Array.from({ length: workers }, (_, i) => requestLogName(i)) : null;
+  const record = assemble({ s, runId, requestLogs, label: opts.label ?? null, url, targetStats, builtin: thread !== null, startedAt, durationS, status, workers, acc });
   const file = await writeRunRecord(dir, record);
   if (failure) throw failure;
   return { record, dir, file };
@@ -123,6 +130,7 @@ interface AssembleInput {
   url: string;
   builtin: boolean;
   targetStats: TargetStats | null;
+  requestLogs: string[] | null;
   startedAt: Date;
   durationS: number;
   status: RunRecord['status'];
@@ -145,6 +153,7 @@ function assemble(a: AssembleInput): RunRecord {
     host: hostInfo(),
     workers: a.workers,
     ...results,
+    requestLogs: a.requestLogs,
     thresholds: [],
   };
   record.thresholds = evaluateThresholds(record, a.s.thresholds);

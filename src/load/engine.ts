@@ -2,6 +2,7 @@
  * Runs a scenario's load over worker threads (one shard each): waits until every worker is ready,
  * starts them on one shared epoch, and hands every bucket delta and error sample to the caller.
  */
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { WireBucket } from '../record/bucket.js';
 import { RuntimeFailure } from '../errors.js';
@@ -28,18 +29,25 @@ export interface RunningLoad {
 
 const START_DELAY_MS = 20;
 
+/** File name of worker `index`'s per-request log. */
+export function requestLogName(index: number): string {
+  return `requests-${index}.ndjson`;
+}
+
 /** Starts `workers` load workers on the scenario against host:port; resolves once they run. */
 export async function startLoad(
   scenario: Scenario,
   target: { host: string; port: number; authority: string },
   workers: number,
   observer: LoadObserver,
+  requestLogDir: string | null = null,
 ): Promise<RunningLoad> {
   const url = new URL('./worker.js', import.meta.url);
   const ready: Promise<void>[] = [];
   const finished: Promise<void>[] = [];
   const threads = Array.from({ length: workers }, (_, index) => {
-    const data: GeneratorConfig = { scenario, ...target, shard: { index, count: workers } };
+    const requestLogFile = requestLogDir === null ? null : path.join(requestLogDir, requestLogName(index));
+    const data: GeneratorConfig = { scenario, ...target, shard: { index, count: workers }, requestLogFile };
     const w = new Worker(url, { workerData: data });
     let errorMessage: string | null = null;
     let signalReady: () => void = () => undefined;

@@ -5,6 +5,7 @@
  */
 import { newBucket, countCompletion, countFailure, toWire, type Bucket, type WireBucket } from '../record/bucket.js';
 import { recordMs } from '../record/histogram.js';
+import { RequestLog } from '../record/request-log.js';
 import type { Phase } from '../record/types.js';
 import type { ArrivalRateGroup, Scenario, UsersGroup } from '../scenario/schema.js';
 import { runClock, sleep, type RunClock } from './clock.js';
@@ -41,9 +42,13 @@ export interface GeneratorConfig {
   /** host:port as the target URL names it (the HTTP Host header). */
   authority: string;
   shard: Shard;
+  /** Where to write this shard's per-request NDJSON log, if at all. */
+  requestLogFile: string | null;
 }
 
 const FLUSH_MS = 500;
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+const round6 = (x: number): number => Math.round(x * 1e6) / 1e6;
 const BATCH_BEFORE_YIELD = 256;
 
 /** Generates one shard of load. */
@@ -53,6 +58,7 @@ export class LoadGenerator {
   private readonly buckets = new Map<number, Bucket>();
   private readonly sampled = new Set<string>();
   private readonly requestCap: number;
+  private readonly log: RequestLog | null;
   private readonly endS: number;
   private attempted = 0;
   private inFlight = 0;
@@ -66,6 +72,7 @@ export class LoadGenerator {
     const s = cfg.scenario;
     this.requestCap = Math.ceil(s.limits.maxRequests / cfg.shard.count);
     this.endS = s.limits.maxDuration;
+    this.log = cfg.requestLogFile ? new RequestLog(cfg.requestLogFile) : null;
     this.transport = createTransport(s.protocol, s.connection.reuse, {
       host: cfg.host,
       port: cfg.port,
@@ -100,6 +107,7 @@ export class LoadGenerator {
     } finally {
       clearInterval(flusher);
       this.flush(true);
+      await this.log?.close();
     }
   }
 
@@ -125,6 +133,7 @@ export class LoadGenerator {
   }
 
   private flush(all: boolean): void {
+    this.log?.flush();
     const current = Math.floor(this.clock.nowS());
     const out: WireBucket[] = [];
     for (const [sec, b] of this.buckets) {
@@ -157,6 +166,16 @@ export class LoadGenerator {
     this.inFlight--;
     const endS = this.clock.toS(r.endedAt);
     const b = this.bucketAt(endS);
+    this.log?.add({
+      t: round6(intendedS),
+      start: round6(this.clock.toS(r.startedAt)),
+      connectMs: r.connectMs === null ? null : round3(r.connectMs),
+      ttfbMs: r.firstByteAt === null ? null : round3(r.firstByteAt - r.startedAt),
+      ms: round3((endS - intendedS) * 1000),
+      code: r.failure?.code ?? null,
+      phase: r.failure?.phase ?? null,
+      port: r.localPort,
+    });
     if (r.failure) {
       countFailure(b, r.failure.code, r.failure.phase);
       if (!this.sampled.has(r.failure.code)) {

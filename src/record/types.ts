@@ -104,6 +104,8 @@ export interface RunRecord {
   histograms: { latency: string; latencyUncorrected: string; connect: string; ttfb: string };
   timeline: TimelineEntry[];
   thresholds: ThresholdResult[];
+  /** Per-request NDJSON logs next to run.json (`--log-requests`), or null. */
+  requestLogs: string[] | null;
   /** A few sample failures (first of each code) with detail, for debugging. */
   errorSamples: Array<{ code: string; phase: Phase; message: string; t: number; localPort: number | null }>;
 }

@@ -58,6 +58,22 @@ describe('portstorm CLI', () => {
     assert.equal(r.stderr, '');
   });
 
+  it('--log-requests writes one NDJSON line per request with its timings and local port', () => {
+    const out = path.join(tmp, 'r-log');
+    const r = cli(['run', scenarioFile('log.yaml', SMALL + 'workers: 1\n'), '--json', '--quiet', '--out', out, '--log-requests']);
+    assert.equal(r.status, 0, r.stderr);
+    const rec = JSON.parse(r.stdout);
+    assert.deepEqual(rec.requestLogs, ['requests-0.ndjson']);
+    const lines = readFileSync(path.join(out, rec.runId, 'requests-0.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, rec.totals.attempted);
+    for (const e of lines) {
+      assert.equal(e.code, null);
+      assert.ok(e.start >= e.t - 0.001 && e.ms >= 0 && e.connectMs > 0 && e.ttfbMs > 0, JSON.stringify(e));
+      assert.ok(Number.isInteger(e.port) && e.port > 0);
+    }
+    assert.equal(new Set(lines.map((e) => e.port)).size, lines.length, 'reuse: false uses a new local port per request');
+  });
+
   it('--set overrides fields', () => {
     const r = cli(['run', scenarioFile('small3.yaml', SMALL), '--json', '--quiet', '--out', path.join(tmp, 'r3'), '--set', 'load[0].rate=30', '--set', 'name=overridden']);
     assert.equal(r.status, 0, r.stderr);

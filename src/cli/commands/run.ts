@@ -13,6 +13,7 @@ interface RunArgs {
   set: string[];
   json: boolean;
   quiet: boolean;
+  'log-requests': boolean;
   'allow-remote': boolean;
 }
 
@@ -28,6 +29,7 @@ export const runCommand = defineCommand<RunArgs>({
       .option('set', { type: 'string', array: true, default: [], describe: 'override a field: --set load[0].rate=1200' })
       .option('json', { type: 'boolean', default: false, describe: 'print the run record to stdout (progress stays on stderr)' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
+      .option('log-requests', { type: 'boolean', default: false, describe: 'also write every request to requests-<worker>.ndjson next to run.json' })
       .option('allow-remote', { type: 'boolean', default: false, describe: 'allow a target that is not loopback or private' })
       .example('$0 run scenarios/demo.yaml', 'run the demo against the built-in target')
       .example('$0 run s.yaml --set load[0].rate=1200 --label faster', 'override a field and label the run') as never,
@@ -53,6 +55,7 @@ export const runCommand = defineCommand<RunArgs>({
         label: argv.label ?? null,
         allowRemote: argv['allow-remote'] || undefined,
         signal: controller.signal,
+        logRequests: argv['log-requests'],
         onStart: (i) => progress.note(`run ${i.runId}: ${i.targetUrl} with ${i.workers} worker${i.workers === 1 ? '' : 's'}`),
         onProgress: (e, live) => progress.update(e, live),
       });

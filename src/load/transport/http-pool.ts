@@ -55,7 +55,7 @@ export function httpPoolTransport(opts: TransportOptions): Transport {
 
   const run = async (): Promise<ExchangeResult> => {
     const startedAt = performance.now();
-    if (closing) return { startedAt, firstByteAt: null, endedAt: startedAt, localPort: null, failure: ABORTED };
+    if (closing) return { startedAt, firstByteAt: null, endedAt: startedAt, localPort: null, connectMs: null, failure: ABORTED };
     let firstByteAt: number | null = null;
     let failure: Failure | null = null;
     try {
@@ -69,7 +69,7 @@ export function httpPoolTransport(opts: TransportOptions): Transport {
     } catch (err) {
       failure = normalizeError(err, firstByteAt === null ? 'send' : 'response');
     }
-    return { startedAt, firstByteAt, endedAt: performance.now(), localPort: null, failure };
+    return { startedAt, firstByteAt, endedAt: performance.now(), localPort: null, connectMs: null, failure };
   };
 
   return {

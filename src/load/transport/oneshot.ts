@@ -29,6 +29,7 @@ export function oneShotTransport(opts: TransportOptions, request: Buffer, newRea
       const startedAt = performance.now();
       let firstByteAt: number | null = null;
       let localPort: number | null = null;
+      let connectMs: number | null = null;
       let phase: Phase = 'connect';
       let settled = false;
       const reader = newReader();
@@ -40,7 +41,7 @@ export function oneShotTransport(opts: TransportOptions, request: Buffer, newRea
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        resolve({ startedAt, firstByteAt, endedAt: performance.now(), localPort, failure });
+        resolve({ startedAt, firstByteAt, endedAt: performance.now(), localPort, connectMs, failure });
       };
       const fail = (failure: Failure): void => {
         settle(failure);
@@ -61,7 +62,8 @@ export function oneShotTransport(opts: TransportOptions, request: Buffer, newRea
       socket.once('connect', () => {
         clearTimeout(timer);
         localPort = socket.localPort ?? null;
-        opts.onConnect(performance.now() - startedAt, localPort);
+        connectMs = performance.now() - startedAt;
+        opts.onConnect(connectMs, localPort);
         phase = 'send';
         timer = setTimeout(
           () => fail({ code: 'REQUEST_TIMEOUT', phase: 'response', message: `no complete response within ${opts.requestTimeoutMs} ms` }),

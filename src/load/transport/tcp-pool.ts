@@ -17,6 +17,8 @@ const ABORTED: Failure = { code: 'ABORTED', phase: 'connect', message: 'aborted 
 interface PooledSocket {
   socket: net.Socket;
   broken: boolean;
+  /** Connect time of the connection, until the first exchange on it has reported it. */
+  connectMs: number | null;
   /** The exchange currently using the socket. */
   current: { data(chunk: Buffer): void; gone(failure: Failure): void } | null;
 }
@@ -37,8 +39,9 @@ function connect(opts: TransportOptions, localAddress: string | undefined): Prom
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.off('error', onError);
-      opts.onConnect(performance.now() - started, socket.localPort ?? null);
-      const pooled: PooledSocket = { socket, broken: false, current: null };
+      const connectMs = performance.now() - started;
+      opts.onConnect(connectMs, socket.localPort ?? null);
+      const pooled: PooledSocket = { socket, broken: false, connectMs, current: null };
       socket.on('data', (chunk: Buffer) => pooled.current?.data(chunk));
       const gone = (failure: Failure): void => {
         pooled.broken = true;
@@ -64,18 +67,20 @@ export function tcpPoolTransport(opts: TransportOptions): Transport {
 
   const run = async (): Promise<ExchangeResult> => {
     const startedAt = performance.now();
-    if (closing) return { startedAt, firstByteAt: null, endedAt: startedAt, localPort: null, failure: ABORTED };
+    if (closing) return { startedAt, firstByteAt: null, endedAt: startedAt, localPort: null, connectMs: null, failure: ABORTED };
     let pooled = idle.pop();
     while (pooled?.broken) pooled = idle.pop();
     if (!pooled) {
       const made = await connect(opts, nextLocal());
-      if (!('socket' in made)) return { startedAt, firstByteAt: null, endedAt: performance.now(), localPort: null, failure: made };
+      if (!('socket' in made)) return { startedAt, firstByteAt: null, endedAt: performance.now(), localPort: null, connectMs: null, failure: made };
       pooled = made;
       all.add(pooled);
       pooled.socket.once('close', () => all.delete(made));
     }
     const p = pooled;
     const localPort = p.socket.localPort ?? null;
+    const connectMs = p.connectMs;
+    p.connectMs = null;
     return new Promise<ExchangeResult>((resolve) => {
       let firstByteAt: number | null = null;
       let phase: Phase = 'send';
@@ -85,7 +90,7 @@ export function tcpPoolTransport(opts: TransportOptions): Transport {
         p.current = null;
         if (failure) p.socket.destroy();
         else idle.push(p);
-        resolve({ startedAt, firstByteAt, endedAt: performance.now(), localPort, failure });
+        resolve({ startedAt, firstByteAt, endedAt: performance.now(), localPort, connectMs, failure });
       };
       const timer = setTimeout(
         () => finish({ code: 'REQUEST_TIMEOUT', phase: 'response', message: `no complete response within ${opts.requestTimeoutMs} ms` }),

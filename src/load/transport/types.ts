@@ -9,6 +9,8 @@ export interface ExchangeResult {
   firstByteAt: number | null;
   endedAt: number;
   localPort: number | null;
+  /** Connect time (ms) of the connection this exchange opened, or null when it used an open one. */
+  connectMs: number | null;
   /** Null on success. */
   failure: Failure | null;
 }
