@@ -30,7 +30,7 @@ export interface RunOptions {
   logRequests?: boolean;
   /** Aborting stops new requests, waits briefly for in-flight ones, and writes a partial record. */
   signal?: AbortSignal;
-  /** Called about once a second while the load runs. */
+  /** Called twice a second while the load runs. */
   onProgress?: (elapsedS: number, live: LiveStats) => void;
   /** Called once the target is known and the load is about to start. */
   onStart?: (info: { runId: string; targetUrl: string; workers: number }) => void;
@@ -103,7 +103,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       ticker = setInterval(() => {
         const elapsed = (epochMs() - started) / 1000;
         progress(elapsed, acc.live(elapsed));
-      }, 1000);
+      }, 500);
     }
     await load.done;
   } catch (err) {

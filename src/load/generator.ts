@@ -46,7 +46,8 @@ export interface GeneratorConfig {
   requestLogFile: string | null;
 }
 
-const FLUSH_MS = 500;
+/** How often buckets are shipped; the main thread's view lags by at most this. */
+export const FLUSH_MS = 500;
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 const round6 = (x: number): number => Math.round(x * 1e6) / 1e6;
 const BATCH_BEFORE_YIELD = 256;
@@ -97,7 +98,7 @@ export class LoadGenerator {
    */
   async run(startEpochMs: number): Promise<void> {
     this.clock = runClock(startEpochMs);
-    const flusher = setInterval(() => this.flush(false), FLUSH_MS);
+    const flusher = setInterval(() => this.flush(), FLUSH_MS);
     try {
       await Promise.all(
         this.cfg.scenario.load.map((g) => (g.model === 'arrival-rate' ? this.runArrivals(g) : this.runUsers(g))),
@@ -106,7 +107,7 @@ export class LoadGenerator {
       await this.transport.close(false);
     } finally {
       clearInterval(flusher);
-      this.flush(true);
+      this.flush();
       await this.log?.close();
     }
   }
@@ -132,17 +133,12 @@ export class LoadGenerator {
     return b;
   }
 
-  private flush(all: boolean): void {
+  /** Ships every bucket, the current second's too (deltas merge additively downstream). */
+  private flush(): void {
     this.log?.flush();
-    const current = Math.floor(this.clock.nowS());
-    const out: WireBucket[] = [];
-    for (const [sec, b] of this.buckets) {
-      if (all || sec < current) {
-        out.push(toWire(b));
-        this.buckets.delete(sec);
-      }
-    }
-    if (out.length > 0) this.sink.buckets(out);
+    if (this.buckets.size === 0) return;
+    this.sink.buckets([...this.buckets.values()].map(toWire));
+    this.buckets.clear();
   }
 
   private canStart(): boolean {

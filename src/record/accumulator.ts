@@ -63,9 +63,12 @@ export class RunAccumulator {
     if (this.samples.length < MAX_SAMPLES && !this.samples.some((x) => x.code === s.code)) this.samples.push(s);
   }
 
-  /** Totals so far and the figures of the last complete second before `nowS`. */
-  live(nowS: number): LiveStats {
-    const last = this.seconds.get(Math.floor(nowS) - 1);
+  /**
+   * Totals so far, and the figures of the last second that is complete here: workers ship every
+   * `shipLagS` seconds, so that is the second before `nowS - shipLagS`.
+   */
+  live(nowS: number, shipLagS = 0.55): LiveStats {
+    const last = this.seconds.get(Math.floor(nowS - shipLagS) - 1);
     return {
       totals: { ...this.totals },
       errors: { ...this.errors },

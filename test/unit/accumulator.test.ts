@@ -192,7 +192,7 @@ describe('RunAccumulator.results', () => {
     near(s0.latencyMs.p50, 1, 0.001, 'p50');
     near(s0.latencyMs.max, 100, 0.001, 'max');
 
-    const live = acc.live(1.5);
+    const live = acc.live(1.5, 0);
     assert.equal(live.rate, 100);
     near(live.p99Ms, 1, 0.001, 'live p99');
   });
@@ -291,21 +291,24 @@ describe('RunAccumulator.live', () => {
     countCompletion(b1b, 5, 5, 1);
     acc.add([ship(b1b)]);
 
-    const at1 = acc.live(1.2);
+    const at1 = acc.live(1.2, 0);
     assert.equal(at1.rate, 3);
     near(at1.p99Ms, 2, 0.001, 'p99 of second 0');
 
-    const at2 = acc.live(2.9);
+    const at2 = acc.live(2.9, 0);
     assert.equal(at2.rate, 9);
     near(at2.p99Ms, 5, 0.001, 'p99 of second 1');
     assert.deepEqual(at2.totals, { attempted: 13, completed: 12, failed: 1, dropped: 0, connectionsOpened: 0 });
     assert.deepEqual(at2.errors, { EADDRNOTAVAIL: 1 });
 
-    const at5 = acc.live(5);
+    const at5 = acc.live(5, 0);
     assert.equal(at5.rate, 0);
     assert.equal(at5.p99Ms, 0);
 
-    assert.equal(acc.live(0.5).rate, 0);
+    assert.equal(acc.live(0.5, 0).rate, 0);
+    // With the default shipping lag, second 0 is reported only once its last delta can have arrived.
+    assert.equal(acc.live(1.2).rate, 0);
+    assert.equal(acc.live(1.6).rate, 3);
   });
 
   it('returns copies, not live references', () => {
