@@ -28,8 +28,10 @@ export interface Progress {
 /** Picks the display for the given stream; `quiet` shows nothing. */
 export function createProgress(stream: NodeJS.WriteStream, quiet: boolean): Progress {
   if (quiet) return { update: () => undefined, note: () => undefined, stop: () => undefined };
-  if (stream.isTTY) {
-    const spinner: Ora = ora({ stream, text: 'starting' }).start();
+  // A pseudo-terminal without a size (columns 0, e.g. under `script` with no terminal) makes a
+  // spinner's line arithmetic divide by zero, so it gets the plain lines instead.
+  if (stream.isTTY && (stream.columns ?? 0) > 0) {
+    const spinner: Ora = ora({ stream, text: 'starting', discardStdin: false }).start();
     return {
       update: (e, l) => (spinner.text = progressLine(e, l)),
       note: (text) => (spinner.text = text),
