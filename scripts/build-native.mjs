@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+/**
+ * Builds the optional native socket reader (native/sockdiag, NETLINK_SOCK_DIAG) with node-gyp.
+ * Run by the package's `install` script. It never fails the install: on any problem it prints one
+ * line to stderr (plus the tail of the build output when the build itself failed) and exits 0, and
+ * the monitor falls back to reading /proc/net/tcp.
+ *
+ *   PORTSTORM_SKIP_NATIVE=1   skip the build (to exercise the /proc fallback)
+ *
+ * node-gyp is npm's bundled copy: `npm_config_node_gyp` (set in npm lifecycle scripts), else found
+ * next to npm (`npm_execpath`, or <prefix>/lib/node_modules/npm). Run by hand:
+ *   node scripts/build-native.mjs
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dir = path.join(root, 'native', 'sockdiag');
+const addon = path.join(dir, 'build', 'Release', 'sockdiag.node');
+const TIMEOUT_MS = 5 * 60_000;
+
+/** Prints the one line (and optionally the tail of the build log) and exits 0. */
+function notBuilt(reason, log = '') {
+  process.stderr.write(`portstorm: native socket reader not built (${reason}); the monitor will read /proc instead\n`);
+  const tail = log
+    .trimEnd()
+    .split('\n')
+    .filter((l) => !/^gyp (info|http)|^gyp ERR! (stack\s+at |System |cwd |node -v|node-gyp -v|not ok)/.test(l))
+    .slice(-10)
+    .join('\n');
+  if (tail) process.stderr.write(tail + '\n');
+  process.exit(0);
+}
+
+function findNodeGyp() {
+  const candidates = [];
+  if (process.env.npm_config_node_gyp) candidates.push(process.env.npm_config_node_gyp);
+  if (process.env.npm_execpath) {
+    // .../npm/bin/npm-cli.js -> .../npm/node_modules/node-gyp/bin/node-gyp.js
+    candidates.push(path.resolve(path.dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  }
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  candidates.push(path.join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  candidates.push(path.join(path.dirname(process.execPath), 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  return candidates.find((c) => c.endsWith('.js') && existsSync(c)) ?? null;
+}
+
+/** A short reason from node-gyp's output. */
+function shortReason(log, status, signal) {
+  if (signal) return `node-gyp killed by ${signal}`;
+  const lines = log.split('\n');
+  const pick = (re) => {
+    for (const l of lines) {
+      const m = re.exec(l);
+      if (m) return m[1].trim();
+    }
+    return null;
+  };
+  if (/find Python/.test(log) && /gyp ERR! find Python/.test(log)) return 'Python not found';
+  if (/network connectivity|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT/.test(log)) {
+    return 'node headers unavailable: download failed, set npm_config_nodedir';
+  }
+  if (/not found: make|spawn make ENOENT/i.test(log)) return 'make not installed';
+  if (/(cc|gcc|g\+\+|clang): (command )?not found|spawn (cc|gcc) ENOENT/.test(log)) return 'C compiler not found';
+  const first = (re) => (pick(re) ?? '').slice(0, 100);
+  if (/`make` failed/.test(log)) {
+    const err = first(/: (?:fatal )?error: (.*)$/);
+    return err ? `compile failed: ${err}` : 'compile failed';
+  }
+  if (/`gyp` failed/.test(log)) {
+    const err = first(/^gyp: (.*)$/);
+    return err ? `gyp configure failed: ${err}` : 'gyp configure failed';
+  }
+  const err = first(/gyp ERR! stack Error: (.*)$/);
+  const why = err ? `: ${err}` : '';
+  return `node-gyp exited with code ${status}${why}`;
+}
+
+if (process.platform !== 'linux') process.exit(0);
+if (process.env.PORTSTORM_SKIP_NATIVE === '1') {
+  // Leave no earlier build behind, so that the fallback is what runs.
+  rmSync(path.join(dir, 'build'), { recursive: true, force: true });
+  notBuilt('skipped: PORTSTORM_SKIP_NATIVE=1');
+}
+if (!existsSync(path.join(dir, 'binding.gyp'))) notBuilt('native/sockdiag sources missing');
+
+const gyp = findNodeGyp();
+if (!gyp) notBuilt("node-gyp not found (run from npm, or set npm_config_node_gyp)");
+
+/**
+ * Outside npm (run by hand), node-gyp does not see a `nodedir` from .npmrc and would download the
+ * headers: use the ones installed with this node when they are of the same version.
+ */
+function localNodedir() {
+  if (process.env.npm_config_nodedir) return null;
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  try {
+    const h = readFileSync(path.join(prefix, 'include', 'node', 'node_version.h'), 'utf8');
+    const v = ['MAJOR', 'MINOR', 'PATCH'].map((k) => new RegExp(`#define NODE_${k}_VERSION (\\d+)`).exec(h)?.[1]).join('.');
+    if (`v${v}` === process.version && existsSync(path.join(prefix, 'include', 'node', 'common.gypi'))) return prefix;
+  } catch {
+    // no local headers
+  }
+  return null;
+}
+
+const nodedir = localNodedir();
+const args = [gyp, 'rebuild', '--directory', dir, ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
+const r = spawnSync(process.execPath, args, {
+  cwd: root,
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'pipe'],
+  timeout: TIMEOUT_MS,
+  maxBuffer: 64 * 1024 * 1024,
+});
+const log = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+if (r.error) notBuilt(`could not run node-gyp: ${r.error.message}`, log);
+if (r.status !== 0) notBuilt(shortReason(log, r.status, r.signal), log);
+if (!existsSync(addon)) notBuilt('node-gyp succeeded but build/Release/sockdiag.node is missing', log);
+
+// Check that it loads and works here (a sandbox may forbid netlink sockets).
+try {
+  const mod = createRequire(import.meta.url)(addon);
+  if (mod.version !== 1) throw new Error(`unexpected addon version ${mod.version}`);
+  mod.dump(4, 1 << 10);
+} catch (e) {
+  notBuilt(`built but unusable: ${e instanceof Error ? e.message : String(e)}`);
+}
+process.exit(0);
