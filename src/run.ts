@@ -6,14 +6,16 @@ import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { evaluateThresholds } from './analysis/thresholds.js';
-import { epochMs } from './load/clock.js';
+import { epochMs, sleep } from './load/clock.js';
 import { requestLogName, startLoad, type RunningLoad } from './load/engine.js';
 import { resolveTarget, type TargetAddress } from './load/target-address.js';
+import { foldMonitor, monitorOff, type MonitorFold } from './monitor/fold.js';
 import { hostInfo } from './monitor/host.js';
+import { startMonitor, type RunningMonitor } from './monitor/monitor.js';
 import { RunAccumulator, type ErrorSampleRecord, type LiveStats } from './record/accumulator.js';
 import type { WireBucket } from './record/bucket.js';
 import { newRunId, writeRunRecord } from './record/run-file.js';
-import { RUN_SCHEMA, type RunRecord, type TargetStats } from './record/types.js';
+import { RUN_SCHEMA, type HostInfo, type RunRecord, type TargetStats } from './record/types.js';
 import type { Scenario } from './scenario/schema.js';
 import { startTargetThread, type TargetThread } from './target/thread.js';
 import { PORTSTORM_VERSION } from './version.js';
@@ -45,6 +47,8 @@ export interface RunOutcome {
 
 /** How long in-flight requests may finish after a stop before they are aborted. */
 const STOP_GRACE_MS = 2000;
+/** How long a run waits for the monitor's first (baseline) sample. */
+const BASELINE_WAIT_MS = 2000;
 
 /** The number of load workers for `workers: auto`: the cores left after the built-in target. */
 export function autoWorkers(builtin: boolean): number {
@@ -79,7 +83,9 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const startedAt = new Date();
   const runId = newRunId(s.name, startedAt);
   const dir = path.join(opts.resultsDir, runId);
+  const host = hostInfo();
   const { addr, url, thread } = await startTarget(s, opts.allowRemote ?? s.allowRemote);
+  const monitor = s.monitor.enabled ? await startRunMonitor(s, host) : null;
   const acc = new RunAccumulator();
   const workers = s.workers === 'auto' ? autoWorkers(thread !== null) : s.workers;
   let load: RunningLoad | null = null;
@@ -102,7 +108,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       const progress = opts.onProgress;
       ticker = setInterval(() => {
         const elapsed = (epochMs() - started) / 1000;
-        progress(elapsed, acc.live(elapsed));
+        progress(elapsed, { ...acc.live(elapsed), sockets: liveSockets(monitor) });
       }, 500);
     }
     await load.done;
@@ -115,12 +121,41 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   }
   const targetStats = thread ? await thread.stats().catch(() => null) : null;
   await thread?.close().catch(() => undefined);
-  const durationS = load ? Math.max(0, (epochMs() - load.startEpochMs) / 1000) : 0;
+  const startEpochMs = load?.startEpochMs ?? epochMs();
+  const durationS = load ? Math.max(0, (epochMs() - startEpochMs) / 1000) : 0;
+  const monitored = monitor ? await monitor.stop() : null;
+  const fold = monitored
+    ? foldMonitor(monitored.samples, monitored.status, {
+        startEpochMs,
+        durationS,
+        intervalS: s.monitor.interval,
+        scanIntervalS: s.monitor.scanInterval,
+        usable: host.usablePorts,
+      })
+    : null;
   const requestLogs = opts.logRequests && load ? Array.from({ length: workers }, (_, i) => requestLogName(i)) : null;
-  const record = assemble({ s, runId, requestLogs, label: opts.label ?? null, url, targetStats, builtin: thread !== null, startedAt, durationS, status, workers, acc });
+  const record = assemble({ s, runId, requestLogs, label: opts.label ?? null, url, targetStats, builtin: thread !== null, startedAt, durationS, status, workers, acc, host, fold });
   const file = await writeRunRecord(dir, record);
   if (failure) throw failure;
   return { record, dir, file };
+}
+
+/** Starts the sampler thread and waits (briefly) for its first sample: the pre-load baseline. */
+async function startRunMonitor(s: Scenario, host: HostInfo): Promise<RunningMonitor> {
+  const monitor = startMonitor({
+    intervalMs: s.monitor.interval * 1000,
+    scanIntervalMs: s.monitor.scanInterval * 1000,
+    budget: { range: host.portRange ?? [0, 65535], usable: host.usablePorts ?? 0 },
+  });
+  for (let waited = 0; monitor.latest().sample === null && waited < BASELINE_WAIT_MS; waited += 10) await sleep(10);
+  return monitor;
+}
+
+function liveSockets(monitor: RunningMonitor | null): LiveStats['sockets'] {
+  const { sample, scan } = monitor?.latest() ?? { sample: null, scan: null };
+  const timeWait = sample?.sockstat?.timeWait ?? scan?.scan?.states.timeWait ?? null;
+  if (timeWait === null) return null;
+  return { timeWait, utilization: scan?.scan?.destinations[0]?.utilization ?? null };
 }
 
 interface AssembleInput {
@@ -136,10 +171,15 @@ interface AssembleInput {
   status: RunRecord['status'];
   workers: number;
   acc: RunAccumulator;
+  host: HostInfo;
+  fold: MonitorFold | null;
 }
 
 function assemble(a: AssembleInput): RunRecord {
   const results = a.acc.results(a.durationS);
+  if (a.fold) {
+    for (const entry of results.timeline) Object.assign(entry, a.fold.perSecond.get(entry.t) ?? {});
+  }
   const record: RunRecord = {
     schema: RUN_SCHEMA,
     portstormVersion: PORTSTORM_VERSION,
@@ -150,9 +190,12 @@ function assemble(a: AssembleInput): RunRecord {
     startedAt: a.startedAt.toISOString(),
     durationS: Math.round(a.durationS * 1000) / 1000,
     status: a.status,
-    host: hostInfo(),
+    host: a.host,
     workers: a.workers,
     ...results,
+    ports: a.fold?.ports ?? null,
+    destinations: a.fold?.destinations ?? [],
+    monitor: a.fold?.monitor ?? monitorOff(a.s.monitor.interval, a.s.monitor.scanInterval),
     requestLogs: a.requestLogs,
     thresholds: [],
   };

@@ -6,8 +6,10 @@ import { ExitCode, PortstormError } from '../errors.js';
 import type { Command } from './command.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
+import { monitorCommand } from './commands/monitor.js';
+import { doctorCommand } from './commands/doctor.js';
 
-const commands: Command<any>[] = [runCommand, serveCommand];
+const commands: Command<any>[] = [runCommand, serveCommand, monitorCommand, doctorCommand];
 
 function fail(message: string, code: number): never {
   process.stderr.write(`portstorm: ${message}\n`);

@@ -15,7 +15,9 @@ export function progressLine(elapsedS: number, live: LiveStats): string {
     .slice(0, 4)
     .map(([c, n]) => `${c} ${n}`)
     .join(' ');
-  return `${elapsedS.toFixed(0)}s  ${live.rate}/s  completed ${t.completed}  failed ${t.failed}${errs ? ` (${errs})` : ''}  dropped ${t.dropped}  p99 ${live.p99Ms.toFixed(1)} ms`;
+  const sk = live.sockets;
+  const ports = sk ? `  TIME_WAIT ${sk.timeWait}${sk.utilization === null ? '' : `  ports ${(sk.utilization * 100).toFixed(1)}%`}` : '';
+  return `${elapsedS.toFixed(0)}s  ${live.rate}/s  completed ${t.completed}  failed ${t.failed}${errs ? ` (${errs})` : ''}  dropped ${t.dropped}  p99 ${live.p99Ms.toFixed(1)} ms${ports}`;
 }
 
 /** A progress display; `stop` clears it. */

@@ -23,6 +23,8 @@ export interface LiveStats {
   rate: number;
   /** p99 latency (ms) of the last complete second. */
   p99Ms: number;
+  /** Host TIME_WAIT and the busiest destination's port utilization, when the monitor runs. */
+  sockets?: { timeWait: number; utilization: number | null } | null;
 }
 
 /** The parts of the run record that come from the load's observations. */
@@ -97,6 +99,8 @@ export class RunAccumulator {
         latencyMs: { p50: lat.p50, p90: lat.p90, p99: lat.p99, max: lat.max },
         connectMs: { p50: con.p50, p99: con.p99 },
         connectionsOpened: b.connectionsOpened,
+        sockets: null,
+        counters: null,
       });
     }
     return {

@@ -32,15 +32,92 @@ export interface TimelineEntry {
   latencyMs: { p50: number; p90: number; p99: number; max: number };
   connectMs: { p50: number; p99: number };
   connectionsOpened: number;
+  /** Host sockets at the end of this second (last scan); null when no socket source worked. */
+  sockets: TimelineSockets | null;
+  /** Kernel TCP counters: increase during this second; null when unreadable. */
+  counters: Record<string, number | null> | null;
 }
 
-/** Facts about the machine the run was made on. */
+/** The socket picture of one second. `timeWait` is the highest count seen in the second. */
+export interface TimelineSockets {
+  timeWait: number;
+  established: number | null;
+  synSent: number | null;
+  finWait: number | null;
+  closeWait: number | null;
+  lastAck: number | null;
+  /** Client sockets holding an ephemeral port (all destinations). */
+  ephemeralInUse: number | null;
+  /** Busiest destination's ports in use / usable ports. */
+  utilization: number | null;
+  /** TIME_WAIT sockets on a listening port (the server side). */
+  serverTimeWait: number | null;
+}
+
+/** The port budget over the run. */
+export interface PortsSummary {
+  usable: number | null;
+  /** Most ports in use toward one destination. */
+  peakInUse: number;
+  peakUtilization: number | null;
+  peakTimeWait: number;
+  busiestDestination: string | null;
+}
+
+/** One destination's peak use. */
+export interface DestinationSummary {
+  dest: string;
+  peakInUse: number;
+  peakTimeWait: number;
+  peakUtilization: number | null;
+}
+
+/** How the monitor ran. */
+export interface MonitorInfo {
+  enabled: boolean;
+  /** sockdiag (netlink), proc (/proc/net/tcp) or netstat; null when no socket source worked. */
+  source: string | null;
+  intervalS: number;
+  scanIntervalS: number;
+  samples: number;
+  scans: number;
+  /** Cost of one per-socket scan, ms. */
+  scanCostMs: { p50: number; max: number } | null;
+  /** Lateness of samples against their schedule, ms. */
+  lateMs: { p50: number; max: number } | null;
+  /** What could not be read, and why. */
+  unavailable: Record<string, string>;
+  /** The host before the load started. */
+  baseline: { timeWait: number | null; ephemeralInUse: number | null } | null;
+  peakConntrack: { count: number; max: number } | null;
+  peakFds: { open: number; soft: number | null } | null;
+}
+
+/** Facts about the machine the run was made on. A value that could not be read is null, and
+ * `unavailable` says why, keyed by the field name. */
 export interface HostInfo {
   platform: string;
   kernel: string;
   node: string;
   cpus: number;
+  /** Ephemeral port range [lo, hi]. */
   portRange: [number, number] | null;
+  /** Reserved port ranges (ip_local_reserved_ports), each [lo, hi]. */
+  reservedPorts: [number, number][] | null;
+  /** Ports connect() can pick: the range less reserved ports inside it. */
+  usablePorts: number | null;
+  tcpTwReuse: number | null;
+  tcpTwReuseDelayMs: number | null;
+  /** How long a socket stays in TIME_WAIT (Linux: TCP_TIMEWAIT_LEN, 60 s, not tunable). */
+  timeWaitS: number | null;
+  tcpFinTimeoutS: number | null;
+  tcpMaxTwBuckets: number | null;
+  tcpTimestamps: number | null;
+  somaxconn: number | null;
+  nofileSoft: number | null;
+  nofileHard: number | null;
+  conntrackMax: number | null;
+  unavailable: Record<string, string>;
 }
 
 /**
@@ -106,6 +183,10 @@ export interface RunRecord {
   thresholds: ThresholdResult[];
   /** Per-request NDJSON logs next to run.json (`--log-requests`), or null. */
   requestLogs: string[] | null;
+  /** Port budget peaks; null when the monitor was off or found no socket source. */
+  ports: PortsSummary | null;
+  destinations: DestinationSummary[];
+  monitor: MonitorInfo;
   /** A few sample failures (first of each code) with detail, for debugging. */
   errorSamples: Array<{ code: string; phase: Phase; message: string; t: number; localPort: number | null }>;
 }

@@ -120,6 +120,13 @@ export const scenarioSchema = z
       })
       .default({ delayMs: 0, bodyBytes: 2, keepAlive: true }),
     allowRemote: z.boolean().default(false),
+    monitor: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        interval: positiveDuration.default(0.25),
+        scanInterval: positiveDuration.default(1),
+      })
+      .default({ enabled: true, interval: 0.25, scanInterval: 1 }),
     limits: z
       .strictObject({
         maxDuration: positiveDuration.default(3600),

@@ -130,6 +130,8 @@ describe('RunAccumulator.results', () => {
       latencyMs: { p50: 0, p90: 0, p99: 0, max: 0 },
       connectMs: { p50: 0, p99: 0 },
       connectionsOpened: 0,
+      sockets: null,
+      counters: null,
     };
     assert.deepEqual(r.timeline[1], { t: 1, ...zero });
     assert.deepEqual(r.timeline[4], { t: 4, ...zero });

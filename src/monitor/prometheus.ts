@@ -1,0 +1,72 @@
+/**
+ * The monitor's figures in Prometheus text format (prom-client), served over HTTP at /metrics.
+ * Serving needs no ephemeral port, so it keeps answering while the host is out of ports.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { MonitorSample } from './types.js';
+
+/** A metrics registry fed from monitor samples. */
+export class MonitorMetrics {
+  readonly registry = new Registry();
+  private readonly timeWait = new Gauge({ name: 'portstorm_time_wait_sockets', help: 'TCP sockets in TIME_WAIT (whole network namespace)', registers: [this.registry] });
+  private readonly sockets = new Gauge({ name: 'portstorm_sockets', help: 'TCP sockets by state and side', labelNames: ['state', 'side'], registers: [this.registry] });
+  private readonly inUse = new Gauge({ name: 'portstorm_ephemeral_ports_in_use', help: 'Client sockets holding an ephemeral port, by destination', labelNames: ['dest'], registers: [this.registry] });
+  private readonly utilization = new Gauge({ name: 'portstorm_port_utilization', help: 'Ephemeral ports in use toward a destination / usable ports', labelNames: ['dest'], registers: [this.registry] });
+  private readonly usable = new Gauge({ name: 'portstorm_usable_ports', help: 'Ephemeral ports connect() can pick', registers: [this.registry] });
+  private readonly scanSeconds = new Gauge({ name: 'portstorm_scan_seconds', help: 'Cost of the last per-socket scan', registers: [this.registry] });
+  private readonly counters = new Counter({ name: 'portstorm_tcp_events_total', help: 'Kernel TCP counters (increase since the monitor started)', labelNames: ['counter'], registers: [this.registry] });
+  private readonly conntrack = new Gauge({ name: 'portstorm_conntrack_entries', help: 'Connection-tracking entries and table size', labelNames: ['kind'], registers: [this.registry] });
+
+  constructor(usable: number | null) {
+    if (usable !== null) this.usable.set(usable);
+  }
+
+  /** Updates every metric from one sample. */
+  update(s: MonitorSample): void {
+    if (s.sockstat) this.timeWait.set(s.sockstat.timeWait);
+    if (s.counters) for (const [name, d] of Object.entries(s.counters)) if (d !== null && d > 0) this.counters.inc({ counter: name }, d);
+    if (s.conntrack) {
+      this.conntrack.set({ kind: 'count' }, s.conntrack.count);
+      this.conntrack.set({ kind: 'max' }, s.conntrack.max);
+    }
+    const scan = s.scan;
+    if (!scan) return;
+    if (!s.sockstat) this.timeWait.set(scan.states.timeWait);
+    this.scanSeconds.set(scan.costMs / 1000);
+    for (const side of ['client', 'server'] as const) {
+      for (const [state, n] of Object.entries(scan[side])) this.sockets.set({ state, side }, n);
+    }
+    this.inUse.reset();
+    this.utilization.reset();
+    for (const d of scan.destinations) {
+      this.inUse.set({ dest: d.dest }, d.inUse);
+      if (d.utilization !== null) this.utilization.set({ dest: d.dest }, d.utilization);
+    }
+  }
+}
+
+/** Serves `registry` at http://host:port/metrics; resolves with the bound address. */
+export async function serveMetrics(registry: Registry, host: string, port: number): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end('see /metrics\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (err: Error) => res.writeHead(500).end(err.message),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const shown = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${shown}:${addr.port}/metrics`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

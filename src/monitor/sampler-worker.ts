@@ -1,0 +1,16 @@
+/** Worker-thread entry of the sampler: samples on its own event loop and streams to the parent. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Sampler, type SamplerOptions } from './sampler.js';
+import type { FromSampler, ToSampler } from './monitor.js';
+
+const port = parentPort!;
+const send = (m: FromSampler): void => port.postMessage(m);
+const sampler = new Sampler(workerData as SamplerOptions, (sample) => send({ type: 'sample', sample }));
+port.on('message', (m: ToSampler) => {
+  if (m.type !== 'stop') return;
+  void sampler.stop().then(() => {
+    send({ type: 'stopped', status: sampler.status() });
+    port.close();
+  });
+});
+sampler.start();

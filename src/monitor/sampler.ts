@@ -1,0 +1,104 @@
+/**
+ * The sampler: fast totals and kernel counters every `intervalMs`, a per-socket scan every
+ * `scanIntervalMs`, on a fixed schedule (tick k is due at start + k·interval; a late tick is
+ * taken late, missed ones are skipped, never bunched). Run it in its own thread (see
+ * sampler-worker.ts) so a saturated load generator does not delay it.
+ */
+import { performance } from 'node:perf_hooks';
+import type { PortBudget } from './aggregate.js';
+import { counterDeltas, LinuxProc, type CounterValues } from './linux.js';
+import { Scanner } from './scan.js';
+import type { MonitorSample, SocketScan } from './types.js';
+
+/** How the sampler runs. */
+export interface SamplerOptions {
+  intervalMs: number;
+  scanIntervalMs: number;
+  budget: PortBudget;
+  /** /proc root (tests point it at fixtures). */
+  procRoot?: string;
+  /** Force one scan source (tests, benchmarks). */
+  prefer?: 'auto' | SocketScan['source'];
+}
+
+/** What the sampler could and could not read. */
+export interface SamplerStatus {
+  source: SocketScan['source'] | null;
+  unavailable: Record<string, string>;
+}
+
+const epoch = (): number => performance.timeOrigin + performance.now();
+
+/** Samples the host at a fixed cadence and hands every sample to `onSample`. */
+export class Sampler {
+  private readonly proc: LinuxProc;
+  private readonly scanner: Scanner;
+  private readonly unavailable: Record<string, string> = {};
+  private prevCounters: CounterValues | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly opts: SamplerOptions,
+    private readonly onSample: (s: MonitorSample) => void,
+  ) {
+    this.proc = new LinuxProc(opts.procRoot);
+    this.scanner = new Scanner(opts.budget, this.proc, opts.prefer);
+  }
+
+  /** Starts ticking; the first sample (with a scan) is taken at once. */
+  start(): void {
+    const t0 = epoch();
+    const every = Math.max(1, Math.round(this.opts.scanIntervalMs / this.opts.intervalMs));
+    let k = 0;
+    const tick = (): void => {
+      if (this.stopped) return;
+      const withScan = k % every === 0;
+      this.running = this.sample(withScan).then(() => {
+        if (this.stopped) return;
+        // Next due tick after now: a tick that could not be taken in time is skipped.
+        k = Math.max(k + 1, Math.ceil((epoch() - t0) / this.opts.intervalMs));
+        this.timer = setTimeout(tick, Math.max(0, t0 + k * this.opts.intervalMs - epoch()));
+      });
+    };
+    tick();
+  }
+
+  /** Stops after the sample in progress, if any. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** What is being read, and why anything is not. */
+  status(): SamplerStatus {
+    return { source: this.scanner.source, unavailable: { ...this.unavailable, ...this.scanReasons() } };
+  }
+
+  /** Takes one sample now. */
+  async sample(withScan: boolean): Promise<MonitorSample> {
+    const at = epoch();
+    const sockstat = this.note('sockstat', this.proc.sockstat(at), 'no /proc/net/sockstat');
+    const values = this.note('counters', this.proc.counters(), 'no /proc/net/netstat or /proc/net/snmp');
+    const counters = values && this.prevCounters ? counterDeltas(this.prevCounters, values) : null;
+    this.prevCounters = values;
+    const conntrack = this.note('conntrack', this.proc.conntrack(), 'no nf_conntrack (connection tracking not loaded)');
+    const fds = this.note('fds', this.proc.fds(), 'no /proc/self/fd');
+    const scan = withScan ? await this.scanner.scan() : null;
+    if (withScan && scan === null) this.unavailable.scan = 'no socket source works here';
+    const s: MonitorSample = { at, sockstat, scan, counters, conntrack, fds };
+    this.onSample(s);
+    return s;
+  }
+
+  private note<T>(what: string, value: T | null, reason: string): T | null {
+    if (value === null) this.unavailable[what] ??= process.platform === 'linux' ? reason : `not available on ${process.platform}`;
+    return value;
+  }
+
+  private scanReasons(): Record<string, string> {
+    return Object.fromEntries(Object.entries(this.scanner.reasons).map(([k, v]) => [`scan.${k}`, v]));
+  }
+}

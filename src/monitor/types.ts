@@ -1,0 +1,146 @@
+/**
+ * What the socket monitor observes. Every source fills the same shapes; a figure a platform cannot
+ * tell is null (with a reason in `MonitorStatus`), never zero.
+ */
+
+/** Socket counts by TCP state. */
+export interface StateCounts {
+  established: number;
+  synSent: number;
+  synRecv: number;
+  finWait1: number;
+  finWait2: number;
+  timeWait: number;
+  close: number;
+  closeWait: number;
+  lastAck: number;
+  listen: number;
+  closing: number;
+}
+
+/** The state names of `StateCounts`, indexed by Linux's TCP state number (1 = ESTABLISHED). */
+export const STATE_BY_NUMBER: ReadonlyArray<keyof StateCounts | null> = [
+  null,
+  'established',
+  'synSent',
+  'synRecv',
+  'finWait1',
+  'finWait2',
+  'timeWait',
+  'close',
+  'closeWait',
+  'lastAck',
+  'listen',
+  'closing',
+];
+
+/** An all-zero StateCounts. */
+export function zeroStates(): StateCounts {
+  return {
+    established: 0,
+    synSent: 0,
+    synRecv: 0,
+    finWait1: 0,
+    finWait2: 0,
+    timeWait: 0,
+    close: 0,
+    closeWait: 0,
+    lastAck: 0,
+    listen: 0,
+    closing: 0,
+  };
+}
+
+/** Client sockets toward one destination. */
+export interface DestinationUsage {
+  /** `ip:port` (IPv6 as `[ip]:port`). */
+  dest: string;
+  /** Client sockets holding a local port toward this destination (every state but LISTEN/CLOSE). */
+  inUse: number;
+  timeWait: number;
+  established: number;
+  /** inUse per source address, when more than one source address is seen. */
+  bySource: Record<string, number> | null;
+  /** inUse of the busiest source toward this destination / usable ports. */
+  utilization: number | null;
+}
+
+/** One per-socket scan, aggregated. */
+export interface SocketScan {
+  /** Epoch milliseconds of the scan. */
+  at: number;
+  /** How long the scan took (ms). */
+  costMs: number;
+  /** Which way the sockets were read. */
+  source: 'sockdiag' | 'proc' | 'netstat';
+  total: number;
+  /** All sockets by state. */
+  states: StateCounts;
+  /** Sockets whose local port is in the ephemeral range (and not a listening port). */
+  client: StateCounts;
+  /** Sockets whose local port is a listening port. */
+  server: StateCounts;
+  /** Client sockets holding an ephemeral port, all destinations. */
+  ephemeralInUse: number;
+  /** Busiest destinations first; at most `MAX_DESTINATIONS`. */
+  destinations: DestinationUsage[];
+  /** Client sockets per source address (matters when connections bind a source address). */
+  sources: Record<string, number>;
+}
+
+/** Fast totals (Linux: /proc/net/sockstat and sockstat6). */
+export interface SockstatTotals {
+  at: number;
+  timeWait: number;
+  inUse: number;
+  orphan: number;
+  alloc: number;
+  inUse6: number | null;
+}
+
+/** Kernel counters as deltas since the previous sample. */
+export type CounterDeltas = Record<CounterName, number | null>;
+
+/** The kernel counters portstorm follows. */
+export const COUNTER_NAMES = [
+  'TW',
+  'TWRecycled',
+  'TWKilled',
+  'TCPTimeWaitOverflow',
+  'TCPAbortOnData',
+  'ListenOverflows',
+  'ListenDrops',
+  'ActiveOpens',
+  'AttemptFails',
+  'OutRsts',
+  'EstabResets',
+] as const;
+export type CounterName = (typeof COUNTER_NAMES)[number];
+
+/** Connection-tracking table use, when the host tracks connections. */
+export interface Conntrack {
+  count: number;
+  max: number;
+}
+
+/** This process's own file descriptors. */
+export interface FdUsage {
+  open: number;
+  soft: number | null;
+  hard: number | null;
+}
+
+/** One monitor sample. Fields a source cannot provide are null. */
+export interface MonitorSample {
+  /** Epoch milliseconds. */
+  at: number;
+  sockstat: SockstatTotals | null;
+  /** Present on samples where a per-socket scan ran. */
+  scan: SocketScan | null;
+  counters: CounterDeltas | null;
+  conntrack: Conntrack | null;
+  fds: FdUsage | null;
+}
+
+/** Most destinations kept per scan. */
+export const MAX_DESTINATIONS = 20;
