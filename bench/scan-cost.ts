@@ -5,10 +5,10 @@
  * network namespace this script creates for itself (`unshare -rn`, lo up, ephemeral range
  * 1024-65535, tcp_tw_reuse 0 so that connect() does not recycle the TIME_WAIT sockets it is
  * counting). Compared, ~30 interleaved scans each:
- *   (a)  native addon: dump(4) + dump(6), all states, + aggregate by state and destination
- *        (forEachRow + destinationKey)
- *   (a') native addon with the TIME_WAIT mask only (kernel-side filtering), same aggregate
- *   (b)  readFileSync('/proc/net/tcp' and '/proc/net/tcp6') + parseProcNetTcp + same aggregate
+ *   (a)  the monitor's Scanner on netlink sock_diag: dump(4) + dump(6), all states, aggregated
+ *        into a SocketScan (states, client/server split, destinations, sources)
+ *   (a') the raw addon with the TIME_WAIT mask only (kernel-side filtering), destination keys only
+ *   (b)  the monitor's Scanner on /proc/net/tcp and tcp6 (read, parse, same aggregation)
  *   (c)  spawn `ss -tan state time-wait | wc -l`
  * plus the TIME_WAIT count each sees, taken back to back. Sockets come from one Node client and two
  * 127.0.0.1 server ports (28 000 per port at most), closed client-first after the server's reply,
@@ -16,13 +16,13 @@
  * measured within ~60 s of the first socket's creation. Progress goes to stderr, the table to stdout.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { parseProcNetTcp } from '../src/monitor/proc-net-tcp.js';
-import { ALL_STATES, TCP_STATE, destinationKey, forEachRow, loadSockDiag, statesMask, type DestinationCache } from '../src/monitor/sockdiag.js';
+import { LinuxProc } from '../src/monitor/linux.js';
+import { Scanner } from '../src/monitor/scan.js';
+import { TCP_STATE, destinationKey, forEachRow, loadSockDiag, statesMask, type DestinationCache } from '../src/monitor/sockdiag.js';
 
 const LEVELS = [10_000, 28_000, 56_000];
 const SCANS = 30;
@@ -97,43 +97,24 @@ async function createTimeWait(n: number): Promise<void> {
   }
 }
 
-interface Agg {
-  states: Int32Array;
-  dests: Map<string, number>;
-}
+// (a) and (b) are the monitor's own Scanner (dump or read, parse, aggregate into a SocketScan).
+const budget = { range: [1024, 65535] as [number, number], usable: 64512 };
+const addonScanner = new Scanner(budget, new LinuxProc(), 'sockdiag');
+const procScanner = new Scanner(budget, new LinuxProc(), 'proc');
+const scanTimeWait = async (scanner: Scanner): Promise<number> => (await scanner.scan())!.states.timeWait;
 
-function aggregateAddon(mask: number): Agg {
+function addonTimeWaitOnly(): number {
   if (!diag.available) throw new Error('unreachable');
-  const states = new Int32Array(16);
-  const dests = new Map<string, number>();
+  let n = 0;
   const cache: DestinationCache = new Map();
   for (const family of [4, 6] as const) {
-    const buf = diag.dump(family, mask);
+    const buf = diag.dump(family, statesMask(TCP_STATE.TIME_WAIT));
     forEachRow(buf, (state, _family, _lp, _rp, o) => {
-      states[state]!++;
-      if (state === TCP_STATE.LISTEN) return;
-      const k = destinationKey(buf, o, cache);
-      dests.set(k, (dests.get(k) ?? 0) + 1);
+      if (state === TCP_STATE.TIME_WAIT) n++;
+      destinationKey(buf, o, cache);
     });
   }
-  return { states, dests };
-}
-
-const STATE_NUMBER: Record<string, number> = Object.fromEntries(Object.entries(TCP_STATE));
-
-function aggregateProc(): Agg {
-  const states = new Int32Array(16);
-  const dests = new Map<string, number>();
-  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    for (const r of parseProcNetTcp(readFileSync(f, 'utf8'))) {
-      const state = STATE_NUMBER[r.state] ?? 0;
-      states[state]!++;
-      if (state === TCP_STATE.LISTEN) continue;
-      const k = r.remoteAddress.includes(':') ? `[${r.remoteAddress}]:${r.remotePort}` : `${r.remoteAddress}:${r.remotePort}`;
-      dests.set(k, (dests.get(k) ?? 0) + 1);
-    }
-  }
-  return { states, dests };
+  return n;
 }
 
 function ssCount(): number {
@@ -144,18 +125,17 @@ function ssCount(): number {
 
 interface Method {
   name: string;
-  run: () => number; // returns the TIME_WAIT count it sees
+  run: () => number | Promise<number>; // returns the TIME_WAIT count it sees
 }
 
-const TW = TCP_STATE.TIME_WAIT;
 const methods: Method[] = [
   ...(diag.available
     ? [
-        { name: '(a) addon dump + aggregate', run: () => aggregateAddon(ALL_STATES).states[TW]! },
-        { name: "(a') addon, TIME_WAIT mask", run: () => aggregateAddon(statesMask(TW)).states[TW]! },
+        { name: '(a) Scanner: sockdiag', run: () => scanTimeWait(addonScanner) },
+        { name: "(a') addon, TIME_WAIT mask only", run: addonTimeWaitOnly },
       ]
     : []),
-  { name: '(b) /proc/net/tcp* + parse', run: () => aggregateProc().states[TW]! },
+  { name: '(b) Scanner: /proc/net/tcp*', run: () => scanTimeWait(procScanner) },
   { name: '(c) ss | wc -l (spawn)', run: ssCount },
 ];
 
@@ -179,14 +159,15 @@ for (const level of LEVELS) {
   await createTimeWait(level - made);
   log(`${made} connections closed client-first in ${((Date.now() - t0) / 1000).toFixed(1)} s (${failed} failed so far)`);
   // The count each method sees, back to back.
-  const sees = methods.map((m) => m.run());
+  const sees: number[] = [];
+  for (const m of methods) sees.push(await m.run());
   const times: number[][] = methods.map(() => []);
   for (let s = 0; s < SCANS; s++) {
-    methods.forEach((m, i) => {
+    for (const [i, m] of methods.entries()) {
       const t = process.hrtime.bigint();
-      m.run();
+      await m.run();
       times[i]!.push(Number(process.hrtime.bigint() - t) / 1e6);
-    });
+    }
   }
   methods.forEach((m, i) => {
     const sorted = times[i]!.sort((a, b) => a - b);

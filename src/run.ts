@@ -119,11 +119,13 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     clearInterval(ticker);
     opts.signal?.removeEventListener('abort', onAbort);
   }
-  const targetStats = thread ? await thread.stats().catch(() => null) : null;
-  await thread?.close().catch(() => undefined);
   const startEpochMs = load?.startEpochMs ?? epochMs();
   const durationS = load ? Math.max(0, (epochMs() - startEpochMs) / 1000) : 0;
+  // Stop the monitor while the built-in target still listens: its TIME_WAIT sockets count as
+  // server side only while their port is a listening port.
   const monitored = monitor ? await monitor.stop() : null;
+  const targetStats = thread ? await thread.stats().catch(() => null) : null;
+  await thread?.close().catch(() => undefined);
   const fold = monitored
     ? foldMonitor(monitored.samples, monitored.status, {
         startEpochMs,

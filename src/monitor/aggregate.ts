@@ -10,10 +10,12 @@ const CLOSE = 7;
 
 /** Sockets as a source offers them: Linux state numbers, ports, and addresses on demand. */
 export interface RowCursor {
-  /** Calls `fn` for every socket; `ref` identifies it to the address accessors. */
-  forEach(fn: (state: number, localPort: number, remotePort: number, ref: number) => void): void;
-  localAddress(ref: number): string;
-  remoteAddress(ref: number): string;
+  /** Calls `fn` for every socket; `ref` identifies it to the accessors. */
+  forEach(fn: (state: number, localPort: number, ref: number) => void): void;
+  /** The remote end as `ip:port` (`[ip]:port` for IPv6). */
+  destination(ref: number): string;
+  /** The local address. */
+  source(ref: number): string;
 }
 
 /** The port budget a scan is measured against. */
@@ -31,7 +33,8 @@ interface DestTally {
   bySource: Map<string, number>;
 }
 
-const hostPort = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+/** `ip:port`, with IPv6 addresses in brackets. */
+export const hostPort = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
 /** Aggregates one scan. */
 export function aggregateScan(rows: RowCursor, budget: PortBudget, at: number, costMs: number, source: SocketScan['source']): SocketScan {
@@ -47,7 +50,7 @@ export function aggregateScan(rows: RowCursor, budget: PortBudget, at: number, c
   const sources = new Map<string, number>();
   let total = 0;
   let ephemeralInUse = 0;
-  rows.forEach((state, localPort, remotePort, ref) => {
+  rows.forEach((state, localPort, ref) => {
     const name = STATE_BY_NUMBER[state];
     if (!name) return;
     total++;
@@ -60,9 +63,9 @@ export function aggregateScan(rows: RowCursor, budget: PortBudget, at: number, c
     client[name]++;
     if (state === LISTEN || state === CLOSE) return;
     ephemeralInUse++;
-    const src = rows.localAddress(ref);
+    const src = rows.source(ref);
     sources.set(src, (sources.get(src) ?? 0) + 1);
-    const key = hostPort(rows.remoteAddress(ref), remotePort);
+    const key = rows.destination(ref);
     let d = dests.get(key);
     if (!d) {
       d = { dest: key, inUse: 0, timeWait: 0, established: 0, bySource: new Map() };
@@ -129,11 +132,11 @@ export function rowsCursor(rows: readonly ParsedRow[]): RowCursor {
       for (let i = 0; i < rows.length; i++) {
         const r = rows[i]!;
         const n = STATE_NUMBER_BY_NAME[r.state.toUpperCase()];
-        if (n !== undefined) fn(n, r.localPort, r.remotePort, i);
+        if (n !== undefined) fn(n, r.localPort, i);
       }
     },
-    localAddress: (i) => rows[i]!.localAddress,
-    remoteAddress: (i) => rows[i]!.remoteAddress,
+    destination: (i) => hostPort(rows[i]!.remoteAddress, rows[i]!.remotePort),
+    source: (i) => rows[i]!.localAddress,
   };
 }
 

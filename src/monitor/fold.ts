@@ -67,9 +67,11 @@ export function foldMonitor(samples: readonly MonitorSample[], status: SamplerSt
   let sampleIdx = 0;
   let current: SocketScan | null = null;
   for (let t = 0; t <= lastSecond; t++) {
-    const endMs = o.startEpochMs + (t + 1) * 1000;
+    // The last second also takes the final sample, taken as the monitor stops.
+    const endMs = t === lastSecond ? Infinity : o.startEpochMs + (t + 1) * 1000;
     while (scanIdx < scans.length && scans[scanIdx]!.at < endMs) current = scans[scanIdx++]!;
-    const scan = current && endMs - current.at <= carryMs + 1000 ? current : null;
+    const secondEnd = Math.min(endMs, o.startEpochMs + (t + 1) * 1000);
+    const scan = current && secondEnd - current.at <= carryMs + 1000 ? current : null;
     const inSecond: MonitorSample[] = [];
     while (sampleIdx < during.length && during[sampleIdx]!.at < endMs) inSecond.push(during[sampleIdx++]!);
     const tws = inSecond.flatMap((s) => (s.sockstat ? [s.sockstat.timeWait] : []));

@@ -8,9 +8,13 @@ const send = (m: FromSampler): void => port.postMessage(m);
 const sampler = new Sampler(workerData as SamplerOptions, (sample) => send({ type: 'sample', sample }));
 port.on('message', (m: ToSampler) => {
   if (m.type !== 'stop') return;
-  void sampler.stop().then(() => {
-    send({ type: 'stopped', status: sampler.status() });
-    port.close();
-  });
+  // A last full sample, so the record ends on the state the load left behind.
+  void sampler
+    .stop()
+    .then(() => sampler.sample(true))
+    .then(() => {
+      send({ type: 'stopped', status: sampler.status() });
+      port.close();
+    });
 });
 sampler.start();

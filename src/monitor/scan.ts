@@ -10,7 +10,7 @@ import { aggregateScan, rowsCursor, type PortBudget, type RowCursor } from './ag
 import { LinuxProc } from './linux.js';
 import { netstatCommand, parseNetstatMac, parseNetstatWindows } from './netstat.js';
 import { parseProcNetTcp } from './proc-net-tcp.js';
-import { addressAt, forEachRow, loadSockDiag } from './sockdiag.js';
+import { addressAt, destinationKey, forEachRow, loadSockDiag, type DestinationCache } from './sockdiag.js';
 import type { SocketScan } from './types.js';
 
 const run = promisify(execFile);
@@ -27,13 +27,21 @@ function sockdiagSource(): ScanSource | string {
   return {
     name: 'sockdiag',
     async rows() {
-      const bufs = [lib.dump(4), lib.dump(6)];
+      const buf = Buffer.concat([lib.dump(4), lib.dump(6)]);
+      const destinations: DestinationCache = new Map();
+      const sources = new Map<number, string>();
       return {
         forEach(fn) {
-          bufs.forEach((buf, i) => forEachRow(buf, (state, _family, lp, rp, offset) => fn(state, lp, rp, i * 2 ** 32 + offset)));
+          forEachRow(buf, (state, _family, localPort, _remotePort, offset) => fn(state, localPort, offset));
         },
-        localAddress: (ref) => addressAt(bufs[Math.floor(ref / 2 ** 32)]!, ref % 2 ** 32, 'local'),
-        remoteAddress: (ref) => addressAt(bufs[Math.floor(ref / 2 ** 32)]!, ref % 2 ** 32, 'remote'),
+        destination: (offset) => destinationKey(buf, offset, destinations),
+        source(offset) {
+          if (buf[offset] !== 4) return addressAt(buf, offset, 'local');
+          const key = buf.readUInt32BE(offset + 8);
+          let s = sources.get(key);
+          if (s === undefined) sources.set(key, (s = addressAt(buf, offset, 'local')));
+          return s;
+        },
       };
     },
   };
