@@ -27,7 +27,7 @@ export function startMonitor(opts: SamplerOptions, onSample?: (s: MonitorSample)
   const samples: MonitorSample[] = [];
   let latest: MonitorSample | null = null;
   let latestScan: MonitorSample | null = null;
-  let status: SamplerStatus = { source: null, unavailable: {} };
+  let status: SamplerStatus = { source: null, unavailable: {}, effectiveScanIntervalMs: opts.scanIntervalMs };
   let failure: string | null = null;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   worker.on('message', (m: FromSampler) => {

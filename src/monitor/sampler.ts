@@ -19,12 +19,16 @@ export interface SamplerOptions {
   procRoot?: string;
   /** Force one scan source (tests, benchmarks). */
   prefer?: 'auto' | SocketScan['source'];
+  /** Most of one core the scans may use (default 0.02); a costlier scan delays the next one. */
+  maxCpuShare?: number;
 }
 
 /** What the sampler could and could not read. */
 export interface SamplerStatus {
   source: SocketScan['source'] | null;
   unavailable: Record<string, string>;
+  /** The longest gap between scans the CPU budget imposed (ms). */
+  effectiveScanIntervalMs: number;
 }
 
 const epoch = (): number => performance.timeOrigin + performance.now();
@@ -38,6 +42,8 @@ export class Sampler {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
+  private effectiveScanIntervalMs: number;
+  private readonly maxCpuShare: number;
 
   constructor(
     private readonly opts: SamplerOptions,
@@ -45,21 +51,30 @@ export class Sampler {
   ) {
     this.proc = new LinuxProc(opts.procRoot);
     this.scanner = new Scanner(opts.budget, this.proc, opts.prefer);
+    this.effectiveScanIntervalMs = opts.scanIntervalMs;
+    this.maxCpuShare = opts.maxCpuShare ?? 0.02;
   }
 
   /** Starts ticking; the first sample (with a scan) is taken at once. */
   start(): void {
     const t0 = epoch();
-    const every = Math.max(1, Math.round(this.opts.scanIntervalMs / this.opts.intervalMs));
+    const interval = this.opts.intervalMs;
     let k = 0;
+    let nextScanK = 0;
     const tick = (): void => {
       if (this.stopped) return;
-      const withScan = k % every === 0;
-      this.running = this.sample(withScan).then(() => {
+      const withScan = k >= nextScanK;
+      this.running = this.sample(withScan).then((s) => {
         if (this.stopped) return;
+        if (withScan) {
+          // Scans may use at most maxCpuShare of one core: a costly scan stretches the gap to the next.
+          const gapMs = Math.max(this.opts.scanIntervalMs, (s.scan?.costMs ?? 0) / this.maxCpuShare);
+          this.effectiveScanIntervalMs = Math.max(this.effectiveScanIntervalMs, gapMs);
+          nextScanK = k + Math.max(1, Math.round(gapMs / interval));
+        }
         // Next due tick after now: a tick that could not be taken in time is skipped.
-        k = Math.max(k + 1, Math.ceil((epoch() - t0) / this.opts.intervalMs));
-        this.timer = setTimeout(tick, Math.max(0, t0 + k * this.opts.intervalMs - epoch()));
+        k = Math.max(k + 1, Math.ceil((epoch() - t0) / interval));
+        this.timer = setTimeout(tick, Math.max(0, t0 + k * interval - epoch()));
       });
     };
     tick();
@@ -74,7 +89,11 @@ export class Sampler {
 
   /** What is being read, and why anything is not. */
   status(): SamplerStatus {
-    return { source: this.scanner.source, unavailable: { ...this.unavailable, ...this.scanReasons() } };
+    return {
+      source: this.scanner.source,
+      unavailable: { ...this.unavailable, ...this.scanReasons() },
+      effectiveScanIntervalMs: this.effectiveScanIntervalMs,
+    };
   }
 
   /** Takes one sample now. */

@@ -79,6 +79,9 @@ export interface MonitorInfo {
   source: string | null;
   intervalS: number;
   scanIntervalS: number;
+  /** The longest gap between scans: longer than scanIntervalS when scans had to be spaced to keep
+   * them within 2 % of one core. */
+  effectiveScanIntervalS: number;
   samples: number;
   scans: number;
   /** Cost of one per-socket scan, ms. */

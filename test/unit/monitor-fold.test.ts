@@ -39,7 +39,7 @@ function sample(at: number, tw: number | null, withScan: boolean, opens = 10): M
   };
 }
 
-const status = { source: 'proc' as const, unavailable: {} };
+const status = { source: 'proc' as const, unavailable: {}, effectiveScanIntervalMs: 1000 };
 const opts = { startEpochMs: START, durationS: 3, intervalS: 0.25, scanIntervalS: 1, usable: 1000 };
 
 describe('foldMonitor', () => {
@@ -84,7 +84,7 @@ describe('foldMonitor', () => {
   });
 
   it('no samples: no ports summary', () => {
-    const g = foldMonitor([], { source: null, unavailable: { scan: 'none' } }, opts);
+    const g = foldMonitor([], { source: null, unavailable: { scan: 'none' }, effectiveScanIntervalMs: 1000 }, opts);
     assert.equal(g.ports, null);
     assert.equal(g.perSecond.get(0)!.sockets, null);
     assert.deepEqual(g.monitor.unavailable, { scan: 'none' });
