@@ -2,11 +2,13 @@
  * The host settings that decide the port budget, read once per run. A value that cannot be read is
  * null with the reason in `unavailable`, never a guess.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { HostInfo } from '../record/types.js';
 import { usablePorts } from './aggregate.js';
 import { parseNofile } from './linux.js';
+import { MAC_SYSCTL_NAMES, parseMacPortRange, parseWindowsDynamicPort } from './netstat.js';
 
 /** Linux's TCP_TIMEWAIT_LEN (include/net/tcp.h): a compile-time constant, not a sysctl. */
 export const LINUX_TIME_WAIT_S = 60;
@@ -38,6 +40,32 @@ export function parseReservedPorts(text: string): [number, number][] | null {
     out.push([Number(m[1]), Number(m[2] ?? m[1])]);
   }
   return out;
+}
+
+/** The port range and TIME_WAIT length where there is no /proc: macOS sysctl, Windows netsh. */
+export function nonLinuxPortFacts(platform: NodeJS.Platform, exec: (cmd: string, args: string[]) => string = runQuietly): {
+  portRange: [number, number] | null;
+  timeWaitS: number | null;
+  reason: string | null;
+} {
+  try {
+    if (platform === 'darwin') {
+      const { range, mslMs } = parseMacPortRange(exec('sysctl', [...MAC_SYSCTL_NAMES]));
+      return { portRange: range, timeWaitS: mslMs === null ? null : (2 * mslMs) / 1000, reason: range ? null : 'sysctl printed no port range' };
+    }
+    if (platform === 'win32') {
+      const range = parseWindowsDynamicPort(exec('netsh', ['int', 'ipv4', 'show', 'dynamicport', 'tcp']));
+      // TcpTimedWaitDelay is a registry value (default 120 s) that no command here reads.
+      return { portRange: range, timeWaitS: null, reason: range ? null : 'netsh printed no dynamic port range' };
+    }
+    return { portRange: null, timeWaitS: null, reason: `no port range source on ${platform}` };
+  } catch (err) {
+    return { portRange: null, timeWaitS: null, reason: `could not run the port range command (${(err as Error).message.split('\n')[0]})` };
+  }
+}
+
+function runQuietly(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
 }
 
 /** Reads the host facts; `procRoot` points at /proc (tests use fixtures). */
@@ -82,8 +110,24 @@ export function hostInfo(procRoot = '/proc'): HostInfo {
     conntrackMax: sys('conntrackMax', 'net/netfilter/nf_conntrack_max'),
     unavailable,
   };
-  if (!linux) unavailable.timeWaitS = `not known on ${process.platform}`;
-  if (host.usablePorts === null) unavailable.usablePorts = 'needs the port range and reserved ports';
+  if (!linux) {
+    const facts = nonLinuxPortFacts(process.platform);
+    host.portRange = facts.portRange;
+    host.timeWaitS = facts.timeWaitS;
+    if (facts.portRange) {
+      host.usablePorts = facts.portRange[1] - facts.portRange[0] + 1;
+      delete unavailable.portRange;
+      if (process.platform === 'darwin') {
+        host.reservedPorts = []; // macOS has no reserved-port list
+        delete unavailable.reservedPorts;
+      } else {
+        unavailable.reservedPorts = 'excluded port ranges (netsh int ipv4 show excludedportrange) are not read';
+        unavailable.usablePorts = 'an upper bound: excluded port ranges are not subtracted';
+      }
+    } else unavailable.portRange = facts.reason ?? 'unknown';
+    if (facts.timeWaitS === null) unavailable.timeWaitS = process.platform === 'win32' ? 'TcpTimedWaitDelay is in the registry (default 120 s)' : `not known on ${process.platform}`;
+  }
+  if (host.usablePorts === null) unavailable.usablePorts ??= 'needs the port range and reserved ports';
   return host;
 }
 

@@ -5,7 +5,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nonLinuxPortFacts } from '../../src/monitor/host.js';
 import { aggregateScan, rowsCursor, usablePorts, type ParsedRow } from '../../src/monitor/aggregate.js';
 import {
   countUnknownStates,
@@ -356,5 +358,35 @@ describe('netstatCommand', () => {
     assert.deepEqual(netstatCommand('win32'), { cmd: 'netstat', args: ['-a', '-n'] });
     assert.equal(netstatCommand('linux'), null);
     assert.equal(netstatCommand('freebsd'), null);
+  });
+});
+
+describe('port facts without /proc', () => {
+  const fixtures = fileURLToPath(new URL('../../../test/fixtures/netstat/', import.meta.url));
+  const fake = (file: string) => () => readFileSync(path.join(fixtures, file), 'utf8');
+
+  it('macOS: the range from sysctl, TIME_WAIT = 2 × MSL', () => {
+    const f = nonLinuxPortFacts('darwin', (cmd, args) => {
+      assert.equal(cmd, 'sysctl');
+      assert.deepEqual(args, ['net.inet.ip.portrange.first', 'net.inet.ip.portrange.last', 'net.inet.tcp.msl']);
+      return fake('macos-sysctl-portrange.txt')() + fake('macos-sysctl-msl.txt')();
+    });
+    assert.deepEqual(f.portRange, [49152, 65535]);
+    assert.equal(f.reason, null);
+    assert.equal(f.timeWaitS, 30);
+  });
+
+  it('Windows: the range from netsh; TIME_WAIT unknown', () => {
+    const f = nonLinuxPortFacts('win32', fake('windows-netsh-dynamicport.txt'));
+    assert.deepEqual(f.portRange, [49152, 65535]);
+    assert.equal(f.timeWaitS, null);
+  });
+
+  it('a failing command is a reason, not an exception', () => {
+    const f = nonLinuxPortFacts('darwin', () => {
+      throw new Error('spawn sysctl ENOENT');
+    });
+    assert.equal(f.portRange, null);
+    assert.match(f.reason!, /could not run the port range command \(spawn sysctl ENOENT\)/);
   });
 });
