@@ -96,6 +96,54 @@ export interface MonitorInfo {
   peakFds: { open: number; soft: number | null } | null;
 }
 
+/** Exhaustion timing: observed onset, early warning, and the capacity model's prediction. */
+export interface Exhaustion {
+  /** Run second of the first exhaustion-signal error (EADDRNOTAVAIL; EADDRINUSE/ENOBUFS/EAGAIN on connect). */
+  firstAtS: number | null;
+  /** Busiest destination's port utilization at that moment. */
+  utilizationAtFirst: number | null;
+  timeWaitAtFirst: number | null;
+  /** Share of requests that failed from the onset to the end. */
+  errorRateAfter: number | null;
+  /** When the capacity model says ports run out at the new-connection rate actually run. */
+  predictedAtS: number | null;
+  /** firstAtS − predictedAtS. */
+  onsetVsPredictionS: number | null;
+  /** When connect latency first rose well above its baseline. */
+  earlyWarningAtS: number | null;
+  utilizationAtWarning: number | null;
+  /** Sustainable new connections per second toward the target (usable ports / TIME_WAIT). */
+  sustainableRate: number | null;
+  /** New connections per second actually attempted (peak 1 s). */
+  peakConnectionRate: number | null;
+  /** Pearson correlation over the timeline of utilization with error rate and with p99 latency. */
+  correlation: { utilizationVsErrorRate: number | null; utilizationVsLatencyP99: number | null };
+}
+
+/** Verdict ids (fixed; extend, never rename). */
+export type VerdictId =
+  | 'client-port-exhaustion'
+  | 'server-time-wait'
+  | 'fd-exhaustion'
+  | 'listen-backlog-overflow'
+  | 'target-unreachable'
+  | 'conntrack-full'
+  | 'time-wait-bucket-overflow'
+  | 'healthy';
+
+/** One finding with its evidence and advice. */
+export interface Verdict {
+  verdict: VerdictId;
+  severity: 'critical' | 'warning' | 'info';
+  /** 0..1: lowered where the evidence is mixed. */
+  confidence: number;
+  /** Run second it applies from, or null for the whole run. */
+  atS: number | null;
+  /** Figures from the record, as sentences. */
+  evidence: string[];
+  advice: string[];
+}
+
 /** Facts about the machine the run was made on. A value that could not be read is null, and
  * `unavailable` says why, keyed by the field name. */
 export interface HostInfo {
@@ -186,6 +234,10 @@ export interface RunRecord {
   thresholds: ThresholdResult[];
   /** Per-request NDJSON logs next to run.json (`--log-requests`), or null. */
   requestLogs: string[] | null;
+  /** When ports ran out (analysis); null fields where the record cannot tell. Absent before analysis. */
+  exhaustion?: Exhaustion;
+  /** What happened and why (analysis): one or more verdicts, most severe first. */
+  diagnosis?: Verdict[];
   /** Port budget peaks; null when the monitor was off or found no socket source. */
   ports: PortsSummary | null;
   destinations: DestinationSummary[];
