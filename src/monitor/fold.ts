@@ -106,7 +106,7 @@ export function foldMonitor(samples: readonly MonitorSample[], status: SamplerSt
           busiestDestination: destinations[0]?.dest ?? null,
         };
 
-  const gaps = samples.slice(1).map((s, i) => Math.abs(s.at - samples[i]!.at - o.intervalS * 1000));
+  const lateness = samples.flatMap((s) => (s.lateMs === null ? [] : [Math.abs(s.lateMs)]));
   const base = before.at(-1) ?? null;
   const baseScan = [...before].reverse().find((s) => s.scan)?.scan ?? null;
   const conntracks = samples.flatMap((s) => (s.conntrack ? [s.conntrack] : []));
@@ -124,7 +124,7 @@ export function foldMonitor(samples: readonly MonitorSample[], status: SamplerSt
       samples: samples.length,
       scans: scans.length,
       scanCostMs: p50max(scans.map((s) => s.costMs)),
-      lateMs: p50max(gaps),
+      lateMs: p50max(lateness),
       unavailable: status.unavailable,
       baseline: base ? { timeWait: base.sockstat?.timeWait ?? baseScan?.states.timeWait ?? null, ephemeralInUse: baseScan?.ephemeralInUse ?? null } : null,
       peakConntrack: conntracks.length > 0 ? conntracks.reduce((a, b) => (b.count > a.count ? b : a)) : null,

@@ -11,7 +11,7 @@ port.on('message', (m: ToSampler) => {
   // A last full sample, so the record ends on the state the load left behind.
   void sampler
     .stop()
-    .then(() => sampler.sample(true))
+    .then(() => sampler.finalSample())
     .then(() => {
       send({ type: 'stopped', status: sampler.status() });
       port.close();

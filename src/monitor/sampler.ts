@@ -21,6 +21,12 @@ export interface SamplerOptions {
   prefer?: 'auto' | SocketScan['source'];
   /** Most of one core the scans may use (default 0.02); a costlier scan delays the next one. */
   maxCpuShare?: number;
+  /**
+   * `fast`: totals and counters every interval, no scans; `scan`: only scans, every scanInterval;
+   * `all` (default): both in one loop. Run `fast` and `scan` in two threads so a long scan never
+   * delays the fast samples.
+   */
+  role?: 'all' | 'fast' | 'scan';
 }
 
 /** What the sampler could and could not read. */
@@ -55,18 +61,21 @@ export class Sampler {
     this.maxCpuShare = opts.maxCpuShare ?? 0.02;
   }
 
-  /** Starts ticking; the first sample (with a scan) is taken at once. */
+  /** Starts ticking; the first sample is taken at once. */
   start(): void {
+    const role = this.opts.role ?? 'all';
     const t0 = epoch();
-    const interval = this.opts.intervalMs;
+    const interval = role === 'scan' ? this.opts.scanIntervalMs : this.opts.intervalMs;
     let k = 0;
-    let nextScanK = 0;
+    let nextScanK = role === 'fast' ? Infinity : 0;
     const tick = (): void => {
       if (this.stopped) return;
       const withScan = k >= nextScanK;
-      this.running = this.sample(withScan).then((s) => {
+      const due = t0 + k * interval;
+      const taken = role === 'scan' && !withScan ? Promise.resolve(null) : this.sample(withScan, role === 'scan', due);
+      this.running = taken.then((s) => {
         if (this.stopped) return;
-        if (withScan) {
+        if (withScan && s) {
           // Scans may use at most maxCpuShare of one core: a costly scan stretches the gap to the next.
           const gapMs = Math.max(this.opts.scanIntervalMs, (s.scan?.costMs ?? 0) / this.maxCpuShare);
           this.effectiveScanIntervalMs = Math.max(this.effectiveScanIntervalMs, gapMs);
@@ -96,9 +105,26 @@ export class Sampler {
     };
   }
 
-  /** Takes one sample now. */
-  async sample(withScan: boolean): Promise<MonitorSample> {
+  /** The last sample of a run: the same kind this sampler's role takes. */
+  finalSample(): Promise<MonitorSample> {
+    const role = this.opts.role ?? 'all';
+    return this.sample(role !== 'fast', role === 'scan');
+  }
+
+  /**
+   * Takes one sample now; `scanOnly` leaves out totals and counters (another thread takes them);
+   * `due` is when the schedule wanted it, for the lateness figure.
+   */
+  async sample(withScan: boolean, scanOnly = false, due: number | null = null): Promise<MonitorSample> {
     const at = epoch();
+    const lateMs = due === null || scanOnly ? null : Math.round((at - due) * 1000) / 1000;
+    if (scanOnly) {
+      const scan = await this.scanner.scan();
+      if (scan === null) this.unavailable.scan = 'no socket source works here';
+      const s: MonitorSample = { at, lateMs, sockstat: null, scan, counters: null, conntrack: null, fds: null };
+      this.onSample(s);
+      return s;
+    }
     const sockstat = this.note('sockstat', this.proc.sockstat(at), 'no /proc/net/sockstat');
     const values = this.note('counters', this.proc.counters(), 'no /proc/net/netstat or /proc/net/snmp');
     const counters = values && this.prevCounters ? counterDeltas(this.prevCounters, values) : null;
@@ -107,7 +133,7 @@ export class Sampler {
     const fds = this.note('fds', this.proc.fds(), 'no /proc/self/fd');
     const scan = withScan ? await this.scanner.scan() : null;
     if (withScan && scan === null) this.unavailable.scan = 'no socket source works here';
-    const s: MonitorSample = { at, sockstat, scan, counters, conntrack, fds };
+    const s: MonitorSample = { at, lateMs, sockstat, scan, counters, conntrack, fds };
     this.onSample(s);
     return s;
   }

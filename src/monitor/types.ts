@@ -134,6 +134,8 @@ export interface FdUsage {
 export interface MonitorSample {
   /** Epoch milliseconds. */
   at: number;
+  /** How long after its scheduled time the sample was taken (ms); null off-schedule or for scans. */
+  lateMs: number | null;
   sockstat: SockstatTotals | null;
   /** Present on samples where a per-socket scan ran. */
   scan: SocketScan | null;

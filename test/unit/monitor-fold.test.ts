@@ -31,6 +31,7 @@ function counters(activeOpens: number): CounterDeltas {
 function sample(at: number, tw: number | null, withScan: boolean, opens = 10): MonitorSample {
   return {
     at,
+    lateMs: (at - START) % 500 === 0 ? 2 : 0.5,
     sockstat: tw === null ? null : { at, timeWait: tw, inUse: 3, orphan: 0, alloc: 3, inUse6: 0 },
     scan: withScan && tw !== null ? scan(at, tw) : null,
     counters: counters(opens),
@@ -70,6 +71,7 @@ describe('foldMonitor', () => {
     assert.equal(f.monitor.samples, 13);
     assert.equal(f.monitor.scans, 4);
     assert.deepEqual(f.monitor.scanCostMs, { p50: 3, max: 3 });
+    assert.deepEqual(f.monitor.lateMs, { p50: 0.5, max: 2 });
     assert.equal(f.monitor.peakFds?.soft, 1024);
   });
 
