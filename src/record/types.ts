@@ -129,6 +129,7 @@ export type VerdictId =
   | 'target-unreachable'
   | 'conntrack-full'
   | 'time-wait-bucket-overflow'
+  | 'other-failures'
   | 'healthy';
 
 /** One finding with its evidence and advice. */

@@ -1,0 +1,126 @@
+/**
+ * Figures the verdicts share, read once from a run record, and the number formats their sentences
+ * use. Pure.
+ */
+import { FD_CODES } from '../load/outcome.js';
+import type { Exhaustion, RunRecord, TimelineEntry, TimelineSockets } from '../record/types.js';
+import { exhaustionSignalCounts } from './exhaustion.js';
+
+/** What the verdict rules read from a record. */
+export interface Facts {
+  r: RunRecord;
+  ex: Exhaustion;
+  /** Timeline sorted by second. */
+  timeline: TimelineEntry[];
+  /** Requests that finished (completed + failed). */
+  finished: number;
+  failed: number;
+  /** Exhaustion-signal failures by code, and their sum. */
+  signals: Record<string, number>;
+  signalTotal: number;
+  /** EMFILE + ENFILE failures. */
+  fdCount: number;
+  /** The target is 127.0.0.0/8, ::1 or localhost. */
+  loopback: boolean;
+  usable: number | null;
+  timeWaitS: number | null;
+  /** The monitor produced a socket picture for at least one second. */
+  socketsSeen: boolean;
+  /** Highest requests attempted in one second. */
+  peakRequestRate: number;
+  /** The client closes first on a new connection per request: TIME_WAIT lands on the client. */
+  clientTimeWait: boolean;
+}
+
+/** Reads the shared figures. */
+export function factsOf(r: RunRecord, ex: Exhaustion): Facts {
+  const signals = exhaustionSignalCounts(r);
+  const timeline = [...r.timeline].sort((a, b) => a.t - b.t);
+  const c = r.scenario.connection;
+  return {
+    r,
+    ex,
+    timeline,
+    finished: r.totals.completed + r.totals.failed,
+    failed: r.totals.failed,
+    signals,
+    signalTotal: Object.values(signals).reduce((a, b) => a + b, 0),
+    fdCount: [...FD_CODES].reduce((a, code) => a + codeCount(r, code), 0),
+    loopback: isLoopbackUrl(r.target.url),
+    usable: r.ports?.usable ?? r.host.usablePorts,
+    timeWaitS: r.host.timeWaitS,
+    socketsSeen: r.monitor.enabled && timeline.some((e) => e.sockets !== null),
+    peakRequestRate: timeline.reduce((m, e) => Math.max(m, e.attempted), 0),
+    clientTimeWait: !c.reuse && c.close === 'client',
+  };
+}
+
+/** Failures with `code` in any phase. */
+export function codeCount(r: RunRecord, code: string): number {
+  let byPhase = 0;
+  for (const [key, n] of Object.entries(r.errorsByPhase)) if (key.endsWith(`:${code}`)) byPhase += n;
+  return Math.max(r.errors[code] ?? 0, byPhase);
+}
+
+/** Sum of a kernel counter over the timeline; null when no second had it. */
+export function counterSum(f: Facts, name: string): number | null {
+  let sum: number | null = null;
+  for (const e of f.timeline) {
+    const v = e.counters?.[name];
+    if (typeof v === 'number') sum = (sum ?? 0) + v;
+  }
+  return sum;
+}
+
+/** The first second in which a kernel counter rose. */
+export function counterFirst(f: Facts, name: string): number | null {
+  return f.timeline.find((e) => (e.counters?.[name] ?? 0) > 0)?.t ?? null;
+}
+
+/** The highest value of a socket figure over the timeline; null when never known. */
+export function peakSockets(f: Facts, pick: (s: TimelineSockets) => number | null): number | null {
+  let peak: number | null = null;
+  for (const e of f.timeline) {
+    const v = e.sockets ? pick(e.sockets) : null;
+    if (v !== null && (peak === null || v > peak)) peak = v;
+  }
+  return peak;
+}
+
+/** Whether a target URL points at loopback. */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  host = host.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || host.startsWith('::ffff:127.');
+}
+
+/** An integer with thin groups, as DOMAIN.md writes them: 28 232. */
+export function num(x: number): string {
+  const s = String(Math.round(Math.abs(x))).replace(/\B(?=(\d{3})+(?!\d))/g, ' ');
+  return x < 0 && Math.round(x) !== 0 ? `-${s}` : s;
+}
+
+/** A share as a percentage: 99 %, 2.5 %, 0.04 %. */
+export function pct(share: number): string {
+  const p = share * 100;
+  if (p === 0) return '0 %';
+  if (p >= 10) return `${Math.round(p)} %`;
+  if (p >= 1) return `${p.toFixed(1).replace(/\.0$/, '')} %`;
+  return `${Number(p.toPrecision(1))} %`;
+}
+
+/** Seconds with one decimal: 28.2 s. */
+export function sec(t: number): string {
+  return `${t.toFixed(1)} s`;
+}
+
+/** Milliseconds to two significant digits below 10: 0.01 ms, 0.7 ms, 2.7 ms, 35 ms. */
+export function ms(x: number): string {
+  if (x >= 10) return `${Math.round(x)} ms`;
+  return `${Number(x.toPrecision(2))} ms`;
+}

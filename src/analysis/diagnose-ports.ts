@@ -1,0 +1,239 @@
+/**
+ * Verdicts about ports and TIME_WAIT: client port exhaustion (or its approach), TIME_WAIT on the
+ * server, and TIME_WAIT bucket overflow. Pure.
+ */
+import type { Verdict } from '../record/types.js';
+import { counterFirst, counterSum, type Facts, ms, num, pct, peakSockets, sec } from './diagnose-facts.js';
+import { earlyWarning } from './exhaustion.js';
+import { secondsToExhaustion } from './model.js';
+
+/** The widest Linux range, 1024–65535. */
+const WIDEST_RANGE = 64_512;
+
+/** `client-port-exhaustion`: critical on exhaustion-signal errors; a warning when no port ran out
+ * but more than half of a destination's ports were in use. */
+export function clientPortExhaustion(f: Facts): Verdict | null {
+  if (f.signalTotal === 0) return approachingExhaustion(f);
+  const { r, ex } = f;
+  const first = ex.firstAtS;
+  const evidence: string[] = [];
+  const mixed: string[] = [];
+  for (const [code, n] of Object.entries(f.signals).sort((a, b) => b[1] - a[1])) {
+    const what = code === 'EADDRNOTAVAIL' ? 'EADDRNOTAVAIL (no free local port)' : `${code} on connect (no free local port)`;
+    evidence.push(`${num(n)} of ${num(f.finished)} requests (${pct(n / Math.max(1, f.finished))}) failed with ${what}.`);
+  }
+  if (first !== null) {
+    const after = ex.errorRateAfter === null ? '' : `; from then on ${pct(ex.errorRateAfter)} of requests failed`;
+    evidence.push(`The first came at ${sec(first)}${after}.`);
+  }
+  if (ex.utilizationAtFirst !== null) {
+    const tw = ex.timeWaitAtFirst === null ? '' : `, with ${num(ex.timeWaitAtFirst)} sockets in TIME_WAIT`;
+    evidence.push(`At the onset the busiest destination used ${pct(ex.utilizationAtFirst)} of its ${num(f.usable ?? 0)} usable ports${tw}.`);
+  } else if (ex.timeWaitAtFirst !== null) {
+    evidence.push(`At the onset ${num(ex.timeWaitAtFirst)} sockets were in TIME_WAIT.`);
+  }
+  if (r.ports && r.ports.peakUtilization !== null) {
+    evidence.push(`Peak: ${num(r.ports.peakInUse)} ports in use toward ${r.ports.busiestDestination ?? 'one destination'} (${pct(r.ports.peakUtilization)}), ${num(r.ports.peakTimeWait)} in TIME_WAIT.`);
+  }
+  evidence.push(...modelSentences(f));
+  const warn = warningSentence(f);
+  if (warn) evidence.push(warn);
+  evidence.push(...sourceAddressSentences(f));
+  if (f.fdCount > 0) evidence.push(`EMFILE/ENFILE failures also occurred (${num(f.fdCount)}): the process ran out of file descriptors too (see fd-exhaustion); that needs a different fix.`);
+
+  const near = utilizationNear(f, first);
+  const predicted = ex.predictedAtS;
+  const matches = first !== null && predicted !== null && Math.abs(first - predicted) <= Math.max(0.3 * predicted, 0.5);
+  let confidence = near !== null && near >= 0.9 ? (matches ? 0.97 : 0.92) : matches ? 0.9 : 0.8;
+  if (!f.socketsSeen) {
+    mixed.push(`the monitor saw no sockets (${r.monitor.enabled ? 'no socket source worked' : 'it was off'}), so port use at the onset is unknown; this rests on the error codes${matches ? ' and the capacity model' : ' alone'}.`);
+    confidence = matches ? 0.75 : 0.6;
+  } else if (near !== null && near < 0.5) {
+    let other = 'either ports ran out where the monitor does not look (another network namespace, a NAT gateway\'s SNAT ports, a per-socket range), or the error has another cause';
+    if (first !== null && first < 1 && r.scenario.connection.localAddresses.length > 0) {
+      other += ': EADDRNOTAVAIL from the first second also means a source address in connection.localAddresses is not configured on this host';
+    }
+    const whose = r.scenario.connection.localAddresses.length > 0 ? 'of the bound source addresses\' ports' : 'of the ports toward the busiest destination';
+    mixed.push(`only ${pct(near)} ${whose} were in use at the onset; ${other}.`);
+    confidence = 0.6;
+  } else if (near === null) {
+    mixed.push('the monitor had no socket picture around the onset.');
+    if (!matches) confidence = Math.min(confidence, 0.75);
+  }
+  if (!f.clientTimeWait && (near === null || near < 0.9)) {
+    const c = r.scenario.connection;
+    const established = peakSockets(f, (s) => s.established);
+    mixed.push(`with reuse: ${c.reuse} and close: ${c.close} the client keeps no TIME_WAIT per request, so the ports were held by open connections${established === null ? '' : ` (up to ${num(established)} established)`} or by other processes.`);
+    confidence = Math.min(confidence, 0.75);
+  } else if (f.clientTimeWait && predicted === null && f.usable !== null && f.timeWaitS !== null && (near === null || (near >= 0.5 && near < 0.9))) {
+    mixed.push('the capacity model did not expect exhaustion at this rate within the run: other sockets (other processes, other runs) must have held ports too.');
+    confidence = Math.min(confidence, 0.75);
+  }
+  for (const m of mixed) evidence.push(`Evidence is mixed: ${m}`);
+  return { verdict: 'client-port-exhaustion', severity: 'critical', confidence, atS: first, evidence, advice: portAdvice(f) };
+}
+
+/** No port ran out, but a destination's range was more than half used. */
+function approachingExhaustion(f: Facts): Verdict | null {
+  const p = f.r.ports;
+  if (!p || p.peakUtilization === null || p.peakUtilization < 0.5) return null;
+  const evidence = [
+    `No request failed for lack of a port, but up to ${num(p.peakInUse)} of the ${num(f.usable ?? p.usable ?? 0)} ports toward ${p.busiestDestination ?? 'one destination'} were in use (${pct(p.peakUtilization)}), ${num(p.peakTimeWait)} in TIME_WAIT.`,
+    'Past 50 % Linux connect() scans the used even ports first and slows down (~70× measured) before it fails.',
+    ...modelSentences(f),
+  ];
+  const warn = warningSentence(f);
+  if (warn) evidence.push(warn);
+  const atS = f.timeline.find((e) => (e.sockets?.utilization ?? 0) >= 0.5)?.t ?? null;
+  return { verdict: 'client-port-exhaustion', severity: 'warning', confidence: 0.7, atS, evidence, advice: portAdvice(f) };
+}
+
+/** The capacity model against the run: sustainable rate, peak rate run, predicted vs observed onset. */
+export function modelSentences(f: Facts): string[] {
+  const { ex } = f;
+  const out: string[] = [];
+  if (ex.sustainableRate === null || ex.peakConnectionRate === null || f.usable === null || f.timeWaitS === null) return out;
+  const n = f.r.scenario.connection.localAddresses.length;
+  const over = n > 1 ? ` over ${n} source addresses` : ' per destination';
+  const times = ex.sustainableRate > 0 ? ` (${(ex.peakConnectionRate / ex.sustainableRate).toFixed(1)}× that)` : '';
+  out.push(`Capacity model: ${num(f.usable)} ports / ${f.timeWaitS} s TIME_WAIT sustain ≈ ${num(ex.sustainableRate)} new connections/s${over}; the run opened up to ${num(ex.peakConnectionRate)}/s${times}.`);
+  if (ex.predictedAtS !== null && ex.firstAtS !== null) {
+    const d = ex.onsetVsPredictionS ?? 0;
+    const how = Math.abs(d) < 0.05 ? 'as predicted' : `${sec(Math.abs(d))} ${d > 0 ? 'later' : 'earlier'}`;
+    out.push(`The model put the first failure at ${sec(ex.predictedAtS)}; it came at ${sec(ex.firstAtS)} (${how}).`);
+  } else if (ex.predictedAtS !== null) {
+    out.push(`The model put the first failure at ${sec(ex.predictedAtS)}.`);
+  }
+  return out;
+}
+
+/** The early-warning sentence (connect p50 rise), or null when there was none. */
+function warningSentence(f: Facts): string | null {
+  const w = earlyWarning(f.timeline, f.ex.firstAtS);
+  if (!w) return null;
+  const util = w.entry.sockets?.utilization;
+  const at = util == null ? '' : ` (${pct(util)} of the ports in use)`;
+  const first = f.ex.firstAtS;
+  const rel = first === null ? '' : w.entry.t <= first ? `, ${sec(first - w.entry.t)} before the first failure` : ', after the first failure';
+  return `Early warning: connect p50 rose from ${ms(w.baselineMs)} to ${ms(w.entry.connectMs.p50)} at t = ${w.entry.t} s${at}${rel}.`;
+}
+
+/** What bound source addresses do to the port budget (DOMAIN.md). */
+function sourceAddressSentences(f: Facts): string[] {
+  const n = f.r.scenario.connection.localAddresses.length;
+  if (n === 0) return [];
+  const why = 'Node binds the source address before connect(), which makes each port exclusive to that source across all destinations; Linux\'s IP_BIND_ADDRESS_NO_PORT would avoid it, but Node\'s net cannot set it';
+  if ((f.signals['EADDRINUSE'] ?? 0) > 0) {
+    return [`The failures are EADDRINUSE on connect with ${n} source address${n > 1 ? 'es' : ''} set (connection.localAddresses): ${why}. Node reports that implicit bind's failure as EADDRINUSE.`];
+  }
+  return [`Source addresses are set (connection.localAddresses, ${n}): ${why}.`];
+}
+
+/**
+ * Highest utilization within a second of the onset; null when unknown. With bound source addresses
+ * a port is exclusive to its source across all destinations, so the budget is sources × usable
+ * ports over every destination (ephemeralInUse), not the busiest destination's share.
+ */
+function utilizationNear(f: Facts, first: number | null): number | null {
+  if (first === null) return f.ex.utilizationAtFirst;
+  const s = Math.floor(first);
+  const sources = f.r.scenario.connection.localAddresses.length;
+  let best: number | null = null;
+  for (const e of f.timeline) {
+    if (Math.abs(e.t - s) > 1 || !e.sockets) continue;
+    const all = sources > 0 && f.usable && e.sockets.ephemeralInUse !== null ? e.sockets.ephemeralInUse / (sources * f.usable) : null;
+    for (const u of [e.sockets.utilization, all]) if (u !== null && (best === null || u > best)) best = u;
+  }
+  return best;
+}
+
+/** Concrete fixes, with the record's figures. */
+function portAdvice(f: Facts): string[] {
+  const { r, ex } = f;
+  const advice: string[] = [];
+  const perPair = f.usable !== null && f.timeWaitS ? f.usable / f.timeWaitS : null;
+  const rmax = ex.sustainableRate;
+  if (r.scenario.connection.reuse) {
+    advice.push(`Connections are already reused, yet up to ${num(ex.peakConnectionRate ?? 0)} were opened in one second: keep them open longer (idle timeouts, a larger pool) so fewer new ones are needed.`);
+  } else if (rmax !== null && rmax > 0 && f.peakRequestRate > rmax) {
+    const needed = Math.max(2, Math.ceil(f.peakRequestRate / rmax));
+    advice.push(`Reuse connections (connection.reuse: true, HTTP keep-alive): at ${num(f.peakRequestRate)} requests/s, ${needed} or more requests per connection keep new connections under the sustainable ≈ ${num(rmax)}/s.`);
+  } else {
+    advice.push('Reuse connections (connection.reuse: true, HTTP keep-alive): new connections per second = requests per second ÷ requests per connection, and each holds a port for TIME_WAIT.');
+  }
+  if (f.usable !== null && f.usable < WIDEST_RANGE && f.timeWaitS) {
+    advice.push(`Widen net.ipv4.ip_local_port_range to "1024 65535": ${num(WIDEST_RANGE)} ports sustain ≈ ${num(WIDEST_RANGE / f.timeWaitS)}/s per destination (now ${num(f.usable)} ports, ≈ ${num(f.usable / f.timeWaitS)}/s); list servers' ports in ip_local_reserved_ports.`);
+  }
+  if (f.clientTimeWait && r.host.tcpTwReuse !== 1) {
+    const delay = r.host.tcpTwReuseDelayMs ?? 1000;
+    const ts = r.host.tcpTimestamps === 0 ? ' and tcp_timestamps=1 (it is 0 here)' : '';
+    advice.push(`Set net.ipv4.tcp_tw_reuse=1 (now ${r.host.tcpTwReuse ?? 'unknown'})${ts}: new connections may take a TIME_WAIT port after ${num(delay)} ms; both ends need TCP timestamps.`);
+  }
+  if (perPair !== null && perPair > 0) {
+    const rate = ex.peakConnectionRate ?? 0;
+    const carry = rate > perPair ? `, so ${Math.ceil(rate / perPair)} pairs carry ${num(rate)}/s` : '';
+    const bound = r.scenario.connection.localAddresses.length > 0 ? ' (with bound source addresses only more sources help: a bound port is exclusive across destinations)' : '';
+    advice.push(`Spread connections over more destination IPs or ports, or more source IPs: each (source, destination) pair has its own ${num(f.usable!)} ports${carry}${bound}.`);
+  }
+  if (f.clientTimeWait) {
+    advice.push('Or close with RST (connection.close: reset): no TIME_WAIT at all, but unacknowledged data is lost, the peer sees ECONNRESET and delayed segments lose TIME_WAIT\'s protection.');
+  } else {
+    advice.push('Open fewer connections at once (lower users or maxInFlight): open connections hold their ports for as long as they stay open.');
+  }
+  return advice;
+}
+
+/** `server-time-wait`: TIME_WAIT piles up on the server while the client's ports are safe. */
+export function serverTimeWait(f: Facts): Verdict | null {
+  const peak = peakSockets(f, (s) => s.serverTimeWait);
+  const buckets = f.r.host.tcpMaxTwBuckets;
+  if (peak === null || !(peak >= 1000 || (buckets !== null && peak >= 0.2 * buckets))) return null;
+  const util = f.r.ports?.peakUtilization ?? null;
+  if (f.signalTotal > 0 || (util !== null && util >= 0.5)) return null;
+  const at = f.timeline.find((e) => (e.sockets?.serverTimeWait ?? 0) >= Math.min(1000, peak))?.t ?? null;
+  const share = buckets ? `, ${pct(peak / buckets)} of tcp_max_tw_buckets (${num(buckets)})` : '';
+  const evidence = [`Up to ${num(peak)} TIME_WAIT sockets were on the server side (on a listening port)${share}.`];
+  evidence.push(`Client ports stayed safe: ${util === null ? 'utilization unknown' : `peak utilization ${pct(util)}`}, no EADDRNOTAVAIL.`);
+  const c = f.r.scenario.connection;
+  if (c.close === 'server') evidence.push('The scenario has close: server: the server closes first, so TIME_WAIT lands on the server, not on client ports.');
+  const st = f.r.target.stats;
+  if (st && st.connectionsAccepted > 0) evidence.push(`The built-in target closed ${num(st.closedByServer)} of ${num(st.connectionsAccepted)} connections first.`);
+  const advice = [
+    `Nothing to fix on the client: server TIME_WAIT costs the server memory and TIME_WAIT buckets, which is fine up to tcp_max_tw_buckets${buckets ? ` (${num(buckets)})` : ''}.`,
+    'Reuse connections (keep-alive) to stop opening and closing one per request.',
+  ];
+  if (c.close === 'server') advice.push('To test client port exhaustion, run with close: client.');
+  return { verdict: 'server-time-wait', severity: 'warning', confidence: 0.85, atS: at, evidence, advice };
+}
+
+/** `time-wait-bucket-overflow`: sockets skipped TIME_WAIT because tcp_max_tw_buckets was reached. */
+export function timeWaitBucketOverflow(f: Facts): Verdict | null {
+  const overflow = counterSum(f, 'TCPTimeWaitOverflow') ?? 0;
+  const buckets = f.r.host.tcpMaxTwBuckets;
+  const peakTw = Math.max(f.r.ports?.peakTimeWait ?? 0, peakSockets(f, (s) => s.timeWait) ?? 0);
+  const full = buckets !== null && buckets > 0 && peakTw >= buckets;
+  if (overflow <= 0 && !full) return null;
+  const evidence: string[] = [];
+  if (overflow > 0) evidence.push(`The kernel let ${num(overflow)} sockets skip TIME_WAIT (TCPTimeWaitOverflow), first at t = ${counterFirst(f, 'TCPTimeWaitOverflow')} s.`);
+  const limit = buckets === null ? 'unknown' : num(buckets);
+  evidence.push(peakTw > 0 ? `TIME_WAIT peaked at ${num(peakTw)}; tcp_max_tw_buckets is ${limit}.` : `tcp_max_tw_buckets is ${limit}.`);
+  evidence.push('Those sockets closed at once: they hold no port, so exhaustion comes later than the capacity model says, and delayed segments of old connections lose their protection.');
+  let confidence = 0.9;
+  if (overflow <= 0) {
+    evidence.push('Evidence is mixed: the TIME_WAIT count reached the limit but no TCPTimeWaitOverflow was counted (the counter may have been unreadable).');
+    confidence = 0.6;
+  }
+  const atS = overflow > 0 ? counterFirst(f, 'TCPTimeWaitOverflow') : null;
+  const advice = [
+    `Raise net.ipv4.tcp_max_tw_buckets${buckets === null ? '' : ` (now ${num(buckets)})`}${peakTw > 0 ? ` above the TIME_WAIT peak (${num(peakTw)})` : ''}; it is per network namespace.`,
+    'Reuse connections (keep-alive) so fewer sockets enter TIME_WAIT.',
+  ];
+  return { verdict: 'time-wait-bucket-overflow', severity: 'warning', confidence, atS, evidence, advice };
+}
+
+/** Seconds until ports run out at the run's peak connection rate (from the baseline), or null. */
+export function secondsLeftAtPeak(f: Facts): number | null {
+  const { ex } = f;
+  if (!f.clientTimeWait || f.usable === null || f.timeWaitS === null || !ex.peakConnectionRate) return null;
+  return secondsToExhaustion(ex.peakConnectionRate, f.usable, f.r.monitor.baseline?.ephemeralInUse ?? 0, f.timeWaitS);
+}

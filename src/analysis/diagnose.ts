@@ -1,0 +1,109 @@
+/**
+ * What happened in a run and why: verdicts with evidence quoted from the run record and concrete
+ * advice. Pure: a run record in, verdicts out.
+ */
+import type { Exhaustion, RunRecord, Verdict } from '../record/types.js';
+import { counterSum, type Facts, factsOf, num, pct, sec } from './diagnose-facts.js';
+import { conntrackFull, fdExhaustion, listenBacklogOverflow, targetUnreachable } from './diagnose-other.js';
+import { clientPortExhaustion, secondsLeftAtPeak, serverTimeWait, timeWaitBucketOverflow } from './diagnose-ports.js';
+import { analyzeExhaustion } from './exhaustion.js';
+
+const SEVERITY_RANK: Record<Verdict['severity'], number> = { critical: 0, warning: 1, info: 2 };
+
+/** Failures below this share of finished requests are of no consequence. */
+const HEALTHY_ERROR_RATE = 0.001;
+
+/** The rules, in the order verdicts of equal severity are listed. */
+const RULES: Array<(f: Facts) => Verdict | null> = [
+  clientPortExhaustion,
+  fdExhaustion,
+  conntrackFull,
+  targetUnreachable,
+  listenBacklogOverflow,
+  timeWaitBucketOverflow,
+  serverTimeWait,
+];
+
+/**
+ * Diagnoses a run: every verdict whose rule applies, most severe first (critical, warning, info;
+ * then in rule order). `healthy` appears only when no other verdict applies, fewer than 0.1 % of
+ * requests failed and no destination used half of its ports; otherwise, failures that none of the
+ * known causes explains (e.g. HTTP 5xx) get `other-failures`. Never empty.
+ */
+export function diagnose(r: RunRecord, ex: Exhaustion = analyzeExhaustion(r)): Verdict[] {
+  const f = factsOf(r, ex);
+  const verdicts = RULES.map((rule) => rule(f)).filter((v): v is Verdict => v !== null);
+  if (verdicts.length === 0) verdicts.push(healthy(f) ?? otherFailures(f));
+  return verdicts
+    .map((v, i) => ({ v, i }))
+    .sort((a, b) => SEVERITY_RANK[a.v.severity] - SEVERITY_RANK[b.v.severity] || a.i - b.i)
+    .map(({ v }) => v);
+}
+
+/** `other-failures`: failures that are none of the resource exhaustions portstorm knows. */
+function otherFailures(f: Facts): Verdict {
+  const { r } = f;
+  const codes = Object.entries(r.errors).sort((a, b) => b[1] - a[1]);
+  const share = f.finished > 0 ? f.failed / f.finished : 0;
+  const first = r.errorSamples.length > 0 ? Math.min(...r.errorSamples.map((e) => e.t)) : null;
+  return {
+    verdict: 'other-failures',
+    severity: share >= 0.05 ? 'critical' : 'warning',
+    confidence: 0.8,
+    atS: first,
+    evidence: [
+      `${num(f.failed)} of ${num(f.finished)} requests failed (${pct(share)}): ${codes.slice(0, 5).map(([c, n]) => `${c} ${num(n)}`).join(', ')}.`,
+      'No sign of port, file-descriptor, listen-backlog or conntrack exhaustion, and the target was reachable.',
+    ],
+    advice: [
+      codes.some(([c]) => c.startsWith('HTTP_'))
+        ? 'HTTP errors come from the target: read its logs for the failing requests.'
+        : 'Look at the target: these failures are not caused by the client running out of resources.',
+    ],
+  };
+}
+
+/** `healthy`: totals, port headroom, and the loopback caution. */
+function healthy(f: Facts): Verdict | null {
+  const { r, ex } = f;
+  const errorRate = f.finished > 0 ? f.failed / f.finished : 0;
+  const util = r.ports?.peakUtilization ?? null;
+  if (errorRate >= HEALTHY_ERROR_RATE || (util !== null && util >= 0.5)) return null;
+  const evidence: string[] = [];
+  const advice: string[] = [];
+  let confidence = 0.9;
+  const ended = r.status === 'completed' ? '' : ` (the run ended early: ${r.status})`;
+  evidence.push(`${num(r.totals.attempted)} requests in ${sec(r.durationS)}: ${num(r.totals.completed)} completed, ${num(f.failed)} failed (${pct(errorRate)})${ended}.`);
+  if (r.ports && util !== null) {
+    evidence.push(`Peak port utilization ${pct(util)}: ${num(r.ports.peakInUse)} of ${num(r.ports.usable ?? f.usable ?? 0)} ports toward ${r.ports.busiestDestination ?? 'one destination'}.`);
+  } else {
+    evidence.push('The monitor saw no sockets: port use is unknown.');
+    confidence = 0.7;
+  }
+  if (ex.sustainableRate !== null && ex.peakConnectionRate !== null) {
+    const ratio = ex.sustainableRate > 0 ? ex.peakConnectionRate / ex.sustainableRate : 0;
+    const head = `The run opened up to ${num(ex.peakConnectionRate)} new connections/s against a sustainable ≈ ${num(ex.sustainableRate)}/s`;
+    if (!f.clientTimeWait) {
+      const c = r.scenario.connection;
+      evidence.push(`${head}, but with reuse: ${c.reuse} and close: ${c.close} the client keeps no TIME_WAIT per request, so that limit does not bind.`);
+    } else if (ratio <= 1) {
+      evidence.push(`${head}: ${ex.peakConnectionRate > 0 ? `${(1 / ratio).toFixed(1)}× headroom` : 'no new connections'}.`);
+    } else {
+      const left = secondsLeftAtPeak(f);
+      const when = left === null ? '' : `: at that rate ports run out after ≈ ${sec(left)}`;
+      evidence.push(`${head} (${ratio.toFixed(1)}× it)${when}; this run lasted ${sec(r.durationS)}.`);
+      if (left !== null && left > r.durationS && !f.loopback) advice.push(`Run longer than ${sec(left)} to see whether ports run out at this rate.`);
+    }
+  }
+  if (f.loopback && r.host.tcpTwReuse === 2) {
+    const recycled = counterSum(f, 'TWRecycled') ?? 0;
+    const seen = recycled > 0 ? ` (TWRecycled rose by ${num(recycled)})` : '';
+    const predicted = ex.predictedAtS !== null ? `, and the capacity model expected the first failure at ${sec(ex.predictedAtS)}` : '';
+    evidence.push(`Caution: the target is on loopback (${r.target.url}) with tcp_tw_reuse=2, which recycles TIME_WAIT ports there${seen}${predicted}: loopback hides exhaustion.`);
+    if (f.clientTimeWait) {
+      confidence = Math.min(confidence, 0.7);
+      advice.push('Repeat the run on non-loopback addresses (e.g. 198.18.0.0/15 inside a private network namespace) or with tcp_tw_reuse=0 before trusting it for production.');
+    }
+  }
+  return { verdict: 'healthy', severity: 'info', confidence, atS: null, evidence, advice };
+}
