@@ -5,6 +5,8 @@
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { diagnose } from './analysis/diagnose.js';
+import { analyzeExhaustion } from './analysis/exhaustion.js';
 import { evaluateThresholds } from './analysis/thresholds.js';
 import { epochMs, sleep } from './load/clock.js';
 import { requestLogName, startLoad, type RunningLoad } from './load/engine.js';
@@ -14,7 +16,8 @@ import { hostInfo } from './monitor/host.js';
 import { startMonitor, type RunningMonitor } from './monitor/monitor.js';
 import { RunAccumulator, type ErrorSampleRecord, type LiveStats } from './record/accumulator.js';
 import type { WireBucket } from './record/bucket.js';
-import { newRunId, writeRunRecord } from './record/run-file.js';
+import { newRunId, writeBeside, writeRunRecord } from './record/run-file.js';
+import { renderHtml } from './report/html.js';
 import { RUN_SCHEMA, type HostInfo, type RunRecord, type TargetStats } from './record/types.js';
 import type { Scenario } from './scenario/schema.js';
 import { startTargetThread, type TargetThread } from './target/thread.js';
@@ -38,11 +41,13 @@ export interface RunOptions {
   onStart?: (info: { runId: string; targetUrl: string; workers: number }) => void;
 }
 
-/** The outcome of a run: the record and where it was written. */
+/** The outcome of a run: the record and where it and its HTML report were written. */
 export interface RunOutcome {
   record: RunRecord;
   dir: string;
   file: string;
+  /** The HTML report, or null when it could not be written. */
+  html: string | null;
 }
 
 /** How long in-flight requests may finish after a stop before they are aborted. */
@@ -138,8 +143,10 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const requestLogs = opts.logRequests && load ? Array.from({ length: workers }, (_, i) => requestLogName(i)) : null;
   const record = assemble({ s, runId, requestLogs, label: opts.label ?? null, url, targetStats, builtin: thread !== null, startedAt, durationS, status, workers, acc, host, fold });
   const file = await writeRunRecord(dir, record);
+  // The record is safe on disk; a report that cannot be drawn must not cost the run.
+  const html = await writeBeside(dir, 'report.html', renderHtml(record)).catch(() => null);
   if (failure) throw failure;
-  return { record, dir, file };
+  return { record, dir, file, html };
 }
 
 /** Starts the sampler thread and waits (briefly) for its first sample: the pre-load baseline. */
@@ -202,5 +209,7 @@ function assemble(a: AssembleInput): RunRecord {
     thresholds: [],
   };
   record.thresholds = evaluateThresholds(record, a.s.thresholds);
+  record.exhaustion = analyzeExhaustion(record);
+  record.diagnosis = diagnose(record, record.exhaustion);
   return record;
 }

@@ -8,8 +8,9 @@ import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { monitorCommand } from './commands/monitor.js';
 import { doctorCommand } from './commands/doctor.js';
+import { reportCommand } from './commands/report.js';
 
-const commands: Command<any>[] = [runCommand, serveCommand, monitorCommand, doctorCommand];
+const commands: Command<any>[] = [runCommand, reportCommand, serveCommand, monitorCommand, doctorCommand];
 
 function fail(message: string, code: number): never {
   process.stderr.write(`portstorm: ${message}\n`);

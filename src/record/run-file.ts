@@ -14,6 +14,16 @@ export async function writeRunRecord(dir: string, record: RunRecord): Promise<st
   return file;
 }
 
+/** Writes a text file next to run.json atomically; returns its path. */
+export async function writeBeside(dir: string, name: string, text: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, name);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+  return file;
+}
+
 /** Reads a run record from a run directory or a run.json path. */
 export async function readRunRecord(where: string): Promise<RunRecord> {
   const file = where.endsWith('.json') ? where : path.join(where, 'run.json');

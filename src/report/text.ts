@@ -8,7 +8,7 @@ function latencyLine(name: string, l: LatencySummary): string {
 }
 
 /** Renders the run summary; `file` is where the record was written. */
-export function renderTextSummary(r: RunRecord, file: string | null): string {
+export function renderTextSummary(r: RunRecord, file: string | null, html: string | null = null): string {
   const t = r.totals;
   const rate = r.durationS > 0 ? t.completed / r.durationS : 0;
   const newConn = r.durationS > 0 ? t.connectionsOpened / r.durationS : 0;
@@ -26,9 +26,27 @@ export function renderTextSummary(r: RunRecord, file: string | null): string {
   lines.push(latencyLine('latency (corrected)', r.latencyMs));
   lines.push(latencyLine('latency (uncorrected)', r.latencyUncorrectedMs));
   lines.push(latencyLine('connect', r.connectMs));
+  if (r.ports) {
+    const p = r.ports;
+    const util = p.peakUtilization === null ? '' : ` (${(p.peakUtilization * 100).toFixed(1)}% of ${p.usable})`;
+    lines.push(`  ports                  peak ${p.peakInUse} in use${util}${p.busiestDestination ? ` toward ${p.busiestDestination}` : ''}, peak TIME_WAIT ${p.peakTimeWait}`);
+  } else if (!r.monitor.enabled) lines.push('  ports                  not monitored (monitor.enabled: false)');
+  else lines.push(`  ports                  unknown: ${Object.values(r.monitor.unavailable).join('; ') || 'no socket source'}`);
+  const ex = r.exhaustion;
+  if (ex?.firstAtS != null) {
+    const predicted = ex.predictedAtS === null ? '' : `, predicted ${ex.predictedAtS.toFixed(1)} s`;
+    const warning = ex.earlyWarningAtS === null ? '' : `, early warning ${ex.earlyWarningAtS.toFixed(1)} s`;
+    lines.push(`  exhaustion             first at ${ex.firstAtS.toFixed(2)} s${predicted}${warning}`);
+  }
+  for (const v of r.diagnosis ?? []) {
+    lines.push(`  verdict                ${v.verdict} (${v.severity}, confidence ${v.confidence.toFixed(2)}${v.atS === null ? '' : `, from ${v.atS.toFixed(1)} s`})`);
+    for (const e of v.evidence.slice(0, 3)) lines.push(`                           - ${e}`);
+    if (v.advice[0]) lines.push(`                           → ${v.advice[0]}`);
+  }
   for (const th of r.thresholds) {
     lines.push(`  threshold ${th.passed ? 'ok  ' : 'FAIL'}         ${th.expr} (actual ${th.actual ?? 'n/a'})`);
   }
   if (file) lines.push(`  results                ${file}`);
+  if (html) lines.push(`  report                 ${html}`);
   return lines.join('\n') + '\n';
 }

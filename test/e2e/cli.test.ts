@@ -74,6 +74,37 @@ describe('portstorm CLI', () => {
     assert.equal(new Set(lines.map((e) => e.port)).size, lines.length, 'reuse: false uses a new local port per request');
   });
 
+  it('run writes report.html; report re-renders a saved run in every format', () => {
+    const out = path.join(tmp, 'r-report');
+    const r = cli(['run', scenarioFile('report.yaml', SMALL), '--quiet', '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    const html = /report\s+(\S+report\.html)/.exec(r.stdout)?.[1];
+    assert.ok(html && existsSync(html), r.stdout);
+    assert.match(r.stdout, /verdict\s+healthy/);
+    const dir = path.dirname(html);
+    const md = cli(['report', dir, '--format', 'md']);
+    assert.equal(md.status, 0, md.stderr);
+    assert.match(md.stdout, /^# portstorm: small/m);
+    assert.match(md.stdout, /## Latency/);
+    const js = JSON.parse(cli(['report', path.join(dir, 'run.json'), '--format', 'json']).stdout);
+    assert.equal(js.diagnosis[0].verdict, 'healthy');
+    assert.match(cli(['report', dir]).stdout, /100 attempted, 100 completed/);
+    const file = path.join(tmp, 'again.html');
+    assert.equal(cli(['report', dir, '--format', 'html', '--out', file]).status, 0);
+    assert.match(readFileSync(file, 'utf8'), /^<!doctype html>/i);
+  });
+
+  it('report: a missing or malformed run record is exit 2 naming the file', () => {
+    const a = cli(['report', path.join(tmp, 'nothing-here')]);
+    assert.equal(a.status, 2);
+    assert.match(a.stderr, /cannot read run record .*nothing-here/);
+    const bad = scenarioFile('bad-run.json', '{"schema": 99}');
+    const b = cli(['report', bad]);
+    assert.equal(b.status, 2);
+    assert.match(b.stderr, /bad-run\.json: not a portstorm run record/);
+    noStack(b.stderr);
+  });
+
   it('--set overrides fields', () => {
     const r = cli(['run', scenarioFile('small3.yaml', SMALL), '--json', '--quiet', '--out', path.join(tmp, 'r3'), '--set', 'load[0].rate=30', '--set', 'name=overridden']);
     assert.equal(r.status, 0, r.stderr);

@@ -49,7 +49,7 @@ export const runCommand = defineCommand<RunArgs>({
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {
-      const { record, file } = await runScenario({
+      const { record, file, html } = await runScenario({
         scenario,
         resultsDir: argv.out,
         label: argv.label ?? null,
@@ -61,7 +61,7 @@ export const runCommand = defineCommand<RunArgs>({
       });
       progress.stop();
       if (argv.json) process.stdout.write(JSON.stringify(record) + '\n');
-      else process.stdout.write(renderTextSummary(record, file));
+      else process.stdout.write(renderTextSummary(record, file, html));
       if (argv.json && !argv.quiet) process.stderr.write(`portstorm: results in ${file}\n`);
       if (record.status === 'interrupted') return ExitCode.INTERRUPTED;
       return record.thresholds.some((t) => !t.passed) ? ExitCode.THRESHOLD_FAILED : ExitCode.OK;

@@ -1,0 +1,284 @@
+/**
+ * The browser script of the HTML report (plain ES2017, no modules): reads the record from
+ * `<script type="application/json" id="portstorm-data">`, builds the uPlot charts on one shared,
+ * cursor-synced time axis, draws the exhaustion markers and sets
+ * `window.__portstorm = { charts, ready: true }`.
+ *
+ * Kept as a string so `renderHtml` can inline it; it must not contain a closing script tag.
+ */
+export const HTML_CLIENT_SCRIPT = String.raw`
+(function () {
+  'use strict';
+  var rec = JSON.parse(document.getElementById('portstorm-data').textContent);
+  var tl = Array.isArray(rec.timeline) ? rec.timeline : [];
+  var xs = tl.map(function (e) { return e.t; });
+  var charts = [];
+  var SYNC_KEY = 'portstorm-' + String(rec.runId);
+
+  // ---- values -------------------------------------------------------------------------------
+  function num(v) { return typeof v === 'number' && isFinite(v) ? v : null; }
+  /** A latency value for a log scale: absent, zero or negative is a gap. */
+  function pos(v) { v = num(v); return v !== null && v > 0 ? v : null; }
+  function sock(e, k) { return e.sockets ? num(e.sockets[k]) : null; }
+  function hasData(arr) { for (var i = 0; i < arr.length; i++) if (arr[i] !== null) return true; return false; }
+  function fmt(v, digits) {
+    if (v === null || v === undefined) return '–';
+    if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
+    if (Math.abs(v) >= 100) return v.toFixed(0);
+    if (Math.abs(v) >= 10) return v.toFixed(digits === undefined ? 1 : Math.min(digits, 1));
+    return v.toFixed(digits === undefined ? 2 : digits);
+  }
+
+  // ---- markers (exhaustion timing) ------------------------------------------------------------
+  var ex = rec.exhaustion || null;
+  var markers = [];
+  if (ex) {
+    if (num(ex.earlyWarningAtS) !== null) markers.push({ id: 'early-warning', label: 'early warning', t: ex.earlyWarningAtS, color: '#b35c00' });
+    if (num(ex.predictedAtS) !== null) markers.push({ id: 'predicted', label: 'predicted', t: ex.predictedAtS, color: '#5f3dc4' });
+    if (num(ex.firstAtS) !== null) markers.push({ id: 'onset', label: 'onset', t: ex.firstAtS, color: '#c92a2a' });
+    // Chronological, so the label rows step down from left to right.
+    markers.sort(function (a, b) { return a.t - b.t; });
+  }
+  var LABEL_H = 16, LABEL_GAP = 3;
+  /** Space above the plot for the marker labels: one row per marker, so they never overlap each
+   * other or the data. */
+  var markerStrip = markers.length ? markers.length * (LABEL_H + LABEL_GAP) + 4 : 0;
+
+  /** Vertical dashed lines with a labelled tag per marker, the tags in the strip above the plot
+   * (one row each). Records the ids it drew in data-markers. */
+  function markersPlugin() {
+    return {
+      hooks: {
+        draw: [function (u) {
+          var ctx = u.ctx, px = uPlot.pxRatio || 1, bb = u.bbox, drawn = [];
+          var xmin = u.scales.x.min, xmax = u.scales.x.max;
+          ctx.save();
+          ctx.font = (11 * px) + 'px system-ui, sans-serif';
+          ctx.textBaseline = 'middle';
+          ctx.textAlign = 'left';
+          markers.forEach(function (m, row) {
+            if (xmin === null || xmax === null || m.t < xmin || m.t > xmax) return;
+            var x = Math.round(u.valToPos(m.t, 'x', true)) + 0.5;
+            var w, h = LABEL_H * px, text = m.label + ' ' + fmt(m.t, 1) + ' s';
+            w = ctx.measureText(text).width + 8 * px;
+            var y = bb.top - markerStrip * px + 2 * px + row * (LABEL_H + LABEL_GAP) * px;
+            ctx.strokeStyle = m.color;
+            ctx.lineWidth = 1.5 * px;
+            ctx.setLineDash([5 * px, 4 * px]);
+            ctx.beginPath();
+            ctx.moveTo(x, y + h);
+            ctx.lineTo(x, bb.top + bb.height);
+            ctx.stroke();
+            ctx.setLineDash([]);
+            // The tag starts at the line; near the right edge it ends there instead.
+            var lx = x;
+            if (lx + w > bb.left + bb.width) lx = x - w;
+            ctx.fillStyle = '#fff';
+            ctx.fillRect(lx, y, w, h);
+            ctx.strokeStyle = m.color;
+            ctx.lineWidth = 1 * px;
+            ctx.strokeRect(lx, y, w, h);
+            ctx.fillStyle = m.color;
+            ctx.fillText(text, lx + 4 * px, y + h / 2);
+            drawn.push(m.id);
+          });
+          ctx.restore();
+          u.root.setAttribute('data-markers', drawn.join(' '));
+        }],
+      },
+    };
+  }
+
+  // ---- series helpers ---------------------------------------------------------------------------
+  /** Points for values that have no neighbour (a line cannot show them). */
+  function isolatedPoints(u, si, show) {
+    if (show) return null;
+    var d = u.data[si], out = [];
+    for (var i = 0; i < d.length; i++) {
+      if (d[i] !== null && (i === 0 || d[i - 1] === null) && (i === d.length - 1 || d[i + 1] === null)) out.push(i);
+    }
+    return out.length ? out : null;
+  }
+  function series(label, color, opts) {
+    opts = opts || {};
+    var s = {
+      label: label,
+      stroke: color,
+      width: opts.width || 2,
+      scale: opts.scale || 'y',
+      spanGaps: false,
+      points: { size: 6, filter: isolatedPoints },
+      value: function (u, v) { return v === null || v === undefined ? '–' : fmt(v) + (opts.unit || ''); },
+    };
+    if (opts.dash) s.dash = opts.dash;
+    if (opts.fill) s.fill = opts.fill;
+    return s;
+  }
+
+  var container = document.getElementById('charts');
+  /** Plot height plus the marker label strip, so markers never shrink the plot. */
+  var CHART_H = 280 + markerStrip;
+  function chartWidth() { return Math.max(320, Math.min(container.clientWidth, 1400) - 4); }
+
+  function makeChart(id, title, def) {
+    var box = document.createElement('section');
+    box.className = 'chart';
+    box.id = 'chart-' + id;
+    var h = document.createElement('h3');
+    h.textContent = title;
+    box.appendChild(h);
+    var note = def.note ? document.createElement('p') : null;
+    if (note) { note.className = 'chart-note'; note.textContent = def.note; box.appendChild(note); }
+    container.appendChild(box);
+    var opts = {
+      width: chartWidth(),
+      height: CHART_H,
+      cursor: { sync: { key: SYNC_KEY, setSeries: false }, drag: { x: true, y: false } },
+      scales: Object.assign({ x: { time: false } }, def.scales || {}),
+      padding: [markerStrip ? markerStrip + 8 : null, null, null, null],
+      axes: [{ label: 'run time (s)', labelSize: 20, stroke: '#444', grid: { stroke: '#eee' }, incrs: X_INCRS }]
+        .concat(def.axes)
+        // A blank right axis where a chart has none, so every plot area lines up under the others.
+        .concat(def.axes.length < 2 ? [{ side: 1, scale: def.axes[0].scale, size: AXIS_SIZE, labelSize: AXIS_LABEL, label: '', grid: { show: false }, ticks: { show: false }, values: function (u, vals) { return vals.map(function () { return ''; }); } }] : []),
+      series: [{ label: 't (s)', value: function (u, v) { return v === null || v === undefined ? '–' : v + ' s'; } }].concat(def.series),
+      legend: { live: true },
+      plugins: [markersPlugin()],
+    };
+    var u = new uPlot(opts, [xs].concat(def.data), box);
+    u.root.setAttribute('data-chart', id);
+    charts.push(u);
+    return u;
+  }
+  var X_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400];
+  var AXIS_SIZE = 60, AXIS_LABEL = 22;
+  function axis(label, scale, side, fmtFn) {
+    var a = { label: label, labelSize: AXIS_LABEL, stroke: '#444', grid: { stroke: '#eee', show: side !== 1 }, size: AXIS_SIZE };
+    if (scale) a.scale = scale;
+    if (side !== undefined) a.side = side;
+    if (fmtFn) a.values = function (u, vals) { return vals.map(fmtFn); };
+    return a;
+  }
+  function isPow10(v) { var l = Math.log10(v); return Math.abs(l - Math.round(l)) < 1e-9; }
+  /** Grid lines and ticks on powers of ten only: the 2..9 steps make a log grid hard to read. */
+  function logAxis(a) {
+    var only10 = function (u, splits) { return splits.map(function (v) { return v > 0 && isPow10(v) ? v : null; }); };
+    a.grid.filter = only10;
+    a.ticks = { filter: only10 };
+    a.filter = only10;
+    return a;
+  }
+  function axisNum(v) { return v === null ? '' : (Math.abs(v) >= 10000 ? (v / 1000) + 'k' : String(+v.toPrecision(6))); }
+
+  // ---- a. request rate and errors by code -----------------------------------------------------
+  var codes = {};
+  tl.forEach(function (e) { Object.keys(e.errors || {}).forEach(function (c) { codes[c] = true; }); });
+  var codeList = Object.keys(codes).sort();
+  var codeColors = ['#9c36b5', '#1864ab', '#087f5b', '#5c940d', '#862e9c', '#364fc7', '#a61e4d', '#495057'];
+  var reqSeries = [
+    series('completed/s', '#2b8a3e'),
+    series('failed/s', '#e03131'),
+    series('dropped/s', '#f08c00', { dash: [2, 3] }),
+  ];
+  var reqData = [
+    tl.map(function (e) { return num(e.completed); }),
+    tl.map(function (e) { return num(e.failed); }),
+    tl.map(function (e) { return num(e.dropped); }),
+  ];
+  codeList.forEach(function (c, i) {
+    reqSeries.push(series(c + '/s', codeColors[i % codeColors.length], { dash: [8, 4], width: 1.5 }));
+    reqData.push(tl.map(function (e) { return num((e.errors || {})[c]) === null ? 0 : e.errors[c]; }));
+  });
+  makeChart('requests', 'Requests per second and errors by code', {
+    series: reqSeries,
+    data: reqData,
+    scales: { y: { range: function (u, min, max) { return [0, Math.max(1, max === null ? 1 : max * 1.08)]; } } },
+    axes: [axis('per second', 'y', 3, axisNum)],
+  });
+
+  // ---- b. latency percentiles -------------------------------------------------------------------
+  var latData = [
+    tl.map(function (e) { return e.latencyMs ? pos(e.latencyMs.p50) : null; }),
+    tl.map(function (e) { return e.latencyMs ? pos(e.latencyMs.p90) : null; }),
+    tl.map(function (e) { return e.latencyMs ? pos(e.latencyMs.p99) : null; }),
+    tl.map(function (e) { return e.latencyMs ? pos(e.latencyMs.max) : null; }),
+    tl.map(function (e) { return e.connectMs ? pos(e.connectMs.p50) : null; }),
+    tl.map(function (e) { return e.connectMs ? pos(e.connectMs.p99) : null; }),
+  ];
+  var anyLat = latData.some(hasData);
+  makeChart('latency', 'Latency (ms, ' + (anyLat ? 'log scale' : 'no completed requests') + ')', {
+    series: [
+      series('p50', '#1c7ed6', { unit: ' ms' }),
+      series('p90', '#7048e8', { unit: ' ms' }),
+      series('p99', '#d6336c', { unit: ' ms' }),
+      series('max', '#868e96', { unit: ' ms', width: 1.5 }),
+      series('connect p50', '#0ca678', { unit: ' ms', dash: [6, 3], width: 1.5 }),
+      series('connect p99', '#e8590c', { unit: ' ms', dash: [6, 3], width: 1.5 }),
+    ],
+    data: latData,
+    scales: anyLat ? { y: { distr: 3, log: 10 } } : { y: { range: [0, 1] } },
+    axes: [anyLat ? logAxis(axis('ms', 'y', 3, axisNum)) : axis('ms', 'y', 3, axisNum)],
+  });
+
+  // ---- c. sockets and port utilization ----------------------------------------------------------
+  var usable = rec.ports && num(rec.ports.usable) !== null ? rec.ports.usable : (rec.host ? num(rec.host.usablePorts) : null);
+  var sockData = [
+    tl.map(function (e) { return sock(e, 'timeWait'); }),
+    tl.map(function (e) { return sock(e, 'ephemeralInUse'); }),
+    tl.map(function (e) { return sock(e, 'serverTimeWait'); }),
+  ];
+  var sockSeries = [
+    series('TIME_WAIT', '#1971c2'),
+    series('ephemeral ports in use', '#2f9e44'),
+    series('server TIME_WAIT', '#ae3ec9', { width: 1.5 }),
+  ];
+  if (usable !== null) {
+    sockSeries.push(series('usable ports', '#c92a2a', { dash: [10, 4], width: 1.5 }));
+    sockData.push(tl.map(function () { return usable; }));
+  }
+  sockSeries.push(series('utilization', '#f08c00', { scale: 'pct', unit: ' %', width: 2, fill: 'rgba(240,140,0,0.10)' }));
+  sockData.push(tl.map(function (e) { var v = sock(e, 'utilization'); return v === null ? null : +(v * 100).toFixed(2); }));
+  var sockMax = 0;
+  sockData.forEach(function (arr, i) {
+    if (sockSeries[i].scale === 'pct') return;
+    arr.forEach(function (v) { if (v !== null && v > sockMax) sockMax = v; });
+  });
+  var sockTop = Math.max(10, sockMax * 1.08);
+  var anySockets = tl.some(function (e) { return e.sockets !== null && e.sockets !== undefined; });
+  var monitorOff = rec.monitor && rec.monitor.enabled === false;
+  makeChart('sockets', 'Sockets and port utilization', {
+    note: anySockets ? null : (monitorOff ? 'The monitor was off for this run: there is no socket data.' : 'No socket source worked during this run: there is no socket data.'),
+    series: sockSeries,
+    data: sockData,
+    scales: {
+      y: { range: [0, sockTop] },
+      // With a known port budget, 100 % sits exactly on the usable-ports line.
+      pct: { range: [0, usable !== null && usable > 0 ? (sockTop / usable) * 100 : 100] },
+    },
+    axes: [axis('sockets', 'y', 3, axisNum), axis('utilization %', 'pct', 1, function (v) { return v === null ? '' : v + ' %'; })],
+  });
+
+  // ---- layout -----------------------------------------------------------------------------------
+  var resizeTimer = null;
+  window.addEventListener('resize', function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () {
+      var w = chartWidth();
+      charts.forEach(function (u) { u.setSize({ width: w, height: CHART_H }); });
+    }, 100);
+  });
+
+  // ---- marker legend (including markers outside the run's time range) ------------------------------
+  if (markers.length) {
+    var p = document.createElement('p');
+    p.id = 'marker-legend';
+    var x0 = xs.length ? xs[0] : 0, x1 = xs.length ? xs[xs.length - 1] : 0;
+    p.textContent = 'Markers: ' + markers.map(function (m) {
+      return m.label + ' at ' + fmt(m.t, 1) + ' s' + (m.t < x0 || m.t > x1 ? ' (outside the timeline, not drawn)' : '');
+    }).join(' · ');
+    container.insertBefore(p, container.firstChild);
+  }
+
+  window.__portstorm = { charts: charts, markers: markers, ready: true };
+  document.documentElement.setAttribute('data-ready', 'true');
+})();
+`;

@@ -1,0 +1,178 @@
+/**
+ * The Markdown summary of a run record (GitHub-flavoured), for a CI job summary
+ * (`$GITHUB_STEP_SUMMARY`) or a pull-request comment.
+ */
+import type { LatencySummary, RunRecord, Verdict } from '../record/types.js';
+import { verdictTitle } from './html.js';
+
+/** Escapes text for a GFM table cell: pipes, line breaks, and HTML tags (rendered as text). */
+export function escapeCell(s: string): string {
+  return escapeText(s).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+/** Escapes text for Markdown prose: HTML is shown, not interpreted. */
+function escapeText(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Inline code that survives any backticks or pipes in the text (pipes still need escaping in a table). */
+function code(s: string, inTable = false): string {
+  const ticks = '`'.repeat(Math.max(1, ...[...s.matchAll(/`+/g)].map((m) => m[0].length + 1)));
+  const pad = s.startsWith('`') || s.endsWith('`') ? ' ' : '';
+  const body = inTable ? s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ') : s.replace(/\r?\n/g, ' ');
+  return `${ticks}${pad}${body}${pad}${ticks}`;
+}
+
+function table(header: string[], rows: string[][], align?: Array<'l' | 'r'>): string {
+  const sep = header.map((_, i) => (align?.[i] === 'r' ? '---:' : '---'));
+  return [header, sep, ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+const int = (v: number | null | undefined): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US');
+const ms = (v: number | null | undefined): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+const pct = (v: number | null | undefined): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)} %`;
+const sec = (v: number | null | undefined): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : `${+v.toFixed(2)} s`;
+const numOr = (v: number | null | undefined, digits = 1): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : `${+v.toFixed(digits)}`;
+
+const SEVERITY_ICON: Record<Verdict['severity'], string> = { critical: '🔴', warning: '🟠', info: '🔵' };
+
+function verdictSection(v: Verdict): string {
+  const lines = [
+    `### ${SEVERITY_ICON[v.severity] ?? ''} ${escapeText(verdictTitle(v.verdict))} (${code(v.verdict)})`,
+    '',
+    `**Severity:** ${v.severity} · **Confidence:** ${Math.round(v.confidence * 100)} % · **From:** ${v.atS === null ? 'whole run' : `t = ${sec(v.atS)}`}`,
+    '',
+    '**Evidence**',
+    '',
+    ...(v.evidence.length ? v.evidence.map((s) => `- ${escapeText(s).replace(/\r?\n/g, ' ')}`) : ['- none']),
+    '',
+    '**Advice**',
+    '',
+    ...(v.advice.length ? v.advice.map((s) => `- ${escapeText(s).replace(/\r?\n/g, ' ')}`) : ['- none']),
+  ];
+  return lines.join('\n');
+}
+
+/** Renders the record as GitHub-flavoured Markdown. */
+export function renderMarkdown(r: RunRecord): string {
+  const t = r.totals;
+  const d = r.durationS;
+  const out: string[] = [];
+  const status = r.status === 'completed' ? 'completed' : `**${r.status}**`;
+  const failedThresholds = r.thresholds.filter((th) => !th.passed).length;
+
+  out.push(`# portstorm: ${escapeText(r.scenario.name)}${r.label ? ` — ${escapeText(r.label)}` : ''}`);
+  out.push('');
+  out.push(
+    [
+      `**Run** ${code(r.runId)}`,
+      `**Target** ${code(r.target.url)}${r.target.builtin ? ' (built-in)' : ''}`,
+      `**Started** ${escapeText(r.startedAt)}`,
+      `**Duration** ${d.toFixed(1)} s`,
+      `**Status** ${status}`,
+    ].join(' · '),
+  );
+  const top = r.diagnosis?.[0];
+  if (top) {
+    out.push('');
+    out.push(`> ${SEVERITY_ICON[top.severity] ?? ''} **${escapeText(verdictTitle(top.verdict))}** (${top.severity}, confidence ${Math.round(top.confidence * 100)} %)`);
+  }
+
+  out.push('', '## Totals', '');
+  const done = t.completed + t.failed;
+  out.push(
+    table(
+      ['Attempted', 'Completed', 'Failed', 'Dropped', 'Connections opened', 'Completed/s', 'New connections/s'],
+      [
+        [
+          int(t.attempted),
+          int(t.completed),
+          `${int(t.failed)}${done > 0 ? ` (${pct(t.failed / done)})` : ''}`,
+          int(t.dropped),
+          int(t.connectionsOpened),
+          d > 0 ? (t.completed / d).toFixed(1) : '–',
+          d > 0 ? (t.connectionsOpened / d).toFixed(1) : '–',
+        ],
+      ],
+      ['r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+  );
+
+  out.push('', '## Errors by code', '');
+  const errors = Object.entries(r.errors).sort((a, b) => b[1] - a[1]);
+  if (errors.length === 0) out.push('No errors.');
+  else {
+    const phases = (c: string): string =>
+      Object.entries(r.errorsByPhase)
+        .filter(([k]) => k.split(':')[1] === c)
+        .map(([k, n]) => `${k.split(':')[0]} ${int(n)}`)
+        .join(', ');
+    out.push(table(['Code', 'Count', 'Phase'], errors.map(([c, n]) => [code(c, true), int(n), escapeCell(phases(c))]), ['l', 'r', 'l']));
+  }
+
+  out.push('', '## Latency (ms)', '');
+  const latRow = (name: string, l: LatencySummary): string[] => [name, ms(l.p50), ms(l.p90), ms(l.p99), ms(l.p999), ms(l.max), int(l.count)];
+  out.push(
+    table(
+      ['', 'p50', 'p90', 'p99', 'p99.9', 'max', 'count'],
+      [latRow('corrected', r.latencyMs), latRow('uncorrected', r.latencyUncorrectedMs), latRow('connect', r.connectMs)],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+  );
+
+  out.push('', '## Ports', '');
+  const p = r.ports;
+  if (!r.monitor.enabled) out.push('_The monitor was off for this run: no socket figures._', '');
+  else if (!p) out.push('_The monitor found no working socket source: no socket figures._', '');
+  const unavailable = Object.entries(r.monitor.unavailable ?? {});
+  if (unavailable.length) out.push(`_Not available: ${unavailable.map(([k, why]) => `${escapeText(k)} (${escapeText(why)})`).join('; ')}._`, '');
+  out.push(
+    table(
+      ['Usable ports', 'Peak in use', 'Peak utilization', 'Peak TIME_WAIT', 'Busiest destination'],
+      [
+        [
+          int(p?.usable ?? r.host.usablePorts),
+          p ? int(p.peakInUse) : '–',
+          p ? pct(p.peakUtilization) : '–',
+          p ? int(p.peakTimeWait) : '–',
+          p?.busiestDestination ? code(p.busiestDestination, true) : '–',
+        ],
+      ],
+      ['r', 'r', 'r', 'r', 'l'],
+    ),
+  );
+
+  const x = r.exhaustion;
+  if (x) {
+    out.push('', '## Exhaustion timing', '');
+    out.push(
+      table(
+        ['Early warning', 'Onset', 'Predicted', 'Onset − predicted', 'Utilization at onset', 'Error rate after', 'Sustainable conn/s', 'Peak conn/s'],
+        [[sec(x.earlyWarningAtS), sec(x.firstAtS), sec(x.predictedAtS), sec(x.onsetVsPredictionS), pct(x.utilizationAtFirst), pct(x.errorRateAfter), numOr(x.sustainableRate), numOr(x.peakConnectionRate)]],
+        ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ),
+    );
+  }
+
+  if (r.thresholds.length) {
+    out.push('', `## Thresholds (${failedThresholds === 0 ? 'all passed' : `${failedThresholds} failed`})`, '');
+    out.push(
+      table(
+        ['Result', 'Threshold', 'Actual'],
+        r.thresholds.map((th) => [th.passed ? '✅ pass' : '❌ fail', code(th.expr, true), th.actual === null ? 'n/a' : String(+th.actual.toFixed(3))]),
+        ['l', 'l', 'r'],
+      ),
+    );
+  }
+
+  if (r.diagnosis && r.diagnosis.length) {
+    out.push('', '## Diagnosis', '');
+    out.push(r.diagnosis.map(verdictSection).join('\n\n'));
+  }
+  return out.join('\n') + '\n';
+}
