@@ -82,15 +82,21 @@ function addCounts(into: Record<string, number>, from: Record<string, number>): 
   for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
 }
 
+type Counts = Pick<Bucket, 'attempted' | 'completed' | 'failed' | 'dropped' | 'connectionsOpened' | 'errors' | 'errorsByPhase'>;
+
+function mergeCounts(into: Counts, from: Counts): void {
+  into.attempted += from.attempted;
+  into.completed += from.completed;
+  into.failed += from.failed;
+  into.dropped += from.dropped;
+  into.connectionsOpened += from.connectionsOpened;
+  addCounts(into.errors, from.errors);
+  addCounts(into.errorsByPhase, from.errorsByPhase);
+}
+
 /** Adds a wire delta into a bucket (same second). */
 export function mergeWire(into: Bucket, w: WireBucket): void {
-  into.attempted += w.attempted;
-  into.completed += w.completed;
-  into.failed += w.failed;
-  into.dropped += w.dropped;
-  into.connectionsOpened += w.connectionsOpened;
-  addCounts(into.errors, w.errors);
-  addCounts(into.errorsByPhase, w.errorsByPhase);
+  mergeCounts(into, w);
   for (const name of HISTOGRAMS) {
     const enc = w[name];
     if (enc !== null) into[name].add(decodeHistogram(enc));
@@ -99,12 +105,6 @@ export function mergeWire(into: Bucket, w: WireBucket): void {
 
 /** Adds one bucket into another (used for run totals). */
 export function mergeBucket(into: Bucket, from: Bucket): void {
-  into.attempted += from.attempted;
-  into.completed += from.completed;
-  into.failed += from.failed;
-  into.dropped += from.dropped;
-  into.connectionsOpened += from.connectionsOpened;
-  addCounts(into.errors, from.errors);
-  addCounts(into.errorsByPhase, from.errorsByPhase);
+  mergeCounts(into, from);
   for (const name of HISTOGRAMS) if (from[name].totalCount > 0) into[name].add(from[name]);
 }

@@ -4,27 +4,9 @@ import { diagnoseHost } from '../../src/analysis/doctor.js';
 import { connectionRate, secondsToExhaustion, sustainableRate } from '../../src/analysis/model.js';
 import type { HostInfo } from '../../src/record/types.js';
 import { zeroStates, type SocketScan } from '../../src/monitor/types.js';
+import { LINUX_HOST } from '../helpers/synthetic-record.js';
 
-const host: HostInfo = {
-  platform: 'linux',
-  kernel: '6.18',
-  node: 'v20',
-  cpus: 2,
-  portRange: [32768, 60999],
-  reservedPorts: [],
-  usablePorts: 28_232,
-  tcpTwReuse: 2,
-  tcpTwReuseDelayMs: 1000,
-  timeWaitS: 60,
-  tcpFinTimeoutS: 60,
-  tcpMaxTwBuckets: 131072,
-  tcpTimestamps: 1,
-  somaxconn: 4096,
-  nofileSoft: 1024,
-  nofileHard: 4096,
-  conntrackMax: null,
-  unavailable: { conntrackMax: 'no nf_conntrack' },
-};
+const host: HostInfo = { ...LINUX_HOST, conntrackMax: null, unavailable: { conntrackMax: 'no nf_conntrack' } };
 
 describe('capacity model (DOMAIN.md figures)', () => {
   it('sustainable rate = usable / TIME_WAIT, times sources and destinations', () => {
