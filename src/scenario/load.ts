@@ -3,6 +3,7 @@
  * checks. Every problem becomes one line `<file>: <path>: <message>` of a single `UsageError`.
  */
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { UsageError } from '../errors.js';
@@ -27,7 +28,9 @@ export async function loadScenario(file: string, overrides: string[] = []): Prom
     throw new UsageError(yamlFailure(file, err));
   }
   assertMapping(doc, file);
-  return parseScenario(applyOverrides(doc, overrides), file);
+  // An unnamed scenario takes its file's name, so run ids and reports say which file ran.
+  const named = 'name' in doc ? doc : { name: path.basename(file).replace(/\.(ya?ml|json)$/i, ''), ...doc };
+  return parseScenario(applyOverrides(named, overrides), file);
 }
 
 /** Validates an already-parsed scenario document; `source` names it in error messages. */
@@ -84,7 +87,7 @@ export function applyOverrides(doc: unknown, overrides: string[]): unknown {
   return root;
 }
 
-function assertMapping(doc: unknown, source: string): void {
+function assertMapping(doc: unknown, source: string): asserts doc is Record<string, unknown> {
   if (doc == null) throw new UsageError(`${source}: the scenario is empty (expected a mapping with at least load)`);
   if (!isMapping(doc)) throw new UsageError(`${source}: expected a mapping of scenario settings at the top level, got ${show(doc)}`);
 }

@@ -258,3 +258,15 @@ describe('formatPath', () => {
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+describe('scenario name', () => {
+  it('an unnamed scenario takes its file name; a name in the file wins', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ps-name-'));
+    const unnamed = join(dir, 'checkout-burst.yaml');
+    writeFileSync(unnamed, 'load: [{ model: users, users: 1, iterations: 1 }]\n');
+    assert.equal((await loadScenario(unnamed)).name, 'checkout-burst');
+    const named = join(dir, 'other.yml');
+    writeFileSync(named, 'name: mine\nload: [{ model: users, users: 1, iterations: 1 }]\n');
+    assert.equal((await loadScenario(named)).name, 'mine');
+  });
+});
