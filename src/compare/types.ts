@@ -1,0 +1,189 @@
+/**
+ * The result of `portstorm compare`: what changed between runs, whether they are comparable, and
+ * each candidate's figures beside the baseline's with a noise test per metric. Stable: the text,
+ * Markdown and HTML renderers and `--format json` all read this one document.
+ */
+import type { RunRecord, Totals, Verdict, VerdictId } from '../record/types.js';
+
+/** Version of the CompareResult document. */
+export const COMPARE_SCHEMA = 1;
+
+/**
+ * How a metric's difference was tested:
+ * - `mann-whitney`: two-sided Mann–Whitney U test on per-second samples from the timelines;
+ * - `bootstrap`: a bootstrap over per-second buckets (reserved; no metric uses it today);
+ * - `exact`: a single event per run (e.g. exhaustion onset), compared as is: any difference counts;
+ * - `none`: not tested (no per-second samples exist for this figure).
+ */
+export type NoiseTest = 'mann-whitney' | 'bootstrap' | 'exact' | 'none';
+
+/**
+ * The judgement of one metric, direction-aware:
+ * - `better` / `worse`: a real difference (p < 0.05, or any difference for `exact`);
+ * - `within-noise`: no real difference;
+ * - `inconclusive`: fewer than 5 usable seconds in a run, no data, or the per-second samples and
+ *   the whole-run figure disagree on the direction;
+ * - `not-tested`: the metric has no noise test (`test: 'none'`).
+ */
+export type Assessment = 'better' | 'worse' | 'within-noise' | 'inconclusive' | 'not-tested';
+
+/** Which way is better: `higher` (completed/s), `lower` (errors, latency, utilization,
+ * TIME_WAIT), `later` (an onset; null = never, the best). */
+export type Better = 'higher' | 'lower' | 'later';
+
+/** One run as the comparison names it. */
+export interface RunRef {
+  /** Position in the command line; 0 is the baseline. */
+  index: number;
+  /** `label ?? runId`. */
+  name: string;
+  runId: string;
+  label: string | null;
+}
+
+/** Whole-run latency percentiles in ms, recomputed from the stored HDR histogram. */
+export interface LatencyFigures {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+  count: number;
+}
+
+/** The whole-run figures of one run that compare and `--fail-if` read. Null: no data. */
+export interface RunFigures {
+  durationS: number;
+  totals: Totals;
+  /** Completed requests per second. */
+  rate: number | null;
+  /** failed / (completed + failed). */
+  errorRate: number | null;
+  errors: Record<string, number>;
+  /** Null when no request completed. */
+  latency: LatencyFigures | null;
+  connect: LatencyFigures | null;
+  /** Where `latency` came from: the HDR histogram, or the stored summary when the record has no
+   * decodable histogram. */
+  latencySource: 'histogram' | 'summary';
+  /** Where `connect` came from, likewise (always set by compareRuns; optional for older documents). */
+  connectSource?: 'histogram' | 'summary';
+  /** New connections per second. */
+  connectionRate: number | null;
+  ports: { peakUtilization: number | null; peakTimeWait: number | null; peakInUse: number | null };
+  exhaustion: { firstAtS: number | null; earlyWarningAtS: number | null };
+}
+
+/** A verdict in brief. */
+export type VerdictBrief = Pick<Verdict, 'verdict' | 'severity' | 'confidence' | 'atS'>;
+
+/** One run of the comparison. */
+export interface RunSummary extends RunRef {
+  scenarioName: string;
+  startedAt: string;
+  status: RunRecord['status'];
+  targetUrl: string;
+  figures: RunFigures;
+  verdicts: VerdictBrief[];
+  /** Timeline seconds the noise test can use (all but the first and last). */
+  noiseSeconds: number;
+}
+
+/** Where a changed setting lives. */
+export type ChangeKind = 'version' | 'host' | 'scenario' | 'lab' | 'run';
+
+/** One setting that differs between the baseline and a candidate. A side where the setting is
+ * absent has no `baseline` / `candidate` key. */
+export interface Change {
+  kind: ChangeKind;
+  /** e.g. `connection.reuse`, `load[0].rate`, `host.tcpTwReuse`, `portstormVersion`. */
+  path: string;
+  baseline?: unknown;
+  candidate?: unknown;
+}
+
+/** Why a candidate may not be comparable with the baseline. */
+export interface ComparabilityWarning {
+  kind: 'target' | 'protocol' | 'duration' | 'status';
+  candidate: RunRef;
+  message: string;
+}
+
+/** One metric of a candidate beside the baseline. */
+export interface MetricComparison {
+  /** Metric name, as `--fail-if` spells it: `rate`, `errorRate`, `errors.<CODE>`, `latency.p99`,
+   * `connect.p50`, `connectionRate`, `ports.peakUtilization`, `ports.peakTimeWait`,
+   * `exhaustion.firstAtS`, `exhaustion.earlyWarningAtS`. */
+  key: string;
+  /** Human label, e.g. `completed/s`. */
+  label: string;
+  unit: 'ms' | '/s' | 'ratio' | 'count' | 's';
+  better: Better;
+  baseline: number | null;
+  candidate: number | null;
+  /** candidate − baseline; null when either is null. */
+  delta: number | null;
+  /** delta / |baseline| × 100; null when the baseline is 0 or null. */
+  deltaPct: number | null;
+  test: NoiseTest;
+  /** Two-sided p-value of the test; null when not computed. */
+  p: number | null;
+  /** Per-second samples tested from each run; null when the test uses none. */
+  samples: { baseline: number; candidate: number } | null;
+  assessment: Assessment;
+  /** Why a metric is inconclusive or not tested, or what it was tested on. */
+  note: string | null;
+}
+
+/** How the verdicts moved between the baseline and a candidate. */
+export interface VerdictChange {
+  added: VerdictId[];
+  removed: VerdictId[];
+  /** By the most severe verdict (critical > warning > info), then by the set of verdicts. */
+  assessment: 'better' | 'worse' | 'unchanged' | 'different';
+}
+
+/** One candidate against the baseline. */
+export interface CandidateComparison {
+  run: RunRef;
+  changes: Change[];
+  warnings: ComparabilityWarning[];
+  metrics: MetricComparison[];
+  verdicts: VerdictChange;
+}
+
+/** One `--fail-if` rule evaluated on one candidate. */
+export interface FailIfResult {
+  rule: string;
+  metric: string;
+  candidate: RunRef;
+  actual: number | null;
+  baseline: number | null;
+  /** The number the candidate was compared with (a relative rule: baseline × (1 + N/100)). */
+  limit: number | null;
+  /** True when the rule holds (the candidate fails). False when a value is missing. */
+  holds: boolean;
+}
+
+/** How "within noise" was decided, for the reader. */
+export interface NoiseInfo {
+  alpha: number;
+  minSeconds: number;
+  /** One sentence per metric family naming its test. */
+  description: string[];
+}
+
+/** The whole comparison. */
+export interface CompareResult {
+  schema: typeof COMPARE_SCHEMA;
+  baseline: RunRef;
+  /** Every run, the baseline first. */
+  runs: RunSummary[];
+  candidates: CandidateComparison[];
+  /** All candidates' comparability warnings. */
+  warnings: ComparabilityWarning[];
+  noise: NoiseInfo;
+  /** Filled by `--fail-if`; empty otherwise. */
+  failIf: FailIfResult[];
+}
