@@ -9,8 +9,9 @@ import { serveCommand } from './commands/serve.js';
 import { monitorCommand } from './commands/monitor.js';
 import { doctorCommand } from './commands/doctor.js';
 import { reportCommand } from './commands/report.js';
+import { compareCommand } from './commands/compare.js';
 
-const commands: Command<any>[] = [runCommand, reportCommand, serveCommand, monitorCommand, doctorCommand];
+const commands: Command<any>[] = [runCommand, reportCommand, compareCommand, serveCommand, monitorCommand, doctorCommand];
 
 function fail(message: string, code: number): never {
   process.stderr.write(`portstorm: ${message}\n`);

@@ -13,7 +13,7 @@ const require = createRequire(import.meta.url);
 let uplotAssets: { js: string; css: string } | null = null;
 
 /** uPlot's browser build and stylesheet, read once from node_modules. */
-function loadUplot(): { js: string; css: string } {
+export function loadUplot(): { js: string; css: string } {
   if (!uplotAssets) {
     uplotAssets = {
       js: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'),
@@ -39,11 +39,12 @@ export function jsonForScript(value: unknown): string {
 }
 
 /** Script source made safe to inline: a literal `</script` or `<!--` cannot end the element. */
-function inlineScript(src: string): string {
+export function inlineScript(src: string): string {
   return src.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
 }
 
-function inlineStyle(src: string): string {
+/** Stylesheet text made safe to inline: a literal `</style` cannot end the element. */
+export function inlineStyle(src: string): string {
   return src.replace(/<\/(style)/gi, '<\\/$1');
 }
 
@@ -235,7 +236,8 @@ function renderErrorSamples(r: RunRecord): string {
     .join('')}</tbody></table></section>`;
 }
 
-const CSS = `
+/** The report pages' stylesheet (shared by the run and the compare report). */
+export const CSS = `
 *,*::before,*::after{box-sizing:border-box}
 body{margin:0;padding:24px 32px 48px;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#212529;background:#f8f9fa}
 main{max-width:1400px;margin:0 auto}

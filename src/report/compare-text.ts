@@ -1,0 +1,128 @@
+/** The plain-text rendering of a CompareResult: changes and warnings first, then a table per candidate. */
+import type { Assessment, Change, CompareResult, FailIfResult, MetricComparison, RunSummary } from '../compare/types.js';
+
+/** Marker and word of each assessment: ▲ better, ▼ worse, ≈ within noise. */
+export const ASSESSMENT_MARK: Record<Assessment, string> = {
+  better: '▲ better',
+  worse: '▼ worse',
+  'within-noise': '≈ within noise',
+  inconclusive: '? inconclusive',
+  'not-tested': '· not tested',
+};
+
+const fmtMs = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
+const sign = (v: number, s: string): string => (v > 0 ? `+${s}` : s);
+
+/** A metric value in its unit; `null` is `never` for an onset, `–` otherwise. */
+export function formatValue(m: Pick<MetricComparison, 'unit' | 'better'>, v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return m.better === 'later' ? 'never' : '–';
+  switch (m.unit) {
+    case 'ms':
+      return `${fmtMs(v)} ms`;
+    case '/s':
+      return `${v.toFixed(1)}/s`;
+    case 'ratio':
+      return `${(v * 100).toFixed(2)} %`;
+    case 's':
+      return `${+v.toFixed(2)} s`;
+    default:
+      return Math.round(v).toLocaleString('en-US');
+  }
+}
+
+/** A signed delta in the metric's unit (ratios in percentage points). */
+export function formatDelta(m: Pick<MetricComparison, 'unit' | 'delta'>): string {
+  const d = m.delta;
+  if (d === null || !Number.isFinite(d)) return '–';
+  switch (m.unit) {
+    case 'ms':
+      return sign(d, `${fmtMs(d)} ms`);
+    case '/s':
+      return sign(d, `${d.toFixed(1)}/s`);
+    case 'ratio':
+      return sign(d, `${(d * 100).toFixed(2)} pp`);
+    case 's':
+      return sign(d, `${+d.toFixed(2)} s`);
+    default:
+      return sign(d, Math.round(d).toLocaleString('en-US'));
+  }
+}
+
+/** The relative delta, e.g. `+12.3 %`. */
+export function formatPct(p: number | null): string {
+  return p === null || !Number.isFinite(p) ? '–' : sign(p, `${p.toFixed(1)} %`);
+}
+
+/** Which test decided the metric, with its p-value and sample sizes or why it could not run. */
+export function formatTest(m: MetricComparison): string {
+  if (m.test !== 'mann-whitney') return m.note ? `${m.test} (${m.note})` : m.test;
+  if (m.p === null) return `mann-whitney: ${m.note ?? 'not run'}`;
+  const n = m.samples ? ` (${m.samples.baseline}/${m.samples.candidate} s)` : '';
+  return `mann-whitney p=${m.p < 0.0001 ? m.p.toExponential(1) : +m.p.toFixed(4)}${n}${m.note ? `; ${m.note}` : ''}`;
+}
+
+/** A setting value: strings bare, others as JSON, an absent side as `(absent)`. */
+export function formatSetting(v: unknown): string {
+  if (v === undefined) return '(absent)';
+  if (typeof v === 'string') return v === '' ? '""' : v;
+  return JSON.stringify(v);
+}
+
+/** `path: before → after`. */
+export function formatChange(c: Change): string {
+  return `${c.path}: ${formatSetting(c.baseline)} → ${formatSetting(c.candidate)}`;
+}
+
+/** A run's verdicts, e.g. `client-port-exhaustion (critical), healthy (info)`. */
+export function formatVerdicts(r: RunSummary): string {
+  return r.verdicts.map((v) => `${v.verdict} (${v.severity})`).join(', ') || 'none';
+}
+
+/** One fail-if result as a sentence. */
+export function formatFailIf(f: FailIfResult): string {
+  const num = (v: number | null) => (v === null ? 'n/a' : `${+v.toPrecision(6)}`);
+  const limit = f.limit === null ? '' : `, limit ${num(f.limit)}`;
+  return `${f.rule}  ${f.candidate.name}: actual ${num(f.actual)}, baseline ${num(f.baseline)}${limit}`;
+}
+
+const pad = (s: string, n: number, right = false): string => (right ? s.padStart(n) : s.padEnd(n));
+
+function table(metrics: MetricComparison[]): string[] {
+  const rows = metrics.map((m) => [m.label, formatValue(m, m.baseline), formatValue(m, m.candidate), formatDelta(m), formatPct(m.deltaPct), ASSESSMENT_MARK[m.assessment], formatTest(m)]);
+  const head = ['metric', 'baseline', 'candidate', 'delta', 'delta %', 'assessment', 'test'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => '  ' + r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i]!, i >= 1 && i <= 4))).join('  ');
+  return [line(head), ...rows.map(line)].map((l) => l.trimEnd());
+}
+
+/** Renders the comparison for a terminal. */
+export function renderCompareText(result: CompareResult): string {
+  const base = result.runs[0]!;
+  const lines = [
+    `portstorm compare: baseline ${base.name} vs ${result.candidates.map((c) => c.run.name).join(', ')}`,
+    ...result.runs.map((r) => `  ${r.index === 0 ? 'baseline ' : 'candidate'}  ${r.name}  (${r.scenarioName}, ${r.startedAt}, ${r.figures.durationS.toFixed(1)} s${r.status === 'completed' ? '' : `, ${r.status}`})`),
+    '',
+  ];
+  for (const c of result.candidates) {
+    lines.push(`What changed (${c.run.name} vs baseline)`);
+    if (c.changes.length === 0) lines.push('  nothing: same scenario, host settings and version');
+    for (const ch of c.changes) lines.push(`  ${pad(ch.kind, 9)} ${formatChange(ch)}`);
+    lines.push('');
+  }
+  if (result.warnings.length > 0) {
+    lines.push('WARNING: these runs may not be comparable');
+    for (const w of result.warnings) lines.push(`  ! ${w.message}`);
+    lines.push('');
+  }
+  for (const c of result.candidates) {
+    lines.push(`${c.run.name} vs baseline ${base.name}`, ...table(c.metrics));
+    const cand = result.runs[c.run.index]!;
+    lines.push(`  verdicts: ${formatVerdicts(base)} → ${formatVerdicts(cand)} (${c.verdicts.assessment})`, '');
+  }
+  lines.push('Noise test', ...result.noise.description.map((d) => `  - ${d}`));
+  if (result.failIf.length > 0) {
+    lines.push('', 'fail-if');
+    for (const f of result.failIf) lines.push(`  ${f.holds ? 'HOLDS' : 'ok   '}  ${formatFailIf(f)}`);
+  }
+  return lines.join('\n') + '\n';
+}
