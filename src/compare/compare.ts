@@ -25,6 +25,8 @@ import {
 
 /** p below this is a real difference. */
 export const ALPHA = 0.05;
+/** Failures counted in one run and absent from the other: a change in kind, not a matter of noise. */
+const MIN_NEW_FAILURES = 10;
 /** Fewest per-second samples per run the noise test accepts. */
 export const MIN_SECONDS = 5;
 /** Relative duration difference above which runs are flagged as not comparable. */
@@ -38,7 +40,7 @@ const HOST_KEYS = [
 const NOISE_DESCRIPTION = [
   `Noise test on per-second samples from each run's timeline, less the first and last second (warm-up and drain); with fewer than ${MIN_SECONDS} such seconds in a run the metric is inconclusive (too few samples).`,
   `mann-whitney (Mann–Whitney U, two-sided, normal approximation with tie and continuity correction; p < ${ALPHA} after Holm's correction across the metrics of a candidate is a real difference): completed/s, error rate and errors by code, latency p50/p90/p99/max (per-second percentiles), connect p50/p99 (seconds that opened connections), new connections/s, peak port utilization and peak TIME_WAIT (per-second socket picture).`,
-  'exact: exhaustion onset and early warning, one event per run; any difference counts (never is the latest).',
+  'exact: exhaustion onset and early warning, one event per run; any difference counts (never is the latest). Also a failure code absent in one run and counted 10 or more times in the other.',
   'none (not tested): latency p99.9 and connect p90/p99.9/max; the record keeps these only as whole-run histograms, with no per-second samples to test.',
 ];
 
@@ -246,7 +248,24 @@ export function compareMetrics(base: RunRecord, cand: RunRecord, fb: RunFigures,
     const deltaPct = delta === null || b === 0 ? null : (delta / Math.abs(b!)) * 100;
     return { key: def.key, label: def.label, unit: def.unit, better: def.better, baseline: b, candidate: c, delta, deltaPct, ...judge(def, b, c, tb, tc) };
   });
-  return holm(metrics);
+  return appearedOrVanished(holm(metrics), fb, fc);
+}
+
+
+/**
+ * A failure that is absent in one run and counted at least MIN_NEW_FAILURES times in the other is
+ * a real difference whatever a rank test over a few seconds can show, so it is judged exactly.
+ */
+function appearedOrVanished(metrics: MetricComparison[], fb: RunFigures, fc: RunFigures): MetricComparison[] {
+  for (const m of metrics) {
+    const code = m.key.startsWith('errors.') ? m.key.slice('errors.'.length) : null;
+    const [b, c] = m.key === 'errorRate' ? [fb.totals.failed, fc.totals.failed] : code ? [fb.errors[code] ?? 0, fc.errors[code] ?? 0] : [null, null];
+    if (b === null || c === null || (b === 0) === (c === 0) || Math.max(b, c) < MIN_NEW_FAILURES) continue;
+    m.test = 'exact';
+    m.assessment = c > b ? 'worse' : 'better';
+    m.note = c > b ? `none in the baseline, ${c} in this run` : `${b} in the baseline, none in this run`;
+  }
+  return metrics;
 }
 
 /**

@@ -101,11 +101,17 @@ describe('compareRuns: reuse false vs true', () => {
 
   it('finds the change and judges every difference in the right direction', () => {
     assert.deepEqual(result.candidates[0]!.changes, [{ kind: 'scenario', path: 'connection.reuse', baseline: false, candidate: true }]);
-    for (const key of ['rate', 'errorRate', 'errors.EADDRNOTAVAIL', 'connectionRate', 'ports.peakUtilization', 'ports.peakTimeWait', 'latency.p50', 'latency.p99']) {
+    for (const key of ['rate', 'connectionRate', 'ports.peakUtilization', 'ports.peakTimeWait', 'latency.p50', 'latency.p99']) {
       const m = metric(result, key);
       assert.equal(m.assessment, 'better', `${key}: ${JSON.stringify(m)}`);
       assert.equal(m.test, 'mann-whitney');
       assert.ok(m.p !== null && m.p < 0.05);
+    }
+    // Failures the candidate no longer has at all are judged exactly, not by a rank test.
+    for (const key of ['errorRate', 'errors.EADDRNOTAVAIL']) {
+      const m = metric(result, key);
+      assert.deepEqual([m.assessment, m.test], ['better', 'exact'], `${key}: ${JSON.stringify(m)}`);
+      assert.match(m.note!, /none in this run/);
     }
     assert.ok(metric(result, 'rate').delta! > 30);
     assert.ok(metric(result, 'connectionRate').deltaPct! < -90);
@@ -341,5 +347,19 @@ describe('compare renderers', () => {
     assert.match(text, /WARNING: these runs may not be comparable\n {2}! different target/);
     assert.ok(text.indexOf('WARNING') < text.indexOf('completed/s'));
     assert.match(renderCompareMarkdown(compareRuns([a, b])), /> \[!WARNING\]/);
+  });
+});
+
+describe('compareRuns: a failure that appears', () => {
+  it('0 → thousands of EADDRNOTAVAIL over a few seconds is worse, judged exactly, not left to a low-power rank test', async () => {
+    const { readFileSync } = await import('node:fs');
+    const load = (name: string): RunRecord =>
+      JSON.parse(readFileSync(new URL(`../../../test/fixtures/records/${name}.json`, import.meta.url), 'utf8')) as RunRecord;
+    const r = compareRuns([load('healthy'), load('exhaustion')]);
+    const m = metric(r, 'errors.EADDRNOTAVAIL');
+    assert.deepEqual([m.baseline, m.assessment, m.test], [0, 'worse', 'exact']);
+    assert.equal(metric(r, 'errorRate').assessment, 'worse');
+    // Three ECONNRESET are too few to call a change in kind.
+    assert.notEqual(metric(r, 'errors.ECONNRESET').test, 'exact');
   });
 });
