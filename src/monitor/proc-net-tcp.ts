@@ -3,8 +3,10 @@
  * widens past 9999, so never by column offsets); addresses are hex in host byte order.
  */
 
+import type { ParsedRow } from './aggregate.js';
+
 /** TCP states by their /proc hex code. */
-export const TCP_STATES: Readonly<Record<string, string>> = {
+const TCP_STATES: Readonly<Record<string, string>> = {
   '01': 'ESTABLISHED',
   '02': 'SYN_SENT',
   '03': 'SYN_RECV',
@@ -17,15 +19,6 @@ export const TCP_STATES: Readonly<Record<string, string>> = {
   '0A': 'LISTEN',
   '0B': 'CLOSING',
 };
-
-/** One socket row. */
-export interface TcpRow {
-  localAddress: string;
-  localPort: number;
-  remoteAddress: string;
-  remotePort: number;
-  state: string;
-}
 
 function ipv4(hex: string): string {
   // Little-endian on the hosts Linux runs portstorm on: 0100007F is 127.0.0.1.
@@ -57,7 +50,7 @@ function endpoint(field: string): [string, number] | null {
 }
 
 /** Parses one data line; returns null for the header or a malformed line. */
-export function parseTcpLine(line: string): TcpRow | null {
+export function parseTcpLine(line: string): ParsedRow | null {
   const f = line.trim().split(/\s+/);
   if (f.length < 4 || !f[0]!.endsWith(':')) return null;
   const local = endpoint(f[1]!);
@@ -68,8 +61,8 @@ export function parseTcpLine(line: string): TcpRow | null {
 }
 
 /** Parses a whole /proc/net/tcp(6) text. */
-export function parseProcNetTcp(text: string): TcpRow[] {
-  const rows: TcpRow[] = [];
+export function parseProcNetTcp(text: string): ParsedRow[] {
+  const rows: ParsedRow[] = [];
   for (const line of text.split('\n')) {
     const row = parseTcpLine(line);
     if (row) rows.push(row);
