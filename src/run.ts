@@ -60,7 +60,8 @@ export function autoWorkers(builtin: boolean): number {
   return Math.max(1, os.availableParallelism() - (builtin ? 1 : 0));
 }
 
-function builtinClose(s: Scenario): 'never' | 'after-response' {
+/** How the built-in target closes: first when keep-alive is off or a TCP scenario says so. */
+export function builtinClose(s: Scenario): 'never' | 'after-response' {
   const serverCloses = !s.builtin.keepAlive || (s.protocol === 'tcp' && s.connection.close === 'server');
   return serverCloses ? 'after-response' : 'never';
 }

@@ -120,6 +120,20 @@ export interface Exhaustion {
   correlation: { utilizationVsErrorRate: number | null; utilizationVsLatencyP99: number | null };
 }
 
+/** How the private network namespace was made: inside a user namespace, or plainly as root. */
+export type LabNamespace = 'user' | 'root';
+
+/** The lab settings a run was made under (the run record's `lab` field). */
+export interface LabInfo {
+  namespace: LabNamespace;
+  /** Every namespace sysctl the lab wrote, dotted key → value as written (e.g. "40000 40999"). */
+  sysctls: Record<string, string>;
+  /** The client's source address and the target's address, both on the namespace's lo. */
+  addresses: { client: string; target: string };
+  /** The variant's name when the run was one of several `--variant`s, else null. */
+  variant: string | null;
+}
+
 /** Verdict ids (fixed; extend, never rename). */
 export type VerdictId =
   | 'client-port-exhaustion'
@@ -233,6 +247,8 @@ export interface RunRecord {
   histograms: { latency: string; latencyUncorrected: string; connect: string; ttfb: string };
   timeline: TimelineEntry[];
   thresholds: ThresholdResult[];
+  /** The namespace settings of a `portstorm lab` run; absent for other runs. */
+  lab?: LabInfo;
   /** Per-request NDJSON logs next to run.json (`--log-requests`), or null. */
   requestLogs: string[] | null;
   /** When ports ran out (analysis); null fields where the record cannot tell. Absent before analysis. */

@@ -1,0 +1,129 @@
+/**
+ * The inside of `portstorm lab`: run with `node inner.js <config-json>` by netns.ts, already inside
+ * a fresh network namespace. Sets the namespace up, starts the built-in target on the lab's target
+ * address, runs the scenario against it from the client address, adds `lab` to the run record and
+ * prints the usual summary. Exit codes are those of `portstorm run`.
+ */
+import { unlinkSync, writeFileSync } from 'node:fs';
+import { diagnose } from '../analysis/diagnose.js';
+import { createProgress } from '../cli/progress.js';
+import { ExitCode, PortstormError, RuntimeFailure, UsageError } from '../errors.js';
+import { writeBeside, writeRunRecord } from '../record/run-file.js';
+import { renderHtml } from '../report/html.js';
+import { renderTextSummary } from '../report/text.js';
+import { autoWorkers, builtinClose, runScenario } from '../run.js';
+import { parseScenario } from '../scenario/load.js';
+import type { Scenario } from '../scenario/schema.js';
+import { startTargetThread, type TargetThread } from '../target/thread.js';
+import { LAB_CLIENT, LAB_TARGET, LAB_TARGET_PORT, setupInside } from './netns.js';
+import type { LabInfo, LabInnerConfig, LabInnerResult } from './types.js';
+
+/** A second signal within this long of the first is the same Ctrl-C (the terminal's plus ours). */
+const SAME_SIGNAL_MS = 1000;
+
+
+async function main(cfg: LabInnerConfig): Promise<number> {
+  writeFileSync(cfg.pidFile, `${process.pid}\n`);
+  const scenario = parseScenario(cfg.scenario, 'lab scenario');
+  if (scenario.target !== 'builtin') throw new UsageError('lab: only target: builtin runs in the lab so far');
+  setupInside(cfg.sysctls, scenario.connection.localAddresses);
+
+  const progress = createProgress(process.stderr, cfg.quiet);
+  const controller = new AbortController();
+  let firstSignalAt = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    const now = Date.now();
+    if (firstSignalAt !== 0) {
+      if (now - firstSignalAt < SAME_SIGNAL_MS) return;
+      process.stderr.write(`portstorm: ${sig} again, exiting without waiting\n`);
+      process.exit(ExitCode.INTERRUPTED);
+    }
+    firstSignalAt = now;
+    progress.note(`${sig}: stopping, waiting briefly for in-flight requests, then writing partial results`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let thread: TargetThread;
+  try {
+    thread = await startTargetThread({
+      protocol: scenario.protocol,
+      host: LAB_TARGET,
+      port: LAB_TARGET_PORT,
+      delayMs: scenario.builtin.delayMs,
+      bodyBytes: scenario.builtin.bodyBytes,
+      close: builtinClose(scenario),
+    });
+  } catch (err) {
+    throw new RuntimeFailure(`lab: the built-in target cannot listen on ${LAB_TARGET}:${LAB_TARGET_PORT}: ${(err as Error).message}`);
+  }
+  const url = `${scenario.protocol}://${LAB_TARGET}:${LAB_TARGET_PORT}${scenario.protocol === 'http' ? scenario.request.path : ''}`;
+  const inLab: Scenario = {
+    ...scenario,
+    target: url,
+    // As `run` does for the built-in target: leave a core to it.
+    workers: scenario.workers === 'auto' ? autoWorkers(true) : scenario.workers,
+  };
+  let outcome;
+  let stats = null;
+  try {
+    outcome = await runScenario({
+      scenario: inLab,
+      resultsDir: cfg.resultsDir,
+      label: cfg.label,
+      signal: controller.signal,
+      onStart: (i) => progress.note(`lab ${cfg.variant ? `variant ${cfg.variant}, ` : ''}run ${i.runId}: ${i.targetUrl} from ${LAB_CLIENT} with ${i.workers} worker${i.workers === 1 ? '' : 's'}`),
+      onProgress: (e, live) => progress.update(e, live),
+    });
+    stats = await thread.stats().catch(() => null);
+  } finally {
+    progress.stop();
+    await thread.close().catch(() => undefined);
+  }
+
+  // The record as if the built-in target had run: the scenario as given, the target's counters.
+  const lab: LabInfo = { namespace: cfg.namespace, sysctls: cfg.sysctls, addresses: { client: LAB_CLIENT, target: LAB_TARGET }, variant: cfg.variant };
+  const record = outcome.record;
+  record.scenario = scenario;
+  record.target = { url, builtin: true, stats };
+  record.lab = lab;
+  record.diagnosis = diagnose(record, record.exhaustion);
+  const file = await writeRunRecord(outcome.dir, record);
+  const html = await writeBeside(outcome.dir, 'report.html', renderHtml(record)).catch(() => null);
+  const result: LabInnerResult = { file, dir: outcome.dir };
+  writeFileSync(cfg.resultFile, JSON.stringify(result) + '\n');
+
+  if (cfg.print === 'json') process.stdout.write(JSON.stringify(record) + '\n');
+  else if (cfg.print === 'text') process.stdout.write(renderTextSummary(record, file, html));
+  if (record.status === 'interrupted') return ExitCode.INTERRUPTED;
+  return record.thresholds.some((t) => !t.passed) ? ExitCode.THRESHOLD_FAILED : ExitCode.OK;
+}
+
+let cfg: LabInnerConfig | null = null;
+try {
+  cfg = JSON.parse(process.argv[2] ?? '') as LabInnerConfig;
+} catch {
+  process.stderr.write('portstorm: lab inner: expected the lab configuration as JSON in argv[2]\n');
+  process.exit(ExitCode.USAGE);
+}
+main(cfg!).then(
+  (code) => {
+    cleanup(cfg!);
+    process.exit(code);
+  },
+  (err: unknown) => {
+    cleanup(cfg!);
+    const code = err instanceof PortstormError ? err.exitCode : ExitCode.RUNTIME;
+    process.stderr.write(`portstorm: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(code);
+  },
+);
+
+function cleanup(c: LabInnerConfig): void {
+  try {
+    unlinkSync(c.pidFile);
+  } catch {
+    // already gone
+  }
+}

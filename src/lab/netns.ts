@@ -1,0 +1,281 @@
+/**
+ * The lab's private network namespace. The outer `portstorm lab` process re-executes the lab's
+ * inner script (inner.ts) inside
+ *   setpriv --pdeathsig SIGKILL -- unshare --user --map-root-user --net --kill-child=SIGKILL -- node inner.js <config>
+ * (or `unshare --net` when user namespaces are refused and we are root). A SIGKILL of the outer
+ * process kills setpriv's exec'd unshare (pdeathsig), whose --kill-child kills the inner node; the
+ * namespace has no name and disappears with its last process. Inside, setupInside() brings lo up,
+ * puts the lab addresses on it and writes the namespace's own sysctls; the host's are never touched.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ExitCode, RuntimeFailure, UsageError } from '../errors.js';
+import type { LabInnerConfig, LabNamespace } from './types.js';
+
+/** The client's source address (RFC 2544 benchmarking range: not loopback to the kernel). */
+export const LAB_CLIENT = '198.18.0.1';
+/** The built-in target's address in the lab. */
+export const LAB_TARGET = '198.18.0.2';
+/** The built-in target's port in the lab. */
+export const LAB_TARGET_PORT = 8080;
+/** The lab's default ip_local_port_range: 1 000 ports, so a demo rate exhausts it in seconds. */
+export const LAB_DEFAULT_PORT_RANGE = '40000 40999';
+
+/** The compiled inner script (build/src/lab/inner.js). */
+export const INNER_SCRIPT = fileURLToPath(new URL('./inner.js', import.meta.url));
+
+// ---- sysctls --------------------------------------------------------------------------------
+
+type Check = (v: string) => string | null; // normalised value, or null when invalid
+
+const intIn = (lo: number, hi: number): Check => (v) => {
+  const t = v.trim();
+  if (!/^\d+$/.test(t)) return null;
+  const n = Number(t);
+  return n >= lo && n <= hi ? String(n) : null;
+};
+
+const portRange: Check = (v) => {
+  const m = /^\s*(\d+)\s*(?:-|\s)\s*(\d+)\s*$/.exec(v);
+  if (!m) return null;
+  const lo = Number(m[1]);
+  const hi = Number(m[2]);
+  return lo >= 1 && hi <= 65535 && lo <= hi ? `${lo} ${hi}` : null;
+};
+
+const portList: Check = (v) => {
+  const t = v.trim();
+  if (t === '') return '';
+  const parts: string[] = [];
+  for (const part of t.split(',')) {
+    const m = /^\s*(\d+)(?:\s*-\s*(\d+))?\s*$/.exec(part);
+    if (!m) return null;
+    const lo = Number(m[1]);
+    const hi = Number(m[2] ?? m[1]);
+    if (lo < 1 || hi > 65535 || lo > hi) return null;
+    parts.push(lo === hi ? String(lo) : `${lo}-${hi}`);
+  }
+  return parts.join(',');
+};
+
+/** The namespace sysctls the lab may write (DOMAIN.md: per-namespace), each with its value check. */
+export const LAB_SYSCTLS: Record<string, { check: Check; expect: string }> = {
+  'net.ipv4.ip_local_port_range': { check: portRange, expect: 'a port range like 40000-40999 or "40000 40999"' },
+  'net.ipv4.ip_local_reserved_ports': { check: portList, expect: 'a list of ports and ranges like 8080,9000-9010 (or empty)' },
+  'net.ipv4.tcp_tw_reuse': { check: intIn(0, 2), expect: '0, 1 or 2' },
+  'net.ipv4.tcp_tw_reuse_delay': { check: intIn(1, 3_600_000), expect: 'milliseconds, 1 or more' },
+  'net.ipv4.tcp_max_tw_buckets': { check: intIn(0, 2 ** 31 - 1), expect: 'a whole number' },
+  'net.ipv4.tcp_fin_timeout': { check: intIn(1, 3600), expect: 'seconds, 1 to 3600' },
+  'net.ipv4.tcp_timestamps': { check: intIn(0, 2), expect: '0, 1 or 2' },
+  'net.ipv4.tcp_rfc1337': { check: intIn(0, 1), expect: '0 or 1' },
+  'net.ipv4.tcp_max_syn_backlog': { check: intIn(1, 2 ** 31 - 1), expect: 'a whole number, 1 or more' },
+  'net.core.somaxconn': { check: intIn(1, 2 ** 31 - 1), expect: 'a whole number, 1 or more' },
+};
+
+/** Resolves a key (full, or the unique last part like `tcp_tw_reuse`) against the allow-list. */
+export function sysctlKey(key: string): string | null {
+  const k = key.trim().replace(/\//g, '.');
+  if (Object.hasOwn(LAB_SYSCTLS, k)) return k;
+  const matches = Object.keys(LAB_SYSCTLS).filter((full) => full.endsWith(`.${k}`));
+  return matches.length === 1 ? matches[0]! : null;
+}
+
+/** Validates one sysctl; returns [full key, normalised value] or throws a UsageError naming `what`. */
+export function checkSysctl(key: string, value: string, what: string): [string, string] {
+  const full = sysctlKey(key);
+  if (!full) {
+    throw new UsageError(`${what}: ${key} is not a sysctl the lab sets (expected one of ${Object.keys(LAB_SYSCTLS).join(', ')})`);
+  }
+  const normal = LAB_SYSCTLS[full]!.check(value);
+  if (normal === null) throw new UsageError(`${what}: ${full} expects ${LAB_SYSCTLS[full]!.expect}, got ${JSON.stringify(value)}`);
+  return [full, normal];
+}
+
+/** Parses `--sysctl key=value`. */
+export function parseSysctlFlag(arg: string): [string, string] {
+  const eq = arg.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--sysctl ${arg}: expected key=value, e.g. net.ipv4.tcp_tw_reuse=1`);
+  return checkSysctl(arg.slice(0, eq), arg.slice(eq + 1), `--sysctl ${arg}`);
+}
+
+/** The sysctls a lab run writes: the default port range, then --port-range, then each --sysctl. */
+export function labSysctls(portRangeFlag: string | undefined, sysctlFlags: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = { 'net.ipv4.ip_local_port_range': LAB_DEFAULT_PORT_RANGE };
+  if (portRangeFlag !== undefined) {
+    const [k, v] = checkSysctl('net.ipv4.ip_local_port_range', portRangeFlag, `--port-range ${portRangeFlag}`);
+    out[k] = v;
+  }
+  for (const flag of sysctlFlags) {
+    const [k, v] = parseSysctlFlag(flag);
+    out[k] = v;
+  }
+  return out;
+}
+
+// ---- making the namespace -------------------------------------------------------------------
+
+const SYSTEM_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+/** The absolute path of an executable on PATH (or the usual system directories), or null. */
+export function findExecutable(name: string): string | null {
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), ...SYSTEM_DIRS];
+  for (const dir of dirs) {
+    const file = path.join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
+
+/** The unshare flags for a namespace kind. */
+function unshareFlags(ns: LabNamespace): string[] {
+  return ns === 'user' ? ['--user', '--map-root-user', '--net'] : ['--net'];
+}
+
+/**
+ * Finds out how a namespace can be made here: a user+network namespace, else (as root) a plain
+ * network namespace. Throws a one-line RuntimeFailure (exit 3) saying why not and what to do.
+ */
+export function detectNamespace(): LabNamespace {
+  if (process.platform !== 'linux') {
+    throw new RuntimeFailure(
+      `lab: needs Linux network namespaces and this is ${process.platform}; run portstorm lab on a Linux machine or VM (portstorm run works here, on loopback)`,
+    );
+  }
+  const unshare = findExecutable('unshare');
+  if (!unshare) {
+    throw new RuntimeFailure('lab: the unshare command (util-linux) is not installed; install util-linux (e.g. apt-get install util-linux) and retry');
+  }
+  const probe = (ns: LabNamespace) =>
+    spawnSync(unshare, [...unshareFlags(ns), '--', process.execPath, '-e', ''], { encoding: 'utf8', timeout: 10_000 });
+  const user = probe('user');
+  if (user.status === 0) return 'user';
+  const isRoot = process.getuid?.() === 0;
+  if (isRoot) {
+    const root = probe('root');
+    if (root.status === 0) return 'root';
+  }
+  const why = (user.stderr || user.error?.message || `exit ${user.status}`).trim().split('\n').pop();
+  throw new RuntimeFailure(
+    `lab: cannot create a network namespace here (${why}); ` +
+      (isRoot
+        ? 'this container does not allow it: run it with --privileged or CAP_SYS_ADMIN, or on a Linux host'
+        : 'enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 / kernel.apparmor_restrict_unprivileged_userns=0) or run portstorm lab as root'),
+  );
+}
+
+/** A lab child process running. */
+export interface LabChild {
+  /** Resolves with the inner process's exit code (a signal death becomes RUNTIME). */
+  done: Promise<{ code: number; signal: NodeJS.Signals | null }>;
+  /** Forwards a signal to the inner process (or, before it is known, kills the whole lab). */
+  signal(sig: NodeJS.Signals): void;
+  /** Kills the lab outright: unshare's --kill-child then kills the inner process. */
+  kill(): void;
+}
+
+/** Starts the inner script in a fresh namespace with `config`; stdio is the outer process's. */
+export function spawnLab(ns: LabNamespace, config: LabInnerConfig): LabChild {
+  const unshare = findExecutable('unshare');
+  if (!unshare) throw new RuntimeFailure('lab: the unshare command (util-linux) is not installed');
+  const setpriv = findExecutable('setpriv');
+  const inner = [unshare, ...unshareFlags(ns), '--kill-child=SIGKILL', '--', process.execPath, INNER_SCRIPT, JSON.stringify(config)];
+  // Without setpriv a SIGKILL of portstorm would leave unshare (and the lab) running; with it, the
+  // kernel kills unshare when we die and unshare's --kill-child takes the inner process with it.
+  const [cmd, ...args] = setpriv ? [setpriv, '--pdeathsig', 'SIGKILL', '--', ...inner] : inner;
+  if (!setpriv) process.stderr.write('portstorm: lab: setpriv (util-linux) not found; a SIGKILL of portstorm may leave the lab running\n');
+  const child = spawn(cmd!, args, { stdio: 'inherit' });
+  const done = new Promise<{ code: number; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('error', (err) => {
+      process.stderr.write(`portstorm: lab: cannot start ${cmd}: ${err.message}\n`);
+      resolve({ code: ExitCode.RUNTIME, signal: null });
+    });
+    child.on('exit', (code, signal) => resolve({ code: code ?? ExitCode.RUNTIME, signal }));
+  });
+  const innerPid = (): number | null => {
+    try {
+      const pid = Number(readFileSync(config.pidFile, 'utf8').trim());
+      return Number.isInteger(pid) && pid > 0 ? pid : null;
+    } catch {
+      return null;
+    }
+  };
+  const kill = (): void => {
+    child.kill('SIGKILL');
+  };
+  return {
+    done,
+    kill,
+    signal(sig) {
+      const pid = innerPid();
+      if (pid === null) return kill();
+      try {
+        process.kill(pid, sig);
+      } catch {
+        kill();
+      }
+    },
+  };
+}
+
+// ---- inside the namespace ---------------------------------------------------------------------
+
+function ip(args: string[]): void {
+  const bin = findExecutable('ip');
+  if (!bin) throw new RuntimeFailure('lab: the ip command (iproute2) is not installed; install iproute2 and retry');
+  try {
+    execFileSync(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+  } catch (err) {
+    const stderr = String((err as { stderr?: Buffer }).stderr ?? '').trim();
+    throw new RuntimeFailure(`lab: ip ${args.join(' ')} failed: ${stderr || (err as Error).message}`);
+  }
+}
+
+/** The /proc/sys file of a dotted sysctl key. */
+export function sysctlFile(key: string): string {
+  return `/proc/sys/${key.replace(/\./g, '/')}`;
+}
+
+/** Reads a sysctl of the current network namespace, or null. */
+export function readSysctl(key: string): string | null {
+  try {
+    return readFileSync(sysctlFile(key), 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Sets up the namespace this process runs in: lo up, the lab addresses (and any extra IPv4 source
+ * addresses) on lo, a route so that connections to the target leave from the client address without
+ * binding, and the sysctls. Must only be called inside a namespace the lab created.
+ */
+export function setupInside(sysctls: Record<string, string>, extraSources: readonly string[]): void {
+  ip(['link', 'set', 'lo', 'up']);
+  const added = new Set<string>();
+  for (const a of [LAB_CLIENT, LAB_TARGET, ...extraSources]) {
+    if (net.isIPv4(a) && !a.startsWith('127.') && !added.has(a)) {
+      ip(['addr', 'add', `${a}/32`, 'dev', 'lo']);
+      added.add(a);
+    }
+  }
+  // Both addresses are local, so the kernel would use the target's own address as the source; this
+  // makes it pick the client address (checked: local 198.18.0.1 -> 198.18.0.2 without bind()).
+  ip(['route', 'replace', 'local', LAB_TARGET, 'dev', 'lo', 'table', 'local', 'proto', 'kernel', 'scope', 'host', 'src', LAB_CLIENT]);
+  for (const [key, value] of Object.entries(sysctls)) {
+    try {
+      writeFileSync(sysctlFile(key), `${value}\n`);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'this kernel does not have it' : code ?? String(err);
+      throw new RuntimeFailure(`lab: cannot set ${key}=${value} in the lab namespace (${why})`);
+    }
+  }
+}

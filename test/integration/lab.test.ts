@@ -1,0 +1,236 @@
+/**
+ * `portstorm lab` end to end: the compiled CLI makes its own network namespace (500 ports), runs the
+ * built-in target on 198.18.0.2 and the client from 198.18.0.1, and reproduces the kernel's
+ * EADDRNOTAVAIL where the capacity model says; the host's sysctls stay as they were; a SIGKILL of
+ * portstorm leaves no process and no namespace behind; variants change the outcome as DOMAIN.md says.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { parseVariant } from '../../src/cli/commands/lab.js';
+import { labSysctls } from '../../src/lab/netns.js';
+import type { LabInfo } from '../../src/lab/types.js';
+import type { RunRecord } from '../../src/record/types.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+type LabRecord = RunRecord & { lab?: LabInfo };
+
+function tmp(): string {
+  return mkdtempSync(path.join(os.tmpdir(), 'ps-lab-'));
+}
+
+/** Writes a client-closes scenario: 250 new connections/s for `duration` seconds on one worker. */
+function scenarioFile(dir: string, duration: number): string {
+  const file = path.join(dir, 'scenario.yaml');
+  writeFileSync(
+    file,
+    [
+      'name: lab-test',
+      'connection: { reuse: false, close: client }',
+      `load: [{ model: arrival-rate, rate: 250, duration: ${duration}s }]`,
+      'timeouts: { connect: 1s, request: 2s }',
+      'workers: 1',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+function lab(args: string[], timeoutMs = 50_000) {
+  return spawnSync(process.execPath, [CLI, 'lab', ...args], { encoding: 'utf8', timeout: timeoutMs });
+}
+
+function hostSysctls(): { range: string; twReuse: string } {
+  return {
+    range: readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'),
+    twReuse: readFileSync('/proc/sys/net/ipv4/tcp_tw_reuse', 'utf8'),
+  };
+}
+
+function netnsList(): string {
+  return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | null): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = probe();
+    if (v !== null) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Every pid whose network namespace is `ns` (e.g. "net:[4026532]"). */
+function pidsInNetns(ns: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/ns/net`) === ns) out.push(Number(entry));
+    } catch {
+      // gone or not ours to read
+    }
+  }
+  return out;
+}
+
+describe('lab settings (no namespace)', () => {
+  it('parses variants: sysctl and scenario overrides, commas inside a value', () => {
+    assert.deepEqual(parseVariant('baseline'), { name: 'baseline', sysctls: [], sets: [] });
+    assert.deepEqual(parseVariant('mix:sysctl.net.ipv4.ip_local_reserved_ports=8080,9000-9010,connection.reuse=true'), {
+      name: 'mix',
+      sysctls: ['net.ipv4.ip_local_reserved_ports=8080,9000-9010'],
+      sets: ['connection.reuse=true'],
+    });
+    assert.deepEqual(parseVariant('wide:sysctl.net.ipv4.ip_local_port_range=20000 60999').sysctls, ['net.ipv4.ip_local_port_range=20000 60999']);
+    assert.throws(() => parseVariant('bad:sysctl.net.ipv4.ip_forward=1'), /not a sysctl the lab sets/);
+    assert.throws(() => parseVariant(':x=1'), /expected name/);
+  });
+
+  it('defaults the port range and normalises sysctl values', () => {
+    assert.deepEqual(labSysctls(undefined, []), { 'net.ipv4.ip_local_port_range': '40000 40999' });
+    assert.deepEqual(labSysctls('20000-20999', ['tcp_tw_reuse=1', 'net.core.somaxconn=128', 'ip_local_reserved_ports=40001, 40010-40020']), {
+      'net.ipv4.ip_local_port_range': '20000 20999',
+      'net.ipv4.tcp_tw_reuse': '1',
+      'net.core.somaxconn': '128',
+      'net.ipv4.ip_local_reserved_ports': '40001,40010-40020',
+    });
+    assert.throws(() => labSysctls('0-10', []), /expects a port range/);
+    assert.throws(() => labSysctls(undefined, ['tcp_timestamps=yes']), /expects 0, 1 or 2/);
+  });
+});
+
+describe('portstorm lab (private network namespace)', () => {
+  it('reproduces EADDRNOTAVAIL with 500 ports at 250/s, onset within 20 % of the prediction, and records lab', () => {
+    const dir = tmp();
+    const before = hostSysctls();
+    const r = lab([scenarioFile(dir, 4), '--port-range', '40000-40499', '--json', '--quiet', '--out', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    const rec = JSON.parse(r.stdout.trim().split('\n').pop()!) as LabRecord;
+    assert.ok((rec.errors.EADDRNOTAVAIL ?? 0) > 400, JSON.stringify(rec.errors));
+    const ex = rec.exhaustion!;
+    assert.ok(ex.firstAtS !== null && ex.predictedAtS !== null, JSON.stringify(ex));
+    assert.ok(Math.abs(ex.predictedAtS - 2) < 0.25, `predicted ${ex.predictedAtS}`);
+    assert.ok(Math.abs(ex.firstAtS - ex.predictedAtS) <= 0.2 * ex.predictedAtS, `onset ${ex.firstAtS} vs predicted ${ex.predictedAtS}`);
+    assert.ok(rec.lab, 'record has lab');
+    assert.ok(rec.lab.namespace === 'user' || rec.lab.namespace === 'root');
+    assert.equal(rec.lab.sysctls['net.ipv4.ip_local_port_range'], '40000 40499');
+    assert.deepEqual(rec.lab.addresses, { client: '198.18.0.1', target: '198.18.0.2' });
+    assert.equal(rec.target.builtin, true);
+    assert.equal(rec.target.url, 'http://198.18.0.2:8080/');
+    assert.equal(rec.scenario.target, 'builtin');
+    // The record on disk has it too, and no pid/result files are left next to it.
+    const runs = readdirSync(dir).filter((f) => existsSync(path.join(dir, f, 'run.json')));
+    assert.equal(runs.length, 1);
+    const onDisk = JSON.parse(readFileSync(path.join(dir, runs[0]!, 'run.json'), 'utf8')) as LabRecord;
+    assert.deepEqual(onDisk.lab, rec.lab);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('.lab-')), []);
+    assert.deepEqual(hostSysctls(), before);
+  });
+
+  it('sets sysctls inside the namespace only: the host keeps ip_local_port_range and tcp_tw_reuse', () => {
+    const dir = tmp();
+    const before = hostSysctls();
+    const r = lab([scenarioFile(dir, 1), '--port-range', '41000 41099', '--sysctl', 'net.ipv4.tcp_tw_reuse=0', '--sysctl', 'tcp_fin_timeout=7', '--json', '--quiet', '--out', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    const rec = JSON.parse(r.stdout.trim().split('\n').pop()!) as LabRecord;
+    assert.deepEqual(rec.host.portRange, [41000, 41099]);
+    assert.deepEqual(rec.lab!.sysctls, {
+      'net.ipv4.ip_local_port_range': '41000 41099',
+      'net.ipv4.tcp_tw_reuse': '0',
+      'net.ipv4.tcp_fin_timeout': '7',
+    });
+    assert.deepEqual(hostSysctls(), before);
+  });
+
+  it('SIGKILL of portstorm leaves no process and no namespace behind', async () => {
+    const dir = tmp();
+    const netnsBefore = netnsList();
+    const child = spawn(process.execPath, [CLI, 'lab', scenarioFile(dir, 20), '--quiet', '--out', dir], { stdio: 'ignore' });
+    try {
+      const pidFile = await waitFor('the inner pid file', 15_000, () => {
+        const f = readdirSync(dir).find((n) => /^\.lab-.*\.pid$/.test(n));
+        const text = f ? readFileSync(path.join(dir, f), 'utf8').trim() : '';
+        return /^\d+$/.test(text) ? path.join(dir, f!) : null;
+      });
+      const inner = Number(readFileSync(pidFile, 'utf8').trim());
+      const ns = readlinkSync(`/proc/${inner}/ns/net`);
+      assert.notEqual(ns, readlinkSync('/proc/self/ns/net'), 'the inner process runs in its own namespace');
+      // Let the load start (the target thread, workers and sampler are up).
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.ok(existsSync(`/proc/${inner}`));
+      child.kill('SIGKILL');
+      await waitFor('the inner process to be gone', 5_000, () => (existsSync(`/proc/${inner}`) ? null : true));
+      await waitFor('no process left in the lab namespace', 5_000, () => (pidsInNetns(ns).length === 0 ? true : null));
+      assert.equal(netnsList(), netnsBefore);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('a sysctl the lab does not set, or a bad value, is a usage error (exit 2)', () => {
+    const dir = tmp();
+    const file = scenarioFile(dir, 1);
+    const bad = lab([file, '--sysctl', 'net.ipv4.ip_forward=1', '--out', dir], 15_000);
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /ip_forward is not a sysctl the lab sets/);
+    assert.equal(lab([file, '--sysctl', 'net.ipv4.tcp_tw_reuse=7', '--out', dir], 15_000).status, 2);
+    assert.equal(lab([file, '--port-range', '50000-40000', '--out', dir], 15_000).status, 2);
+    assert.equal(lab([file, '--variant', 'x:sysctl.kernel.panic=1', '--out', dir], 15_000).status, 2);
+    assert.deepEqual(readdirSync(dir), ['scenario.yaml']);
+  });
+
+  it('variants: tw_reuse=1 and RST close remove the EADDRNOTAVAIL errors of the baseline', () => {
+    const dir = tmp();
+    const r = lab([
+      scenarioFile(dir, 4),
+      '--port-range', '40000-40499',
+      '--quiet',
+      '--json',
+      '--out', dir,
+      '--variant', 'baseline',
+      '--variant', 'tw-reuse:sysctl.net.ipv4.tcp_tw_reuse=1',
+      '--variant', 'rst:connection.close=reset',
+    ], 55_000);
+    assert.equal(r.status, 0, r.stderr);
+    // With --json, stdout is the comparison alone (first variant = baseline).
+    const printed = JSON.parse(r.stdout) as { runs: Array<{ name: string }> };
+    assert.deepEqual(printed.runs.map((x) => x.name), ['baseline', 'tw-reuse', 'rst']);
+    const records = readdirSync(dir)
+      .filter((f) => existsSync(path.join(dir, f, 'run.json')))
+      .map((f) => JSON.parse(readFileSync(path.join(dir, f, 'run.json'), 'utf8')) as LabRecord);
+    const by = new Map(records.map((x) => [x.label, x]));
+    assert.deepEqual([...by.keys()].sort(), ['baseline', 'rst', 'tw-reuse']);
+    assert.ok((by.get('baseline')!.errors.EADDRNOTAVAIL ?? 0) > 400, JSON.stringify(by.get('baseline')!.errors));
+    assert.equal(by.get('tw-reuse')!.errors.EADDRNOTAVAIL ?? 0, 0, JSON.stringify(by.get('tw-reuse')!.errors));
+    assert.equal(by.get('rst')!.errors.EADDRNOTAVAIL ?? 0, 0, JSON.stringify(by.get('rst')!.errors));
+    assert.equal(by.get('tw-reuse')!.lab!.sysctls['net.ipv4.tcp_tw_reuse'], '1');
+    assert.equal(by.get('rst')!.scenario.connection.close, 'reset');
+    assert.ok(by.get('tw-reuse')!.totals.completed >= 990, `tw-reuse completed ${by.get('tw-reuse')!.totals.completed}`);
+    const compare = readdirSync(dir).filter((f) => /^lab-compare-.*\.json$/.test(f));
+    assert.equal(compare.length, 1);
+    assert.equal(JSON.parse(readFileSync(path.join(dir, compare[0]!), 'utf8')).runs.length, 3);
+  });
+});
+
+describe('portstorm demo (npm start)', () => {
+  it('reproduces client port exhaustion in the lab, diagnosed, and writes the report', () => {
+    const out = tmp();
+    const r = spawnSync(process.execPath, [CLI, 'demo', '--quiet', '--out', out], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /private network namespace/);
+    assert.match(r.stdout, /errors\s+EADDRNOTAVAIL \d+ \(connect\)/);
+    assert.match(r.stdout, /verdict\s+client-port-exhaustion \(critical/);
+    const html = /report\s+(\S+report\.html)/.exec(r.stdout)?.[1];
+    assert.ok(html && existsSync(html), r.stdout);
+    const rec = JSON.parse(readFileSync(path.join(path.dirname(html), 'run.json'), 'utf8')) as LabRecord;
+    assert.equal(rec.lab?.addresses.target, '198.18.0.2');
+    const ex = rec.exhaustion!;
+    assert.ok(ex.firstAtS !== null && ex.predictedAtS !== null && Math.abs(ex.firstAtS - ex.predictedAtS) <= 0.2 * ex.predictedAtS, JSON.stringify(ex));
+  });
+});
