@@ -113,7 +113,7 @@ export function analyzeExhaustion(r: RunRecord): Exhaustion {
   const clientHoldsTimeWait = !r.scenario.connection.reuse && r.scenario.connection.close === 'client';
   const predictedAtS =
     clientHoldsTimeWait && usable !== null && timeWaitS !== null && timeWaitS > 0
-      ? predictOnset(timeline.map((e) => [e.t, connectionAttempts(r, e)]), usable, timeWaitS, r.monitor.baseline?.ephemeralInUse ?? 0)
+      ? predictOnset(timeline.map((e) => [e.t, connectionAttempts(r, e)]), usable * sources, timeWaitS, r.monitor.baseline?.ephemeralInUse ?? 0)
       : null;
 
   const warning = earlyWarning(timeline, firstAtS);

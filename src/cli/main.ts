@@ -9,9 +9,11 @@ import { serveCommand } from './commands/serve.js';
 import { monitorCommand } from './commands/monitor.js';
 import { doctorCommand } from './commands/doctor.js';
 import { reportCommand } from './commands/report.js';
+import { demoCommand } from './commands/demo.js';
 import { compareCommand } from './commands/compare.js';
+import { labCommand } from './commands/lab.js';
 
-const commands: Command<any>[] = [runCommand, reportCommand, compareCommand, serveCommand, monitorCommand, doctorCommand];
+const commands: Command<any>[] = [runCommand, reportCommand, compareCommand, serveCommand, monitorCommand, doctorCommand, labCommand, demoCommand];
 
 function fail(message: string, code: number): never {
   process.stderr.write(`portstorm: ${message}\n`);

@@ -6,7 +6,7 @@ import { loadScenario } from '../../scenario/load.js';
 import { defineCommand } from '../command.js';
 import { createProgress } from '../progress.js';
 
-interface RunArgs {
+export interface RunArgs {
   scenario: string;
   out: string;
   label?: string;
