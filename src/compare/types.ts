@@ -3,7 +3,7 @@
  * each candidate's figures beside the baseline's with a noise test per metric. Stable: the text,
  * Markdown and HTML renderers and `--format json` all read this one document.
  */
-import type { RunRecord, Totals, Verdict, VerdictId } from '../record/types.js';
+import type { LatencySummary, RunRecord, Totals, Verdict, VerdictId } from '../record/types.js';
 
 /** Version of the CompareResult document. */
 export const COMPARE_SCHEMA = 1;
@@ -42,15 +42,7 @@ export interface RunRef {
 }
 
 /** Whole-run latency percentiles in ms, recomputed from the stored HDR histogram. */
-export interface LatencyFigures {
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-  mean: number;
-  count: number;
-}
+export type LatencyFigures = LatencySummary;
 
 /** The whole-run figures of one run that compare and `--fail-if` read. Null: no data. */
 export interface RunFigures {

@@ -1,3 +1,5 @@
+import { CHART_KIT } from './chart-kit.js';
+
 /**
  * The browser script of the HTML report (plain ES2017, no modules): reads the record from
  * `<script type="application/json" id="portstorm-data">`, builds the uPlot charts on one shared,
@@ -16,18 +18,10 @@ export const HTML_CLIENT_SCRIPT = String.raw`
   var SYNC_KEY = 'portstorm-' + String(rec.runId);
 
   // ---- values -------------------------------------------------------------------------------
-  function num(v) { return typeof v === 'number' && isFinite(v) ? v : null; }
+${CHART_KIT}
   /** A latency value for a log scale: absent, zero or negative is a gap. */
   function pos(v) { v = num(v); return v !== null && v > 0 ? v : null; }
   function sock(e, k) { return e.sockets ? num(e.sockets[k]) : null; }
-  function hasData(arr) { for (var i = 0; i < arr.length; i++) if (arr[i] !== null) return true; return false; }
-  function fmt(v, digits) {
-    if (v === null || v === undefined) return '–';
-    if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
-    if (Math.abs(v) >= 100) return v.toFixed(0);
-    if (Math.abs(v) >= 10) return v.toFixed(digits === undefined ? 1 : Math.min(digits, 1));
-    return v.toFixed(digits === undefined ? 2 : digits);
-  }
 
   // ---- markers (exhaustion timing) ------------------------------------------------------------
   var ex = rec.exhaustion || null;
@@ -39,66 +33,9 @@ export const HTML_CLIENT_SCRIPT = String.raw`
     // Chronological, so the label rows step down from left to right.
     markers.sort(function (a, b) { return a.t - b.t; });
   }
-  var LABEL_H = 16, LABEL_GAP = 3;
-  /** Space above the plot for the marker labels: one row per marker, so they never overlap each
-   * other or the data. */
-  var markerStrip = markers.length ? markers.length * (LABEL_H + LABEL_GAP) + 4 : 0;
-
-  /** Vertical dashed lines with a labelled tag per marker, the tags in the strip above the plot
-   * (one row each). Records the ids it drew in data-markers. */
-  function markersPlugin() {
-    return {
-      hooks: {
-        draw: [function (u) {
-          var ctx = u.ctx, px = uPlot.pxRatio || 1, bb = u.bbox, drawn = [];
-          var xmin = u.scales.x.min, xmax = u.scales.x.max;
-          ctx.save();
-          ctx.font = (11 * px) + 'px system-ui, sans-serif';
-          ctx.textBaseline = 'middle';
-          ctx.textAlign = 'left';
-          markers.forEach(function (m, row) {
-            if (xmin === null || xmax === null || m.t < xmin || m.t > xmax) return;
-            var x = Math.round(u.valToPos(m.t, 'x', true)) + 0.5;
-            var w, h = LABEL_H * px, text = m.label + ' ' + fmt(m.t, 1) + ' s';
-            w = ctx.measureText(text).width + 8 * px;
-            var y = bb.top - markerStrip * px + 2 * px + row * (LABEL_H + LABEL_GAP) * px;
-            ctx.strokeStyle = m.color;
-            ctx.lineWidth = 1.5 * px;
-            ctx.setLineDash([5 * px, 4 * px]);
-            ctx.beginPath();
-            ctx.moveTo(x, y + h);
-            ctx.lineTo(x, bb.top + bb.height);
-            ctx.stroke();
-            ctx.setLineDash([]);
-            // The tag starts at the line; near the right edge it ends there instead.
-            var lx = x;
-            if (lx + w > bb.left + bb.width) lx = x - w;
-            ctx.fillStyle = '#fff';
-            ctx.fillRect(lx, y, w, h);
-            ctx.strokeStyle = m.color;
-            ctx.lineWidth = 1 * px;
-            ctx.strokeRect(lx, y, w, h);
-            ctx.fillStyle = m.color;
-            ctx.fillText(text, lx + 4 * px, y + h / 2);
-            drawn.push(m.id);
-          });
-          ctx.restore();
-          u.root.setAttribute('data-markers', drawn.join(' '));
-        }],
-      },
-    };
-  }
+  var markerStrip = markerStripFor(markers);
 
   // ---- series helpers ---------------------------------------------------------------------------
-  /** Points for values that have no neighbour (a line cannot show them). */
-  function isolatedPoints(u, si, show) {
-    if (show) return null;
-    var d = u.data[si], out = [];
-    for (var i = 0; i < d.length; i++) {
-      if (d[i] !== null && (i === 0 || d[i - 1] === null) && (i === d.length - 1 || d[i + 1] === null)) out.push(i);
-    }
-    return out.length ? out : null;
-  }
   function series(label, color, opts) {
     opts = opts || {};
     var s = {
@@ -142,7 +79,7 @@ export const HTML_CLIENT_SCRIPT = String.raw`
         .concat(def.axes.length < 2 ? [{ side: 1, scale: def.axes[0].scale, size: AXIS_SIZE, labelSize: AXIS_LABEL, label: '', grid: { show: false }, ticks: { show: false }, values: function (u, vals) { return vals.map(function () { return ''; }); } }] : []),
       series: [{ label: 't (s)', value: function (u, v) { return v === null || v === undefined ? '–' : v + ' s'; } }].concat(def.series),
       legend: { live: true },
-      plugins: [markersPlugin()],
+      plugins: [markersPlugin(markers, markerStrip, function (m) { return m.label + ' ' + fmt(m.t, 1) + ' s'; })],
     };
     var u = new uPlot(opts, [xs].concat(def.data), box);
     u.root.setAttribute('data-chart', id);

@@ -9,15 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
+import { CHROMIUM, launchChromium, MISSING, TIMEOUT } from '../helpers/chromium.js';
 import type { RunRecord } from '../../src/record/types.js';
 import { renderHtml } from '../../src/report/html.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const MISSING = `${CHROMIUM} is missing: the browser tests need the system Chromium (.ci/run installs chromium; locally: apt-get install -y chromium)`;
 const FIX = fileURLToPath(new URL('../../../test/fixtures/records/', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
-const TIMEOUT = 30_000;
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ps-report-'));
 let context: BrowserContext | null = null;
@@ -134,24 +132,7 @@ function assertCommon(res: PageResult, record: RunRecord): void {
 describe('HTML report in Chromium', { timeout: 120_000 }, () => {
   before(async () => {
     if (!existsSync(CHROMIUM)) return;
-    context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 900 },
-      deviceScaleFactor: 1,
-      offline: true,
-      timeout: TIMEOUT,
-    });
+    context = await launchChromium(path.join(tmp, 'profile'));
   });
 
   after(async () => {
