@@ -102,7 +102,7 @@ function healthy(f: Facts): Verdict | null {
     evidence.push(`Caution: the target is on loopback (${r.target.url}) with tcp_tw_reuse=2, which recycles TIME_WAIT ports there${seen}${predicted}: loopback hides exhaustion.`);
     if (f.clientTimeWait) {
       confidence = Math.min(confidence, 0.7);
-      advice.push('Repeat the run on non-loopback addresses (e.g. 198.18.0.0/15 inside a private network namespace) or with tcp_tw_reuse=0 before trusting it for production.');
+      advice.push('Repeat the run in portstorm lab (non-loopback addresses in a private network namespace) or with tcp_tw_reuse=0 before trusting it for production.');
     }
   }
   return { verdict: 'healthy', severity: 'info', confidence, atS: null, evidence, advice };
