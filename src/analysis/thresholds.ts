@@ -36,7 +36,8 @@ const METRIC_FAMILIES =
   `errors.<CODE>, errors.total, errorRate, rate, ${Object.keys(SUMMARIES).map((f) => `${f}.<stat>`).join(', ')}, ` +
   `totals.<${TOTALS.join('|')}>; <stat> is one of ${STATS.join(', ')}`;
 
-const COMPARE: Record<ThresholdOp, (a: number, b: number) => boolean> = {
+/** The comparison each operator stands for (thresholds and compare's --fail-if rules). */
+export const COMPARE: Record<ThresholdOp, (a: number, b: number) => boolean> = {
   '<': (a, b) => a < b,
   '<=': (a, b) => a <= b,
   '>': (a, b) => a > b,
@@ -45,7 +46,8 @@ const COMPARE: Record<ThresholdOp, (a: number, b: number) => boolean> = {
   '!=': (a, b) => a !== b,
 };
 
-const NUMBER_RE = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
+/** A plain decimal number, optionally signed, with an exponent. */
+export const NUMBER_RE = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
 const METRIC_RE = /^[A-Za-z][\w.-]*$/;
 
 /** Parses `<metric> <op> <number>`; throws `UsageError('threshold "<expr>": ...')` when malformed. */

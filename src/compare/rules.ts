@@ -4,11 +4,12 @@
  * to the baseline: `latency.p99 > +10%` holds when candidate > baseline × 1.10, `rate < -5%` when
  * candidate < baseline × 0.95).
  */
+import { COMPARE, NUMBER_RE, type ThresholdOp } from '../analysis/thresholds.js';
 import { UsageError } from '../errors.js';
 import type { CompareResult, FailIfResult, LatencyFigures, RunFigures } from './types.js';
 
 /** A comparison operator. */
-export type RuleOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
+export type RuleOp = ThresholdOp;
 
 /** A parsed rule. */
 export interface FailIfRule {
@@ -21,19 +22,9 @@ export interface FailIfRule {
   relative: boolean;
 }
 
-const COMPARE: Record<RuleOp, (a: number, b: number) => boolean> = {
-  '<': (a, b) => a < b,
-  '<=': (a, b) => a <= b,
-  '>': (a, b) => a > b,
-  '>=': (a, b) => a >= b,
-  '==': (a, b) => a === b,
-  '!=': (a, b) => a !== b,
-};
-
 const STATS = ['p50', 'p90', 'p99', 'p999', 'max', 'mean'] as const;
 const PORTS = ['peakUtilization', 'peakTimeWait', 'peakInUse'] as const;
 const EXHAUSTION = ['firstAtS', 'earlyWarningAtS'] as const;
-const NUMBER_RE = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
 const PERCENT_RE = /^([-+])\s*(\d+(\.\d*)?|\.\d+)\s*%$/;
 
 /** Every metric a rule can name. */

@@ -72,4 +72,15 @@ export const CHART_KIT = String.raw`
     }
     return out.length ? out : null;
   }
+  /** Keeps the charts as wide as their container when the window is resized. */
+  function followWindowWidth(charts, width, height) {
+    var resizeTimer = null;
+    window.addEventListener('resize', function () {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(function () {
+        var w = width();
+        charts.forEach(function (u) { u.setSize({ width: w, height: height }); });
+      }, 100);
+    });
+  }
 `;

@@ -121,14 +121,7 @@ ${CHART_KIT}
   defs.forEach(makeChart);
 
   // ---- layout -----------------------------------------------------------------------------------
-  var resizeTimer = null;
-  window.addEventListener('resize', function () {
-    clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(function () {
-      var w = chartWidth();
-      charts.forEach(function (u) { u.setSize({ width: w, height: CHART_H }); });
-    }, 100);
-  });
+  followWindowWidth(charts, chartWidth, CHART_H);
 
   // ---- marker legend (including onsets outside the time axis) ------------------------------------
   if (markers.length) {

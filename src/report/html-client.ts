@@ -195,14 +195,7 @@ ${CHART_KIT}
   });
 
   // ---- layout -----------------------------------------------------------------------------------
-  var resizeTimer = null;
-  window.addEventListener('resize', function () {
-    clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(function () {
-      var w = chartWidth();
-      charts.forEach(function (u) { u.setSize({ width: w, height: CHART_H }); });
-    }, 100);
-  });
+  followWindowWidth(charts, chartWidth, CHART_H);
 
   // ---- marker legend (including markers outside the run's time range) ------------------------------
   if (markers.length) {
