@@ -1,13 +1,15 @@
 /**
  * The inside of `portstorm lab`: run with `node inner.js <config-json>` by netns.ts, already inside
- * a fresh network namespace. Sets the namespace up, starts the built-in target on the lab's target
- * address, runs the scenario against it from the client address, adds `lab` to the run record and
- * prints the usual summary. Exit codes are those of `portstorm run`.
+ * a fresh network namespace. Sets the namespace up, starts the built-in target (or the scenario's
+ * `lab.serve` command) on the lab's target address, runs the scenario against it from the client
+ * address, adds `lab` to the run record and prints the usual summary. Exit codes are those of
+ * `portstorm run`.
  */
-import { unlinkSync, writeFileSync } from 'node:fs';
+import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { diagnose } from '../analysis/diagnose.js';
 import { createProgress } from '../cli/progress.js';
-import { ExitCode, PortstormError, RuntimeFailure, UsageError } from '../errors.js';
+import { ExitCode, PortstormError, RuntimeFailure } from '../errors.js';
 import { writeBeside, writeRunRecord } from '../record/run-file.js';
 import { renderHtml } from '../report/html.js';
 import { renderTextSummary } from '../report/text.js';
@@ -16,16 +18,15 @@ import { parseScenario } from '../scenario/load.js';
 import type { Scenario } from '../scenario/schema.js';
 import { startTargetThread, type TargetThread } from '../target/thread.js';
 import { LAB_CLIENT, LAB_TARGET, LAB_TARGET_PORT, setupInside } from './netns.js';
+import { startServe, type RunningServe } from './serve.js';
 import type { LabInfo, LabInnerConfig, LabInnerResult } from './types.js';
 
 /** A second signal within this long of the first is the same Ctrl-C (the terminal's plus ours). */
 const SAME_SIGNAL_MS = 1000;
 
-
 async function main(cfg: LabInnerConfig): Promise<number> {
   writeFileSync(cfg.pidFile, `${process.pid}\n`);
   const scenario = parseScenario(cfg.scenario, 'lab scenario');
-  if (scenario.target !== 'builtin') throw new UsageError('lab: only target: builtin runs in the lab so far');
   setupInside(cfg.sysctls, scenario.connection.localAddresses);
 
   const progress = createProgress(process.stderr, cfg.quiet);
@@ -45,24 +46,33 @@ async function main(cfg: LabInnerConfig): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  let thread: TargetThread;
-  try {
-    thread = await startTargetThread({
-      protocol: scenario.protocol,
-      host: LAB_TARGET,
-      port: LAB_TARGET_PORT,
-      delayMs: scenario.builtin.delayMs,
-      bodyBytes: scenario.builtin.bodyBytes,
-      close: builtinClose(scenario),
-    });
-  } catch (err) {
-    throw new RuntimeFailure(`lab: the built-in target cannot listen on ${LAB_TARGET}:${LAB_TARGET_PORT}: ${(err as Error).message}`);
+  const serveSpec = scenario.lab?.serve ?? null;
+  const port = serveSpec?.port ?? LAB_TARGET_PORT;
+  const serveLog = path.join(cfg.resultsDir, `${path.basename(cfg.pidFile, '.pid')}.serve.log`);
+  let thread: TargetThread | null = null;
+  let serve: RunningServe | null = null;
+  if (serveSpec) {
+    progress.note(`lab: starting lab.serve (${serveSpec.command}) with HOST=${LAB_TARGET} PORT=${port}`);
+    serve = await startServe(serveSpec, LAB_TARGET, serveLog);
+  } else {
+    try {
+      thread = await startTargetThread({
+        protocol: scenario.protocol,
+        host: LAB_TARGET,
+        port,
+        delayMs: scenario.builtin.delayMs,
+        bodyBytes: scenario.builtin.bodyBytes,
+        close: builtinClose(scenario),
+      });
+    } catch (err) {
+      throw new RuntimeFailure(`lab: the built-in target cannot listen on ${LAB_TARGET}:${port}: ${(err as Error).message}`);
+    }
   }
-  const url = `${scenario.protocol}://${LAB_TARGET}:${LAB_TARGET_PORT}${scenario.protocol === 'http' ? scenario.request.path : ''}`;
+  const url = `${scenario.protocol}://${LAB_TARGET}:${port}${scenario.protocol === 'http' ? scenario.request.path : ''}`;
   const inLab: Scenario = {
     ...scenario,
     target: url,
-    // As `run` does for the built-in target: leave a core to it.
+    // As `run` does for a target on this machine: leave a core to it.
     workers: scenario.workers === 'auto' ? autoWorkers(true) : scenario.workers,
   };
   let outcome;
@@ -76,21 +86,30 @@ async function main(cfg: LabInnerConfig): Promise<number> {
       onStart: (i) => progress.note(`lab ${cfg.variant ? `variant ${cfg.variant}, ` : ''}run ${i.runId}: ${i.targetUrl} from ${LAB_CLIENT} with ${i.workers} worker${i.workers === 1 ? '' : 's'}`),
       onProgress: (e, live) => progress.update(e, live),
     });
-    stats = await thread.stats().catch(() => null);
+    stats = thread ? await thread.stats().catch(() => null) : null;
   } finally {
     progress.stop();
-    await thread.close().catch(() => undefined);
+    await thread?.close().catch(() => undefined);
+    const ended = await serve?.stop();
+    if (ended && !/^exit 0$|SIGTERM/.test(ended)) process.stderr.write(`portstorm: lab: lab.serve ${ended} when stopped (log kept)\n`);
   }
 
-  // The record as if the built-in target had run: the scenario as given, the target's counters.
+  // The record as if the target had run on this machine: the scenario as given, the built-in target's counters.
   const lab: LabInfo = { namespace: cfg.namespace, sysctls: cfg.sysctls, addresses: { client: LAB_CLIENT, target: LAB_TARGET }, variant: cfg.variant };
   const record = outcome.record;
   record.scenario = scenario;
-  record.target = { url, builtin: true, stats };
+  record.target = { url, builtin: serve === null, stats };
   record.lab = lab;
   record.diagnosis = diagnose(record, record.exhaustion);
   const file = await writeRunRecord(outcome.dir, record);
   const html = await writeBeside(outcome.dir, 'report.html', renderHtml(record)).catch(() => null);
+  if (serve) {
+    try {
+      renameSync(serveLog, path.join(outcome.dir, 'serve.log'));
+    } catch {
+      // the command wrote nothing, or the log stays beside the results
+    }
+  }
   const result: LabInnerResult = { file, dir: outcome.dir };
   writeFileSync(cfg.resultFile, JSON.stringify(result) + '\n');
 

@@ -5,6 +5,8 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { sysctlProblem } from '../lab/sysctls.js';
+import { isVariantName, parseVariant } from '../lab/variant.js';
 
 const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
@@ -96,6 +98,70 @@ const target = z.string().refine(
   { message: 'expected builtin, http://host:port/path or tcp://host:port' },
 );
 
+/** Namespace sysctls, checked as `--sysctl` is; keys resolve to their full names. */
+const sysctlMap = z.record(z.string(), z.union([z.string(), z.number()])).transform((m, ctx) => {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(m)) {
+    const checked = sysctlProblem(key, String(value));
+    if (typeof checked === 'string') ctx.addIssue({ code: 'custom', path: [key], message: checked });
+    else out[checked[0]] = checked[1];
+  }
+  return out;
+});
+
+/** A variant as an object, or as the `--variant` string `name:override,...`. */
+const labVariant = z.preprocess(
+  (v, ctx) => {
+    if (typeof v !== 'string') return v;
+    try {
+      const parsed = parseVariant(v);
+      return { name: parsed.name, sysctls: Object.fromEntries(parsed.sysctls.map((s) => s.split(/=(.*)/s).slice(0, 2))), set: parsed.sets };
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  },
+  z.strictObject(
+    {
+      name: z.string().refine(isVariantName, 'expected a name of letters, digits, - _ .'),
+      sysctls: sysctlMap.default({}),
+      set: z.array(z.string()).default([]),
+    },
+    { error: 'expected a variant: name:override,... or { name, sysctls, set }' },
+  ).meta({ orString: 'the --variant form: name[:sysctl.<key>=<value>|<path>=<value>,...]' }),
+);
+
+/** `portstorm lab` settings; ignored by `portstorm run`. */
+const lab = z.strictObject({
+  portRange: z
+    .string()
+    .transform((v, ctx) => {
+      const checked = sysctlProblem('net.ipv4.ip_local_port_range', v);
+      if (typeof checked !== 'string') return checked[1];
+      ctx.addIssue({ code: 'custom', message: checked });
+      return z.NEVER;
+    })
+    .optional(),
+  sysctls: sysctlMap.default({}),
+  serve: z
+    .preprocess(
+      (s) => (typeof s === 'string' ? { command: s } : s),
+      z.strictObject(
+        {
+          command: z.string().min(1, 'expected a shell command'),
+          port: z.number().int().min(1).max(65535).default(8080),
+          ready: positiveDuration.default(10),
+        },
+        { error: 'expected a shell command, or { command, port, ready }' },
+      ).meta({ orString: 'a shell command (port 8080, ready within 10 s)' }),
+    )
+    .optional(),
+  variants: z
+    .array(labVariant)
+    .refine((vs) => new Set(vs.map((v) => v.name)).size === vs.length, 'expected variant names to differ')
+    .default([]),
+});
+
 /** The scenario schema: input shape with defaults; `Scenario` is what it resolves to. */
 export const scenarioSchema = z
   .strictObject({
@@ -133,6 +199,7 @@ export const scenarioSchema = z
         maxRequests: positiveInt.default(100_000_000),
       })
       .default({ maxDuration: 3600, maxRequests: 100_000_000 }),
+    lab: lab.optional(),
   })
   .transform((s, ctx) => {
     const scheme = s.target === 'builtin' ? null : new URL(s.target).protocol.slice(0, -1);
@@ -156,3 +223,5 @@ export type LoadGroup = Scenario['load'][number];
 export type ArrivalRateGroup = Extract<LoadGroup, { model: 'arrival-rate' }>;
 export type UsersGroup = Extract<LoadGroup, { model: 'users' }>;
 export type ConnectionPolicy = Scenario['connection'];
+/** A resolved `lab:` block. */
+export type LabBlock = NonNullable<Scenario['lab']>;

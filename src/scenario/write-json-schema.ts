@@ -16,6 +16,14 @@ export function scenarioJsonSchema(): object {
     override: ({ jsonSchema }) => {
       // zod's `starts_with` is not a JSON Schema format; the accompanying `pattern` expresses it.
       if (jsonSchema.format === 'starts_with') delete jsonSchema.format;
+      // An object that the schema's preprocess also accepts as a string (`.meta({ orString })`).
+      const orString = jsonSchema.orString;
+      if (typeof orString === 'string') {
+        delete jsonSchema.orString;
+        const object = { ...jsonSchema };
+        for (const key of Object.keys(jsonSchema)) delete jsonSchema[key];
+        jsonSchema.anyOf = [{ type: 'string', description: orString }, object];
+      }
     },
   });
   const { $schema, ...rest } = generated as Record<string, unknown>;

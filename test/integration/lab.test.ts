@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { parseVariant } from '../../src/cli/commands/lab.js';
-import { labSysctls } from '../../src/lab/netns.js';
+import { labSysctls } from '../../src/lab/sysctls.js';
+import { parseVariant } from '../../src/lab/variant.js';
 import type { LabInfo } from '../../src/lab/types.js';
 import type { RunRecord } from '../../src/record/types.js';
 
@@ -215,6 +215,150 @@ describe('portstorm lab (private network namespace)', () => {
     const compare = readdirSync(dir).filter((f) => /^lab-compare-.*\.json$/.test(f));
     assert.equal(compare.length, 1);
     assert.equal(JSON.parse(readFileSync(path.join(dir, compare[0]!), 'utf8')).runs.length, 3);
+  });
+});
+
+/** A server for lab.serve: listens on $HOST:$PORT after a delay, says so, and logs SIGTERM. */
+function appFile(dir: string): string {
+  const file = path.join(dir, 'app.cjs');
+  writeFileSync(
+    file,
+    [
+      "const http = require('node:http');",
+      "process.on('SIGTERM', () => { console.log('app: SIGTERM'); process.exit(0); });",
+      "setTimeout(() => http.createServer((q, s) => s.end(q.url)).listen(Number(process.env.PORT), process.env.HOST, () => console.log('app: listening on ' + process.env.HOST + ':' + process.env.PORT)), 300);",
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+describe('portstorm lab: the scenario lab: block, lab.serve, --find-knee', () => {
+  it('lab.variants: keep-alive removes the errors; a wider range delays the onset as the model says', () => {
+    const dir = tmp();
+    const file = path.join(dir, 'variants.yaml');
+    writeFileSync(
+      file,
+      [
+        'name: lab-variants',
+        'connection: { reuse: false, close: client }',
+        'load: [{ model: arrival-rate, rate: 250, duration: 5s }]',
+        'timeouts: { connect: 1s, request: 2s }',
+        'workers: 1',
+        'lab:',
+        '  portRange: 40000-40499',
+        '  variants:',
+        '    - baseline',
+        '    - { name: keepalive, set: ["connection.reuse=true", "connection.poolSize=4"] }',
+        '    - { name: wide-range, sysctls: { net.ipv4.ip_local_port_range: "40000 40999" } }',
+        '',
+      ].join('\n'),
+    );
+    const r = lab([file, '--quiet', '--json', '--out', dir], 55_000);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as { runs: Array<{ name: string }> }).runs.map((x) => x.name), ['baseline', 'keepalive', 'wide-range']);
+    const by = new Map(
+      readdirSync(dir)
+        .filter((f) => existsSync(path.join(dir, f, 'run.json')))
+        .map((f) => JSON.parse(readFileSync(path.join(dir, f, 'run.json'), 'utf8')) as LabRecord)
+        .map((x) => [x.label, x]),
+    );
+    const base = by.get('baseline')!;
+    const wide = by.get('wide-range')!;
+    const ka = by.get('keepalive')!;
+    assert.ok((base.errors.EADDRNOTAVAIL ?? 0) > 400, JSON.stringify(base.errors));
+    assert.equal(ka.errors.EADDRNOTAVAIL ?? 0, 0, JSON.stringify(ka.errors));
+    assert.ok(ka.totals.completed >= 1200, `keep-alive completed ${ka.totals.completed}`);
+    assert.ok(ka.totals.connectionsOpened <= 8, `keep-alive opened ${ka.totals.connectionsOpened}`);
+    assert.ok((wide.errors.EADDRNOTAVAIL ?? 0) > 0, JSON.stringify(wide.errors));
+    assert.equal(wide.lab!.sysctls['net.ipv4.ip_local_port_range'], '40000 40999');
+    const b = base.exhaustion!.firstAtS!;
+    const w = wide.exhaustion!.firstAtS!;
+    assert.ok(Math.abs(b - 2) <= 0.4, `baseline onset ${b} s, model 2 s`);
+    assert.ok(Math.abs(w - 4) <= 0.8, `wide-range onset ${w} s, model 4 s`);
+    assert.ok(w > 1.6 * b, `wide-range onset ${w} s vs baseline ${b} s`);
+  });
+
+  it('lab.serve: runs the user\'s server in the namespace with HOST/PORT, waits for it, stops it after', () => {
+    const dir = tmp();
+    const file = path.join(dir, 'serve.yaml');
+    writeFileSync(
+      file,
+      [
+        'name: lab-serve',
+        'target: http://localhost:3000/hello',
+        'connection: { reuse: false, close: client }',
+        'load: [{ model: arrival-rate, rate: 100, duration: 2s }]',
+        'workers: 1',
+        `lab: { portRange: 40000-40999, serve: { command: "node ${appFile(dir)}", port: 3000 } }`,
+        '',
+      ].join('\n'),
+    );
+    const r = lab([file, '--quiet', '--json', '--out', dir], 30_000);
+    assert.equal(r.status, 0, r.stderr);
+    const rec = JSON.parse(r.stdout.trim().split('\n').pop()!) as LabRecord;
+    assert.equal(rec.target.url, 'http://198.18.0.2:3000/hello');
+    assert.equal(rec.target.builtin, false);
+    assert.equal(rec.scenario.target, 'http://localhost:3000/hello');
+    assert.ok(rec.totals.completed >= 190 && rec.totals.failed === 0, JSON.stringify(rec.totals));
+    const runDir = readdirSync(dir).find((f) => existsSync(path.join(dir, f, 'run.json')))!;
+    const log = readFileSync(path.join(dir, runDir, 'serve.log'), 'utf8');
+    assert.match(log, /app: listening on 198\.18\.0\.2:3000\napp: SIGTERM/);
+    assert.equal(spawnSync('pgrep', ['-f', appFile(dir)]).status, 1, 'no app process left');
+  });
+
+  it('lab.serve that exits before listening is a runtime failure (exit 3) quoting its output', () => {
+    const dir = tmp();
+    const file = path.join(dir, 'serve-bad.yaml');
+    writeFileSync(file, ['load: [{ model: arrival-rate, rate: 10, duration: 1s }]', 'lab: { serve: "echo no database here; exit 4" }', ''].join('\n'));
+    const r = lab([file, '--quiet', '--out', dir], 20_000);
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, /^portstorm: lab: lab\.serve command ended \(exit 4\) before listening on 198\.18\.0\.2:8080; its last output: no database here/m);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+
+  it('SIGKILL of portstorm with lab.serve running leaves no process behind', async () => {
+    const dir = tmp();
+    const file = path.join(dir, 'serve-long.yaml');
+    writeFileSync(file, ['load: [{ model: arrival-rate, rate: 50, duration: 20s }]', `lab: { serve: "node ${appFile(dir)}" }`, ''].join('\n'));
+    const child = spawn(process.execPath, [CLI, 'lab', file, '--quiet', '--out', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      const log = await waitFor('the app to listen', 15_000, () => {
+        const f = readdirSync(dir).find((n) => n.endsWith('.serve.log'));
+        return f && readFileSync(path.join(dir, f), 'utf8').includes('listening') ? f : null;
+      }).catch((err: Error) => {
+        throw new Error(`${err.message}; files: ${readdirSync(dir).join(' ')}; portstorm stderr: ${stderr}`);
+      });
+      const inner = Number(readFileSync(path.join(dir, log.replace('.serve.log', '.pid')), 'utf8').trim());
+      const ns = readlinkSync(`/proc/${inner}/ns/net`);
+      assert.ok(pidsInNetns(ns).length >= 2, 'the inner process and the app run in the lab');
+      child.kill('SIGKILL');
+      await waitFor('no process left in the lab namespace', 5_000, () => (pidsInNetns(ns).length === 0 ? true : null));
+      assert.equal(spawnSync('pgrep', ['-f', appFile(dir)]).status, 1, 'no app process left');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('--find-knee: the highest rate that lasts the duration, within 20 % of the model', () => {
+    const dir = tmp();
+    const file = path.join(dir, 'knee.yaml');
+    writeFileSync(file, ['connection: { reuse: false, close: client }', 'load: [{ model: arrival-rate, rate: 100, duration: 2s }]', 'workers: 1', 'lab: { portRange: 40000-40299 }', ''].join('\n'));
+    const r = lab([file, '--find-knee', '--quiet', '--json', '--out', dir], 58_000);
+    assert.equal(r.status, 0, r.stderr);
+    const k = JSON.parse(r.stdout) as { knee: number; firstFailing: number; predicted: number; usablePorts: number; probes: Array<{ rate: number; exhaustionErrors: number; file: string }> };
+    assert.equal(k.usablePorts, 300);
+    assert.equal(k.predicted, 150);
+    assert.ok(Math.abs(k.knee - 150) <= 30, `knee ${k.knee}/s vs model 150/s`);
+    assert.ok(k.firstFailing > k.knee);
+    assert.ok(k.probes.length >= 3 && k.probes.length <= 8);
+    for (const p of k.probes) {
+      assert.ok(existsSync(p.file), p.file);
+      assert.equal(p.exhaustionErrors === 0, p.rate <= k.knee, `probe ${p.rate}/s: ${p.exhaustionErrors} errors`);
+    }
+    assert.equal(readdirSync(dir).filter((f) => /^lab-knee-.*\.json$/.test(f)).length, 1);
   });
 });
 

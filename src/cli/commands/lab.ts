@@ -1,19 +1,25 @@
 /**
  * `portstorm lab <scenario>`: run a scenario in a private network namespace with its own port range
- * and TCP sysctls, against the built-in target on a non-loopback address, so the kernel's real
- * EADDRNOTAVAIL shows in seconds without touching the host. `--variant` runs it once per variant,
- * each in a fresh namespace, and compares the runs (the first is the baseline).
+ * and TCP sysctls, against the built-in target (or the scenario's `lab.serve` command) on a
+ * non-loopback address, so the kernel's real EADDRNOTAVAIL shows in seconds without touching the
+ * host. Variants run it once each, in fresh namespaces, and compare the runs (the first is the
+ * baseline); `--find-knee` searches for the highest rate that lasts the duration.
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { exhaustionSignalCounts } from '../../analysis/exhaustion.js';
 import { compareRuns } from '../../compare/compare.js';
-import { ExitCode, RuntimeFailure, UsageError } from '../../errors.js';
-import { detectNamespace, labSysctls, parseSysctlFlag, spawnLab, type LabChild } from '../../lab/netns.js';
-import type { LabInnerConfig, LabInnerResult } from '../../lab/types.js';
+import { ExitCode, PortstormError, RuntimeFailure, UsageError } from '../../errors.js';
+import { kneeGroupIndex, labUsablePorts, predictedKnee, searchKnee, type KneeResult } from '../../lab/knee.js';
+import { detectNamespace, spawnLab, type LabChild } from '../../lab/netns.js';
+import { labSysctls, parseSysctlFlag } from '../../lab/sysctls.js';
+import type { LabInnerConfig, LabInnerResult, LabNamespace } from '../../lab/types.js';
+import { parseVariant, type LabVariant } from '../../lab/variant.js';
 import { readRunRecord, writeBeside } from '../../record/run-file.js';
 import type { RunRecord } from '../../record/types.js';
 import { renderCompareText } from '../../report/compare-text.js';
 import { loadScenario } from '../../scenario/load.js';
+import type { Scenario } from '../../scenario/schema.js';
 import { defineCommand } from '../command.js';
 
 export interface LabArgs {
@@ -24,43 +30,18 @@ export interface LabArgs {
   sysctl: string[];
   variant: string[];
   'port-range'?: string;
+  'find-knee'?: boolean;
+  'knee-probes'?: number;
+  'knee-max-rate'?: number;
   json: boolean;
   quiet: boolean;
 }
 
-/** One `--variant`: a name, sysctl overrides and scenario (`--set`) overrides. */
-export interface LabVariant {
-  name: string;
-  sysctls: string[];
-  sets: string[];
-}
-
-/**
- * Parses `name` or `name:override[,override...]`; an override is `sysctl.<key>=<value>` or a scenario
- * path `connection.reuse=true`. A piece without `=` continues the previous value (so
- * `sysctl.net.ipv4.ip_local_reserved_ports=8080,9000-9010` keeps its comma).
- */
-export function parseVariant(spec: string): LabVariant {
-  const colon = spec.indexOf(':');
-  const name = (colon < 0 ? spec : spec.slice(0, colon)).trim();
-  if (!/^[A-Za-z0-9][\w.-]*$/.test(name)) {
-    throw new UsageError(`--variant ${spec}: expected name or name:override,... with a name of letters, digits, - _ .`);
-  }
-  const overrides: string[] = [];
-  if (colon >= 0) {
-    for (const piece of spec.slice(colon + 1).split(',')) {
-      if (piece.includes('=') || overrides.length === 0) overrides.push(piece.trim());
-      else overrides[overrides.length - 1] += `,${piece}`;
-    }
-  }
-  const variant: LabVariant = { name, sysctls: [], sets: [] };
-  for (const o of overrides) {
-    if (!o.includes('=')) throw new UsageError(`--variant ${spec}: ${JSON.stringify(o)} is not path=value or sysctl.<key>=<value>`);
-    if (o.startsWith('sysctl.')) variant.sysctls.push(o.slice('sysctl.'.length));
-    else variant.sets.push(o);
-  }
-  for (const s of variant.sysctls) parseSysctlFlag(s);
-  return variant;
+/** One lab run to make: a fresh namespace with these sysctls, this scenario, this label. */
+interface LabPlan {
+  name: string | null;
+  scenario: Scenario;
+  sysctls: Record<string, string>;
 }
 
 /** How to order exit codes when several runs end differently: interrupted, runtime, usage, threshold, ok. */
@@ -71,104 +52,209 @@ function worse(a: number, b: number): number {
   return ra <= rb ? a : b;
 }
 
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+function checkTarget(file: string, s: Scenario): void {
+  if (s.target !== 'builtin' && !s.lab?.serve) {
+    throw new UsageError(
+      `${file}: target: the lab runs the built-in target or lab.serve (got ${s.target}); set target: builtin, or lab.serve: "<command that listens on $HOST:$PORT>"`,
+    );
+  }
+}
+
+/** Runs plans one after another, each in its own namespace; stops at the first interruption. */
+class LabSession {
+  private current: LabChild | null = null;
+  private signals = 0;
+  interrupted = false;
+  code: number = ExitCode.OK;
+  private readonly onSignal = (sig: NodeJS.Signals): void => {
+    this.interrupted = true;
+    if (++this.signals > 1) this.current?.kill();
+    else this.current?.signal(sig);
+  };
+
+  constructor(
+    private readonly namespace: LabNamespace,
+    private readonly resultsDir: string,
+    private readonly print: LabInnerConfig['print'],
+    private readonly quiet: boolean,
+    private readonly label: string | null,
+  ) {
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
+  }
+
+  close(): void {
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+  }
+
+  /** Runs one plan; resolves with its run.json, or null when it wrote none. */
+  async run(p: LabPlan, seq: number): Promise<string | null> {
+    if (this.interrupted) return null;
+    const tag = `${process.pid}-${seq}`;
+    const config: LabInnerConfig = {
+      scenario: p.scenario,
+      resultsDir: this.resultsDir,
+      label: p.name ?? this.label,
+      namespace: this.namespace,
+      sysctls: p.sysctls,
+      variant: p.name,
+      print: this.print,
+      quiet: this.quiet,
+      pidFile: path.join(this.resultsDir, `.lab-${tag}.pid`),
+      resultFile: path.join(this.resultsDir, `.lab-${tag}.result.json`),
+    };
+    this.current = spawnLab(this.namespace, config);
+    const { code, signal } = await this.current.done;
+    this.current = null;
+    if (signal && !this.interrupted) process.stderr.write(`portstorm: lab: the lab process ended by ${signal}\n`);
+    this.code = worse(this.code, signal ? (this.interrupted ? ExitCode.INTERRUPTED : ExitCode.RUNTIME) : code);
+    if (code === ExitCode.INTERRUPTED) this.interrupted = true;
+    const result = await readFile(config.resultFile, 'utf8').then((t) => JSON.parse(t) as LabInnerResult).catch(() => null);
+    await rm(config.resultFile, { force: true });
+    await rm(config.pidFile, { force: true });
+    return result?.file ?? null;
+  }
+}
+
+function variantPlans(file: string, base: Scenario, argv: LabArgs, baseSysctls: Record<string, string>): Promise<LabPlan[]> {
+  const fromScenario: LabVariant[] = (base.lab?.variants ?? []).map((v) => ({
+    name: v.name,
+    sysctls: Object.entries(v.sysctls).map(([k, val]) => `${k}=${val}`),
+    sets: v.set,
+  }));
+  const variants = argv.variant.length > 0 ? argv.variant.map(parseVariant) : fromScenario;
+  if (new Set(variants.map((v) => v.name)).size !== variants.length) throw new UsageError('--variant: variant names must differ');
+  return Promise.all(
+    variants.map(async (v) => {
+      const scenario = v.sets.length > 0 ? await loadScenario(file, [...argv.set, ...v.sets]) : base;
+      checkTarget(file, scenario);
+      const sysctls = { ...baseSysctls };
+      for (const s of v.sysctls) {
+        const [k, val] = parseSysctlFlag(s);
+        sysctls[k] = val;
+      }
+      return { name: v.name, scenario, sysctls };
+    }),
+  );
+}
+
+function renderKnee(k: KneeResult, file: string): string {
+  const lines = [`portstorm lab --find-knee: ${k.usablePorts} usable ports, ${k.durationS} s per probe`];
+  for (const p of k.probes) {
+    const outcome = p.exhaustionErrors === 0 ? 'no exhaustion' : `${p.exhaustionErrors} exhaustion errors, first at ${p.firstAtS?.toFixed(2) ?? '?'} s`;
+    lines.push(`  ${String(p.rate).padStart(8)}/s  ${outcome}`);
+  }
+  const knee = k.knee === null ? `below ${k.firstFailing}/s (every probe ran out of ports)` : k.firstFailing === null ? `at least ${k.knee}/s (no probe ran out of ports)` : `${k.knee}/s (${k.firstFailing}/s ran out)`;
+  lines.push(`  knee                   ${knee}`);
+  lines.push(
+    `  model                  ${k.predicted === null ? 'ports do not bound this scenario (no client TIME_WAIT)' : `${Math.round(k.predicted)}/s = usable ports / min(duration, TIME_WAIT)`}` +
+      (k.predicted !== null && k.knee !== null ? `; measured/model ${(k.knee / k.predicted).toFixed(2)}` : ''),
+  );
+  lines.push(`  result                 ${file}`);
+  return lines.join('\n') + '\n';
+}
+
 /** The `lab` command. */
 export const labCommand = defineCommand<LabArgs>({
   command: 'lab <scenario>',
   describe: 'Reproduce port exhaustion in a private network namespace (Linux), optionally under several tunings',
   builder: (y) =>
     y
-      .positional('scenario', { type: 'string', demandOption: true, describe: 'scenario file (target: builtin)' })
-      .option('port-range', { type: 'string', describe: 'the namespace\'s ip_local_port_range (default 40000-40999)' })
+      .positional('scenario', { type: 'string', demandOption: true, describe: 'scenario file (target: builtin, or lab.serve)' })
+      .option('port-range', { type: 'string', describe: 'the namespace\'s ip_local_port_range (default 40000-40999, or lab.portRange)' })
       .option('sysctl', { type: 'string', array: true, default: [], describe: 'a namespace sysctl: --sysctl net.ipv4.tcp_tw_reuse=1' })
-      .option('variant', { type: 'string', array: true, default: [], describe: 'run once per variant and compare: name[:sysctl.<key>=<v>|path=<v>,...]' })
+      .option('variant', { type: 'string', array: true, default: [], describe: 'run once per variant and compare: name[:sysctl.<key>=<v>|path=<v>,...] (replaces lab.variants)' })
+      .option('find-knee', { type: 'boolean', default: false, describe: 'find the highest rate that lasts the duration without exhaustion errors (one arrival-rate group)' })
+      .option('knee-probes', { type: 'number', default: 8, describe: 'with --find-knee: at most this many runs' })
+      .option('knee-max-rate', { type: 'number', default: 100_000, describe: 'with --find-knee: never probe above this rate' })
       .option('out', { type: 'string', default: 'results', describe: 'directory for <runId>/run.json' })
       .option('label', { type: 'string', describe: 'a label stored with the run (variants use their names)' })
       .option('set', { type: 'string', array: true, default: [], describe: 'override a scenario field: --set load[0].rate=1200' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the run record (or, with variants, the comparison) as JSON' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the run record (or the comparison, or the knee) as JSON' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
       .example('$0 lab scenarios/lab-exhaustion.yaml', 'reproduce client port exhaustion in seconds')
-      .example('$0 lab s.yaml --variant baseline --variant "tw-reuse:sysctl.net.ipv4.tcp_tw_reuse=1" --variant "rst:connection.close=reset"', 'try fixes side by side') as never,
+      .example('$0 lab s.yaml --variant baseline --variant "tw-reuse:sysctl.net.ipv4.tcp_tw_reuse=1" --variant "rst:connection.close=reset"', 'try fixes side by side')
+      .example('$0 lab s.yaml --find-knee', 'the highest new-connection rate the port range sustains for the duration') as never,
   async run(argv) {
-    const baseSysctls = labSysctls(argv['port-range'], argv.sysctl);
-    const variants = argv.variant.map(parseVariant);
-    if (new Set(variants.map((v) => v.name)).size !== variants.length) throw new UsageError('--variant: variant names must differ');
-    const plans = variants.length === 0 ? [{ name: null as string | null, sysctls: [] as string[], sets: [] as string[] }] : variants;
-    // Validate every scenario before any namespace is made.
-    const prepared = [];
-    for (const p of plans) {
-      const scenario = await loadScenario(argv.scenario, [...argv.set, ...p.sets]);
-      if (scenario.target !== 'builtin') {
-        throw new UsageError(`${argv.scenario}: target: the lab runs the built-in target only (got ${scenario.target}); set target: builtin`);
-      }
-      const sysctls = { ...baseSysctls };
-      for (const s of p.sysctls) {
-        const [k, v] = parseSysctlFlag(s);
-        sysctls[k] = v;
-      }
-      prepared.push({ name: p.name, scenario, sysctls });
-    }
+    const base = await loadScenario(argv.scenario, argv.set);
+    checkTarget(argv.scenario, base);
+    const baseSysctls = labSysctls(argv['port-range'], argv.sysctl, { portRange: base.lab?.portRange, sysctls: base.lab?.sysctls });
+    const findKnee = argv['find-knee'] === true;
+    const variants = findKnee ? [] : await variantPlans(argv.scenario, base, argv, baseSysctls);
+    const knee = findKnee ? kneeGroupIndex(base) : null;
+    if (findKnee && knee === null) throw new UsageError(`${argv.scenario}: load: --find-knee varies the rate of a single arrival-rate group; this scenario has ${base.load.length} group(s) of other shapes`);
+    if (findKnee && argv.variant.length > 0) throw new UsageError('--find-knee and --variant cannot be combined; run the knee per variant with --sysctl / --set');
+    const probes = argv['knee-probes'] ?? 8;
+    const maxRate = argv['knee-max-rate'] ?? 100_000;
+    if (!Number.isInteger(probes) || probes < 1) throw new UsageError(`--knee-probes ${probes}: expected a whole number, 1 or more`);
+    if (!(maxRate > 0)) throw new UsageError(`--knee-max-rate ${maxRate}: expected a rate above 0`);
     const namespace = detectNamespace();
     const resultsDir = path.resolve(argv.out);
     await mkdir(resultsDir, { recursive: true });
-
-    let current: LabChild | null = null;
-    let interrupted = false;
-    let signals = 0;
-    const onSignal = (sig: NodeJS.Signals): void => {
-      interrupted = true;
-      if (++signals > 1) current?.kill();
-      else current?.signal(sig);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    let code: number = ExitCode.OK;
-    const files: string[] = [];
+    const many = findKnee || variants.length > 0;
+    const session = new LabSession(namespace, resultsDir, argv.json ? (many ? 'none' : 'json') : findKnee ? 'none' : 'text', argv.quiet, argv.label ?? null);
     try {
-      for (const p of prepared) {
-        if (interrupted) break;
-        const tag = `${process.pid}-${files.length}`;
-        const config: LabInnerConfig = {
-          scenario: p.scenario,
-          resultsDir,
-          label: p.name ?? argv.label ?? null,
-          namespace,
-          sysctls: p.sysctls,
-          variant: p.name,
-          // With variants and --json, stdout carries only the comparison.
-          print: argv.json ? (variants.length === 0 ? 'json' : 'none') : 'text',
-          quiet: argv.quiet,
-          pidFile: path.join(resultsDir, `.lab-${tag}.pid`),
-          resultFile: path.join(resultsDir, `.lab-${tag}.result.json`),
-        };
-        current = spawnLab(namespace, config);
-        const { code: c, signal } = await current.done;
-        current = null;
-        if (signal && !interrupted) process.stderr.write(`portstorm: lab: the lab process ended by ${signal}\n`);
-        code = worse(code, signal ? (interrupted ? ExitCode.INTERRUPTED : ExitCode.RUNTIME) : c);
-        const result = await readFile(config.resultFile, 'utf8').then((t) => JSON.parse(t) as LabInnerResult).catch(() => null);
-        await rm(config.resultFile, { force: true });
-        await rm(config.pidFile, { force: true });
-        if (!result) {
-          if (variants.length > 0) throw new RuntimeFailure(`lab: variant ${p.name} wrote no run record (exit ${signal ?? c})`);
-          break;
-        }
-        files.push(result.file);
-        if (c === ExitCode.INTERRUPTED) break;
+      if (findKnee) return await runKnee(session, base, baseSysctls, knee!, probes, maxRate, resultsDir, argv.json, argv.quiet);
+      if (variants.length === 0) {
+        await session.run({ name: null, scenario: base, sysctls: baseSysctls }, 0);
+        return session.code;
       }
+      const files: string[] = [];
+      for (const [i, p] of variants.entries()) {
+        const file = await session.run(p, i);
+        if (file) files.push(file);
+        else if (!session.interrupted) throw new RuntimeFailure(`lab: variant ${p.name} wrote no run record`);
+        if (session.interrupted) break;
+      }
+      if (files.length < 2) return session.code;
+      const records: RunRecord[] = [];
+      for (const f of files) records.push(await readRunRecord(f));
+      const result = compareRuns(records);
+      const json = JSON.stringify(result, null, 1) + '\n';
+      const compareFile = await writeBeside(resultsDir, `lab-compare-${stamp()}-${process.pid}.json`, json);
+      if (argv.json) process.stdout.write(json);
+      else process.stdout.write(`\n${renderCompareText(result).replace(/\n?$/, '\n')}  comparison             ${compareFile}\n`);
+      return session.code;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      session.close();
     }
-    if (variants.length === 0 || files.length < 2) return code;
-
-    const records: RunRecord[] = [];
-    for (const f of files) records.push(await readRunRecord(f));
-    const result = compareRuns(records);
-    const json = JSON.stringify(result, null, 1) + '\n';
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-    const compareFile = await writeBeside(resultsDir, `lab-compare-${stamp}-${process.pid}.json`, json);
-    if (argv.json) process.stdout.write(json);
-    else process.stdout.write(`\n${renderCompareText(result)}${renderCompareText(result).endsWith('\n') ? '' : '\n'}  comparison             ${compareFile}\n`);
-    return code;
   },
 });
+
+async function runKnee(
+  session: LabSession,
+  base: Scenario,
+  sysctls: Record<string, string>,
+  group: number,
+  maxProbes: number,
+  maxRate: number,
+  resultsDir: string,
+  json: boolean,
+  quiet: boolean,
+): Promise<number> {
+  const g = base.load[group]!;
+  const durationS = g.duration!;
+  let seq = 0;
+  const found = await searchKnee({ start: (g as { rate: number }).rate, tolerance: 0.05, maxProbes, maxRate }, async (rate) => {
+    const load = base.load.map((x, i) => (i === group ? { ...x, rate } : x));
+    const scenario = { ...base, load, thresholds: [] } as Scenario;
+    if (!quiet) process.stderr.write(`portstorm lab --find-knee: probing ${rate}/s for ${durationS} s\n`);
+    const file = await session.run({ name: `knee-${rate}`, scenario, sysctls }, seq++);
+    if (session.interrupted) throw new PortstormError(`lab --find-knee: interrupted while probing ${rate}/s`, ExitCode.INTERRUPTED);
+    if (!file) throw new RuntimeFailure(`lab --find-knee: the probe at ${rate}/s wrote no run record`);
+    const r = await readRunRecord(file);
+    const signals = Object.values(exhaustionSignalCounts(r)).reduce((a, b) => a + b, 0);
+    if (r.status !== 'completed') throw new RuntimeFailure(`lab --find-knee: the probe at ${rate}/s did not complete (${r.status})`);
+    return { rate, exhaustionErrors: signals, firstAtS: r.exhaustion?.firstAtS ?? null, completed: r.totals.completed, file };
+  });
+  const result: KneeResult = { ...found, predicted: predictedKnee(base, sysctls, durationS), usablePorts: labUsablePorts(sysctls), durationS };
+  const text = JSON.stringify(result, null, 1) + '\n';
+  const file = await writeBeside(resultsDir, `lab-knee-${stamp()}-${process.pid}.json`, text);
+  process.stdout.write(json ? text : renderKnee(result, file));
+  return session.code === ExitCode.THRESHOLD_FAILED ? ExitCode.OK : session.code;
+}
