@@ -91,7 +91,8 @@ async function main(cfg: LabInnerConfig): Promise<number> {
     progress.stop();
     await thread?.close().catch(() => undefined);
     const ended = await serve?.stop();
-    if (ended && !/^exit 0$|SIGTERM/.test(ended)) process.stderr.write(`portstorm: lab: lab.serve ${ended} when stopped (log kept)\n`);
+    // 143 = 128 + SIGTERM: the server ended by the stop signal, as asked.
+    if (ended && !/^exit (0|143)$|SIGTERM/.test(ended)) process.stderr.write(`portstorm: lab: lab.serve ended with ${ended} when stopped (see its serve.log)\n`);
   }
 
   // The record as if the target had run on this machine: the scenario as given, the built-in target's counters.
