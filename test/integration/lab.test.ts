@@ -362,6 +362,38 @@ describe('portstorm lab: the scenario lab: block, lab.serve, --find-knee', () =>
   });
 });
 
+/**
+ * Runs the CLI where no namespace can be made: inside a user namespace whose own limits allow no
+ * further user or network namespaces (per-user-namespace sysctls; the host's limits are untouched).
+ */
+function withoutNamespaces(args: string[], timeoutMs: number) {
+  const shell = 'echo 0 > /proc/sys/user/max_user_namespaces && echo 0 > /proc/sys/user/max_net_namespaces && exec "$0" "$@"';
+  return spawnSync('unshare', ['-Ur', 'sh', '-c', shell, process.execPath, CLI, ...args], { encoding: 'utf8', timeout: timeoutMs });
+}
+
+describe('where no network namespace can be made', () => {
+  it('portstorm lab says why in one line and exits 3', () => {
+    const dir = tmp();
+    const r = withoutNamespaces(['lab', scenarioFile(dir, 1), '--out', dir], 15_000);
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, /^portstorm: lab: cannot create a network namespace here \(.*No space left on device\); .*run it with --privileged or CAP_SYS_ADMIN, or on a Linux host\n$/);
+    assert.deepEqual(readdirSync(dir), ['scenario.yaml']);
+  });
+
+  it('portstorm demo runs on loopback instead and says why exhaustion will not show', () => {
+    const dir = tmp();
+    const r = withoutNamespaces(['demo', '--quiet', '--out', dir], 40_000);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /the lab is not available here \(cannot create a network namespace here .*\); running on loopback instead.*exhaustion will not show/);
+    assert.match(r.stdout, /target\s+http:\/\/127\.0\.0\.1:\d+\//);
+    const runs = readdirSync(dir).filter((f) => existsSync(path.join(dir, f, 'run.json')));
+    assert.equal(runs.length, 1);
+    const rec = JSON.parse(readFileSync(path.join(dir, runs[0]!, 'run.json'), 'utf8')) as LabRecord;
+    assert.equal(rec.lab, undefined);
+    assert.equal(rec.status, 'completed');
+  });
+});
+
 describe('portstorm demo (npm start)', () => {
   it('reproduces client port exhaustion in the lab, diagnosed, and writes the report', () => {
     const out = tmp();
