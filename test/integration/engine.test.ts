@@ -80,13 +80,15 @@ describe('load engine', () => {
     assert.ok(r.latencyUncorrectedMs.max >= 790, `uncorrected max ${r.latencyUncorrectedMs.max}`);
   });
 
-  it('a refused target: ECONNREFUSED in the connect phase, the run still completes', async () => {
+  it('a refused target: ECONNREFUSED in the connect phase, the run still completes (new and kept-alive connections)', async () => {
     const port = await closedPort();
-    const r = await run({ target: `http://127.0.0.1:${port}/`, load: [{ model: 'users', users: 2, iterations: 5 }] });
-    assert.equal(r.status, 'completed');
-    assert.equal(r.totals.failed, 10);
-    assert.equal(r.errorsByPhase['connect:ECONNREFUSED'], 10);
-    assert.equal(r.errorSamples[0]?.code, 'ECONNREFUSED');
+    for (const reuse of [false, true]) {
+      const r = await run({ target: `http://127.0.0.1:${port}/`, connection: { reuse }, load: [{ model: 'users', users: 2, iterations: 5 }] });
+      assert.equal(r.status, 'completed');
+      assert.equal(r.totals.failed, 10);
+      assert.equal(r.errorsByPhase['connect:ECONNREFUSED'], 10, `reuse ${reuse}: ${JSON.stringify(r.errorsByPhase)}`);
+      assert.equal(r.errorSamples[0]?.code, 'ECONNREFUSED');
+    }
   });
 
   it('a target that resets: ECONNRESET after connect', async () => {
@@ -103,12 +105,15 @@ describe('load engine', () => {
   it('a target that never answers: REQUEST_TIMEOUT, bounded by timeouts.request', async () => {
     const server = await silentServer();
     after(() => server.close());
-    const r = await run({
-      target: server.url,
-      timeouts: { request: '300ms' },
-      load: [{ model: 'users', users: 2, iterations: 2 }],
-    });
-    assert.equal(r.errorsByPhase['response:REQUEST_TIMEOUT'], 4);
+    for (const reuse of [false, true]) {
+      const r = await run({
+        target: server.url,
+        timeouts: { request: '300ms' },
+        connection: { reuse },
+        load: [{ model: 'users', users: 2, iterations: 2 }],
+      });
+      assert.equal(r.errorsByPhase['response:REQUEST_TIMEOUT'], 4, `reuse ${reuse}: ${JSON.stringify(r.errorsByPhase)}`);
+    }
   });
 
   it('HTTP statuses: 5xx and 4xx are failures with their own codes', async () => {
@@ -118,8 +123,11 @@ describe('load engine', () => {
       res.end('no');
     });
     after(() => server.close());
-    const r = await run({ target: server.url, load: [{ model: 'users', users: 1, iterations: 10 }] });
-    assert.deepEqual(r.errors, { HTTP_5XX: 5, HTTP_4XX: 5 });
+    for (const reuse of [false, true]) {
+      const r = await run({ target: server.url, connection: { reuse }, load: [{ model: 'users', users: 1, iterations: 10 }] });
+      assert.deepEqual(r.errors, { HTTP_5XX: 5, HTTP_4XX: 5 }, `reuse ${reuse}`);
+      assert.equal(r.totals.failed, 10);
+    }
   });
 
   it('keep-alive HTTP against a chunked response, with a request body', async () => {

@@ -1,12 +1,13 @@
 /**
- * HTTP over a keep-alive pool (`reuse: true`), on undici's Pool. p-limit holds requests until a
- * connection is free, so undici never queues internally and `startedAt` is the real dispatch time.
+ * HTTP over a keep-alive pool (`reuse: true`), on undici's Pool through its low-level `dispatch()`
+ * (no body stream, no async iterator per request). p-limit holds requests until a connection is
+ * free, so undici never queues internally and `startedAt` is the real dispatch time.
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import { Pool } from 'undici';
-import type { buildConnector } from 'undici';
+import type { buildConnector, Dispatcher } from 'undici';
 import { httpStatusFailure, normalizeError, type Failure } from '../outcome.js';
 import { localAddressPicker } from './local-address.js';
 import type { ExchangeResult, Transport, TransportOptions } from './types.js';
@@ -53,24 +54,17 @@ export function httpPoolTransport(opts: TransportOptions): Transport {
   const requestBody = body === '' ? null : body;
   let closing = false;
 
-  const run = async (): Promise<ExchangeResult> => {
-    const startedAt = performance.now();
-    if (closing) return { startedAt, firstByteAt: null, endedAt: startedAt, localPort: null, connectMs: null, failure: ABORTED };
-    let firstByteAt: number | null = null;
-    let failure: Failure | null = null;
-    try {
-      const res = await pool.request({ method: method as 'GET', path, headers, body: requestBody });
-      firstByteAt = performance.now();
-      for await (const _chunk of res.body) {
-        // Drain without keeping the body.
+  const request: Dispatcher.DispatchOptions = { method: method as Dispatcher.HttpMethod, path, headers, body: requestBody };
+  const run = (): Promise<ExchangeResult> =>
+    new Promise((resolve) => {
+      const handler = new ExchangeHandler(resolve);
+      if (closing) return handler.done(ABORTED);
+      try {
+        pool.dispatch(request, handler);
+      } catch (err) {
+        handler.onResponseError(null, err as Error);
       }
-      const code = httpStatusFailure(res.statusCode);
-      if (code) failure = { code, phase: 'response', message: `HTTP ${res.statusCode}` };
-    } catch (err) {
-      failure = normalizeError(err, firstByteAt === null ? 'send' : 'response');
-    }
-    return { startedAt, firstByteAt, endedAt: performance.now(), localPort: null, connectMs: null, failure };
-  };
+    });
 
   return {
     exchange: () => limit(run),
@@ -81,4 +75,41 @@ export function httpPoolTransport(opts: TransportOptions): Transport {
       else await pool.close().catch(() => undefined);
     },
   };
+}
+
+/** One exchange's undici handler: times the response, drains the body, classifies the outcome. */
+class ExchangeHandler implements Dispatcher.DispatchHandler {
+  private readonly startedAt = performance.now();
+  private firstByteAt: number | null = null;
+  private status = 0;
+  private settled = false;
+
+  constructor(private readonly resolve: (r: ExchangeResult) => void) {}
+
+  done(failure: Failure | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve({ startedAt: this.startedAt, firstByteAt: this.firstByteAt, endedAt: performance.now(), localPort: null, connectMs: null, failure });
+  }
+
+  // undici takes a handler for its current API only when it has onRequestStart.
+  onRequestStart(): void {}
+
+  onResponseStart(_c: unknown, statusCode: number): void {
+    this.firstByteAt ??= performance.now();
+    this.status = statusCode;
+  }
+
+  onResponseData(): void {
+    // The body is counted by nobody and kept by nobody: drained.
+  }
+
+  onResponseEnd(): void {
+    const code = httpStatusFailure(this.status);
+    this.done(code ? { code, phase: 'response', message: `HTTP ${this.status}` } : null);
+  }
+
+  onResponseError(_c: unknown, err: Error): void {
+    this.done(normalizeError(err, this.firstByteAt === null ? 'send' : 'response'));
+  }
 }
