@@ -34,29 +34,45 @@ export type LoadResults = Pick<
 >;
 
 const MAX_SAMPLES = 50;
+/** How many seconds behind the newest one a second's bucket stays flat. */
+const FLAT_SECONDS = 3;
 
-/** Accumulates a run's buckets. */
+/**
+ * Accumulates a run's buckets. Cheap to read repeatedly (a checkpoint reads it every few seconds):
+ * the run-wide figures are merged as deltas arrive, and a second's timeline entry is computed
+ * again only after a delta for that second arrived.
+ */
 export class RunAccumulator {
   private readonly seconds = new Map<number, Bucket>();
+  /** Seconds kept flat: recent ones, which still get deltas and are read at every checkpoint. */
+  private readonly flat = new Set<number>();
+  private newest = 0;
   private readonly samples: ErrorSampleRecord[] = [];
-  private readonly totals: Totals = { attempted: 0, completed: 0, failed: 0, dropped: 0, connectionsOpened: 0 };
-  private readonly errors: Record<string, number> = {};
+  /** Every delta of every second. */
+  private readonly all = newBucket(0, 'flat');
+  /** Timeline entries of seconds that got no delta since they were computed. */
+  private readonly entries = new Map<number, TimelineEntry>();
 
   /** Adds bucket deltas from a worker. */
   add(deltas: WireBucket[]): void {
     for (const w of deltas) {
       let b = this.seconds.get(w.t);
       if (!b) {
-        b = newBucket(w.t);
+        b = newBucket(w.t, 'flat');
         this.seconds.set(w.t, b);
+        this.flat.add(w.t);
       }
-      mergeWire(b, w);
-      this.totals.attempted += w.attempted;
-      this.totals.completed += w.completed;
-      this.totals.failed += w.failed;
-      this.totals.dropped += w.dropped;
-      this.totals.connectionsOpened += w.connectionsOpened;
-      for (const [code, n] of Object.entries(w.errors)) this.errors[code] = (this.errors[code] ?? 0) + n;
+      mergeWire([b, this.all], w);
+      this.entries.delete(w.t);
+      this.newest = Math.max(this.newest, w.t);
+    }
+    // A flat bucket takes ~3× the memory of a packed one: older seconds are packed, for long runs.
+    for (const t of this.flat) {
+      if (t >= this.newest - FLAT_SECONDS) continue;
+      const packed = newBucket(t);
+      mergeBucket(packed, this.seconds.get(t)!);
+      this.seconds.set(t, packed);
+      this.flat.delete(t);
     }
   }
 
@@ -72,8 +88,8 @@ export class RunAccumulator {
   live(nowS: number, shipLagS = 0.55): LiveStats {
     const last = this.seconds.get(Math.floor(nowS - shipLagS) - 1);
     return {
-      totals: { ...this.totals },
-      errors: { ...this.errors },
+      totals: this.totals(),
+      errors: { ...this.all.errors },
       rate: last?.completed ?? 0,
       p99Ms: last ? summarize(last.latency).p99 : 0,
     };
@@ -81,38 +97,17 @@ export class RunAccumulator {
 
   /** The record's load fields for a run that lasted `durationS` seconds. */
   results(durationS: number): LoadResults {
-    const all = newBucket(0);
+    const all = this.all;
     const timeline: TimelineEntry[] = [];
     const lastSecond = Math.max(Math.ceil(durationS) - 1, ...this.seconds.keys());
     for (let t = 0; t <= lastSecond; t++) {
-      const b = this.seconds.get(t) ?? newBucket(t);
-      mergeBucket(all, b);
-      const lat = summarize(b.latency);
-      const con = summarize(b.connect);
-      timeline.push({
-        t,
-        attempted: b.attempted,
-        completed: b.completed,
-        failed: b.failed,
-        dropped: b.dropped,
-        errors: { ...b.errors },
-        latencyMs: { p50: lat.p50, p90: lat.p90, p99: lat.p99, max: lat.max },
-        connectMs: { p50: con.p50, p99: con.p99 },
-        connectionsOpened: b.connectionsOpened,
-        sockets: null,
-        counters: null,
-      });
+      const e = this.entry(t);
+      timeline.push({ ...e, errors: { ...e.errors }, latencyMs: { ...e.latencyMs }, connectMs: { ...e.connectMs } });
     }
     return {
-      totals: {
-        attempted: all.attempted,
-        completed: all.completed,
-        failed: all.failed,
-        dropped: all.dropped,
-        connectionsOpened: all.connectionsOpened,
-      },
-      errors: all.errors,
-      errorsByPhase: all.errorsByPhase,
+      totals: this.totals(),
+      errors: { ...all.errors },
+      errorsByPhase: { ...all.errorsByPhase },
       latencyMs: summarize(all.latency),
       latencyUncorrectedMs: summarize(all.latencyUncorrected),
       connectMs: summarize(all.connect),
@@ -126,5 +121,34 @@ export class RunAccumulator {
       timeline,
       errorSamples: [...this.samples].sort((a, b) => a.t - b.t),
     };
+  }
+
+  private totals(): Totals {
+    const a = this.all;
+    return { attempted: a.attempted, completed: a.completed, failed: a.failed, dropped: a.dropped, connectionsOpened: a.connectionsOpened };
+  }
+
+  /** Second t's timeline entry (socket fields null: the monitor fills them). */
+  private entry(t: number): TimelineEntry {
+    let e = this.entries.get(t);
+    if (e) return e;
+    const b = this.seconds.get(t) ?? newBucket(t);
+    const lat = summarize(b.latency);
+    const con = summarize(b.connect);
+    e = {
+      t,
+      attempted: b.attempted,
+      completed: b.completed,
+      failed: b.failed,
+      dropped: b.dropped,
+      errors: { ...b.errors },
+      latencyMs: { p50: lat.p50, p90: lat.p90, p99: lat.p99, max: lat.max },
+      connectMs: { p50: con.p50, p99: con.p99 },
+      connectionsOpened: b.connectionsOpened,
+      sockets: null,
+      counters: null,
+    };
+    this.entries.set(t, e);
+    return e;
   }
 }

@@ -4,7 +4,7 @@
  * shipped is simply another delta.
  */
 import type { Phase } from './types.js';
-import { decodeHistogram, encodeHistogram, newHistogram, recordMs, type Histogram } from './histogram.js';
+import { decodeHistogram, encodeHistogram, newFlatHistogram, newHistogram as newPackedHistogram, recordMs, type Histogram } from './histogram.js';
 
 /** Live counts and histograms of one second. */
 export interface Bucket {
@@ -32,8 +32,9 @@ export interface WireBucket extends Omit<Bucket, 'latency' | 'latencyUncorrected
 
 const HISTOGRAMS = ['latency', 'latencyUncorrected', 'connect', 'ttfb'] as const;
 
-/** An empty bucket for second t. */
-export function newBucket(t: number): Bucket {
+/** An empty bucket for second t; `flat` for one that is read often (see newFlatHistogram). */
+export function newBucket(t: number, kind: 'packed' | 'flat' = 'packed'): Bucket {
+  const newHistogram = kind === 'flat' ? newFlatHistogram : newPackedHistogram;
   return {
     t,
     attempted: 0,
@@ -94,12 +95,14 @@ function mergeCounts(into: Counts, from: Counts): void {
   addCounts(into.errorsByPhase, from.errorsByPhase);
 }
 
-/** Adds a wire delta into a bucket (same second). */
-export function mergeWire(into: Bucket, w: WireBucket): void {
-  mergeCounts(into, w);
+/** Adds a wire delta into each of `into` (e.g. its second's bucket and the run's), decoding it once. */
+export function mergeWire(into: Bucket[], w: WireBucket): void {
+  for (const b of into) mergeCounts(b, w);
   for (const name of HISTOGRAMS) {
     const enc = w[name];
-    if (enc !== null) into[name].add(decodeHistogram(enc));
+    if (enc === null) continue;
+    const delta = decodeHistogram(enc, 'flat');
+    for (const b of into) b[name].add(delta);
   }
 }
 

@@ -273,6 +273,47 @@ describe('RunAccumulator.results', () => {
     assert.deepEqual(second.latencyMs, first.latencyMs);
     assert.deepEqual(second.timeline, first.timeline);
   });
+
+  it('read between deltas (as checkpoints do), it gives what one read at the end gives', () => {
+    const rnd = lcg(7);
+    const deltas: WireBucket[][] = [];
+    for (let round = 0; round < 24; round++) {
+      // The current second, the one before, and now and then a late one for an old second.
+      const seconds = [Math.floor(round / 2), Math.max(0, Math.floor(round / 2) - 1), ...(round % 5 === 4 ? [Math.floor(rnd() * 3)] : [])];
+      deltas.push(
+        seconds.map((t) => {
+          const b = newBucket(t);
+          const n = 1 + Math.floor(rnd() * 40);
+          b.attempted = n;
+          for (let i = 0; i < n; i++) {
+            if (rnd() < 0.1) countFailure(b, 'ECONNRESET', 'response');
+            else countCompletion(b, rnd() * (rnd() < 0.05 ? 900 : 5), rnd() * 4, rnd());
+            recordMs(b.connect, rnd() * 2);
+          }
+          return ship(b);
+        }),
+      );
+    }
+    const readOften = new RunAccumulator();
+    const readOnce = new RunAccumulator();
+    for (const [i, d] of deltas.entries()) {
+      readOften.add(d);
+      readOnce.add(d);
+      readOften.results(i / 2);
+    }
+    const a = readOften.results(12);
+    const b = readOnce.results(12);
+    assert.deepEqual({ ...a, histograms: null }, { ...b, histograms: null });
+    for (const name of ['latency', 'latencyUncorrected', 'connect', 'ttfb'] as const) {
+      assert.deepEqual(summarize(decodeHistogram(a.histograms[name])), summarize(decodeHistogram(b.histograms[name])), name);
+    }
+    const attempted = new Map<number, number>();
+    for (const w of deltas.flat()) attempted.set(w.t, (attempted.get(w.t) ?? 0) + w.attempted);
+    assert.deepEqual(
+      a.timeline.map((e) => e.attempted),
+      a.timeline.map((e) => attempted.get(e.t) ?? 0),
+    );
+  });
 });
 
 describe('RunAccumulator.live', () => {
