@@ -5,20 +5,23 @@
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { diagnose } from './analysis/diagnose.js';
 import { analyzeExhaustion } from './analysis/exhaustion.js';
 import { evaluateThresholds } from './analysis/thresholds.js';
 import { epochMs, sleep } from './load/clock.js';
 import { requestLogName, startLoad, type RunningLoad } from './load/engine.js';
 import { resolveTarget, type TargetAddress } from './load/target-address.js';
-import { foldMonitor, monitorOff, type MonitorFold } from './monitor/fold.js';
+import { foldMonitor, monitorOff } from './monitor/fold.js';
 import { hostInfo } from './monitor/host.js';
 import { startMonitor, type RunningMonitor } from './monitor/monitor.js';
+import type { SamplerStatus } from './monitor/sampler.js';
+import type { MonitorSample } from './monitor/types.js';
 import { RunAccumulator, type ErrorSampleRecord, type LiveStats } from './record/accumulator.js';
 import type { WireBucket } from './record/bucket.js';
 import { newRunId, writeBeside, writeRunRecord } from './record/run-file.js';
 import { renderHtml } from './report/html.js';
-import { RUN_SCHEMA, type HostInfo, type RunRecord, type TargetStats } from './record/types.js';
+import { RUN_SCHEMA, type HostInfo, type RunRecord, type RunStatus, type TargetStats } from './record/types.js';
 import type { Scenario } from './scenario/schema.js';
 import { startTargetThread, type TargetThread } from './target/thread.js';
 import { PORTSTORM_VERSION } from './version.js';
@@ -39,7 +42,31 @@ export interface RunOptions {
   onProgress?: (elapsedS: number, live: LiveStats) => void;
   /** Called once the target is known and the load is about to start. */
   onStart?: (info: { runId: string; targetUrl: string; workers: number }) => void;
+  /**
+   * Seconds between checkpoints: while the load runs, run.json is rewritten (status `checkpoint`)
+   * with everything so far, so a killed run loses at most about this much. Default
+   * {@link DEFAULT_CHECKPOINT_INTERVAL_S}; 0 writes no checkpoints.
+   */
+  checkpointIntervalS?: number;
+  /** Called after each checkpoint with what it cost, or why it could not be written. */
+  onCheckpoint?: (info: CheckpointInfo) => void;
 }
+
+/** One checkpoint of run.json and its cost. */
+export interface CheckpointInfo {
+  file: string;
+  /** Seconds of load the checkpoint covers. */
+  durationS: number;
+  /** Time the main thread spent on it (building and serializing the record), ms. */
+  mainThreadMs: number;
+  /** From its start to the fsynced, renamed file, ms (mostly waiting on other threads and the disk). */
+  totalMs: number;
+  /** Why it was not written, or null. */
+  error: string | null;
+}
+
+/** Seconds between checkpoints unless the run says otherwise. */
+export const DEFAULT_CHECKPOINT_INTERVAL_S = 2;
 
 /** The outcome of a run: the record and where it and its HTML report were written. */
 export interface RunOutcome {
@@ -54,6 +81,8 @@ export interface RunOutcome {
 const STOP_GRACE_MS = 2000;
 /** How long a run waits for the monitor's first (baseline) sample. */
 const BASELINE_WAIT_MS = 2000;
+/** Most of the main thread checkpoints may use: a costlier one pushes the next one further away. */
+const CHECKPOINT_MAX_SHARE = 0.05;
 
 /** The number of load workers for `workers: auto`: the cores left after the built-in target. */
 export function autoWorkers(builtin: boolean): number {
@@ -91,58 +120,83 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const dir = path.join(opts.resultsDir, runId);
   const host = hostInfo();
   const { addr, url, thread } = await startTarget(s, opts.allowRemote ?? s.allowRemote);
-  const monitor = s.monitor.enabled ? await startRunMonitor(s, host) : null;
-  const acc = new RunAccumulator();
+  const samples: MonitorSample[] = [];
+  const monitor = s.monitor.enabled ? await startRunMonitor(s, host, samples, opts.signal) : null;
   const workers = s.workers === 'auto' ? autoWorkers(thread !== null) : s.workers;
+  const run: RunFacts = { s, runId, label: opts.label ?? null, url, builtin: thread !== null, startedAt, workers, host, acc: new RunAccumulator() };
   let load: RunningLoad | null = null;
-  let status: RunRecord['status'] = 'completed';
+  let status: RunStatus = 'completed';
   let failure: unknown = null;
   let ticker: NodeJS.Timeout | undefined;
+  let checkpoints: Checkpoints | null = null;
+  let endEpochMs = 0;
   const onAbort = (): void => {
     status = 'interrupted';
     void load?.stop(STOP_GRACE_MS);
   };
+  const requestLogs = (): string[] | null => (opts.logRequests && load ? Array.from({ length: workers }, (_, i) => requestLogName(i)) : null);
+  const checkpoint = async (): Promise<number> => {
+    const began = performance.now();
+    const targetStats = thread ? await thread.stats().catch(() => null) : null;
+    const building = performance.now();
+    const startEpochMs = load!.startEpochMs;
+    const durationS = Math.max(0, (epochMs() - startEpochMs) / 1000);
+    let mainThreadMs = 0;
+    let error: string | null = null;
+    try {
+      const provisional: SamplerStatus = { source: latestSource(samples), unavailable: {}, effectiveScanIntervalMs: s.monitor.scanInterval * 1000 };
+      const monitored = monitor ? { samples: [...samples].sort((a, b) => a.at - b.at), status: provisional } : null;
+      const record = buildRecord(run, { status: 'checkpoint', startEpochMs, durationS, monitored, targetStats, requestLogs: requestLogs() });
+      // writeRunRecord serializes before its first await: what runs on this thread ends here.
+      const writing = writeRunRecord(dir, record);
+      mainThreadMs = performance.now() - building;
+      await writing;
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    }
+    opts.onCheckpoint?.({ file: path.join(dir, 'run.json'), durationS, mainThreadMs, totalMs: performance.now() - began, error });
+    return mainThreadMs;
+  };
   try {
     opts.onStart?.({ runId, targetUrl: url, workers });
     if (opts.logRequests) await mkdir(dir, { recursive: true });
-    const observer = { buckets: (b: WireBucket[]) => acc.add(b), sample: (x: ErrorSampleRecord) => acc.addSample(x) };
-    load = await startLoad(s, { ...addr, authority: new URL(url).host }, workers, observer, opts.logRequests ? dir : null);
-    const started = load.startEpochMs;
+    // Stopped before the load began: no load at all, and an (empty) interrupted record.
     if (opts.signal?.aborted) onAbort();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    if (opts.onProgress) {
-      const progress = opts.onProgress;
-      ticker = setInterval(() => {
-        const elapsed = (epochMs() - started) / 1000;
-        progress(elapsed, { ...acc.live(elapsed), sockets: liveSockets(monitor) });
-      }, 500);
+    else {
+      const observer = { buckets: (b: WireBucket[]) => run.acc.add(b), sample: (x: ErrorSampleRecord) => run.acc.addSample(x) };
+      load = await startLoad(s, { ...addr, authority: new URL(url).host }, workers, observer, opts.logRequests ? dir : null);
+      const started = load.startEpochMs;
+      if (opts.signal?.aborted) onAbort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      if (opts.onProgress) {
+        const progress = opts.onProgress;
+        ticker = setInterval(() => {
+          const elapsed = (epochMs() - started) / 1000;
+          progress(elapsed, { ...run.acc.live(elapsed), sockets: liveSockets(monitor) });
+        }, 500);
+      }
+      const intervalS = opts.checkpointIntervalS ?? DEFAULT_CHECKPOINT_INTERVAL_S;
+      if (intervalS > 0) checkpoints = startCheckpoints(intervalS * 1000, checkpoint);
+      await load.done;
     }
-    await load.done;
   } catch (err) {
     status = 'failed';
     failure = err;
   } finally {
+    endEpochMs = epochMs();
     clearInterval(ticker);
+    // The final record must not race a checkpoint: both write the same temp file and run.json.
+    await checkpoints?.stop();
     opts.signal?.removeEventListener('abort', onAbort);
   }
-  const startEpochMs = load?.startEpochMs ?? epochMs();
-  const durationS = load ? Math.max(0, (epochMs() - startEpochMs) / 1000) : 0;
+  const startEpochMs = load?.startEpochMs ?? endEpochMs;
+  const durationS = load ? Math.max(0, (endEpochMs - startEpochMs) / 1000) : 0;
   // Stop the monitor while the built-in target still listens: its TIME_WAIT sockets count as
   // server side only while their port is a listening port.
   const monitored = monitor ? await monitor.stop() : null;
   const targetStats = thread ? await thread.stats().catch(() => null) : null;
   await thread?.close().catch(() => undefined);
-  const fold = monitored
-    ? foldMonitor(monitored.samples, monitored.status, {
-        startEpochMs,
-        durationS,
-        intervalS: s.monitor.interval,
-        scanIntervalS: s.monitor.scanInterval,
-        usable: host.usablePorts,
-      })
-    : null;
-  const requestLogs = opts.logRequests && load ? Array.from({ length: workers }, (_, i) => requestLogName(i)) : null;
-  const record = assemble({ s, runId, requestLogs, label: opts.label ?? null, url, targetStats, builtin: thread !== null, startedAt, durationS, status, workers, acc, host, fold });
+  const record = buildRecord(run, { status, startEpochMs, durationS, monitored, targetStats, requestLogs: requestLogs() });
   const file = await writeRunRecord(dir, record);
   // The record is safe on disk; a report that cannot be drawn must not cost the run.
   const html = await writeBeside(dir, 'report.html', renderHtml(record)).catch(() => null);
@@ -150,15 +204,63 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   return { record, dir, file, html };
 }
 
-/** Starts the sampler thread and waits (briefly) for its first sample: the pre-load baseline. */
-async function startRunMonitor(s: Scenario, host: HostInfo): Promise<RunningMonitor> {
-  const monitor = startMonitor({
-    intervalMs: s.monitor.interval * 1000,
-    scanIntervalMs: s.monitor.scanInterval * 1000,
-    budget: { range: host.portRange ?? [0, 65535], usable: host.usablePorts ?? 0 },
-  });
-  for (let waited = 0; monitor.latest().sample === null && waited < BASELINE_WAIT_MS; waited += 10) await sleep(10);
+/** Running checkpoints: `stop` cancels the next one and waits for the one being written. */
+interface Checkpoints {
+  stop(): Promise<void>;
+}
+
+/**
+ * Writes a checkpoint now and then one every `intervalMs` (start to start), one at a time. `write`
+ * resolves with the main-thread milliseconds it took; the next checkpoint waits long enough to
+ * keep that share at most CHECKPOINT_MAX_SHARE.
+ */
+function startCheckpoints(intervalMs: number, write: () => Promise<number>): Checkpoints {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> = Promise.resolve();
+  const tick = (): void => {
+    const began = performance.now();
+    writing = write()
+      .catch(() => 0)
+      .then((costMs) => {
+        const wait = Math.max(intervalMs, costMs / CHECKPOINT_MAX_SHARE) - (performance.now() - began);
+        if (!stopped) timer = setTimeout(tick, Math.max(0, wait));
+      });
+  };
+  tick();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await writing;
+    },
+  };
+}
+
+/**
+ * Starts the sampler threads, collecting every sample into `samples` (for checkpoints), and waits
+ * (briefly, and not once `signal` aborts) for the first sample: the pre-load baseline.
+ */
+async function startRunMonitor(s: Scenario, host: HostInfo, samples: MonitorSample[], signal?: AbortSignal): Promise<RunningMonitor> {
+  const monitor = startMonitor(
+    {
+      intervalMs: s.monitor.interval * 1000,
+      scanIntervalMs: s.monitor.scanInterval * 1000,
+      budget: { range: host.portRange ?? [0, 65535], usable: host.usablePorts ?? 0 },
+    },
+    (sample) => samples.push(sample),
+  );
+  for (let waited = 0; monitor.latest().sample === null && waited < BASELINE_WAIT_MS && !signal?.aborted; waited += 10) await sleep(10);
   return monitor;
+}
+
+/** The socket source of the newest scan: a checkpoint's stand-in for the monitor's final status. */
+function latestSource(samples: readonly MonitorSample[]): SamplerStatus['source'] {
+  for (let i = samples.length - 1; i >= 0; i--) {
+    const scan = samples[i]!.scan;
+    if (scan) return scan.source;
+  }
+  return null;
 }
 
 function liveSockets(monitor: RunningMonitor | null): LiveStats['sockets'] {
@@ -168,48 +270,65 @@ function liveSockets(monitor: RunningMonitor | null): LiveStats['sockets'] {
   return { timeWait, utilization: scan?.scan?.destinations[0]?.utilization ?? null };
 }
 
-interface AssembleInput {
+/** What a run record is built from that does not change while the run goes on. */
+interface RunFacts {
   s: Scenario;
   runId: string;
   label: string | null;
   url: string;
   builtin: boolean;
-  targetStats: TargetStats | null;
-  requestLogs: string[] | null;
   startedAt: Date;
-  durationS: number;
-  status: RunRecord['status'];
   workers: number;
-  acc: RunAccumulator;
   host: HostInfo;
-  fold: MonitorFold | null;
+  acc: RunAccumulator;
 }
 
-function assemble(a: AssembleInput): RunRecord {
-  const results = a.acc.results(a.durationS);
-  if (a.fold) {
-    for (const entry of results.timeline) Object.assign(entry, a.fold.perSecond.get(entry.t) ?? {});
+/** The run as of one moment: the end, or a checkpoint. */
+interface RunMoment {
+  status: RunStatus;
+  startEpochMs: number;
+  durationS: number;
+  monitored: { samples: MonitorSample[]; status: SamplerStatus } | null;
+  targetStats: TargetStats | null;
+  requestLogs: string[] | null;
+}
+
+/** The run record as of `m`: every checkpoint and the final record are built here. */
+function buildRecord(run: RunFacts, m: RunMoment): RunRecord {
+  const s = run.s;
+  const fold = m.monitored
+    ? foldMonitor(m.monitored.samples, m.monitored.status, {
+        startEpochMs: m.startEpochMs,
+        durationS: m.durationS,
+        intervalS: s.monitor.interval,
+        scanIntervalS: s.monitor.scanInterval,
+        usable: run.host.usablePorts,
+      })
+    : null;
+  const results = run.acc.results(m.durationS);
+  if (fold) {
+    for (const entry of results.timeline) Object.assign(entry, fold.perSecond.get(entry.t) ?? {});
   }
   const record: RunRecord = {
     schema: RUN_SCHEMA,
     portstormVersion: PORTSTORM_VERSION,
-    runId: a.runId,
-    label: a.label,
-    scenario: a.s,
-    target: { url: a.url, builtin: a.builtin, stats: a.targetStats },
-    startedAt: a.startedAt.toISOString(),
-    durationS: Math.round(a.durationS * 1000) / 1000,
-    status: a.status,
-    host: a.host,
-    workers: a.workers,
+    runId: run.runId,
+    label: run.label,
+    scenario: s,
+    target: { url: run.url, builtin: run.builtin, stats: m.targetStats },
+    startedAt: run.startedAt.toISOString(),
+    durationS: Math.round(m.durationS * 1000) / 1000,
+    status: m.status,
+    host: run.host,
+    workers: run.workers,
     ...results,
-    ports: a.fold?.ports ?? null,
-    destinations: a.fold?.destinations ?? [],
-    monitor: a.fold?.monitor ?? monitorOff(a.s.monitor.interval, a.s.monitor.scanInterval),
-    requestLogs: a.requestLogs,
+    ports: fold?.ports ?? null,
+    destinations: fold?.destinations ?? [],
+    monitor: fold?.monitor ?? monitorOff(s.monitor.interval, s.monitor.scanInterval),
+    requestLogs: m.requestLogs,
     thresholds: [],
   };
-  record.thresholds = evaluateThresholds(record, a.s.thresholds);
+  record.thresholds = evaluateThresholds(record, s.thresholds);
   record.exhaustion = analyzeExhaustion(record);
   record.diagnosis = diagnose(record, record.exhaustion);
   return record;

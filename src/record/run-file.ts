@@ -1,25 +1,32 @@
-/** Reading and writing run records. Writes are atomic: a temp file renamed over the target. */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+/**
+ * Reading and writing run records. Writes are atomic and durable: a temp file, fsynced, renamed
+ * over the target, so a reader (or a crash) sees the old file or the new one, never a torn one.
+ */
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { RUN_SCHEMA, type RunRecord } from './types.js';
 
-/** Writes `record` as `dir/run.json` atomically; returns the file path. */
+/**
+ * Writes `record` as `dir/run.json` atomically; returns the file path. The record is serialized
+ * before the first await, so the caller's synchronous cost ends when this returns its promise.
+ */
 export async function writeRunRecord(dir: string, record: RunRecord): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, 'run.json');
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(record, null, 1) + '\n');
-  await rename(tmp, file);
-  return file;
+  return writeBeside(dir, 'run.json', JSON.stringify(record, null, 1) + '\n');
 }
 
-/** Writes a text file next to run.json atomically; returns its path. */
+/** Writes a text file next to run.json atomically and durably; returns its path. */
 export async function writeBeside(dir: string, name: string, text: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, name);
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, text);
+  const handle = await open(tmp, 'w');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
   await rename(tmp, file);
   return file;
 }

@@ -221,6 +221,9 @@ export interface ThresholdResult {
   passed: boolean;
 }
 
+/** How a run ended, or `checkpoint` for the partial record written while it runs. */
+export type RunStatus = 'completed' | 'interrupted' | 'failed' | 'checkpoint';
+
 /** The whole run record. */
 export interface RunRecord {
   schema: typeof RUN_SCHEMA;
@@ -232,8 +235,12 @@ export interface RunRecord {
   target: { url: string; builtin: boolean; stats: TargetStats | null };
   startedAt: string;
   durationS: number;
-  /** `completed`, or why it ended early. */
-  status: 'completed' | 'interrupted' | 'failed';
+  /**
+   * `completed`, or why it ended early; `checkpoint` while the run has not finished: the record of
+   * everything up to `durationS`, rewritten every few seconds until the final record replaces it.
+   * A `checkpoint` left on disk means the run was killed (or is still running).
+   */
+  status: RunStatus;
   host: HostInfo;
   workers: number;
   totals: Totals;

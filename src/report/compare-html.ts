@@ -8,6 +8,7 @@ import type { Assessment, CandidateComparison, Change, CompareResult, MetricComp
 import type { RunRecord, TimelineEntry } from '../record/types.js';
 import { CSS, escapeHtml, inlineScript, inlineStyle, jsonForScript, loadUplot, verdictTitle } from './html.js';
 import { COMPARE_CLIENT_SCRIPT } from './compare-html-client.js';
+import { statusClass, statusLabel } from './status.js';
 
 const e = escapeHtml;
 
@@ -160,8 +161,7 @@ function renderRuns(runs: RunRecord[], model: CompareChartModel): string {
   const rows = runs
     .map((r, i) => {
       const m = model.runs[i];
-      const statusCls = r.status === 'completed' ? 'ok' : r.status === 'interrupted' ? 'warn' : 'bad';
-      return `<tr data-run="${i}"><td>${swatch(m.color)}<span class="role">${m.role}</span></td><td class="run-label">${e(m.label)}</td><td>${e(m.scenario)}</td><td>${e(r.startedAt)}</td><td class="n">${fmtDuration(r.durationS)}</td><td><span class="badge ${statusCls}">${e(r.status)}</span></td><td><code>${e(r.runId)}</code></td></tr>`;
+      return `<tr data-run="${i}"><td>${swatch(m.color)}<span class="role">${m.role}</span></td><td class="run-label">${e(m.label)}</td><td>${e(m.scenario)}</td><td>${e(r.startedAt)}</td><td class="n">${fmtDuration(r.durationS)}</td><td><span class="badge ${statusClass(r.status)}">${e(statusLabel(r.status))}</span></td><td><code>${e(r.runId)}</code></td></tr>`;
     })
     .join('');
   const names = [...new Set(runs.map((r) => r.scenario?.name ?? ''))];

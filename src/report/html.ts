@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Exhaustion, LatencySummary, RunRecord, Verdict } from '../record/types.js';
 import { HTML_CLIENT_SCRIPT } from './html-client.js';
+import { partialNote, statusClass, statusLabel } from './status.js';
 
 const require = createRequire(import.meta.url);
 
@@ -93,8 +94,8 @@ export function verdictTitle(id: string): string {
 }
 
 function renderHeader(r: RunRecord): string {
-  const statusCls = r.status === 'completed' ? 'ok' : r.status === 'interrupted' ? 'warn' : 'bad';
   const sc = r.scenario;
+  const partial = partialNote(r);
   const h = r.host;
   const range = h.portRange ? `${h.portRange[0]}–${h.portRange[1]}` : '–';
   const rows: Array<[string, string]> = [
@@ -103,7 +104,7 @@ function renderHeader(r: RunRecord): string {
     ['Connections', e(`${sc.protocol}, reuse ${sc.connection.reuse}, close ${sc.connection.close}`)],
     ['Started at', e(r.startedAt)],
     ['Duration', e(`${r.durationS.toFixed(1)} s on ${r.workers} worker${r.workers === 1 ? '' : 's'}`)],
-    ['Status', `<span class="badge ${statusCls}">${e(r.status)}</span>`],
+    ['Status', `<span class="badge ${statusClass(r.status)}">${e(statusLabel(r.status))}</span>${partial ? ` <span class="muted">${e(partial)}</span>` : ''}`],
     ['Host', e(`${h.platform} ${h.kernel}, node ${h.node}, ${h.cpus} CPUs, ports ${range}, tcp_tw_reuse ${h.tcpTwReuse ?? '–'}`)],
     ['portstorm', e(r.portstormVersion)],
   ];

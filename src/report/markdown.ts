@@ -4,6 +4,7 @@
  */
 import type { LatencySummary, RunRecord, Verdict } from '../record/types.js';
 import { verdictTitle } from './html.js';
+import { partialNote, statusLabel } from './status.js';
 
 /** Escapes text for a GFM table cell: pipes, line breaks, and HTML tags (rendered as text). */
 export function escapeCell(s: string): string {
@@ -63,7 +64,8 @@ export function renderMarkdown(r: RunRecord): string {
   const t = r.totals;
   const d = r.durationS;
   const out: string[] = [];
-  const status = r.status === 'completed' ? 'completed' : `**${r.status}**`;
+  const status = r.status === 'completed' ? 'completed' : `**${statusLabel(r.status)}**`;
+  const partial = partialNote(r);
   const failedThresholds = r.thresholds.filter((th) => !th.passed).length;
 
   out.push(`# portstorm: ${escapeText(r.scenario.name)}${r.label ? ` — ${escapeText(r.label)}` : ''}`);
@@ -77,6 +79,7 @@ export function renderMarkdown(r: RunRecord): string {
       `**Status** ${status}`,
     ].join(' · '),
   );
+  if (partial) out.push('', `> ⚠️ ${escapeText(partial[0]!.toUpperCase() + partial.slice(1))}.`);
   const top = r.diagnosis?.[0];
   if (top) {
     out.push('');

@@ -1,5 +1,6 @@
 /** The plain-text summary of a run record, as printed at the end of `portstorm run`. */
 import type { LatencySummary, RunRecord } from '../record/types.js';
+import { partialNote, statusLabel } from './status.js';
 
 const fmtMs = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
@@ -13,12 +14,14 @@ export function renderTextSummary(r: RunRecord, file: string | null, html: strin
   const rate = r.durationS > 0 ? t.completed / r.durationS : 0;
   const newConn = r.durationS > 0 ? t.connectionsOpened / r.durationS : 0;
   const lines = [
-    `portstorm ${r.status === 'completed' ? 'run complete' : `run ${r.status}`}: ${r.scenario.name}${r.label ? ` [${r.label}]` : ''}`,
+    `portstorm ${r.status === 'completed' ? 'run complete' : `run ${statusLabel(r.status)}`}: ${r.scenario.name}${r.label ? ` [${r.label}]` : ''}`,
     `  target                 ${r.target.url}${r.target.builtin ? ' (built-in)' : ''}  ${r.scenario.protocol}, reuse ${r.scenario.connection.reuse}, close ${r.scenario.connection.close}`,
     `  duration               ${r.durationS.toFixed(1)} s on ${r.workers} worker${r.workers === 1 ? '' : 's'}`,
     `  requests               ${t.attempted} attempted, ${t.completed} completed, ${t.failed} failed, ${t.dropped} dropped`,
     `  throughput             ${rate.toFixed(1)} completed/s, ${newConn.toFixed(1)} new connections/s (${t.connectionsOpened} opened)`,
   ];
+  const partial = partialNote(r);
+  if (partial) lines.splice(1, 0, `  partial                ${partial}`);
   const errors = Object.entries(r.errorsByPhase).sort((a, b) => b[1] - a[1]);
   if (errors.length > 0) {
     lines.push(`  errors                 ${errors.map(([k, n]) => `${k.split(':')[1]} ${n} (${k.split(':')[0]})`).join(', ')}`);

@@ -2,6 +2,7 @@
 import { readAnalysedRun } from '../../analysis/analysed-run.js';
 import { renderHtml } from '../../report/html.js';
 import { renderMarkdown } from '../../report/markdown.js';
+import { partialNote } from '../../report/status.js';
 import { renderTextSummary } from '../../report/text.js';
 import { defineCommand } from '../command.js';
 import { emit } from '../output.js';
@@ -34,6 +35,9 @@ export const reportCommand = defineCommand<ReportArgs>({
             ? renderHtml(record)
             : renderTextSummary(record, null);
     await emit(text, argv.out);
+    // The text summary says so itself; other formats may go to a file nobody reads at once.
+    const partial = partialNote(record);
+    if (partial && argv.format !== 'text') process.stderr.write(`portstorm: ${argv.run}: ${partial}\n`);
     return 0;
   },
 });

@@ -1,8 +1,9 @@
 /** `portstorm run <scenario>`: run a scenario, write results/<runId>/run.json, print the summary. */
-import { ExitCode } from '../../errors.js';
+import { ExitCode, UsageError } from '../../errors.js';
 import { renderTextSummary } from '../../report/text.js';
-import { runScenario } from '../../run.js';
+import { DEFAULT_CHECKPOINT_INTERVAL_S, runScenario } from '../../run.js';
 import { loadScenario } from '../../scenario/load.js';
+import { parseDuration } from '../../scenario/schema.js';
 import { defineCommand } from '../command.js';
 import { createProgress } from '../progress.js';
 
@@ -15,6 +16,8 @@ export interface RunArgs {
   quiet: boolean;
   'log-requests': boolean;
   'allow-remote': boolean;
+  /** A duration; absent means the default. */
+  'checkpoint-interval'?: string;
 }
 
 /** The `run` command. */
@@ -31,10 +34,18 @@ export const runCommand = defineCommand<RunArgs>({
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
       .option('log-requests', { type: 'boolean', default: false, describe: 'also write every request to requests-<worker>.ndjson next to run.json' })
       .option('allow-remote', { type: 'boolean', default: false, describe: 'allow a target that is not loopback or private' })
+      .option('checkpoint-interval', {
+        type: 'string',
+        default: `${DEFAULT_CHECKPOINT_INTERVAL_S}s`,
+        describe: 'rewrite run.json (status checkpoint) this often while the load runs; 0 turns it off',
+      })
       .example('$0 run scenarios/demo.yaml', 'run the demo against the built-in target')
       .example('$0 run s.yaml --set load[0].rate=1200 --label faster', 'override a field and label the run') as never,
   async run(argv) {
-    const scenario = await loadScenario(argv.scenario, argv.set);
+    const checkpointIntervalS = parseDuration(argv['checkpoint-interval'] ?? DEFAULT_CHECKPOINT_INTERVAL_S);
+    if (checkpointIntervalS === null) {
+      throw new UsageError(`--checkpoint-interval: expected a duration like 500ms, 2s or a number of seconds, got ${JSON.stringify(argv['checkpoint-interval'])}`);
+    }
     const progress = createProgress(process.stderr, argv.quiet);
     const controller = new AbortController();
     let signals = 0;
@@ -46,11 +57,22 @@ export const runCommand = defineCommand<RunArgs>({
       progress.note(`${sig}: stopping, waiting briefly for in-flight requests, then writing partial results`);
       controller.abort();
     };
+    // Listening from the start: a signal while the scenario loads or the target starts still
+    // ends in an (empty) interrupted record.
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    let checkpointFailed = false;
     try {
+      const scenario = await loadScenario(argv.scenario, argv.set);
+      progress.note(`starting ${scenario.name} (${scenario.target === 'builtin' ? 'built-in target' : scenario.target})`);
       const { record, file, html } = await runScenario({
         scenario,
+        checkpointIntervalS,
+        onCheckpoint: (c) => {
+          if (c.error === null || checkpointFailed) return;
+          checkpointFailed = true;
+          progress.note(`cannot write a checkpoint to ${c.file} (${c.error}); the run goes on`);
+        },
         resultsDir: argv.out,
         label: argv.label ?? null,
         allowRemote: argv['allow-remote'] || undefined,
