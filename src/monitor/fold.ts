@@ -60,7 +60,9 @@ export function foldMonitor(samples: readonly MonitorSample[], status: SamplerSt
   const before = samples.filter((s) => s.at < o.startEpochMs);
   const during = samples.filter((s) => s.at >= o.startEpochMs);
   const scans = samples.flatMap((s) => (s.scan ? [s.scan] : []));
-  // A scan stands for the seconds after it until the next one, up to 1.5 scan intervals.
+  // A scan stands for the seconds after it until the next one, up to 1.5 scan intervals, and never
+  // past a scan that failed: from there the seconds have no socket picture.
+  const attempts = samples.filter((s) => s.scan !== null || s.missing?.scan !== undefined);
   const carryMs = o.scanIntervalS * 1500;
   const lastSecond = Math.max(0, Math.ceil(o.durationS) - 1);
   let scanIdx = 0;
@@ -69,7 +71,7 @@ export function foldMonitor(samples: readonly MonitorSample[], status: SamplerSt
   for (let t = 0; t <= lastSecond; t++) {
     // The last second also takes the final sample, taken as the monitor stops.
     const endMs = t === lastSecond ? Infinity : o.startEpochMs + (t + 1) * 1000;
-    while (scanIdx < scans.length && scans[scanIdx]!.at < endMs) current = scans[scanIdx++]!;
+    while (scanIdx < attempts.length && attempts[scanIdx]!.at < endMs) current = attempts[scanIdx++]!.scan;
     const secondEnd = Math.min(endMs, o.startEpochMs + (t + 1) * 1000);
     const scan = current && secondEnd - current.at <= carryMs + 1000 ? current : null;
     const inSecond: MonitorSample[] = [];
@@ -117,7 +119,8 @@ export function foldMonitor(samples: readonly MonitorSample[], status: SamplerSt
     destinations,
     monitor: {
       enabled: true,
-      source: status.source,
+      // A source lost mid-run still made the scans before the loss.
+      source: status.source ?? scans.at(-1)?.source ?? null,
       intervalS: o.intervalS,
       scanIntervalS: o.scanIntervalS,
       effectiveScanIntervalS: status.effectiveScanIntervalMs / 1000,
@@ -125,12 +128,65 @@ export function foldMonitor(samples: readonly MonitorSample[], status: SamplerSt
       scans: scans.length,
       scanCostMs: p50max(scans.map((s) => s.costMs)),
       lateMs: p50max(lateness),
-      unavailable: status.unavailable,
+      unavailable: withGaps(samples, status.unavailable, o.startEpochMs),
       baseline: base ? { timeWait: base.sockstat?.timeWait ?? baseScan?.states.timeWait ?? null, ephemeralInUse: baseScan?.ephemeralInUse ?? null } : null,
       peakConntrack: conntracks.length > 0 ? conntracks.reduce((a, b) => (b.count > a.count ? b : a)) : null,
       peakFds: fds.length > 0 ? (({ open, soft }) => ({ open, soft }))(fds.reduce((a, b) => (b.open > a.open ? b : a))) : null,
     },
   };
+}
+
+/** The sources whose losses are reported, and the sample field each fills. */
+const GAP_FIELDS = {
+  sockstat: (s: MonitorSample) => s.sockstat,
+  counters: (s: MonitorSample) => s.counters,
+  conntrack: (s: MonitorSample) => s.conntrack,
+  fds: (s: MonitorSample) => s.fds,
+  scan: (s: MonitorSample) => s.scan,
+} as const;
+
+/** One stretch of samples that could not read a source. */
+export interface SourceGap {
+  fromMs: number;
+  /** The first sample that read it again; null when none did. */
+  toMs: number | null;
+  code: string;
+}
+
+/** Stretches where a source that worked at some point could not be read. */
+export function sourceGaps(samples: readonly MonitorSample[], what: keyof typeof GAP_FIELDS): SourceGap[] {
+  const gaps: SourceGap[] = [];
+  let worked = false;
+  let open: SourceGap | null = null;
+  for (const s of samples) {
+    const code = s.missing?.[what];
+    if (code !== undefined) {
+      if (!open) gaps.push((open = { fromMs: s.at, toMs: null, code }));
+      else if (!open.code.split('/').includes(code)) open.code += `/${code}`;
+    } else if (GAP_FIELDS[what](s) !== null) {
+      worked = true;
+      if (open) open.toMs = s.at;
+      open = null;
+    }
+  }
+  return worked ? gaps : [];
+}
+
+/**
+ * The sampler's reasons, with every source lost for a while (or for good) during the run told in
+ * run seconds: those seconds are null in the timeline, not zero.
+ */
+function withGaps(samples: readonly MonitorSample[], reasons: Record<string, string>, startEpochMs: number): Record<string, string> {
+  const out = { ...reasons };
+  const at = (ms: number): string => (ms < startEpochMs ? 'before the start' : `t = ${((ms - startEpochMs) / 1000).toFixed(1)} s`);
+  for (const what of Object.keys(GAP_FIELDS) as Array<keyof typeof GAP_FIELDS>) {
+    const gaps = sourceGaps(samples, what);
+    if (gaps.length === 0) continue;
+    const spans = gaps.map((g) => `from ${at(g.fromMs)} ${g.toMs === null ? 'to the end' : `to ${at(g.toMs)}`} (${g.code})`);
+    const base = reasons[what] ? `${reasons[what]}; ` : '';
+    out[what] = `${base}lost ${spans.join(', ')}: no figure for that time (null, not zero)`;
+  }
+  return out;
 }
 
 /** The monitor block of a run made without the monitor. */

@@ -4,7 +4,7 @@
  * a /proc root so tests can point them at fixtures. Everything here is a file read: none of it
  * needs a free port, so it keeps working while the machine is out of ports.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { COUNTER_NAMES, type Conntrack, type CounterDeltas, type CounterName, type FdUsage, type SockstatTotals } from './types.js';
 
 /** Parses sockstat (and optionally sockstat6) text into fast totals. */
@@ -91,48 +91,144 @@ export function parseNofile(limits: string): { soft: number | null; hard: number
   return m ? { soft: num(m[1]), hard: num(m[2]) } : { soft: null, hard: null };
 }
 
-const read = (file: string): string | null => {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
-};
+/**
+ * Errors that pass: the process or the system is short of descriptors or memory for a moment (a
+ * load at its open-file limit makes every open() fail with EMFILE). A source failing with one of
+ * these is tried again next time; any other error (ENOENT, EACCES, ...) means it is gone.
+ */
+export const TRANSIENT_CODES: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'ENOBUFS', 'EINTR']);
 
-/** Reads the Linux sources under a /proc root. Each method returns null when its file is missing. */
+/** The errno code of a thrown value: `code`, else one named in parentheses in the message. */
+export function errnoOf(err: unknown): string | null {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (e && typeof e.code === 'string') return e.code;
+  const m = e && typeof e.message === 'string' ? /\((E[A-Z0-9]+)\)/.exec(e.message) : null;
+  return m ? m[1]! : null;
+}
+
+const CHUNK = 64 * 1024;
+
+/** Reads a whole file through an open descriptor from offset 0 (procfs regenerates it). */
+function preadAll(fd: number): string {
+  const parts: Buffer[] = [];
+  for (let pos = 0; ; ) {
+    const b = Buffer.allocUnsafe(CHUNK);
+    const n = readSync(fd, b, 0, CHUNK, pos);
+    if (n === 0) break;
+    parts.push(b.subarray(0, n));
+    pos += n;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/**
+ * Reads the Linux sources under a /proc root. Each method returns null when its file cannot be
+ * read, and `failure(what)` then gives the errno. Files named to `hold` are also kept open: when
+ * opening a file fails for want of descriptors, it is read through the held one, so the monitor
+ * keeps seeing while the load holds every descriptor.
+ */
 export class LinuxProc {
+  private readonly held = new Map<string, number>();
+  private readonly failures = new Map<string, string>();
+  private lastLimits: { soft: number | null; hard: number | null } = { soft: null, hard: null };
+
   constructor(private readonly root = '/proc') {}
 
+  /** Opens `files` (paths under the root) and keeps them open until `close()`; missing ones are skipped. */
+  hold(files: readonly string[]): void {
+    for (const f of files) {
+      if (this.held.has(f)) continue;
+      try {
+        this.held.set(f, openSync(`${this.root}/${f}`, 'r'));
+      } catch {
+        // not there (yet): plain reads report it
+      }
+    }
+  }
+
+  /** Closes the held files. */
+  close(): void {
+    for (const fd of this.held.values()) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+    this.held.clear();
+  }
+
+  /** Why the last read of `what` (sockstat, counters, conntrack, fds, tcp) failed, or null. */
+  failure(what: string): string | null {
+    return this.failures.get(what) ?? null;
+  }
+
+  private read(file: string, what: string): string | null {
+    try {
+      return readFileSync(`${this.root}/${file}`, 'utf8');
+    } catch (err) {
+      const code = errnoOf(err) ?? 'EIO';
+      const fd = this.held.get(file);
+      if (fd !== undefined && TRANSIENT_CODES.has(code)) {
+        try {
+          return preadAll(fd);
+        } catch {
+          // the held descriptor failed too: report the open's error
+        }
+      }
+      this.failures.set(what, code);
+      return null;
+    }
+  }
+
+  private ok<T>(what: string, value: T): T {
+    if (value !== null) this.failures.delete(what);
+    return value;
+  }
+
   sockstat(at: number): SockstatTotals | null {
-    const text = read(`${this.root}/net/sockstat`);
-    return text === null ? null : parseSockstat(text, read(`${this.root}/net/sockstat6`), at);
+    const text = this.read('net/sockstat', 'sockstat');
+    if (text === null) return null;
+    const text6 = this.read('net/sockstat6', 'sockstat6');
+    return this.ok('sockstat', parseSockstat(text, text6, at));
   }
 
   counters(): CounterValues | null {
-    const netstat = read(`${this.root}/net/netstat`);
-    const snmp = read(`${this.root}/net/snmp`);
+    const netstat = this.read('net/netstat', 'counters');
+    const snmp = netstat === null ? null : this.read('net/snmp', 'counters');
     if (netstat === null || snmp === null) return null;
-    return pickCounters(parseCounterTable(netstat), parseCounterTable(snmp));
+    return this.ok('counters', pickCounters(parseCounterTable(netstat), parseCounterTable(snmp)));
   }
 
   conntrack(): Conntrack | null {
-    const count = read(`${this.root}/sys/net/netfilter/nf_conntrack_count`);
-    const max = read(`${this.root}/sys/net/netfilter/nf_conntrack_max`);
-    return count === null || max === null ? null : { count: Number(count), max: Number(max) };
+    const count = this.read('sys/net/netfilter/nf_conntrack_count', 'conntrack');
+    const max = count === null ? null : this.read('sys/net/netfilter/nf_conntrack_max', 'conntrack');
+    return count === null || max === null ? null : this.ok('conntrack', { count: Number(count), max: Number(max) });
   }
 
+  /**
+   * This process's descriptors. When listing them fails because every descriptor is in use
+   * (EMFILE), the count is the soft limit, by the meaning of EMFILE, and `atLimit` says so.
+   */
   fds(): FdUsage | null {
+    const limits = this.read('self/limits', 'fds');
+    if (limits !== null) this.lastLimits = parseNofile(limits);
     try {
       const open = readdirSync(`${this.root}/self/fd`).length;
-      const limits = read(`${this.root}/self/limits`);
-      return { open, ...(limits ? parseNofile(limits) : { soft: null, hard: null }) };
-    } catch {
+      return this.ok('fds', { open, ...this.lastLimits });
+    } catch (err) {
+      const code = errnoOf(err) ?? 'EIO';
+      if (code === 'EMFILE' && this.lastLimits.soft !== null) return this.ok('fds', { open: this.lastLimits.soft, ...this.lastLimits, atLimit: true });
+      this.failures.set('fds', code);
       return null;
     }
   }
 
   /** /proc/net/tcp and tcp6 text, for the fallback scan. */
   tcpTables(): { tcp: string | null; tcp6: string | null } {
-    return { tcp: read(`${this.root}/net/tcp`), tcp6: read(`${this.root}/net/tcp6`) };
+    const tcp = this.read('net/tcp', 'tcp');
+    const tcp6 = tcp === null ? null : this.read('net/tcp6', 'tcp6');
+    if (tcp !== null) this.failures.delete('tcp');
+    return { tcp, tcp6 };
   }
 }

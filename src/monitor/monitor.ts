@@ -45,8 +45,16 @@ function samplerThread(opts: SamplerOptions, onSample: (s: MonitorSample) => voi
   };
 }
 
+/**
+ * Test-only: a /proc root for every monitor this process starts (scans then read its net/tcp), so
+ * an integration test can take the monitor's sources away in the middle of a whole run.
+ */
+export const TEST_PROC_ROOT_ENV = 'PORTSTORM_TEST_PROC_ROOT';
+
 /** Starts the sampler threads; `onSample` (optional) sees each sample as it arrives. */
 export function startMonitor(opts: SamplerOptions, onSample?: (s: MonitorSample) => void): RunningMonitor {
+  const testRoot = process.env[TEST_PROC_ROOT_ENV];
+  if (opts.procRoot === undefined && testRoot) opts = { ...opts, procRoot: testRoot, prefer: 'proc' };
   const samples: MonitorSample[] = [];
   let latest: MonitorSample | null = null;
   let latestScan: MonitorSample | null = null;

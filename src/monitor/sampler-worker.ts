@@ -13,6 +13,7 @@ port.on('message', (m: ToSampler) => {
     .stop()
     .then(() => sampler.finalSample())
     .then(() => {
+      sampler.dispose();
       send({ type: 'stopped', status: sampler.status() });
       port.close();
     });

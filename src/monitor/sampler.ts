@@ -39,6 +39,23 @@ export interface SamplerStatus {
 
 const epoch = (): number => performance.timeOrigin + performance.now();
 
+const FAST_FILES = ['net/sockstat', 'net/sockstat6', 'net/netstat', 'net/snmp', 'self/limits', 'sys/net/netfilter/nf_conntrack_count', 'sys/net/netfilter/nf_conntrack_max'];
+const SCAN_FILES = ['net/tcp', 'net/tcp6'];
+
+/** What each source reads, for the reasons in `unavailable`. */
+const SOURCE_FILES: Record<string, string> = {
+  sockstat: '/proc/net/sockstat',
+  counters: '/proc/net/netstat and /proc/net/snmp',
+  conntrack: '/proc/sys/net/netfilter/nf_conntrack_count',
+  fds: '/proc/self/fd',
+};
+
+function reasonFor(what: string, code: string): string {
+  if (process.platform !== 'linux') return `not available on ${process.platform}`;
+  if (what === 'conntrack' && code === 'ENOENT') return 'no nf_conntrack (connection tracking not loaded)';
+  return `cannot read ${SOURCE_FILES[what] ?? what} (${code})`;
+}
+
 /** Samples the host at a fixed cadence and hands every sample to `onSample`. */
 export class Sampler {
   private readonly proc: LinuxProc;
@@ -56,6 +73,10 @@ export class Sampler {
     private readonly onSample: (s: MonitorSample) => void,
   ) {
     this.proc = new LinuxProc(opts.procRoot);
+    const role = opts.role ?? 'all';
+    // Held open from the start: read through these when the load has taken every descriptor.
+    if (role !== 'scan') this.proc.hold(FAST_FILES);
+    if (role !== 'fast') this.proc.hold(SCAN_FILES);
     this.scanner = new Scanner(opts.budget, this.proc, opts.prefer);
     this.effectiveScanIntervalMs = opts.scanIntervalMs;
     this.maxCpuShare = opts.maxCpuShare ?? 0.02;
@@ -96,6 +117,11 @@ export class Sampler {
     await this.running;
   }
 
+  /** Closes the files held open for reading under descriptor exhaustion; no sample after this. */
+  dispose(): void {
+    this.proc.close();
+  }
+
   /** What is being read, and why anything is not. */
   status(): SamplerStatus {
     return {
@@ -118,29 +144,44 @@ export class Sampler {
   async sample(withScan: boolean, scanOnly = false, due: number | null = null): Promise<MonitorSample> {
     const at = epoch();
     const lateMs = due === null || scanOnly ? null : Math.round((at - due) * 1000) / 1000;
+    const missing: Record<string, string> = {};
     if (scanOnly) {
-      const scan = await this.scanner.scan();
-      if (scan === null) this.unavailable.scan = 'no socket source works here';
+      const scan = await this.tryScan(missing);
       const s: MonitorSample = { at, lateMs, sockstat: null, scan, counters: null, conntrack: null, fds: null };
-      this.onSample(s);
-      return s;
+      return this.emit(s, missing);
     }
-    const sockstat = this.note('sockstat', this.proc.sockstat(at), 'no /proc/net/sockstat');
-    const values = this.note('counters', this.proc.counters(), 'no /proc/net/netstat or /proc/net/snmp');
+    const sockstat = this.note('sockstat', this.proc.sockstat(at), missing);
+    const values = this.note('counters', this.proc.counters(), missing);
+    // A delta needs two readings in a row: after a gap the first one has no delta (null, not 0).
     const counters = values && this.prevCounters ? counterDeltas(this.prevCounters, values) : null;
     this.prevCounters = values;
-    const conntrack = this.note('conntrack', this.proc.conntrack(), 'no nf_conntrack (connection tracking not loaded)');
-    const fds = this.note('fds', this.proc.fds(), 'no /proc/self/fd');
-    const scan = withScan ? await this.scanner.scan() : null;
-    if (withScan && scan === null) this.unavailable.scan = 'no socket source works here';
-    const s: MonitorSample = { at, lateMs, sockstat, scan, counters, conntrack, fds };
+    const conntrack = this.note('conntrack', this.proc.conntrack(), missing);
+    const fds = this.note('fds', this.proc.fds(), missing);
+    const scan = withScan ? await this.tryScan(missing) : null;
+    return this.emit({ at, lateMs, sockstat, scan, counters, conntrack, fds }, missing);
+  }
+
+  private emit(s: MonitorSample, missing: Record<string, string>): MonitorSample {
+    if (Object.keys(missing).length > 0) s.missing = missing;
     this.onSample(s);
     return s;
   }
 
-  private note<T>(what: string, value: T | null, reason: string): T | null {
-    if (value === null) this.unavailable[what] ??= process.platform === 'linux' ? reason : `not available on ${process.platform}`;
-    return value;
+  private async tryScan(missing: Record<string, string>): Promise<SocketScan | null> {
+    const scan = await this.scanner.scan();
+    if (scan === null) {
+      missing.scan = this.scanner.lastFailure ?? 'error';
+      this.unavailable.scan ??= `no socket source could scan (${missing.scan})`;
+    }
+    return scan;
+  }
+
+  private note<T>(what: string, value: T | null, missing: Record<string, string>): T | null {
+    if (value !== null) return value;
+    const code = this.proc.failure(what) ?? 'unreadable';
+    missing[what] = code;
+    this.unavailable[what] ??= reasonFor(what, code);
+    return null;
   }
 
   private scanReasons(): Record<string, string> {

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { aggregateScan, rowsCursor, type PortBudget, type RowCursor } from './aggregate.js';
-import { LinuxProc } from './linux.js';
+import { errnoOf, LinuxProc, TRANSIENT_CODES } from './linux.js';
 import { netstatCommand, parseNetstatMac, parseNetstatWindows } from './netstat.js';
 import { parseProcNetTcp } from './proc-net-tcp.js';
 import { addressAt, destinationKey, forEachRow, loadSockDiag, type DestinationCache } from './sockdiag.js';
@@ -48,12 +48,15 @@ function sockdiagSource(): ScanSource | string {
 }
 
 function procSource(proc: LinuxProc): ScanSource | string {
-  if (proc.tcpTables().tcp === null) return 'no /proc/net/tcp';
+  if (proc.tcpTables().tcp === null) return `no /proc/net/tcp (${proc.failure('tcp') ?? 'unreadable'})`;
   return {
     name: 'proc',
     async rows() {
       const { tcp, tcp6 } = proc.tcpTables();
-      if (tcp === null) throw new Error('/proc/net/tcp vanished');
+      if (tcp === null) {
+        const code = proc.failure('tcp') ?? 'EIO';
+        throw Object.assign(new Error(`cannot read /proc/net/tcp (${code})`), { code });
+      }
       return rowsCursor([...parseProcNetTcp(tcp), ...(tcp6 ? parseProcNetTcp(tcp6) : [])]);
     },
   };
@@ -77,6 +80,10 @@ export class Scanner {
   private sources: ScanSource[] = [];
   /** Why each skipped or dropped source is not used. */
   readonly reasons: Record<string, string> = {};
+  /** The errno (or `no socket source`) of the last scan that returned null; null after a scan worked. */
+  lastFailure: string | null = null;
+  /** The errno that dropped the last source: what every scan fails for once none is left. */
+  private droppedFor: string | null = null;
 
   constructor(
     private readonly budget: PortBudget,
@@ -103,20 +110,34 @@ export class Scanner {
     return this.sources[0]?.name ?? null;
   }
 
-  /** One scan; null when every source has failed. */
+  /**
+   * One scan; null when no source worked this time (`lastFailure` says why). A source failing for
+   * want of descriptors or memory (TRANSIENT_CODES) is kept and the next one tried for this scan;
+   * a source failing otherwise is dropped for good.
+   */
   async scan(): Promise<SocketScan | null> {
-    while (this.sources.length > 0) {
-      const src = this.sources[0]!;
+    this.lastFailure = this.sources.length === 0 ? (this.droppedFor ?? 'no socket source') : null;
+    for (let i = 0; i < this.sources.length; ) {
+      const src = this.sources[i]!;
       const started = performance.now();
       try {
         const rows = await src.rows();
         const at = performance.timeOrigin + started;
         const scan = aggregateScan(rows, this.budget, at, 0, src.name);
         scan.costMs = Math.round((performance.now() - started) * 1000) / 1000;
+        this.lastFailure = null;
         return scan;
       } catch (err) {
-        this.reasons[src.name] = `failed mid-run: ${(err as Error).message}`;
-        this.sources.shift();
+        const code = errnoOf(err);
+        this.lastFailure ??= code ?? 'error';
+        if (code !== null && TRANSIENT_CODES.has(code)) {
+          this.reasons[src.name] = `some scans failed with ${code} and used the next source (${(err as Error).message})`;
+          i++;
+        } else {
+          this.reasons[src.name] = `failed mid-run: ${(err as Error).message}`;
+          this.droppedFor = code ?? 'error';
+          this.sources.splice(i, 1);
+        }
       }
     }
     return null;

@@ -128,6 +128,8 @@ export interface FdUsage {
   open: number;
   soft: number | null;
   hard: number | null;
+  /** Every descriptor was in use, so they could not be listed: `open` is the soft limit (EMFILE). */
+  atLimit?: boolean;
 }
 
 /** One monitor sample. Fields a source cannot provide are null. */
@@ -142,6 +144,12 @@ export interface MonitorSample {
   counters: CounterDeltas | null;
   conntrack: Conntrack | null;
   fds: FdUsage | null;
+  /**
+   * Sources this sample tried and could not read (sockstat, counters, conntrack, fds, scan), each
+   * with its errno (ENOENT, EACCES, EMFILE, ...): their fields are null, never zero. Absent when
+   * every source it tried was read.
+   */
+  missing?: Record<string, string>;
 }
 
 /** Most destinations kept per scan. */

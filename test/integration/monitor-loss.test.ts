@@ -1,0 +1,169 @@
+/**
+ * The monitor losing its sources in the middle of a run (files that vanish, or that become
+ * unreadable): the run goes on, and the seconds after the loss have no figure (null) rather than
+ * zeros, with the loss told in the record's monitor section. The monitor reads a /proc tree built
+ * from captured fixtures in a temp directory, which the tests take apart.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { foldMonitor, sourceGaps } from '../../src/monitor/fold.js';
+import { TEST_PROC_ROOT_ENV } from '../../src/monitor/monitor.js';
+import { Sampler } from '../../src/monitor/sampler.js';
+import type { MonitorSample } from '../../src/monitor/types.js';
+import { runScenario } from '../../src/run.js';
+import { parseScenario } from '../../src/scenario/load.js';
+
+const FIX = fileURLToPath(new URL('../../../test/fixtures/proc/', import.meta.url));
+const SAMPLER = fileURLToPath(new URL('../../src/monitor/sampler.js', import.meta.url));
+const budget = { range: [32768, 60999] as [number, number], usable: 28_232 };
+
+/**
+ * A /proc tree from the fixtures, with a self/ part (limits, three descriptors). `tcpRows` keeps
+ * that many sockets of the 12 000-row net/tcp fixture, so scans are cheap enough to run every
+ * scan interval (the sampler spaces costly scans out).
+ */
+function procTree(tcpRows = Infinity): string {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'ps-loss-'));
+  mkdirSync(path.join(root, 'net'));
+  mkdirSync(path.join(root, 'self/fd'), { recursive: true });
+  const tcp = gunzipSync(readFileSync(path.join(FIX, 'tcp.txt.gz'))).toString('latin1').split('\n');
+  writeFileSync(path.join(root, 'net/tcp'), tcp.slice(0, Math.min(tcp.length, tcpRows + 1)).join('\n') + '\n');
+  for (const f of ['tcp6', 'sockstat', 'sockstat6', 'netstat', 'snmp']) copyFileSync(path.join(FIX, `${f}.txt`), path.join(root, `net/${f}`));
+  copyFileSync(path.join(FIX, 'limits.txt'), path.join(root, 'self/limits'));
+  for (const fd of ['0', '1', '2']) writeFileSync(path.join(root, 'self/fd', fd), '');
+  return root;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('monitor losing its source mid-run', () => {
+  it('files that vanish: later samples are null with the errno, the fold gives null seconds, not zeros', async () => {
+    const root = procTree();
+    const samples: MonitorSample[] = [];
+    const sampler = new Sampler({ intervalMs: 100, scanIntervalMs: 200, budget, procRoot: root, prefer: 'proc', maxCpuShare: 1 }, (s) => samples.push(s));
+    const start = performance.timeOrigin + performance.now();
+    sampler.start();
+    await sleep(800);
+    for (const f of ['net/sockstat', 'net/netstat', 'net/tcp']) rmSync(path.join(root, f));
+    rmSync(path.join(root, 'self/fd'), { recursive: true });
+    const lostAt = performance.timeOrigin + performance.now();
+    await sleep(1200);
+    await sampler.stop();
+    sampler.dispose();
+
+    const before = samples.filter((s) => s.at < lostAt - 5);
+    const afterLoss = samples.filter((s) => s.at > lostAt + 5);
+    assert.ok(before.length >= 5 && afterLoss.length >= 8, `${before.length} before, ${afterLoss.length} after`);
+    assert.ok(before.every((s) => s.sockstat?.timeWait === 12_003 && s.fds?.open === 3 && s.missing?.sockstat === undefined));
+    for (const s of afterLoss) {
+      assert.equal(s.sockstat, null);
+      assert.equal(s.counters, null);
+      assert.equal(s.fds, null);
+      assert.equal(s.missing?.sockstat, 'ENOENT');
+      assert.equal(s.missing?.counters, 'ENOENT');
+      assert.equal(s.missing?.fds, 'ENOENT');
+      if (s.missing?.scan !== undefined) assert.equal(s.scan, null);
+    }
+    assert.ok(afterLoss.some((s) => s.missing?.scan === 'ENOENT'), 'a scan was tried and failed');
+    assert.deepEqual(sourceGaps(samples, 'sockstat').map((g) => [g.toMs, g.code]), [[null, 'ENOENT']]);
+
+    const fold = foldMonitor(samples, sampler.status(), { startEpochMs: start, durationS: 2, intervalS: 0.1, scanIntervalS: 0.2, usable: 28_232 });
+    const [s0, s1] = [fold.perSecond.get(0)!, fold.perSecond.get(1)!];
+    assert.equal(s0.sockets?.timeWait, 12_003);
+    assert.equal(s0.counters?.ActiveOpens, 0, 'before the loss a counter that did not move is a real 0');
+    // Second 1 is wholly after the loss: no scan carried over it, no counter, no TIME_WAIT.
+    assert.equal(s1.sockets, null);
+    assert.equal(s1.counters, null);
+    assert.match(fold.monitor.unavailable.sockstat ?? '', /lost from t = 0\.[6-9] s to the end \(ENOENT\).*null, not zero/);
+    assert.match(fold.monitor.unavailable.scan ?? "", /lost from t = (0\.[6-9]|1\.[0-2]) s to the end \(ENOENT\)/);
+    assert.match(fold.monitor.unavailable.fds ?? '', /lost from/);
+    assert.equal(fold.monitor.peakFds?.open, 3);
+  });
+
+  it('files that become unreadable (EACCES, as an unprivileged user): null with the errno, and back when readable', () => {
+    // Root reads through any mode; the sampler runs as nobody on a tree nobody owns.
+    const root = procTree();
+    spawnSync('chown', ['-R', '65534:65534', root]);
+    const script = `
+      import { chmodSync } from 'node:fs';
+      import { Sampler } from ${JSON.stringify(SAMPLER)};
+      const root = ${JSON.stringify(root)};
+      const samples = [];
+      const sampler = new Sampler({ intervalMs: 100, scanIntervalMs: 200, budget: ${JSON.stringify(budget)}, procRoot: root, prefer: 'proc', maxCpuShare: 1 }, (s) => samples.push(s));
+      const lost = { at: 0, back: 0 };
+      sampler.start();
+      setTimeout(() => { chmodSync(root + '/net/sockstat', 0); chmodSync(root + '/net/tcp', 0); lost.at = performance.timeOrigin + performance.now(); }, 500);
+      setTimeout(() => { chmodSync(root + '/net/sockstat', 0o644); lost.back = performance.timeOrigin + performance.now(); }, 1000);
+      setTimeout(async () => { await sampler.stop(); sampler.dispose(); process.stdout.write(JSON.stringify({ samples, lost })); }, 1400);
+    `;
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const { samples, lost } = JSON.parse(r.stdout) as { samples: MonitorSample[]; lost: { at: number; back: number } };
+    const during = samples.filter((s) => s.at > lost.at + 5 && s.at < lost.back - 5);
+    assert.ok(during.length >= 3, `${during.length} samples while unreadable`);
+    for (const s of during) {
+      assert.equal(s.sockstat, null);
+      assert.equal(s.missing?.sockstat, 'EACCES');
+    }
+    const back = samples.filter((s) => s.at > lost.back + 5);
+    assert.ok(back.length >= 2 && back.every((s) => s.sockstat?.timeWait === 12_003), 'sockstat is read again once readable');
+    // /proc/net/tcp stays unreadable: the scan source is gone for the rest of the run.
+    assert.ok(samples.some((s) => s.missing?.scan === 'EACCES'));
+    const gaps = sourceGaps(samples, 'sockstat');
+    assert.equal(gaps.length, 1);
+    assert.equal(gaps[0]!.code, 'EACCES');
+    assert.ok(gaps[0]!.toMs !== null && gaps[0]!.toMs > lost.back, 'the gap ends when the file is readable again');
+    chmodSync(root, 0o755);
+  });
+
+  it('a whole run: it completes, and the record marks the seconds after the loss unavailable', async () => {
+    const root = procTree(200);
+    process.env[TEST_PROC_ROOT_ENV] = root;
+    let lostAtS: number | null = null;
+    try {
+      const scenario = parseScenario(
+        { name: 'monitor-loss', workers: 1, monitor: { interval: '100ms', scanInterval: '250ms' }, load: [{ model: 'arrival-rate', rate: 100, duration: 3 }] },
+        'test',
+      );
+      const { record: r } = await runScenario({
+        scenario,
+        resultsDir: mkdtempSync(path.join(os.tmpdir(), 'ps-loss-run-')),
+        onProgress: (elapsedS) => {
+          if (lostAtS !== null || elapsedS < 0.9) return;
+          for (const f of ['net/sockstat', 'net/sockstat6', 'net/netstat', 'net/tcp', 'net/tcp6']) rmSync(path.join(root, f));
+          lostAtS = elapsedS;
+        },
+      });
+      assert.ok(lostAtS !== null && lostAtS < 1.6, `lost at ${lostAtS}`);
+      assert.equal(r.status, 'completed');
+      assert.equal(r.totals.completed, 300);
+      // The source that worked until the loss, not null ("no socket source worked").
+      assert.equal(r.monitor.source, 'proc');
+      const t0 = r.timeline.find((e) => e.t === 0)!;
+      assert.equal(t0.sockets?.timeWait, 12_003);
+      assert.equal(t0.counters?.ActiveOpens, 0);
+      const afterLoss = r.timeline.filter((e) => e.t >= Math.ceil(lostAtS!));
+      assert.ok(afterLoss.length >= 1);
+      for (const e of afterLoss) {
+        assert.equal(e.sockets, null, `second ${e.t}: ${JSON.stringify(e.sockets)}`);
+        assert.equal(e.counters, null, `second ${e.t}`);
+      }
+      assert.match(r.monitor.unavailable.sockstat ?? '', /lost from t = 1\.\d s to the end \(ENOENT\)/);
+      assert.match(r.monitor.unavailable.counters ?? '', /lost from t = 1\.\d s to the end \(ENOENT\)/);
+      assert.match(r.monitor.unavailable.scan ?? '', /lost from t = 1\.\d s to the end \(ENOENT\)/);
+      // The peaks come from before the loss, never from zeros after it.
+      assert.equal(r.ports?.peakTimeWait, 12_003);
+    } finally {
+      delete process.env[TEST_PROC_ROOT_ENV];
+    }
+  });
+});
