@@ -51,6 +51,15 @@ export const FLUSH_MS = 500;
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 const round6 = (x: number): number => Math.round(x * 1e6) / 1e6;
 const BATCH_BEFORE_YIELD = 256;
+/** Past limits.maxDuration, in-flight requests get this long to finish before they are aborted. */
+export const CAP_GRACE_MS = 2000;
+/** setTimeout's longest delay; a cap further away needs no timer. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Shard `index`'s part of a whole split over `count` shards: the parts add up to the whole. */
+export function shareOf(total: number, shard: Shard): number {
+  return Math.floor(total / shard.count) + (shard.index < total % shard.count ? 1 : 0);
+}
 
 /** Generates one shard of load. */
 export class LoadGenerator {
@@ -71,7 +80,7 @@ export class LoadGenerator {
     private readonly sink: GeneratorSink,
   ) {
     const s = cfg.scenario;
-    this.requestCap = Math.ceil(s.limits.maxRequests / cfg.shard.count);
+    this.requestCap = shareOf(s.limits.maxRequests, cfg.shard);
     this.endS = s.limits.maxDuration;
     this.log = cfg.requestLogFile ? new RequestLog(cfg.requestLogFile) : null;
     this.transport = createTransport(s.protocol, s.connection.reuse, {
@@ -99,6 +108,8 @@ export class LoadGenerator {
   async run(startEpochMs: number): Promise<void> {
     this.clock = runClock(startEpochMs);
     const flusher = setInterval(() => this.flush(), FLUSH_MS);
+    const capMs = (this.endS - this.clock.nowS()) * 1000 + CAP_GRACE_MS;
+    const hardStop = capMs < MAX_TIMER_MS ? setTimeout(() => void this.abort(), Math.max(0, capMs)) : undefined;
     try {
       await Promise.all(
         this.cfg.scenario.load.map((g) => (g.model === 'arrival-rate' ? this.runArrivals(g) : this.runUsers(g))),
@@ -106,6 +117,7 @@ export class LoadGenerator {
       if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
       await this.transport.close(false);
     } finally {
+      clearTimeout(hardStop);
       clearInterval(flusher);
       this.flush();
       await this.log?.close();
@@ -188,7 +200,7 @@ export class LoadGenerator {
   private async runArrivals(g: ArrivalRateGroup): Promise<void> {
     const schedule = arrivalSchedule(g);
     const { index, count } = this.cfg.shard;
-    const maxInFlight = Math.max(1, Math.ceil(g.maxInFlight / count));
+    const maxInFlight = shareOf(g.maxInFlight, this.cfg.shard);
     let groupInFlight = 0;
     let n = index;
     let burst = 0;
@@ -198,7 +210,7 @@ export class LoadGenerator {
       const due = g.startAfter + offset;
       if (due > this.clock.nowS()) {
         burst = 0;
-        await this.until(due);
+        await this.until(Math.min(due, this.endS));
         continue;
       }
       n += count;
@@ -226,11 +238,11 @@ export class LoadGenerator {
   }
 
   private async runUser(g: UsersGroup, startS: number, endS: number): Promise<void> {
-    await this.until(startS);
+    await this.until(Math.min(startS, this.endS));
     for (let it = 0; g.iterations === undefined || it < g.iterations; it++) {
       if (!this.canStart() || this.clock.nowS() >= endS) return;
       await this.exchange(this.clock.nowS());
-      if (g.thinkTime > 0) await this.until(this.clock.nowS() + g.thinkTime);
+      if (g.thinkTime > 0) await this.until(Math.min(this.clock.nowS() + g.thinkTime, this.endS));
     }
   }
 }

@@ -40,11 +40,18 @@ const UNDICI_CODES: Record<string, string> = {
   UND_ERR_ABORTED: 'ABORTED',
   UND_ERR_SOCKET: 'SOCKET_CLOSED',
   UND_ERR_CLOSED: 'SOCKET_CLOSED',
-  UND_ERR_DESTROYED: 'SOCKET_CLOSED',
+  // Only portstorm destroys its pool, and only to abort a run (a stop or limits.maxDuration).
+  UND_ERR_DESTROYED: 'ABORTED',
   UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'PROTOCOL',
   UND_ERR_REQ_CONTENT_LENGTH_MISMATCH: 'PROTOCOL',
   HPE_INVALID_CONSTANT: 'PROTOCOL',
 };
+
+/**
+ * Phases a mapped code always has. A request timeout means the response did not arrive in time:
+ * undici reports a headers timeout before any byte came back, which its caller would call `send`.
+ */
+const MAPPED_PHASE: Record<string, Phase> = { CONNECT_TIMEOUT: 'connect', REQUEST_TIMEOUT: 'response' };
 
 function describe(value: unknown): string {
   try {
@@ -78,7 +85,7 @@ export function normalizeError(err: unknown, phase: Phase): Failure {
     if (cause && typeof cause.code === 'string' && PASS_THROUGH.has(cause.code)) {
       return { code: cause.code, phase: effectivePhase, message };
     }
-    return { code: mapped, phase: mapped === 'CONNECT_TIMEOUT' ? 'connect' : effectivePhase, message };
+    return { code: mapped, phase: MAPPED_PHASE[mapped] ?? effectivePhase, message };
   }
   if (raw.startsWith('HPE_')) return { code: 'PROTOCOL', phase: effectivePhase, message };
   if (raw.startsWith('E') && /^E[A-Z0-9]+$/.test(raw)) return { code: raw, phase: effectivePhase, message };

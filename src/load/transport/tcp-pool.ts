@@ -115,7 +115,8 @@ export function tcpPoolTransport(opts: TransportOptions): Transport {
       closing = true;
       for (const p of all) {
         if (opts.close === 'reset') p.socket.resetAndDestroy();
-        else if (force || opts.close === 'client') p.socket.destroy();
+        else if (force) p.socket.destroy(Object.assign(new Error(ABORTED.message), { code: 'ABORTED' }));
+        else if (opts.close === 'client') p.socket.destroy();
         else p.socket.end();
       }
     },
