@@ -10,6 +10,7 @@ import { diagnose } from './analysis/diagnose.js';
 import { analyzeExhaustion } from './analysis/exhaustion.js';
 import { evaluateThresholds } from './analysis/thresholds.js';
 import { epochMs, sleep } from './load/clock.js';
+import { limitsReached, releaseFdReserve } from './limits.js';
 import { requestLogName, startLoad, type RunningLoad } from './load/engine.js';
 import { resolveTarget, type TargetAddress } from './load/target-address.js';
 import { foldMonitor, monitorOff } from './monitor/fold.js';
@@ -188,6 +189,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     // The final record must not race a checkpoint: both write the same temp file and run.json.
     await checkpoints?.stop();
     opts.signal?.removeEventListener('abort', onAbort);
+    releaseFdReserve();
   }
   const startEpochMs = load?.startEpochMs ?? endEpochMs;
   const durationS = load ? Math.max(0, (endEpochMs - startEpochMs) / 1000) : 0;
@@ -328,6 +330,7 @@ function buildRecord(run: RunFacts, m: RunMoment): RunRecord {
     requestLogs: m.requestLogs,
     thresholds: [],
   };
+  record.limitsReached = limitsReached(record);
   record.thresholds = evaluateThresholds(record, s.thresholds);
   record.exhaustion = analyzeExhaustion(record);
   record.diagnosis = diagnose(record, record.exhaustion);

@@ -2,7 +2,7 @@
  * Verdicts about limits other than client ports: file descriptors, the server's listen queue,
  * a target that refuses connections, and the conntrack table. Pure.
  */
-import type { Verdict } from '../record/types.js';
+import type { NofileAdjustment, Verdict } from '../record/types.js';
 import { codeCount, counterFirst, counterSum, type Facts, num, pct, peakSockets, sec } from './diagnose-facts.js';
 import { firstFailureAt } from './exhaustion.js';
 
@@ -33,6 +33,10 @@ export function fdExhaustion(f: Facts): Verdict | null {
   if (r.host.nofileSoft !== null || r.host.nofileHard !== null) {
     evidence.push(`Open-file limits: soft ${r.host.nofileSoft === null ? 'unknown' : num(r.host.nofileSoft)}, hard ${r.host.nofileHard === null ? 'unknown' : num(r.host.nofileHard)}.`);
   }
+  const raise = raiseSentence(r.host.nofile ?? null);
+  if (raise) evidence.push(raise);
+  const shed = shedByBuiltin(f);
+  if (shed) evidence.push(shed);
   if (f.signalTotal > 0) {
     const n = f.signals['EADDRNOTAVAIL'] ?? f.signalTotal;
     const at = f.ex.firstAtS === null ? '' : `, from ${sec(f.ex.firstAtS)}`;
@@ -45,6 +49,31 @@ export function fdExhaustion(f: Facts): Verdict | null {
   if (enfile > 0) advice.push('Raise the system-wide limit fs.file-max (fs.nr_open caps a single process).');
   advice.push(`Open fewer connections at once (lower users, rate or maxInFlight): every open socket is a descriptor${fds ? ` (peak ${num(fds.open)})` : ''}.`);
   return { verdict: 'fd-exhaustion', severity: 'critical', confidence, atS, evidence, advice };
+}
+
+function raiseSentence(n: NofileAdjustment | null): string | null {
+  if (!n) return null;
+  const v = (x: number | null): string => (x === null ? 'unknown' : num(x));
+  if (n.outcome === 'raised') return `portstorm raised the soft limit from ${v(n.before.soft)} to the hard limit ${v(n.after.soft)} at startup.`;
+  if (n.outcome === 'at-hard') return `The soft limit already equalled the hard limit (${v(n.after.hard)}) at startup: only a higher hard limit gives more.`;
+  if (n.outcome === 'failed') return `portstorm could not raise the soft limit (${v(n.before.soft)}) to the hard limit (${v(n.before.hard)}): ${n.reason ?? 'unknown reason'}.`;
+  return null;
+}
+
+/**
+ * The built-in target runs in portstorm's process and shares its descriptors: a connection it
+ * cannot accept for want of one is closed unanswered (libuv accepts and closes it), which the client
+ * sees as PREMATURE_CLOSE or ECONNRESET. Those failures are this exhaustion too.
+ */
+function shedByBuiltin(f: Facts): string | null {
+  const { r } = f;
+  const accepted = r.target.stats?.connectionsAccepted;
+  if (!r.target.builtin || accepted === undefined) return null;
+  const shed = r.totals.connectionsOpened - accepted;
+  if (shed <= 0) return null;
+  const seen = ['PREMATURE_CLOSE', 'ECONNRESET'].map((c) => [c, codeCount(r, c)] as const).filter(([, n]) => n > 0);
+  const as = seen.length > 0 ? `; the client saw them fail with ${seen.map(([c, n]) => `${c} ${num(n)}`).join(' and ')}` : '';
+  return `The built-in target runs in this process and shares its limit: of ${num(r.totals.connectionsOpened)} connections opened it could accept ${num(accepted)}, and closed the other ${num(shed)} unanswered for want of a descriptor${as}.`;
 }
 
 const BACKLOG_SYMPTOMS = ['CONNECT_TIMEOUT', 'ECONNRESET', 'ETIMEDOUT'];

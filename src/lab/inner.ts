@@ -26,6 +26,7 @@ const SAME_SIGNAL_MS = 1000;
 
 async function main(cfg: LabInnerConfig): Promise<number> {
   writeFileSync(cfg.pidFile, `${process.pid}\n`);
+  (await import('../limits.js')).prepareFdLimits();
   const scenario = parseScenario(cfg.scenario, 'lab scenario');
   setupInside(cfg.sysctls, scenario.connection.localAddresses);
 

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { nofileAdjustment } from '../limits.js';
 import type { HostInfo } from '../record/types.js';
 import { usablePorts } from './aggregate.js';
 import { parseNofile } from './linux.js';
@@ -107,6 +108,7 @@ export function hostInfo(procRoot = '/proc'): HostInfo {
     somaxconn: sys('somaxconn', 'net/core/somaxconn'),
     nofileSoft: nofile.soft,
     nofileHard: nofile.hard,
+    nofile: nofileAdjustment(),
     conntrackMax: sys('conntrackMax', 'net/netfilter/nf_conntrack_max'),
     unavailable,
   };

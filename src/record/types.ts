@@ -180,10 +180,34 @@ export interface HostInfo {
   tcpMaxTwBuckets: number | null;
   tcpTimestamps: number | null;
   somaxconn: number | null;
+  /** The open-file limits when the host facts were read (after any raise, see `nofile`). */
   nofileSoft: number | null;
   nofileHard: number | null;
+  /** How portstorm adjusted the open-file limit at startup; null when this process did not (absent in older records). */
+  nofile?: NofileAdjustment | null;
   conntrackMax: number | null;
   unavailable: Record<string, string>;
+}
+
+/** An open-file limit pair; null where it is unknown or unlimited. */
+export interface NofileLimits {
+  soft: number | null;
+  hard: number | null;
+}
+
+/** The open-file limit before and after portstorm raised the soft limit to the hard one. */
+export interface NofileAdjustment {
+  before: NofileLimits;
+  after: NofileLimits;
+  /**
+   * `raised`: prlimit raised the soft limit; `at-hard`: it already equalled the hard limit (Node
+   * raises it when it starts); `failed`: prlimit was missing or refused (see `reason`);
+   * `unknown`: the limits could not be read.
+   */
+  outcome: 'raised' | 'at-hard' | 'failed' | 'unknown';
+  reason: string | null;
+  /** Descriptors held on the null device while the load ran and freed before results were written. */
+  reserve: number;
 }
 
 /**
@@ -241,6 +265,8 @@ export interface RunRecord {
    * A `checkpoint` left on disk means the run was killed (or is still running).
    */
   status: RunStatus;
+  /** The scenario's safety limits that cut the load short (`maxRequests`, `maxDuration`); empty when none did. Absent in older records. */
+  limitsReached?: Array<'maxRequests' | 'maxDuration'>;
   host: HostInfo;
   workers: number;
   totals: Totals;

@@ -1,5 +1,6 @@
 /** `portstorm run <scenario>`: run a scenario, write results/<runId>/run.json, print the summary. */
 import { ExitCode, UsageError } from '../../errors.js';
+import { prepareFdLimits } from '../../limits.js';
 import { renderTextSummary } from '../../report/text.js';
 import { DEFAULT_CHECKPOINT_INTERVAL_S, runScenario } from '../../run.js';
 import { loadScenario } from '../../scenario/load.js';
@@ -42,6 +43,7 @@ export const runCommand = defineCommand<RunArgs>({
       .example('$0 run scenarios/demo.yaml', 'run the demo against the built-in target')
       .example('$0 run s.yaml --set load[0].rate=1200 --label faster', 'override a field and label the run') as never,
   async run(argv) {
+    prepareFdLimits();
     const checkpointIntervalS = parseDuration(argv['checkpoint-interval'] ?? DEFAULT_CHECKPOINT_INTERVAL_S);
     if (checkpointIntervalS === null) {
       throw new UsageError(`--checkpoint-interval: expected a duration like 500ms, 2s or a number of seconds, got ${JSON.stringify(argv['checkpoint-interval'])}`);
