@@ -51,6 +51,8 @@ export const FLUSH_MS = 500;
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 const round6 = (x: number): number => Math.round(x * 1e6) / 1e6;
 const BATCH_BEFORE_YIELD = 256;
+/** Requests users may start in one turn of the event loop before they yield it. */
+const SPIN_LIMIT = 256;
 /** Past limits.maxDuration, in-flight requests get this long to finish before they are aborted. */
 export const CAP_GRACE_MS = 2000;
 /** setTimeout's longest delay; a cap further away needs no timer. */
@@ -67,6 +69,8 @@ export class LoadGenerator {
   private readonly transport: Transport;
   private readonly buckets = new Map<number, Bucket>();
   private readonly sampled = new Set<string>();
+  private startsThisTurn = 0;
+  private turnMark: NodeJS.Immediate | null = null;
   private readonly requestCap: number;
   private readonly log: RequestLog | null;
   private readonly endS: number;
@@ -139,7 +143,8 @@ export class LoadGenerator {
     const sec = Math.max(0, Math.floor(t));
     let b = this.buckets.get(sec);
     if (!b) {
-      b = newBucket(sec);
+      // Flat: recording is an array increment; a bucket lives at most FLUSH_MS before it is shipped.
+      b = newBucket(sec, 'flat');
       this.buckets.set(sec, b);
     }
     return b;
@@ -243,6 +248,23 @@ export class LoadGenerator {
       if (!this.canStart() || this.clock.nowS() >= endS) return;
       await this.exchange(this.clock.nowS());
       if (g.thinkTime > 0) await this.until(Math.min(this.clock.nowS() + g.thinkTime, this.endS));
+      else await this.yieldIfSpinning();
     }
+  }
+
+  /**
+   * Lets the event loop turn when users keep starting requests without it: a request that fails at
+   * once (EMFILE, EADDRNOTAVAIL) settles in a microtask, and a user loop of those would otherwise
+   * starve the flush timer, the stop signal and the hard cap.
+   */
+  private async yieldIfSpinning(): Promise<void> {
+    if (++this.startsThisTurn < SPIN_LIMIT) {
+      this.turnMark ??= setImmediate(() => {
+        this.startsThisTurn = 0;
+        this.turnMark = null;
+      });
+      return;
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runScenario } from '../../src/run.js';
 import { parseScenario } from '../../src/scenario/load.js';
+import type { LiveStats } from '../../src/record/accumulator.js';
 import type { RunRecord } from '../../src/record/types.js';
 import { closedPort, httpServer, resettingServer, silentServer } from '../helpers/servers.js';
 
@@ -170,5 +171,27 @@ describe('load engine', () => {
     assert.ok(record.totals.attempted >= 100 && record.totals.attempted < 500, `attempted ${record.totals.attempted}`);
     assert.equal(record.totals.attempted, record.totals.completed + record.totals.failed);
     assert.ok(record.durationS < 10);
+  });
+
+  it('users whose requests fail at once still yield: the run stops on abort and ships every second', async () => {
+    // 192.0.2.1 (TEST-NET-1) is on no interface here: bind() fails with EADDRNOTAVAIL before any packet.
+    const scenario = parseScenario(
+      { workers: 1, connection: { localAddresses: ['192.0.2.1'] }, load: [{ model: 'users', users: 4, duration: 30 }] },
+      'test',
+    );
+    const ac = new AbortController();
+    const seen: number[] = [];
+    const onProgress = (elapsedS: number, live: LiveStats): void => {
+      seen.push(live.totals.attempted);
+      if (elapsedS >= 1.5) ac.abort();
+    };
+    const { record } = await runScenario({ scenario, resultsDir, signal: ac.signal, onProgress });
+    assert.equal(record.status, 'interrupted');
+    assert.ok(record.durationS < 6, `ran ${record.durationS} s`);
+    assert.equal(record.totals.completed, 0);
+    assert.equal(record.totals.failed, record.totals.attempted);
+    assert.deepEqual(Object.keys(record.errors), ['EADDRNOTAVAIL']);
+    // Progress arrived while the users spun: the worker's flush timer ran.
+    assert.ok(seen.some((n) => n > 0), `progress ${seen.join(',')}`);
   });
 });
