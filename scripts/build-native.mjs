@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
- * Builds the optional native socket reader (native/sockdiag, NETLINK_SOCK_DIAG) with node-gyp.
- * Run by the package's `install` script. It never fails the install: on any problem it prints one
- * line to stderr (plus the tail of the build output when the build itself failed) and exits 0, and
- * the monitor falls back to reading /proc/net/tcp.
+ * Builds the optional native addons with node-gyp: the socket reader (native/sockdiag,
+ * NETLINK_SOCK_DIAG) and the connection engine (native/connengine, the `reuse: false` transport).
+ * Run by the package's `install` script. It never fails the install: for each addon that cannot be
+ * built it prints one line to stderr (plus the tail of the build output when the build itself
+ * failed) and goes on; the monitor then reads /proc/net/tcp, and the load uses node:net sockets.
  *
- *   PORTSTORM_SKIP_NATIVE=1   skip the build (to exercise the /proc fallback)
+ *   PORTSTORM_SKIP_NATIVE=1   skip the builds (to exercise the fallbacks)
  *
  * node-gyp is npm's bundled copy: `npm_config_node_gyp` (set in npm lifecycle scripts), else found
  * next to npm (`npm_execpath`, or <prefix>/lib/node_modules/npm). Run by hand:
@@ -18,13 +19,37 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const dir = path.join(root, 'native', 'sockdiag');
-const addon = path.join(dir, 'build', 'Release', 'sockdiag.node');
 const TIMEOUT_MS = 5 * 60_000;
 
-/** Prints the one line (and optionally the tail of the build log) and exits 0. */
-function notBuilt(reason, log = '') {
-  process.stderr.write(`portstorm: native socket reader not built (${reason}); the monitor will read /proc instead\n`);
+/** The addons: where they live, what they are called in messages, and a check that they work here. */
+const ADDONS = [
+  {
+    name: 'sockdiag',
+    what: 'native socket reader',
+    fallback: 'the monitor will read /proc instead',
+    // A sandbox may forbid netlink sockets.
+    check: (mod) => {
+      if (mod.version !== 1) throw new Error(`unexpected addon version ${mod.version}`);
+      mod.dump(4, 1 << 10);
+    },
+  },
+  {
+    name: 'connengine',
+    what: 'native connection engine',
+    fallback: 'reuse: false will use node:net sockets',
+    check: (mod) => {
+      if (mod.version !== 1) throw new Error(`unexpected addon version ${mod.version}`);
+      if (mod.errname(111) !== 'ECONNREFUSED') throw new Error('uv_err_name is not usable');
+    },
+  },
+];
+
+/** Thrown by notBuilt() to end one addon's build. */
+class NotBuilt extends Error {}
+
+/** Prints the one line (and optionally the tail of the build log) for `addon` and ends its build. */
+function notBuilt(addon, reason, log = '') {
+  process.stderr.write(`portstorm: ${addon.what} not built (${reason}); ${addon.fallback}\n`);
   const tail = log
     .trimEnd()
     .split('\n')
@@ -32,7 +57,7 @@ function notBuilt(reason, log = '') {
     .slice(-10)
     .join('\n');
   if (tail) process.stderr.write(tail + '\n');
-  process.exit(0);
+  throw new NotBuilt(reason);
 }
 
 function findNodeGyp() {
@@ -79,17 +104,6 @@ function shortReason(log, status, signal) {
   return `node-gyp exited with code ${status}${why}`;
 }
 
-if (process.platform !== 'linux') process.exit(0);
-if (process.env.PORTSTORM_SKIP_NATIVE === '1') {
-  // Leave no earlier build behind, so that the fallback is what runs.
-  rmSync(path.join(dir, 'build'), { recursive: true, force: true });
-  notBuilt('skipped: PORTSTORM_SKIP_NATIVE=1');
-}
-if (!existsSync(path.join(dir, 'binding.gyp'))) notBuilt('native/sockdiag sources missing');
-
-const gyp = findNodeGyp();
-if (!gyp) notBuilt("node-gyp not found (run from npm, or set npm_config_node_gyp)");
-
 /**
  * Outside npm (run by hand), node-gyp does not see a `nodedir` from .npmrc and would download the
  * headers: use the ones installed with this node when they are of the same version.
@@ -107,26 +121,46 @@ function localNodedir() {
   return null;
 }
 
-const nodedir = localNodedir();
-const args = [gyp, 'rebuild', '--directory', dir, ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
-const r = spawnSync(process.execPath, args, {
-  cwd: root,
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'pipe'],
-  timeout: TIMEOUT_MS,
-  maxBuffer: 64 * 1024 * 1024,
-});
-const log = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-if (r.error) notBuilt(`could not run node-gyp: ${r.error.message}`, log);
-if (r.status !== 0) notBuilt(shortReason(log, r.status, r.signal), log);
-if (!existsSync(addon)) notBuilt('node-gyp succeeded but build/Release/sockdiag.node is missing', log);
+/** Builds one addon and checks that it loads and works here; throws NotBuilt otherwise. */
+function build(addon, gyp, nodedir) {
+  const dir = path.join(root, 'native', addon.name);
+  const file = path.join(dir, 'build', 'Release', `${addon.name}.node`);
+  if (process.env.PORTSTORM_SKIP_NATIVE === '1') {
+    // Leave no earlier build behind, so that the fallback is what runs.
+    rmSync(path.join(dir, 'build'), { recursive: true, force: true });
+    notBuilt(addon, 'skipped: PORTSTORM_SKIP_NATIVE=1');
+  }
+  if (!existsSync(path.join(dir, 'binding.gyp'))) notBuilt(addon, `native/${addon.name} sources missing`);
+  if (!gyp) notBuilt(addon, 'node-gyp not found (run from npm, or set npm_config_node_gyp)');
+  const args = [gyp, 'rebuild', '--directory', dir, ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
+  const r = spawnSync(process.execPath, args, {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: TIMEOUT_MS,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const log = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  if (r.error) notBuilt(addon, `could not run node-gyp: ${r.error.message}`, log);
+  if (r.status !== 0) notBuilt(addon, shortReason(log, r.status, r.signal), log);
+  if (!existsSync(file)) notBuilt(addon, `node-gyp succeeded but build/Release/${addon.name}.node is missing`, log);
+  try {
+    addon.check(createRequire(import.meta.url)(file));
+  } catch (e) {
+    notBuilt(addon, `built but unusable: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
 
-// Check that it loads and works here (a sandbox may forbid netlink sockets).
-try {
-  const mod = createRequire(import.meta.url)(addon);
-  if (mod.version !== 1) throw new Error(`unexpected addon version ${mod.version}`);
-  mod.dump(4, 1 << 10);
-} catch (e) {
-  notBuilt(`built but unusable: ${e instanceof Error ? e.message : String(e)}`);
+if (process.platform !== 'linux') process.exit(0);
+const gyp = process.env.PORTSTORM_SKIP_NATIVE === '1' ? null : findNodeGyp();
+const nodedir = localNodedir();
+for (const addon of ADDONS) {
+  try {
+    build(addon, gyp, nodedir);
+  } catch (e) {
+    if (!(e instanceof NotBuilt)) {
+      process.stderr.write(`portstorm: ${addon.what} not built (${e instanceof Error ? e.message : String(e)}); ${addon.fallback}\n`);
+    }
+  }
 }
 process.exit(0);

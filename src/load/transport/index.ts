@@ -1,18 +1,60 @@
 /** Picks the transport for a scenario's protocol and connection policy. */
+import net from 'node:net';
 import { oneShotTransport } from './oneshot.js';
 import { httpPoolTransport } from './http-pool.js';
 import { httpRequestBytes } from './http-request.js';
+import { loadNativeEngine } from './native-engine.js';
+import { nativeOneShotTransport } from './native-oneshot.js';
 import { byteCountReader, httpResponseReader } from './readers.js';
 import { tcpPoolTransport } from './tcp-pool.js';
 import type { Transport, TransportOptions } from './types.js';
+
+/**
+ * Environment variable choosing the engine of `reuse: false` transports: `js` forces node:net,
+ * `native` requires the native engine (creating a transport throws when it is unavailable);
+ * unset or anything else uses the native engine when it loads.
+ */
+export const ENGINE_ENV = 'PORTSTORM_ENGINE';
+
+/** Which code carries a scenario's connections, and why when it is not the native engine. */
+export interface EngineChoice {
+  /** `native`: native/connengine's epoll thread; `js`: node:net sockets (or undici / pools with reuse). */
+  engine: 'native' | 'js';
+  /** Why the native engine is not used (null when it is). */
+  reason: string | null;
+}
+
+/**
+ * The engine that `createTransport` uses for a scenario with `reuse` on or off, on this thread and
+ * with this environment: the native engine for `reuse: false` unless PORTSTORM_ENGINE=js or the
+ * addon does not load. `host`, when given, is the resolved target address (the native engine takes
+ * IP addresses only). A run can call this on its main thread to report the engine its load workers use.
+ */
+export function connectionEngine(reuse: boolean, host?: string): EngineChoice {
+  if (reuse) return { engine: 'js', reason: 'reuse: true keeps pooled connections (node:net / undici)' };
+  const wanted = process.env[ENGINE_ENV];
+  if (wanted === 'js') return { engine: 'js', reason: `${ENGINE_ENV}=js` };
+  const native = loadNativeEngine();
+  if (!native.available) return { engine: 'js', reason: `native connection engine unavailable: ${native.reason}` };
+  if (host !== undefined && net.isIP(host) === 0) return { engine: 'js', reason: `target ${host} is not an IP address` };
+  return { engine: 'native', reason: null };
+}
 
 /** The transport for `protocol` with `reuse` on or off. */
 export function createTransport(protocol: 'http' | 'tcp', reuse: boolean, opts: TransportOptions): Transport {
   if (protocol === 'http') {
     if (reuse) return httpPoolTransport(opts);
-    const isHead = opts.http.method === 'HEAD';
-    return oneShotTransport(opts, httpRequestBytes(opts), () => httpResponseReader(isHead));
+  } else if (reuse) return tcpPoolTransport(opts);
+
+  const isHead = opts.http.method === 'HEAD';
+  const request = protocol === 'http' ? httpRequestBytes(opts) : Buffer.from(opts.tcp.payload);
+  const choice = connectionEngine(false, opts.host);
+  const native = loadNativeEngine();
+  if (choice.engine === 'native' && native.available) {
+    const reader = protocol === 'http' ? ({ kind: 'http', isHead } as const) : ({ kind: 'bytes', expectBytes: opts.tcp.expectBytes } as const);
+    return nativeOneShotTransport(native.addon, opts, request, reader);
   }
-  if (reuse) return tcpPoolTransport(opts);
-  return oneShotTransport(opts, Buffer.from(opts.tcp.payload), () => byteCountReader(opts.tcp.expectBytes));
+  if (process.env[ENGINE_ENV] === 'native') throw new Error(`${ENGINE_ENV}=native, but ${choice.reason ?? 'the native engine is unavailable'}`);
+  const newReader = protocol === 'http' ? () => httpResponseReader(isHead) : () => byteCountReader(opts.tcp.expectBytes);
+  return oneShotTransport(opts, request, newReader);
 }

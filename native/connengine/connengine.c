@@ -1,0 +1,1214 @@
+/*
+ * connengine: a connection engine for portstorm's `reuse: false` transport. Each engine owns one
+ * pthread running an edge-triggered epoll loop that performs whole exchanges: non-blocking
+ * socket / optional bind / connect, write the request, read until the response is complete (see
+ * framer.c), close per policy. Plain C against node_api.h (and uv.h for uv_err_name); Linux only.
+ *
+ * JS and the engine thread talk in batches, never per exchange:
+ *   - JS writes slot ids into an Int32Array and calls submit(handle, n): one mutex-protected copy
+ *     and, only when the engine thread sleeps in epoll_wait, one eventfd write.
+ *   - The engine thread appends fixed-size records (REC_BYTES, layout below) to a queue once per
+ *     loop iteration and calls the threadsafe function only when the queue turns non-empty; JS
+ *     then calls take(handle), which copies the queue into an ArrayBuffer it reads.
+ *
+ * Record layout (little-endian, REC_BYTES = 128):
+ *   f64[0] startedAt  f64[1] connectMs (-1: none)  f64[2] firstByteAt (-1: none)  f64[3] endedAt
+ *   i32[8] type (1 connected, 2 done)  i32[9] slot  i32[10] code  i32[11] phase  i32[12] errno
+ *   i32[13] syscall  i32[14] localPort (-1: none)  i32[15] detail  i32[16] local address index
+ *   bytes 80..127: NUL-terminated "address:port" of the socket (detail 1)
+ * Times are performance.now() milliseconds: CLOCK_MONOTONIC nanoseconds minus the origin JS passes
+ * to create() (the monotonic reading at which performance.now() was 0), divided by 1e6.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#include "framer.h"
+
+#define ENGINE_VERSION 1
+#define REC_BYTES 128
+#define SUB_CAP 4096
+#define OUT_CAP 4096
+#define READ_BYTES (64 * 1024)
+#define MAX_EVENTS 256
+#define CONN_BLOCK 256
+/* The smallest MSS a TCP peer may announce (RFC 1122 default). */
+#define NAGLE_SAFE_BYTES 536
+/*
+ * How long "connected" records may wait for a completion before they wake JS on their own. JS
+ * counts a connection in the second it hears of it; this bounds how late that can be.
+ */
+#define CONNECTED_DELAY_NS 1000000
+
+enum { REC_CONNECTED = 1, REC_DONE = 2 };
+enum {
+  CODE_OK = 0,
+  CODE_ERRNO = 1,
+  CODE_CONNECT_TIMEOUT = 2,
+  CODE_REQUEST_TIMEOUT = 3,
+  CODE_PREMATURE_END = 4,    /* the peer's FIN before a complete response */
+  CODE_PREMATURE_CLOSED = 5, /* closed by portstorm before a complete response */
+  CODE_HTTP_4XX = 6,
+  CODE_HTTP_5XX = 7,
+  CODE_PROTOCOL = 8,
+  CODE_ABORTED = 9,
+};
+enum { PH_CONNECT = 0, PH_SEND = 1, PH_RESPONSE = 2 };
+enum { SYS_CONNECT = 0, SYS_BIND = 1, SYS_READ = 2, SYS_WRITE = 3 };
+/* Node's connect() error message: nothing more, " - Local (addr:port)", " - Local (undefined:undefined)". */
+enum { DETAIL_NONE = 0, DETAIL_LOCAL = 1, DETAIL_UNDEFINED = 2 };
+enum { POLICY_CLIENT = 0, POLICY_SERVER = 1, POLICY_RESET = 2 };
+enum { CS_FREE = 0, CS_CONNECTING, CS_OPEN, CS_LINGER };
+/* Timer lists: every open connection is in exactly one. Deadlines within a list are FIFO. */
+enum { L_CONNECT = 0, L_REQUEST = 1, L_LINGER = 2, L_COUNT = 3, L_NONE = 255 };
+
+typedef struct rec {
+  double started_at;
+  double connect_ms;
+  double first_byte_at;
+  double ended_at;
+  int32_t type, slot, code, phase, err, syscall, local_port, detail, local_index;
+  int32_t pad[3];
+  char text[48];
+} rec;
+_Static_assert(sizeof(rec) == REC_BYTES, "record size");
+
+typedef struct conn {
+  struct conn *prev, *next;
+  int64_t deadline;
+  int64_t t_start, t_conn, t_first;
+  int fd;
+  uint32_t slot;
+  int32_t local_index;
+  int32_t local_port;
+  uint32_t sent;
+  uint8_t state, phase, list, settled, eof;
+  framer fr;
+} conn;
+
+typedef struct list {
+  conn *head, *tail;
+} list;
+
+typedef struct block {
+  struct block *next;
+  conn conns[CONN_BLOCK];
+} block;
+
+typedef struct engine {
+  /* Configuration: written by create(), read-only afterwards. */
+  int family;
+  struct sockaddr_storage target;
+  socklen_t target_len;
+  struct sockaddr_storage *locals;
+  uint8_t *local_ok;
+  int n_locals;
+  int policy;
+  int64_t connect_timeout_ns, request_timeout_ns;
+  uint8_t *request;
+  uint32_t request_len;
+  int reader_kind, is_head;
+  uint64_t expect;
+  int64_t origin_ns;
+  int epfd, evfd;
+
+  /* Shared between the JS thread and the engine thread, under mu. */
+  pthread_mutex_t mu;
+  uint32_t *subq;
+  size_t subq_len, subq_cap;
+  int cmd_abort, cmd_destroy, cmd_stop;
+  int sleeping, wake_pending;
+  rec *outq;
+  size_t outq_len, outq_cap;
+  int notified;
+  atomic_int open_count;
+  /* Counters for stats(): wake-ups each way, engine loop iterations, exchanges started. */
+  atomic_ulong n_wake_engine, n_notify_js, n_iterations, n_started;
+
+  /* Engine thread only. */
+  pthread_t thread;
+  uint32_t *starting;
+  size_t starting_cap;
+  conn *free_conns;
+  block *blocks;
+  list lists[L_COUNT];
+  rec *batch;
+  size_t batch_len, batch_cap;
+  size_t batch_done;          /* "done" records in the batch */
+  int64_t connected_deadline; /* when queued "connected" records wake JS anyway (0: none waiting) */
+  uint32_t next_local;
+  uint8_t *rbuf;
+
+  /* JS thread only. */
+  napi_env env;
+  napi_threadsafe_function tsfn;
+  napi_ref sub_ref, out_ref;
+  int32_t *js_sub;
+  rec *js_out;
+  uint32_t outstanding;
+  int refed;
+  int thread_started;
+  int shut;
+  int refs;
+} engine;
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static double perf_ms(const engine *e, int64_t t) { return (double)(t - e->origin_ns) / 1e6; }
+
+/* ---- timer lists ---- */
+
+static void list_remove(engine *e, conn *c) {
+  if (c->list == L_NONE) return;
+  list *l = &e->lists[c->list];
+  if (c->prev) c->prev->next = c->next;
+  else l->head = c->next;
+  if (c->next) c->next->prev = c->prev;
+  else l->tail = c->prev;
+  c->prev = c->next = NULL;
+  c->list = L_NONE;
+}
+
+static void list_push(engine *e, conn *c, int which, int64_t deadline) {
+  list_remove(e, c);
+  list *l = &e->lists[which];
+  c->deadline = deadline;
+  c->list = (uint8_t)which;
+  c->prev = l->tail;
+  c->next = NULL;
+  if (l->tail) l->tail->next = c;
+  else l->head = c;
+  l->tail = c;
+}
+
+/* ---- connection objects ---- */
+
+static conn *conn_alloc(engine *e) {
+  if (e->free_conns == NULL) {
+    block *b = calloc(1, sizeof *b);
+    if (b == NULL) return NULL;
+    b->next = e->blocks;
+    e->blocks = b;
+    for (int i = CONN_BLOCK - 1; i >= 0; i--) {
+      b->conns[i].next = e->free_conns;
+      e->free_conns = &b->conns[i];
+    }
+  }
+  conn *c = e->free_conns;
+  e->free_conns = c->next;
+  c->prev = c->next = NULL;
+  c->list = L_NONE;
+  c->fd = -1;
+  c->sent = 0;
+  c->t_conn = c->t_first = 0;
+  c->local_port = -1;
+  c->settled = c->eof = 0;
+  c->phase = PH_CONNECT;
+  c->state = CS_CONNECTING;
+  framer_init(&c->fr, e->reader_kind, e->is_head, e->expect);
+  return c;
+}
+
+static void conn_release(engine *e, conn *c) {
+  list_remove(e, c);
+  if (c->fd >= 0) {
+    close(c->fd);
+    c->fd = -1;
+    atomic_fetch_sub_explicit(&e->open_count, 1, memory_order_relaxed);
+  }
+  /* A head buffer that grew past a typical head is not kept. */
+  if (c->fr.head_cap > 16384) framer_free(&c->fr);
+  c->state = CS_FREE;
+  c->next = e->free_conns;
+  e->free_conns = c;
+}
+
+/* ---- records ---- */
+
+static rec *batch_add(engine *e) {
+  if (e->batch_len == e->batch_cap) {
+    size_t cap = e->batch_cap ? e->batch_cap * 2 : 256;
+    rec *b = realloc(e->batch, cap * sizeof *b);
+    if (b == NULL) return NULL;
+    e->batch = b;
+    e->batch_cap = cap;
+  }
+  rec *r = &e->batch[e->batch_len++];
+  memset(r, 0, offsetof(rec, text) + 1);
+  return r;
+}
+
+/*
+ * Hands the iteration's records to JS: one lock, and one wake-up call when the queue was empty.
+ * Batches holding only "connected" records do not wake JS at once: they wait (at most
+ * CONNECTED_DELAY_NS) for the next completion to travel with, which halves the wake-ups.
+ */
+static void publish(engine *e, int64_t now) {
+  int notify = 0;
+  if (e->batch_len > 0) {
+    pthread_mutex_lock(&e->mu);
+    size_t need = e->outq_len + e->batch_len;
+    if (need > e->outq_cap) {
+      size_t cap = e->outq_cap ? e->outq_cap : 1024;
+      while (cap < need) cap *= 2;
+      rec *q = realloc(e->outq, cap * sizeof *q);
+      if (q == NULL) {
+        pthread_mutex_unlock(&e->mu);
+        return; /* kept in the batch; retried next iteration */
+      }
+      e->outq = q;
+      e->outq_cap = cap;
+    }
+    memcpy(e->outq + e->outq_len, e->batch, e->batch_len * sizeof(rec));
+    e->outq_len = need;
+    if (!e->notified) {
+      if (e->batch_done > 0 || (e->connected_deadline != 0 && now >= e->connected_deadline)) notify = 1;
+      else if (e->connected_deadline == 0) e->connected_deadline = now + CONNECTED_DELAY_NS;
+    }
+    if (notify) e->notified = 1;
+    pthread_mutex_unlock(&e->mu);
+    e->batch_len = 0;
+    e->batch_done = 0;
+  } else if (e->connected_deadline != 0 && now >= e->connected_deadline) {
+    pthread_mutex_lock(&e->mu);
+    if (!e->notified && e->outq_len > 0) notify = e->notified = 1;
+    pthread_mutex_unlock(&e->mu);
+    if (!notify) e->connected_deadline = 0;
+  }
+  if (notify) {
+    e->connected_deadline = 0;
+    atomic_fetch_add_explicit(&e->n_notify_js, 1, memory_order_relaxed);
+    napi_call_threadsafe_function(e->tsfn, NULL, napi_tsfn_nonblocking);
+  }
+}
+
+static void format_sockname(engine *e, int fd, char *out, size_t n) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  char addr[INET6_ADDRSTRLEN] = "";
+  int port = 0;
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+    if (ss.ss_family == AF_INET6) {
+      struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+      inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof addr);
+      port = ntohs(a->sin6_port);
+    } else {
+      struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+      inet_ntop(AF_INET, &a->sin_addr, addr, sizeof addr);
+      port = ntohs(a->sin_port);
+    }
+  } else {
+    strcpy(addr, e->family == 6 ? "::" : "0.0.0.0");
+  }
+  snprintf(out, n, "%s:%d", addr, port);
+}
+
+/* Reports the exchange's outcome (once). */
+static void settle(engine *e, conn *c, int code, int phase, int err, int syscall, int detail) {
+  if (c->settled) return;
+  c->settled = 1;
+  rec *r = batch_add(e);
+  if (r == NULL) return;
+  r->type = REC_DONE;
+  e->batch_done++;
+  r->slot = (int32_t)c->slot;
+  r->code = code;
+  r->phase = phase;
+  r->err = err;
+  r->syscall = syscall;
+  r->detail = detail;
+  r->local_index = c->local_index;
+  r->local_port = c->t_conn ? c->local_port : -1;
+  r->started_at = perf_ms(e, c->t_start);
+  r->connect_ms = c->t_conn ? (double)(c->t_conn - c->t_start) / 1e6 : -1;
+  r->first_byte_at = c->t_first ? perf_ms(e, c->t_first) : -1;
+  r->ended_at = perf_ms(e, now_ns());
+  if (detail == DETAIL_LOCAL) format_sockname(e, c->fd, r->text, sizeof r->text);
+}
+
+static void fail(engine *e, conn *c, int code, int phase) {
+  settle(e, c, code, phase, 0, 0, DETAIL_NONE);
+  conn_release(e, c);
+}
+
+static void fail_errno(engine *e, conn *c, int err, int syscall, int detail) {
+  settle(e, c, CODE_ERRNO, syscall == SYS_CONNECT || syscall == SYS_BIND ? PH_CONNECT : c->phase, err, syscall, detail);
+  conn_release(e, c);
+}
+
+/* The response is complete: report it, then close as the policy says. */
+static void after_response(engine *e, conn *c) {
+  int f = c->fr.failure;
+  int code = f == FF_HTTP_4XX ? CODE_HTTP_4XX : f == FF_HTTP_5XX ? CODE_HTTP_5XX : f == FF_PROTOCOL ? CODE_PROTOCOL : CODE_OK;
+  settle(e, c, code, PH_RESPONSE, 0, 0, DETAIL_NONE);
+  if (e->policy == POLICY_RESET) {
+    /* l_linger 0: close() sends RST and skips TIME_WAIT. */
+    struct linger l = {1, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    conn_release(e, c);
+  } else if (e->policy == POLICY_CLIENT || c->eof) {
+    conn_release(e, c);
+  } else {
+    /* close: server: wait (bounded) for the target's FIN so that the target closes first. */
+    c->state = CS_LINGER;
+    list_push(e, c, L_LINGER, now_ns() + e->request_timeout_ns);
+  }
+}
+
+/* Writes what is left of the request. Returns 0 while the connection lives, -1 once released or lingering. */
+static int do_write(engine *e, conn *c) {
+  while (c->sent < e->request_len) {
+    ssize_t w = send(c->fd, e->request + c->sent, e->request_len - c->sent, MSG_NOSIGNAL);
+    if (w >= 0) {
+      c->sent += (uint32_t)w;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) return 0;
+    fail_errno(e, c, errno, SYS_WRITE, DETAIL_NONE);
+    return -1;
+  }
+  if (c->phase == PH_SEND) {
+    c->phase = PH_RESPONSE;
+    /* A reader that expects nothing (expectBytes: 0) is complete once the request is sent. */
+    if (framer_feed(&c->fr, NULL, 0) == FR_DONE) {
+      after_response(e, c);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+#define HANGUP (EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+
+/*
+ * Reads until EAGAIN, the response's end, or the peer's FIN. With edge-triggered epoll a short read
+ * means the socket was drained at that moment: any later byte or FIN raises a new edge, and a FIN
+ * already queued shows in `events` as EPOLLRDHUP; so a short read without it ends the loop.
+ */
+static void read_loop(engine *e, conn *c, uint32_t events) {
+  for (;;) {
+    ssize_t n = read(c->fd, e->rbuf, READ_BYTES);
+    if (n > 0) {
+      int more = (size_t)n == READ_BYTES || (events & HANGUP);
+      if (c->state == CS_LINGER) {
+        if (!more) return;
+        continue;
+      }
+      if (!c->t_first) c->t_first = now_ns();
+      c->phase = PH_RESPONSE;
+      int r = framer_feed(&c->fr, e->rbuf, (size_t)n);
+      if (r < 0) {
+        fail_errno(e, c, ENOMEM, SYS_READ, DETAIL_NONE);
+        return;
+      }
+      if (r == FR_DONE) {
+        after_response(e, c);
+        if (c->state != CS_LINGER) return;
+        /*
+         * close: server waits for the FIN. EPOLLRDHUP in this edge means it came before this read,
+         * which (short) took every byte before it: the next read could only return 0.
+         */
+        if ((events & EPOLLRDHUP) && (size_t)n < READ_BYTES) {
+          conn_release(e, c);
+          return;
+        }
+      }
+      if (!more) return;
+      continue;
+    }
+    if (n == 0) {
+      if (c->state == CS_LINGER) {
+        conn_release(e, c);
+        return;
+      }
+      c->eof = 1;
+      if (framer_end(&c->fr) == FR_DONE) after_response(e, c);
+      else fail(e, c, CODE_PREMATURE_END, c->phase);
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) return;
+    if (c->state == CS_LINGER) conn_release(e, c);
+    else fail_errno(e, c, errno, SYS_READ, DETAIL_NONE);
+    return;
+  }
+}
+
+/* connect() completed: records the time and local port and reports the connection. */
+static void mark_connected(engine *e, conn *c) {
+  c->t_conn = now_ns();
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) == 0) {
+    c->local_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+  }
+  rec *r = batch_add(e);
+  if (r != NULL) {
+    r->type = REC_CONNECTED;
+    r->slot = (int32_t)c->slot;
+    r->connect_ms = (double)(c->t_conn - c->t_start) / 1e6;
+    r->local_port = c->local_port;
+    r->local_index = c->local_index;
+  }
+  c->state = CS_OPEN;
+  c->phase = PH_SEND;
+  list_push(e, c, L_REQUEST, c->t_conn + e->request_timeout_ns);
+}
+
+/* connect() completed (EPOLLOUT): report it, then send the request. */
+static void connected(engine *e, conn *c, uint32_t events) {
+  mark_connected(e, c);
+  if (do_write(e, c) < 0) return;
+  if (events & (EPOLLIN | HANGUP)) read_loop(e, c, events);
+}
+
+/* Errors a send() on a socket whose connect() has not completed reports: the connect's own. */
+static int is_connect_error(int err) { return err != EPIPE && err != ECONNRESET; }
+
+static void start(engine *e, uint32_t slot) {
+  atomic_fetch_add_explicit(&e->n_started, 1, memory_order_relaxed);
+  conn *c = conn_alloc(e);
+  if (c == NULL) {
+    /* Out of memory: report the exchange without a connection. */
+    conn tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.slot = slot;
+    tmp.fd = -1;
+    tmp.local_index = -1;
+    tmp.t_start = now_ns();
+    settle(e, &tmp, CODE_ERRNO, PH_CONNECT, ENOMEM, SYS_CONNECT, DETAIL_UNDEFINED);
+    return;
+  }
+  c->slot = slot;
+  c->t_start = now_ns();
+  int li = -1;
+  if (e->n_locals > 0) li = (int)(e->next_local++ % (uint32_t)e->n_locals);
+  c->local_index = li;
+  int fd = socket(e->family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    /* Node creates the socket in bind() when there is a local address, else in connect(). */
+    fail_errno(e, c, errno, li >= 0 ? SYS_BIND : SYS_CONNECT, li >= 0 ? DETAIL_NONE : DETAIL_UNDEFINED);
+    return;
+  }
+  c->fd = fd;
+  atomic_fetch_add_explicit(&e->open_count, 1, memory_order_relaxed);
+  int one = 1;
+  /*
+   * Node sets noDelay. A request no longer than the smallest MSS leaves as one segment with nothing
+   * unacknowledged before it, which Nagle's algorithm never holds back: the option only matters for
+   * longer requests, and the syscall is saved otherwise.
+   */
+  if (e->request_len > NAGLE_SAFE_BYTES) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (li >= 0) {
+    if (!e->local_ok[li]) {
+      fail_errno(e, c, EINVAL, SYS_BIND, DETAIL_NONE);
+      return;
+    }
+    /* As libuv's uv_tcp_bind: SO_REUSEADDR, then bind to port 0 (the port is picked here). */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    socklen_t len = e->family == 6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (bind(fd, (struct sockaddr *)&e->locals[li], len) < 0) {
+      int err = errno;
+      /* libuv keeps a bind EADDRINUSE for the connect, which then fails with it asynchronously. */
+      if (err == EADDRINUSE) fail_errno(e, c, err, SYS_CONNECT, DETAIL_NONE);
+      else fail_errno(e, c, err == EAFNOSUPPORT ? EINVAL : err, SYS_BIND, DETAIL_NONE);
+      return;
+    }
+  }
+  int r = connect(fd, (struct sockaddr *)&e->target, e->target_len);
+  if (r < 0 && errno != EINPROGRESS && errno != EINTR) {
+    int err = errno;
+    /* libuv reports a synchronous ECONNREFUSED later, as Node's asynchronous connect error. */
+    fail_errno(e, c, err, SYS_CONNECT, err == ECONNREFUSED ? DETAIL_NONE : DETAIL_LOCAL);
+    return;
+  }
+  list_push(e, c, L_CONNECT, c->t_start + e->connect_timeout_ns);
+  /*
+   * Over loopback the whole handshake runs inside connect() (the SYN-ACK is processed when it
+   * releases the socket), so the request is tried at once: a send() on a socket still in SYN_SENT
+   * fails with EAGAIN and nothing else, or with the pending connect error (which it consumes).
+   */
+  ssize_t w = send(fd, e->request, e->request_len, MSG_NOSIGNAL);
+  if (w >= 0) {
+    mark_connected(e, c);
+    c->sent = (uint32_t)w;
+    /* The request may complete the exchange (expectBytes: 0); close: server still waits for the FIN. */
+    if (do_write(e, c) < 0 && c->state == CS_FREE) return;
+  } else if (errno != EAGAIN && errno != EINTR) {
+    int err = errno;
+    if (is_connect_error(err)) {
+      fail_errno(e, c, err, SYS_CONNECT, DETAIL_NONE);
+    } else {
+      mark_connected(e, c);
+      fail_errno(e, c, err, SYS_WRITE, DETAIL_NONE);
+    }
+    return;
+  }
+  /* Writability matters only until the request is out. */
+  uint32_t want = EPOLLIN | EPOLLRDHUP | EPOLLET | (c->state == CS_CONNECTING || c->sent < e->request_len ? EPOLLOUT : 0);
+  struct epoll_event ev = {.events = want, .data.ptr = c};
+  if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    fail_errno(e, c, errno, c->state == CS_CONNECTING ? SYS_CONNECT : SYS_READ, DETAIL_NONE);
+    return;
+  }
+}
+
+static void on_event(engine *e, conn *c, uint32_t events) {
+  if (c->state == CS_CONNECTING) {
+    if (events & (EPOLLERR | EPOLLHUP)) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err == 0 && !(events & EPOLLOUT)) err = ECONNREFUSED;
+      if (err != 0) {
+        fail_errno(e, c, err, SYS_CONNECT, DETAIL_NONE);
+        return;
+      }
+    }
+    if (events & EPOLLOUT) connected(e, c, events);
+    return;
+  }
+  if (c->state == CS_OPEN) {
+    /* libuv handles POLLIN before POLLOUT: a reset shows as a read error, as in Node. */
+    if (events & (EPOLLIN | HANGUP)) {
+      read_loop(e, c, events);
+      if (c->state != CS_OPEN) return;
+    }
+    if (c->sent < e->request_len && (events & (EPOLLOUT | HANGUP))) do_write(e, c);
+    return;
+  }
+  if (c->state == CS_LINGER) read_loop(e, c, events);
+}
+
+static void expire(engine *e, int64_t now) {
+  conn *c;
+  while ((c = e->lists[L_CONNECT].head) != NULL && c->deadline <= now) fail(e, c, CODE_CONNECT_TIMEOUT, PH_CONNECT);
+  while ((c = e->lists[L_REQUEST].head) != NULL && c->deadline <= now) fail(e, c, CODE_REQUEST_TIMEOUT, PH_RESPONSE);
+  while ((c = e->lists[L_LINGER].head) != NULL && c->deadline <= now) conn_release(e, c);
+}
+
+static int next_timeout_ms(engine *e, int64_t now) {
+  int64_t best = e->connected_deadline != 0 ? e->connected_deadline : -1;
+  for (int i = 0; i < L_COUNT; i++) {
+    conn *c = e->lists[i].head;
+    if (c != NULL && (best < 0 || c->deadline < best)) best = c->deadline;
+  }
+  if (best < 0) return -1;
+  if (best <= now) return 0;
+  int64_t ms = (best - now + 999999) / 1000000;
+  return ms > 60000 ? 60000 : (int)ms;
+}
+
+/* Closes every connection; unsettled exchanges end with `code` (0: not reported at all). */
+static void close_all(engine *e, int code) {
+  for (int i = 0; i < L_COUNT; i++) {
+    conn *c;
+    while ((c = e->lists[i].head) != NULL) {
+      if (code && !c->settled) settle(e, c, code, c->phase, 0, 0, DETAIL_NONE);
+      conn_release(e, c);
+    }
+  }
+}
+
+static void *engine_main(void *arg) {
+  engine *e = arg;
+  struct epoll_event evs[MAX_EVENTS];
+  for (;;) {
+    pthread_mutex_lock(&e->mu);
+    uint32_t *subs = e->subq;
+    size_t nsub = e->subq_len, subs_cap = e->subq_cap;
+    e->subq = e->starting;
+    e->subq_cap = e->starting_cap;
+    e->subq_len = 0;
+    e->starting = subs;
+    e->starting_cap = subs_cap;
+    int abort_all = e->cmd_abort, destroy_all = e->cmd_destroy, stop = e->cmd_stop;
+    e->cmd_abort = e->cmd_destroy = 0;
+    pthread_mutex_unlock(&e->mu);
+    if (stop) break;
+    if (abort_all) close_all(e, CODE_ABORTED);
+    for (size_t i = 0; i < nsub; i++) {
+      if (abort_all) {
+        conn tmp;
+        memset(&tmp, 0, sizeof tmp);
+        tmp.slot = subs[i];
+        tmp.local_index = -1;
+        tmp.t_start = now_ns();
+        settle(e, &tmp, CODE_ABORTED, PH_CONNECT, 0, 0, DETAIL_NONE);
+      } else {
+        start(e, subs[i]);
+      }
+    }
+    if (destroy_all) close_all(e, CODE_PREMATURE_CLOSED);
+    publish(e, now_ns());
+
+    int timeout = next_timeout_ms(e, now_ns());
+    pthread_mutex_lock(&e->mu);
+    if (e->subq_len > 0 || e->cmd_abort || e->cmd_destroy || e->cmd_stop) timeout = 0;
+    else e->sleeping = 1;
+    pthread_mutex_unlock(&e->mu);
+    int n = epoll_wait(e->epfd, evs, MAX_EVENTS, timeout);
+    atomic_fetch_add_explicit(&e->n_iterations, 1, memory_order_relaxed);
+    pthread_mutex_lock(&e->mu);
+    e->sleeping = 0;
+    pthread_mutex_unlock(&e->mu);
+    for (int i = 0; i < n; i++) {
+      conn *c = evs[i].data.ptr;
+      if (c == NULL) {
+        uint64_t v;
+        if (read(e->evfd, &v, sizeof v) < 0) { /* EAGAIN: already drained */ }
+        pthread_mutex_lock(&e->mu);
+        e->wake_pending = 0;
+        pthread_mutex_unlock(&e->mu);
+        continue;
+      }
+      on_event(e, c, evs[i].events);
+    }
+    int64_t now = now_ns();
+    expire(e, now);
+    publish(e, now);
+  }
+  close_all(e, 0);
+  return NULL;
+}
+
+/* ---- engine lifetime (JS thread) ---- */
+
+static void engine_unref(engine *e) {
+  if (--e->refs > 0) return;
+  close(e->epfd);
+  close(e->evfd);
+  pthread_mutex_destroy(&e->mu);
+  for (block *b = e->blocks, *next; b != NULL; b = next) {
+    next = b->next;
+    for (int i = 0; i < CONN_BLOCK; i++) framer_free(&b->conns[i].fr);
+    free(b);
+  }
+  free(e->subq);
+  free(e->starting);
+  free(e->outq);
+  free(e->batch);
+  free(e->locals);
+  free(e->local_ok);
+  free(e->request);
+  free(e->rbuf);
+  free(e);
+}
+
+static void wake(engine *e) {
+  uint64_t one = 1;
+  atomic_fetch_add_explicit(&e->n_wake_engine, 1, memory_order_relaxed);
+  if (write(e->evfd, &one, sizeof one) < 0) { /* the counter is non-zero already */ }
+}
+
+static void stop_thread(engine *e) {
+  if (!e->thread_started) return;
+  pthread_mutex_lock(&e->mu);
+  e->cmd_stop = 1;
+  wake(e);
+  pthread_mutex_unlock(&e->mu);
+  pthread_join(e->thread, NULL);
+  e->thread_started = 0;
+}
+
+static void cleanup_hook(void *arg) {
+  engine *e = arg;
+  /* The environment is going away: stop the thread; Node finalizes the threadsafe function itself. */
+  if (e->shut) return;
+  e->shut = 1;
+  stop_thread(e);
+}
+
+static void shutdown_engine(napi_env env, engine *e) {
+  if (e->shut) return;
+  e->shut = 1;
+  stop_thread(e);
+  napi_remove_env_cleanup_hook(env, cleanup_hook, e);
+  if (e->sub_ref) napi_delete_reference(env, e->sub_ref);
+  if (e->out_ref) napi_delete_reference(env, e->out_ref);
+  e->sub_ref = e->out_ref = NULL;
+  /* take() returns 0 from now on: the records buffer may be collected. */
+  e->js_out = NULL;
+  e->js_sub = NULL;
+  napi_release_threadsafe_function(e->tsfn, napi_tsfn_release);
+}
+
+static void handle_finalize(napi_env env, void *data, void *hint) {
+  engine *e = data;
+  shutdown_engine(env, e);
+  engine_unref(e);
+}
+
+static void tsfn_finalize(napi_env env, void *data, void *hint) { engine_unref((engine *)data); }
+
+static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
+  if (env == NULL || js_cb == NULL) return;
+  napi_value undefined;
+  if (napi_get_undefined(env, &undefined) != napi_ok) return;
+  napi_call_function(env, undefined, js_cb, 0, NULL, NULL);
+}
+
+/* ---- N-API helpers ---- */
+
+#define CHECK(call)                                  \
+  do {                                               \
+    if ((call) != napi_ok) return throw_last(env);   \
+  } while (0)
+
+static napi_value throw_last(napi_env env) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) {
+    const napi_extended_error_info *info = NULL;
+    napi_get_last_error_info(env, &info);
+    napi_throw_error(env, "ERR_CONNENGINE", info && info->error_message ? info->error_message : "connengine: N-API call failed");
+  }
+  return NULL;
+}
+
+static napi_value type_error(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}
+
+static int get_prop(napi_env env, napi_value obj, const char *name, napi_value *out) {
+  return napi_get_named_property(env, obj, name, out) == napi_ok;
+}
+
+static int prop_double(napi_env env, napi_value obj, const char *name, double *out) {
+  napi_value v;
+  napi_valuetype t;
+  return get_prop(env, obj, name, &v) && napi_typeof(env, v, &t) == napi_ok && t == napi_number &&
+         napi_get_value_double(env, v, out) == napi_ok;
+}
+
+static int prop_string(napi_env env, napi_value v, char *buf, size_t n) {
+  size_t len;
+  napi_valuetype t;
+  return napi_typeof(env, v, &t) == napi_ok && t == napi_string && napi_get_value_string_latin1(env, v, buf, n, &len) == napi_ok && len < n - 1;
+}
+
+static int parse_addr(int family, const char *text, int port, struct sockaddr_storage *out, socklen_t *len) {
+  memset(out, 0, sizeof *out);
+  if (family == 6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET6, text, &a->sin6_addr) != 1) return 0;
+    *len = sizeof *a;
+  } else {
+    struct sockaddr_in *a = (struct sockaddr_in *)out;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, text, &a->sin_addr) != 1) return 0;
+    *len = sizeof *a;
+  }
+  return 1;
+}
+
+static engine *unwrap(napi_env env, napi_value v) {
+  void *data = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &data) != napi_ok) return NULL;
+  return data;
+}
+
+/*
+ * create({ family, host, port, localAddresses, close, connectTimeoutMs, requestTimeoutMs, request,
+ *          reader, isHead, expectBytes, originNs, onReady })
+ *   -> [handle, submissions: ArrayBuffer (Int32 slot ids), records: ArrayBuffer]
+ */
+static napi_value create(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value o;
+  CHECK(napi_get_cb_info(env, info, &argc, &o, NULL, NULL));
+  napi_valuetype t;
+  if (argc < 1 || napi_typeof(env, o, &t) != napi_ok || t != napi_object) return type_error(env, "connengine: options must be an object");
+
+  double family, port, policy, cto, rto, reader, expect;
+  if (!prop_double(env, o, "family", &family) || !prop_double(env, o, "port", &port) || !prop_double(env, o, "close", &policy) ||
+      !prop_double(env, o, "connectTimeoutMs", &cto) || !prop_double(env, o, "requestTimeoutMs", &rto) ||
+      !prop_double(env, o, "reader", &reader) || !prop_double(env, o, "expectBytes", &expect)) {
+    return type_error(env, "connengine: family, port, close, connectTimeoutMs, requestTimeoutMs, reader and expectBytes must be numbers");
+  }
+  napi_value host_v, locals_v, request_v, head_v, origin_v, cb_v;
+  char host[64];
+  if (!get_prop(env, o, "host", &host_v) || !prop_string(env, host_v, host, sizeof host)) return type_error(env, "connengine: host must be an IP address");
+
+  engine *e = calloc(1, sizeof *e);
+  if (e == NULL) {
+    napi_throw_error(env, "ENOMEM", "connengine: out of memory");
+    return NULL;
+  }
+  e->refs = 1; /* the handle; the threadsafe function takes the second reference */
+  e->epfd = e->evfd = -1;
+  e->family = family == 6 ? 6 : 4;
+  e->policy = (int)policy;
+  e->connect_timeout_ns = (int64_t)(cto * 1e6);
+  e->request_timeout_ns = (int64_t)(rto * 1e6);
+  e->reader_kind = reader == 1 ? FR_HTTP : FR_BYTES;
+  e->expect = expect > 0 ? (uint64_t)expect : 0;
+  pthread_mutex_init(&e->mu, NULL);
+  atomic_init(&e->open_count, 0);
+
+#define FAIL(msg)                            \
+  do {                                       \
+    engine_unref(e);                         \
+    return type_error(env, "connengine: " msg); \
+  } while (0)
+
+  if (!parse_addr(e->family, host, (int)port, &e->target, &e->target_len)) FAIL("host is not an IP address of the given family");
+
+  bool is_array = false;
+  uint32_t n_locals = 0;
+  if (!get_prop(env, o, "localAddresses", &locals_v) || napi_is_array(env, locals_v, &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, locals_v, &n_locals) != napi_ok) {
+    FAIL("localAddresses must be an array");
+  }
+  if (n_locals > 0) {
+    e->locals = calloc(n_locals, sizeof *e->locals);
+    e->local_ok = calloc(n_locals, 1);
+    if (e->locals == NULL || e->local_ok == NULL) FAIL("out of memory");
+    for (uint32_t i = 0; i < n_locals; i++) {
+      napi_value item;
+      char text[64];
+      socklen_t len;
+      if (napi_get_element(env, locals_v, i, &item) != napi_ok || !prop_string(env, item, text, sizeof text)) FAIL("localAddresses must be strings");
+      /* A local address of the other family fails each bind with EINVAL, as in Node. */
+      e->local_ok[i] = (uint8_t)parse_addr(e->family, text, 0, &e->locals[i], &len);
+    }
+    e->n_locals = (int)n_locals;
+  }
+
+  bool is_buffer = false;
+  void *req_data;
+  size_t req_len;
+  if (!get_prop(env, o, "request", &request_v) || napi_is_buffer(env, request_v, &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, request_v, &req_data, &req_len) != napi_ok || req_len > UINT32_MAX) {
+    FAIL("request must be a Buffer");
+  }
+  e->request = malloc(req_len ? req_len : 1);
+  if (e->request == NULL) FAIL("out of memory");
+  memcpy(e->request, req_data, req_len);
+  e->request_len = (uint32_t)req_len;
+
+  bool is_head = false;
+  if (get_prop(env, o, "isHead", &head_v)) napi_get_value_bool(env, head_v, &is_head);
+  e->is_head = is_head;
+
+  bool lossless;
+  if (!get_prop(env, o, "originNs", &origin_v) || napi_get_value_bigint_int64(env, origin_v, &e->origin_ns, &lossless) != napi_ok) FAIL("originNs must be a bigint");
+  if (!get_prop(env, o, "onReady", &cb_v) || napi_typeof(env, cb_v, &t) != napi_ok || t != napi_function) FAIL("onReady must be a function");
+
+  e->rbuf = malloc(READ_BYTES);
+  e->subq_cap = e->starting_cap = SUB_CAP;
+  e->subq = malloc(SUB_CAP * sizeof(uint32_t));
+  e->starting = malloc(SUB_CAP * sizeof(uint32_t));
+  if (e->rbuf == NULL || e->subq == NULL || e->starting == NULL) FAIL("out of memory");
+  for (int i = 0; i < L_COUNT; i++) e->lists[i].head = e->lists[i].tail = NULL;
+
+  e->epfd = epoll_create1(EPOLL_CLOEXEC);
+  e->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (e->epfd < 0 || e->evfd < 0) {
+    int err = errno;
+    engine_unref(e);
+    napi_throw_error(env, uv_err_name(-err), "connengine: cannot create epoll or eventfd");
+    return NULL;
+  }
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+  epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->evfd, &ev);
+
+  napi_value sub_ab, out_ab, handle, name, result;
+  void *sub_data, *out_data;
+  if (napi_create_arraybuffer(env, SUB_CAP * sizeof(int32_t), &sub_data, &sub_ab) != napi_ok ||
+      napi_create_arraybuffer(env, OUT_CAP * REC_BYTES, &out_data, &out_ab) != napi_ok ||
+      napi_create_reference(env, sub_ab, 1, &e->sub_ref) != napi_ok || napi_create_reference(env, out_ab, 1, &e->out_ref) != napi_ok) {
+    engine_unref(e);
+    return throw_last(env);
+  }
+  e->js_sub = sub_data;
+  e->js_out = out_data;
+  e->env = env;
+
+  if (napi_create_string_utf8(env, "portstorm.connengine", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_threadsafe_function(env, cb_v, NULL, name, 0, 1, e, tsfn_finalize, e, call_js, &e->tsfn) != napi_ok) {
+    if (e->sub_ref) napi_delete_reference(env, e->sub_ref);
+    if (e->out_ref) napi_delete_reference(env, e->out_ref);
+    engine_unref(e);
+    return throw_last(env);
+  }
+  e->refs = 2;
+  /* Idle engines do not keep the event loop alive; submit() refs it while exchanges are out. */
+  napi_unref_threadsafe_function(env, e->tsfn);
+  napi_add_env_cleanup_hook(env, cleanup_hook, e);
+
+  if (napi_create_external(env, e, handle_finalize, NULL, &handle) != napi_ok) {
+    shutdown_engine(env, e);
+    engine_unref(e);
+    return throw_last(env);
+  }
+  int err = pthread_create(&e->thread, NULL, engine_main, e);
+  if (err != 0) {
+    napi_throw_error(env, uv_err_name(-err), "connengine: cannot start the engine thread");
+    return NULL; /* the handle's finalizer releases everything */
+  }
+  e->thread_started = 1;
+  /* Shown by top -H and /proc/<pid>/task/<tid>/comm. */
+  pthread_setname_np(e->thread, "connengine");
+
+  CHECK(napi_create_array_with_length(env, 3, &result));
+  CHECK(napi_set_element(env, result, 0, handle));
+  CHECK(napi_set_element(env, result, 1, sub_ab));
+  CHECK(napi_set_element(env, result, 2, out_ab));
+  return result;
+#undef FAIL
+}
+
+static engine *arg_engine(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) return NULL;
+  return unwrap(env, argv[0]);
+}
+
+/* submit(handle, n): starts the n exchanges whose slot ids are in the submissions buffer. -> false when stopped. */
+static napi_value submit(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  engine *e = arg_engine(env, info, 2, argv);
+  uint32_t n;
+  if (e == NULL || napi_get_value_uint32(env, argv[1], &n) != napi_ok || n > SUB_CAP) return type_error(env, "connengine: submit(handle, n)");
+  if (e->shut) {
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  if (n > 0) {
+    pthread_mutex_lock(&e->mu);
+    if (e->subq_len + n > e->subq_cap) {
+      size_t cap = e->subq_cap * 2;
+      while (cap < e->subq_len + n) cap *= 2;
+      uint32_t *q = realloc(e->subq, cap * sizeof *q);
+      if (q == NULL) {
+        pthread_mutex_unlock(&e->mu);
+        napi_throw_error(env, "ENOMEM", "connengine: out of memory");
+        return NULL;
+      }
+      e->subq = q;
+      e->subq_cap = cap;
+    }
+    memcpy(e->subq + e->subq_len, e->js_sub, n * sizeof(uint32_t));
+    e->subq_len += n;
+    if (e->sleeping && !e->wake_pending) {
+      e->wake_pending = 1;
+      wake(e);
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (e->outstanding == 0 && !e->refed) {
+      napi_ref_threadsafe_function(env, e->tsfn);
+      e->refed = 1;
+    }
+    e->outstanding += n;
+  }
+  napi_get_boolean(env, true, &result);
+  return result;
+}
+
+/* take(handle): copies up to OUT_CAP records into the records buffer; returns how many. */
+static napi_value take(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  engine *e = arg_engine(env, info, 1, argv);
+  if (e == NULL) return type_error(env, "connengine: take(handle)");
+  size_t n = 0;
+  if (e->js_out != NULL) {
+    pthread_mutex_lock(&e->mu);
+    n = e->outq_len < OUT_CAP ? e->outq_len : OUT_CAP;
+    memcpy(e->js_out, e->outq, n * sizeof(rec));
+    if (n < e->outq_len) memmove(e->outq, e->outq + n, (e->outq_len - n) * sizeof(rec));
+    e->outq_len -= n;
+    if (e->outq_len == 0) e->notified = 0;
+    pthread_mutex_unlock(&e->mu);
+    uint32_t done = 0;
+    for (size_t i = 0; i < n; i++) done += e->js_out[i].type == REC_DONE;
+    e->outstanding -= done < e->outstanding ? done : e->outstanding;
+    if (e->outstanding == 0 && e->refed && !e->shut) {
+      napi_unref_threadsafe_function(env, e->tsfn);
+      e->refed = 0;
+    }
+  }
+  CHECK(napi_create_uint32(env, (uint32_t)n, &result));
+  return result;
+}
+
+/* open(handle): connections the engine holds open (including close: server's wait for the FIN). */
+static napi_value open_count(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  engine *e = arg_engine(env, info, 1, argv);
+  if (e == NULL) return type_error(env, "connengine: open(handle)");
+  CHECK(napi_create_uint32(env, e->shut ? 0 : (uint32_t)atomic_load(&e->open_count), &result));
+  return result;
+}
+
+static napi_value command(napi_env env, napi_callback_info info, int which) {
+  napi_value argv[1];
+  engine *e = arg_engine(env, info, 1, argv);
+  if (e == NULL) return type_error(env, "connengine: expected an engine handle");
+  if (!e->shut) {
+    pthread_mutex_lock(&e->mu);
+    if (which == 0) e->cmd_abort = 1;
+    else e->cmd_destroy = 1;
+    if (!e->wake_pending) {
+      e->wake_pending = 1;
+      wake(e);
+    }
+    pthread_mutex_unlock(&e->mu);
+  }
+  return NULL;
+}
+
+/* abort(handle): closes every connection; unsettled exchanges end ABORTED. */
+static napi_value abort_all(napi_env env, napi_callback_info info) { return command(env, info, 0); }
+
+/* destroy(handle): closes every connection; unsettled exchanges end PREMATURE_CLOSE (closed). */
+static napi_value destroy_all(napi_env env, napi_callback_info info) { return command(env, info, 1); }
+
+/* stop(handle): stops the engine thread (closing its sockets silently) and releases the callback. */
+static napi_value stop(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  engine *e = arg_engine(env, info, 1, argv);
+  if (e == NULL) return type_error(env, "connengine: stop(handle)");
+  shutdown_engine(env, e);
+  return NULL;
+}
+
+/* stats(handle) -> [engine wake-ups, JS notifications, loop iterations, exchanges started] */
+static napi_value stats(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result, v;
+  engine *e = arg_engine(env, info, 1, argv);
+  if (e == NULL) return type_error(env, "connengine: stats(handle)");
+  unsigned long values[4] = {atomic_load(&e->n_wake_engine), atomic_load(&e->n_notify_js), atomic_load(&e->n_iterations), atomic_load(&e->n_started)};
+  CHECK(napi_create_array_with_length(env, 4, &result));
+  for (uint32_t i = 0; i < 4; i++) {
+    CHECK(napi_create_double(env, (double)values[i], &v));
+    CHECK(napi_set_element(env, result, i, v));
+  }
+  return result;
+}
+
+/* errname(errno): libuv's name for the error, as Node's err.code. */
+static napi_value errname(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value v, result;
+  int32_t err;
+  CHECK(napi_get_cb_info(env, info, &argc, &v, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, v, &err) != napi_ok) return type_error(env, "connengine: errname(errno)");
+  CHECK(napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &result));
+  return result;
+}
+
+/* ---- the framing test hook ---- */
+
+static void framer_finalize(napi_env env, void *data, void *hint) {
+  framer_free(data);
+  free(data);
+}
+
+/* framer(kind: 0 bytes | 1 http, arg: expectBytes | isHead) -> handle */
+static napi_value new_framer(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  int32_t kind;
+  double arg;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &kind) != napi_ok || napi_get_value_double(env, argv[1], &arg) != napi_ok) {
+    return type_error(env, "connengine: framer(kind, arg)");
+  }
+  framer *f = calloc(1, sizeof *f);
+  if (f == NULL) {
+    napi_throw_error(env, "ENOMEM", "connengine: out of memory");
+    return NULL;
+  }
+  framer_init(f, kind == 1 ? FR_HTTP : FR_BYTES, kind == 1 && arg != 0, kind == 1 ? 0 : (uint64_t)arg);
+  if (napi_create_external(env, f, framer_finalize, NULL, &result) != napi_ok) {
+    free(f);
+    return throw_last(env);
+  }
+  return result;
+}
+
+/* Encodes a framer result: -1 cut short (end() only), 0 more, else 1 | failure << 1 | keepAlive << 3. */
+static napi_value frame_result(napi_env env, framer *f, int r) {
+  napi_value result;
+  int32_t v = r == FR_CUT ? -1 : r == FR_MORE ? 0 : 1 | (f->failure << 1) | (f->keep_alive << 3);
+  if (r < 0) {
+    napi_throw_error(env, "ENOMEM", "connengine: out of memory");
+    return NULL;
+  }
+  CHECK(napi_create_int32(env, v, &result));
+  return result;
+}
+
+/* feed(framer, buffer) */
+static napi_value framer_feed_js(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  void *f = NULL, *data = NULL;
+  size_t len = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_external(env, argv[0], &f) != napi_ok || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    return type_error(env, "connengine: feed(framer, buffer)");
+  }
+  return frame_result(env, f, framer_feed(f, data, len));
+}
+
+/* end(framer) */
+static napi_value framer_end_js(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *f = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_external(env, argv[0], &f) != napi_ok) return type_error(env, "connengine: end(framer)");
+  return frame_result(env, f, framer_end(f));
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  struct {
+    const char *name;
+    napi_callback fn;
+  } fns[] = {
+      {"create", create},   {"submit", submit},     {"take", take},   {"open", open_count},
+      {"abort", abort_all}, {"destroy", destroy_all}, {"stop", stop}, {"errname", errname}, {"stats", stats},
+      {"framer", new_framer}, {"feed", framer_feed_js}, {"end", framer_end_js},
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value fn;
+    if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &fn) != napi_ok) return NULL;
+    if (napi_set_named_property(env, exports, fns[i].name, fn) != napi_ok) return NULL;
+  }
+  napi_value v;
+  if (napi_create_int32(env, ENGINE_VERSION, &v) != napi_ok || napi_set_named_property(env, exports, "version", v) != napi_ok) return NULL;
+  if (napi_create_int32(env, REC_BYTES, &v) != napi_ok || napi_set_named_property(env, exports, "recordBytes", v) != napi_ok) return NULL;
+  if (napi_create_int32(env, OUT_CAP, &v) != napi_ok || napi_set_named_property(env, exports, "recordCapacity", v) != napi_ok) return NULL;
+  if (napi_create_int32(env, SUB_CAP, &v) != napi_ok || napi_set_named_property(env, exports, "submitCapacity", v) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

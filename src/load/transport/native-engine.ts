@@ -1,0 +1,140 @@
+/**
+ * The native connection engine (native/connengine): an epoll loop on its own thread that performs
+ * whole `reuse: false` exchanges (socket, optional bind, connect, write, read until the response is
+ * complete, close per policy). See native-oneshot.ts for the transport built on it.
+ *
+ * The addon is optional: `npm install` builds it (scripts/build-native.mjs) on Linux when a compiler
+ * is available; `loadNativeEngine()` says why it is not there otherwise, and the transport falls back
+ * to node:net (oneshot.ts). PORTSTORM_SKIP_NATIVE=1 forces the fallback at run time too.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import type { ReadState, ResponseReader } from './readers.js';
+
+/** An engine instance, owned by the addon. */
+export type EngineHandle = { readonly __brand: 'connengine' };
+/** A framer instance (the framing test hook), owned by the addon. */
+export type FramerHandle = { readonly __brand: 'connengine-framer' };
+
+/** What `create()` takes. Numbers are enums shared with connengine.c. */
+export interface EngineCreateOptions {
+  family: 4 | 6;
+  host: string;
+  port: number;
+  localAddresses: string[];
+  /** 0 client, 1 server, 2 reset. */
+  close: 0 | 1 | 2;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  request: Buffer;
+  /** 0 byte count, 1 HTTP. */
+  reader: 0 | 1;
+  isHead: boolean;
+  expectBytes: number;
+  /** CLOCK_MONOTONIC nanoseconds at which this thread's performance.now() was 0. */
+  originNs: bigint;
+  /** Called (on this thread) when records are waiting; it calls take(). */
+  onReady: () => void;
+}
+
+/** The addon's exports (native/connengine/connengine.c documents each). */
+export interface ConnEngineAddon {
+  version: number;
+  recordBytes: number;
+  recordCapacity: number;
+  submitCapacity: number;
+  create(o: EngineCreateOptions): [EngineHandle, ArrayBuffer, ArrayBuffer];
+  submit(h: EngineHandle, n: number): boolean;
+  take(h: EngineHandle): number;
+  open(h: EngineHandle): number;
+  abort(h: EngineHandle): void;
+  destroy(h: EngineHandle): void;
+  stop(h: EngineHandle): void;
+  errname(errno: number): string;
+  framer(kind: 0 | 1, arg: number): FramerHandle;
+  feed(f: FramerHandle, chunk: Buffer): number;
+  end(f: FramerHandle): number;
+}
+
+/** The engine, or why it is not available here. */
+export type NativeEngine = { available: true; addon: ConnEngineAddon } | { available: false; reason: string };
+
+/** Record layout version this wrapper reads. */
+const ENGINE_VERSION = 1;
+
+/** src/load/transport/ compiles to build/src/load/transport/: the repository root is four levels up. */
+const ADDON_PATH = fileURLToPath(new URL('../../../../native/connengine/build/Release/connengine.node', import.meta.url));
+
+let cached: NativeEngine | undefined;
+
+/** Loads the addon once (per thread) and checks its version. */
+export function loadNativeEngine(): NativeEngine {
+  cached ??= load();
+  return cached;
+}
+
+function load(): NativeEngine {
+  if (process.platform !== 'linux') return { available: false, reason: 'the native connection engine is Linux-only' };
+  if (process.env.PORTSTORM_SKIP_NATIVE === '1') return { available: false, reason: 'disabled by PORTSTORM_SKIP_NATIVE=1' };
+  if (!existsSync(ADDON_PATH)) return { available: false, reason: 'not built (run npm rebuild)' };
+  let addon: ConnEngineAddon;
+  try {
+    addon = createRequire(import.meta.url)(ADDON_PATH) as ConnEngineAddon;
+  } catch (e) {
+    return { available: false, reason: `failed to load: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  if (addon.version !== ENGINE_VERSION || typeof addon.create !== 'function') {
+    return { available: false, reason: `unexpected addon version ${String(addon.version)} (run npm rebuild)` };
+  }
+  return { available: true, addon };
+}
+
+/**
+ * The CLOCK_MONOTONIC reading (ns) at which this thread's `performance.now()` was 0. Node's
+ * performance.now() and process.hrtime both read uv_hrtime(), i.e. CLOCK_MONOTONIC, so the two
+ * differ by a constant (this thread's time origin). It is taken between two hrtime readings; the
+ * tightest of a few brackets bounds the error to a fraction of a microsecond.
+ */
+export function monotonicOriginNs(): bigint {
+  let best = Infinity;
+  let origin = 0n;
+  for (let i = 0; i < 8; i++) {
+    const a = process.hrtime.bigint();
+    const p = performance.now();
+    const b = process.hrtime.bigint();
+    const span = Number(b - a);
+    if (span < best) {
+      best = span;
+      origin = a + (b - a) / 2n - BigInt(Math.round(p * 1e6));
+    }
+  }
+  return origin;
+}
+
+const FRAME_FAILURES = [null, 'HTTP_4XX', 'HTTP_5XX', 'PROTOCOL'] as const;
+const MORE: ReadState = { done: false };
+
+function decodeFrame(v: number): ReadState | null {
+  if (v < 0) return null;
+  if (v === 0) return MORE;
+  return { done: true, failure: FRAME_FAILURES[(v >> 1) & 3] ?? null, keepAlive: ((v >> 3) & 1) === 1 };
+}
+
+function framerReader(addon: ConnEngineAddon, f: FramerHandle): ResponseReader {
+  return {
+    feed: (chunk) => decodeFrame(addon.feed(f, chunk)) ?? MORE,
+    end: () => decodeFrame(addon.end(f)),
+  };
+}
+
+/** Test hook: the engine's C framing of HTTP responses behind the ResponseReader interface. */
+export function nativeHttpResponseReader(addon: ConnEngineAddon, isHead: boolean): ResponseReader {
+  return framerReader(addon, addon.framer(1, isHead ? 1 : 0));
+}
+
+/** Test hook: the engine's C byte counting behind the ResponseReader interface. */
+export function nativeByteCountReader(addon: ConnEngineAddon, expected: number): ResponseReader {
+  return framerReader(addon, addon.framer(0, expected));
+}

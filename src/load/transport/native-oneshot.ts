@@ -1,0 +1,283 @@
+/**
+ * `reuse: false` on the native connection engine: the semantics of oneshot.ts (a new TCP
+ * connection per exchange, the same close policies, failure codes, phases and messages), with the
+ * sockets handled by an epoll loop on the engine's own thread.
+ *
+ * Exchanges cross the thread boundary in batches: exchange() queues a slot id, and one
+ * process.nextTick per batch (after the microtasks that resolved the previous completions and
+ * started the next requests) submits them all with one call. Completions come back as fixed-size
+ * records that one drain per wake-up turns into ExchangeResults.
+ *
+ * Times are this thread's performance.now() milliseconds, converted in C from CLOCK_MONOTONIC
+ * readings (see monotonicOriginNs). `startedAt` is when the engine thread began the exchange (its
+ * socket() call); the wait between exchange() and that moment (the batch, a few microseconds) is
+ * inside the generator's corrected latency, which counts from the intended start.
+ */
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { normalizeError, type Failure } from '../outcome.js';
+import type { Phase } from '../../record/types.js';
+import { monotonicOriginNs, type ConnEngineAddon, type EngineHandle } from './native-engine.js';
+import type { ExchangeResult, Transport, TransportOptions } from './types.js';
+
+/** How the engine decides that a response is complete. */
+export type NativeReader = { kind: 'http'; isHead: boolean } | { kind: 'bytes'; expectBytes: number };
+
+type Resolve = (r: ExchangeResult) => void;
+
+// Record fields (native/connengine/connengine.c): f64 and i32 indexes within one record.
+const F_STARTED = 0;
+const F_CONNECT_MS = 1;
+const F_FIRST_BYTE = 2;
+const F_ENDED = 3;
+const I_TYPE = 8;
+const I_SLOT = 9;
+const I_CODE = 10;
+const I_PHASE = 11;
+const I_ERRNO = 12;
+const I_SYSCALL = 13;
+const I_LOCAL_PORT = 14;
+const I_DETAIL = 15;
+const I_LOCAL_INDEX = 16;
+const TEXT_OFFSET = 80;
+const TEXT_BYTES = 48;
+
+const REC_CONNECTED = 1;
+
+const CODE = {
+  OK: 0,
+  ERRNO: 1,
+  CONNECT_TIMEOUT: 2,
+  REQUEST_TIMEOUT: 3,
+  PREMATURE_END: 4,
+  PREMATURE_CLOSED: 5,
+  HTTP_4XX: 6,
+  HTTP_5XX: 7,
+  PROTOCOL: 8,
+  ABORTED: 9,
+} as const;
+const PHASES: readonly Phase[] = ['connect', 'send', 'response'];
+const SYSCALLS = ['connect', 'bind', 'read', 'write'] as const;
+const DETAIL_LOCAL = 1;
+const DETAIL_UNDEFINED = 2;
+const POLICY = { client: 0, server: 1, reset: 2 } as const;
+
+/** How long close() waits for the engine to report exchanges it was told to end. */
+const SETTLE_WAIT_MS = 2000;
+
+interface Engine {
+  handle: EngineHandle;
+  /** Pending exchanges by slot id (the id the engine reports them under). */
+  resolvers: (Resolve | undefined)[];
+  freeSlots: number[];
+  outstanding: number;
+  sub: Int32Array;
+  f64: Float64Array;
+  i32: Int32Array;
+  bytes: Buffer;
+  queued: number;
+  flushScheduled: boolean;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Builds the transport. `request` is sent on every connection; `reader` says when the response is
+ * complete (HTTP framing or a byte count), as readers.ts does for the node:net transport.
+ */
+export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOptions, request: Buffer, reader: NativeReader): Transport {
+  const family = net.isIP(opts.host);
+  if (family === 0) throw new Error(`native engine: target ${opts.host} is not an IP address`);
+  const recF64 = addon.recordBytes / 8;
+  const recI32 = addon.recordBytes / 4;
+  const capacity = addon.recordCapacity;
+  const errnames = new Map<number, string>();
+  let engine: Engine | null = null;
+
+  const errname = (errno: number): string => {
+    let name = errnames.get(errno);
+    if (name === undefined) {
+      name = addon.errname(errno);
+      errnames.set(errno, name);
+    }
+    return name;
+  };
+
+  const newEngine = (): Engine => {
+    let self: Engine | null = null;
+    const [handle, subAb, outAb] = addon.create({
+      family: family === 6 ? 6 : 4,
+      host: opts.host,
+      port: opts.port,
+      localAddresses: opts.localAddresses,
+      close: POLICY[opts.close],
+      connectTimeoutMs: opts.connectTimeoutMs,
+      requestTimeoutMs: opts.requestTimeoutMs,
+      request,
+      reader: reader.kind === 'http' ? 1 : 0,
+      isHead: reader.kind === 'http' && reader.isHead,
+      expectBytes: reader.kind === 'bytes' ? reader.expectBytes : 0,
+      originNs: monotonicOriginNs(),
+      onReady: () => {
+        if (self) drain(self);
+      },
+    });
+    self = {
+      handle,
+      resolvers: [],
+      freeSlots: [],
+      outstanding: 0,
+      sub: new Int32Array(subAb),
+      f64: new Float64Array(outAb),
+      i32: new Int32Array(outAb),
+      bytes: Buffer.from(outAb),
+      queued: 0,
+      flushScheduled: false,
+    };
+    return self;
+  };
+
+  const flush = (e: Engine): void => {
+    e.flushScheduled = false;
+    if (e.queued === 0) return;
+    const n = e.queued;
+    e.queued = 0;
+    if (addon.submit(e.handle, n)) return;
+    // A stopped engine takes nothing (close() stops it only once idle): end these exchanges here.
+    const now = performance.now();
+    for (let i = 0; i < n; i++) settleUnstarted(e, e.sub[i]!, now);
+  };
+
+  const settleUnstarted = (e: Engine, slot: number, now: number): void => {
+    const resolve = e.resolvers[slot];
+    if (resolve === undefined) return;
+    e.resolvers[slot] = undefined;
+    e.outstanding--;
+    const failure: Failure = { code: 'PREMATURE_CLOSE', phase: 'connect', message: 'connection closed before a complete response' };
+    resolve({ startedAt: now, firstByteAt: null, endedAt: now, localPort: null, connectMs: null, failure });
+  };
+
+  const failureOf = (e: Engine, i: number, code: number): Failure => {
+    const io = i * recI32;
+    const phase = PHASES[e.i32[io + I_PHASE]!] ?? 'connect';
+    switch (code) {
+      case CODE.ERRNO: {
+        const name = errname(e.i32[io + I_ERRNO]!);
+        const syscall = SYSCALLS[e.i32[io + I_SYSCALL]!] ?? 'connect';
+        let message: string;
+        if (syscall === 'bind') message = `bind ${name} ${opts.localAddresses[e.i32[io + I_LOCAL_INDEX]!] ?? ''}`;
+        else if (syscall === 'connect') {
+          const detail = e.i32[io + I_DETAIL];
+          message = `connect ${name} ${opts.host}:${opts.port}`;
+          if (detail === DETAIL_LOCAL) {
+            const at = i * addon.recordBytes + TEXT_OFFSET;
+            const text = e.bytes.toString('latin1', at, at + TEXT_BYTES);
+            message += ` - Local (${text.slice(0, Math.max(0, text.indexOf('\0')))})`;
+          } else if (detail === DETAIL_UNDEFINED) message += ' - Local (undefined:undefined)';
+        } else message = `${syscall} ${name}`;
+        return normalizeError({ code: name, syscall, message }, phase);
+      }
+      case CODE.CONNECT_TIMEOUT:
+        return { code: 'CONNECT_TIMEOUT', phase: 'connect', message: `no connection within ${opts.connectTimeoutMs} ms` };
+      case CODE.REQUEST_TIMEOUT:
+        return { code: 'REQUEST_TIMEOUT', phase: 'response', message: `no complete response within ${opts.requestTimeoutMs} ms` };
+      case CODE.PREMATURE_END:
+        return { code: 'PREMATURE_CLOSE', phase, message: 'the target closed the connection before a complete response' };
+      case CODE.PREMATURE_CLOSED:
+        return { code: 'PREMATURE_CLOSE', phase, message: 'connection closed before a complete response' };
+      case CODE.HTTP_4XX:
+        return { code: 'HTTP_4XX', phase: 'response', message: 'response HTTP_4XX' };
+      case CODE.HTTP_5XX:
+        return { code: 'HTTP_5XX', phase: 'response', message: 'response HTTP_5XX' };
+      case CODE.PROTOCOL:
+        return { code: 'PROTOCOL', phase: 'response', message: 'response PROTOCOL' };
+      default:
+        return { code: 'ABORTED', phase, message: 'aborted by portstorm (run stopped)' };
+    }
+  };
+
+  /** Turns every waiting record into an onConnect call or a resolved exchange. */
+  const drain = (e: Engine): void => {
+    const { f64, i32, resolvers } = e;
+    for (;;) {
+      const n = addon.take(e.handle);
+      for (let i = 0; i < n; i++) {
+        const fo = i * recF64;
+        const io = i * recI32;
+        const localPort = i32[io + I_LOCAL_PORT]!;
+        if (i32[io + I_TYPE] === REC_CONNECTED) {
+          opts.onConnect(f64[fo + F_CONNECT_MS]!, localPort < 0 ? null : localPort);
+          continue;
+        }
+        const slot = i32[io + I_SLOT]!;
+        const resolve = resolvers[slot];
+        if (resolve === undefined) continue;
+        resolvers[slot] = undefined;
+        e.freeSlots.push(slot);
+        e.outstanding--;
+        const code = i32[io + I_CODE]!;
+        const connectMs = f64[fo + F_CONNECT_MS]!;
+        const firstByteAt = f64[fo + F_FIRST_BYTE]!;
+        resolve({
+          startedAt: f64[fo + F_STARTED]!,
+          firstByteAt: firstByteAt < 0 ? null : firstByteAt,
+          endedAt: f64[fo + F_ENDED]!,
+          localPort: localPort < 0 ? null : localPort,
+          connectMs: connectMs < 0 ? null : connectMs,
+          failure: code === CODE.OK ? null : failureOf(e, i, code),
+        });
+      }
+      if (n < capacity) return;
+    }
+  };
+
+  const exchange = (): Promise<ExchangeResult> =>
+    new Promise<ExchangeResult>((resolve) => {
+      let e = engine;
+      if (e === null) {
+        try {
+          e = engine = newEngine();
+        } catch (err) {
+          const now = performance.now();
+          resolve({ startedAt: now, firstByteAt: null, endedAt: now, localPort: null, connectMs: null, failure: normalizeError(err, 'connect') });
+          return;
+        }
+      }
+      const slot = e.freeSlots.length > 0 ? e.freeSlots.pop()! : e.resolvers.length;
+      e.resolvers[slot] = resolve;
+      e.outstanding++;
+      if (e.queued === e.sub.length) flush(e);
+      e.sub[e.queued++] = slot;
+      if (!e.flushScheduled) {
+        e.flushScheduled = true;
+        process.nextTick(flush, e);
+      }
+    });
+
+  const waitUntil = async (done: () => boolean, ms: number): Promise<void> => {
+    const deadline = performance.now() + ms;
+    while (!done() && performance.now() < deadline) await sleep(10);
+  };
+
+  return {
+    exchange,
+    async close(force) {
+      const e = engine;
+      if (e === null) return;
+      flush(e);
+      if (force) addon.abort(e.handle);
+      const idle = (): boolean => e.outstanding === 0 && addon.open(e.handle) === 0;
+      // Let connections finish their close handshake (close: server waits for the target's FIN).
+      await waitUntil(idle, opts.requestTimeoutMs + 1000);
+      if (!idle()) {
+        addon.destroy(e.handle);
+        await waitUntil(idle, SETTLE_WAIT_MS);
+      }
+      if (engine === e) engine = null;
+      addon.stop(e.handle);
+      // Only if the engine never reported them: no exchange is left without an outcome.
+      const now = performance.now();
+      e.resolvers.forEach((_resolve, slot) => settleUnstarted(e, slot, now));
+    },
+  };
+}
