@@ -146,18 +146,24 @@ describe('target faults', () => {
     });
   }
 
-  it('slow-loris body longer than timeouts.request (new connections): REQUEST_TIMEOUT', async () => {
-    const server = await slowLorisServer({ part: 'body', bodyBytes: 10, everyMs: 200 });
-    after(() => server.close());
-    const { record: r } = await run({
-      target: server.url,
-      timeouts: { request: '1s' },
-      load: [{ model: 'users', users: 4, iterations: 1 }],
+  for (const reuse of [false, true]) {
+    it(`slow-loris body longer than timeouts.request: REQUEST_TIMEOUT, the whole exchange bounded (reuse ${reuse})`, async () => {
+      const server = await slowLorisServer({ part: 'body', bodyBytes: 10, everyMs: 200 });
+      after(() => server.close());
+      const { record: r } = await run({
+        target: server.url,
+        connection: { reuse, poolSize: 4 },
+        timeouts: { request: '1s' },
+        load: [{ model: 'users', users: 4, iterations: 1 }],
+      });
+      assert.deepEqual(r.errorsByPhase, { 'response:REQUEST_TIMEOUT': 4 });
+      // The head came at once: the first byte is not what timed out. (undici reconnects a pool slot
+      // whose request was aborted, with no request on it, so keep-alive may count more.)
+      if (reuse) assert.ok(r.totals.connectionsOpened >= 4, `opened ${r.totals.connectionsOpened}`);
+      else assert.equal(r.totals.connectionsOpened, 4);
+      assert.ok(r.latencyMs.max < 1600, `latency ${JSON.stringify(r.latencyMs)}`);
     });
-    assert.deepEqual(r.errorsByPhase, { 'response:REQUEST_TIMEOUT': 4 });
-    // The head came at once: the first byte is not what timed out.
-    assert.equal(r.totals.connectionsOpened, 4);
-  });
+  }
 
   for (const reuse of [false, true]) {
     it(`slow-loris body within timeouts.request: completed, with the dribble in the latency (reuse ${reuse})`, async () => {

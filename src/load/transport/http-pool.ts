@@ -55,10 +55,20 @@ export function httpPoolTransport(opts: TransportOptions): Transport {
   let closing = false;
 
   const request: Dispatcher.DispatchOptions = { method: method as Dispatcher.HttpMethod, path, headers, body: requestBody };
+  // undici's headers/body timeouts restart with every byte; timeouts.request bounds the whole
+  // exchange, so a sweep (cheaper than a timer per request) ends exchanges past their deadline.
+  const inFlight = new Set<ExchangeHandler>();
+  const sweepMs = Math.max(5, Math.min(100, opts.requestTimeoutMs / 10));
+  const sweeper = setInterval(() => {
+    const now = performance.now();
+    for (const h of inFlight) if (now - h.startedAt >= opts.requestTimeoutMs) h.timeOut(opts.requestTimeoutMs);
+  }, sweepMs);
+  sweeper.unref();
   const run = (): Promise<ExchangeResult> =>
     new Promise((resolve) => {
-      const handler = new ExchangeHandler(resolve);
+      const handler = new ExchangeHandler(resolve, inFlight);
       if (closing) return handler.done(ABORTED);
+      inFlight.add(handler);
       try {
         pool.dispatch(request, handler);
       } catch (err) {
@@ -70,6 +80,7 @@ export function httpPoolTransport(opts: TransportOptions): Transport {
     exchange: () => limit(run),
     async close(force) {
       closing = true;
+      clearInterval(sweeper);
       if (opts.close === 'reset') for (const s of sockets) s.resetAndDestroy();
       if (force || opts.close === 'reset') await pool.destroy().catch(() => undefined);
       else await pool.close().catch(() => undefined);
@@ -79,21 +90,34 @@ export function httpPoolTransport(opts: TransportOptions): Transport {
 
 /** One exchange's undici handler: times the response, drains the body, classifies the outcome. */
 class ExchangeHandler implements Dispatcher.DispatchHandler {
-  private readonly startedAt = performance.now();
+  readonly startedAt = performance.now();
   private firstByteAt: number | null = null;
   private status = 0;
   private settled = false;
+  private controller: Dispatcher.DispatchController | null = null;
 
-  constructor(private readonly resolve: (r: ExchangeResult) => void) {}
+  constructor(
+    private readonly resolve: (r: ExchangeResult) => void,
+    private readonly inFlight: Set<ExchangeHandler>,
+  ) {}
 
   done(failure: Failure | null): void {
     if (this.settled) return;
     this.settled = true;
+    this.inFlight.delete(this);
     this.resolve({ startedAt: this.startedAt, firstByteAt: this.firstByteAt, endedAt: performance.now(), localPort: null, connectMs: null, failure });
   }
 
+  /** Ends the exchange as REQUEST_TIMEOUT and aborts it (undici then drops the connection). */
+  timeOut(ms: number): void {
+    this.done({ code: 'REQUEST_TIMEOUT', phase: 'response', message: `no complete response within ${ms} ms` });
+    this.controller?.abort(Object.assign(new Error(`no complete response within ${ms} ms`), { code: 'REQUEST_TIMEOUT' }));
+  }
+
   // undici takes a handler for its current API only when it has onRequestStart.
-  onRequestStart(): void {}
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+  }
 
   onResponseStart(_c: unknown, statusCode: number): void {
     this.firstByteAt ??= performance.now();
