@@ -148,6 +148,27 @@ describe('portstorm lab (private network namespace)', () => {
     assert.deepEqual(hostSysctls(), before);
   });
 
+  it('with the whole range spent (32 ports), progress, the monitor and the report keep working', () => {
+    const dir = tmp();
+    const r = lab([scenarioFile(dir, 6), '--port-range', '40000-40031', '--json', '--out', dir], 40_000);
+    assert.equal(r.status, 0, r.stderr);
+    const rec = JSON.parse(r.stdout.trim().split('\n').pop()!) as LabRecord;
+    assert.equal(rec.status, 'completed');
+    assert.ok(rec.totals.completed <= 32 && rec.errors.EADDRNOTAVAIL! >= 1200, JSON.stringify(rec.totals));
+    // The progress line (every 5 s off a terminal) came, long after the range ran out, with the monitor's figures.
+    assert.match(r.stderr, /^portstorm: [56]s .*failed \d+ \(EADDRNOTAVAIL \d+\).*TIME_WAIT \d+/m);
+    // The monitor sampled every second of the run, the range full from the first second on.
+    const seconds = rec.timeline.filter((e) => e.t < 6);
+    assert.equal(seconds.length, 6);
+    for (const e of seconds.slice(1)) {
+      assert.ok(e.sockets, `second ${e.t} has no socket picture`);
+      assert.equal(e.sockets!.utilization, 1, `second ${e.t}: utilization ${e.sockets!.utilization}`);
+    }
+    const runDir = readdirSync(dir).find((f) => existsSync(path.join(dir, f, 'run.json')))!;
+    assert.ok(existsSync(path.join(dir, runDir, 'report.html')));
+    assert.equal(rec.diagnosis![0]!.verdict, 'client-port-exhaustion');
+  });
+
   it('SIGKILL of portstorm leaves no process and no namespace behind', async () => {
     const dir = tmp();
     const netnsBefore = netnsList();
