@@ -13,24 +13,29 @@ import { scenarioSchema, type Scenario } from './schema.js';
 type PathKey = PropertyKey;
 type Issue = z.core.$ZodIssue;
 
+/** Errors only: yaml's warnings (an unknown tag, a list as a key) would reach stderr as Node warnings
+ * of several lines; what they warn about fails validation anyway, on one line naming the field. */
+const YAML_OPTIONS = { logLevel: 'error' } as const;
+
 /** Reads, overrides and validates a scenario file; every failure is a `UsageError` naming the file. */
 export async function loadScenario(file: string, overrides: string[] = []): Promise<Scenario> {
+  const label = displayArg(file);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read scenario ${file}: ${readFailure(err)}`);
+    throw new UsageError(`cannot read scenario ${label}: ${printable(readFailure(err))}`);
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseYaml(text, YAML_OPTIONS);
   } catch (err) {
-    throw new UsageError(yamlFailure(file, err));
+    throw new UsageError(yamlFailure(label, err));
   }
-  assertMapping(doc, file);
+  assertMapping(doc, label);
   // An unnamed scenario takes its file's name, so run ids and reports say which file ran.
   const named = 'name' in doc ? doc : { name: path.basename(file).replace(/\.(ya?ml|json)$/i, ''), ...doc };
-  return parseScenario(applyOverrides(named, overrides), file);
+  return parseScenario(applyOverrides(named, overrides), label);
 }
 
 /** Validates an already-parsed scenario document; `source` names it in error messages. */
@@ -46,7 +51,7 @@ export function parseScenario(doc: unknown, source: string): Scenario {
         parseThreshold(expr);
       } catch (err) {
         if (!(err instanceof UsageError)) throw err;
-        lines.push(`${source}: ${formatPath(['thresholds', i])}: ${err.message}`);
+        lines.push(`${source}: ${formatPath(['thresholds', i])}: ${printable(err.message)}`);
       }
     });
   }
@@ -54,21 +59,54 @@ export function parseScenario(doc: unknown, source: string): Scenario {
   return result.data;
 }
 
-/** Turns zod issues into one line each, `<source>: <path>: <message>`; `doc` is the validated input. */
-export function formatIssues(source: string, issues: readonly Issue[], doc: unknown): string[] {
+/**
+ * Turns zod issues into one line each, `<source>: <path>: <message>`; `doc` is the validated input
+ * and `schema` the schema it was validated against (for the known keys an unknown key is told).
+ */
+export function formatIssues(source: string, issues: readonly Issue[], doc: unknown, schema: z.core.$ZodType = scenarioSchema): string[] {
+  // One problem per field: zod goes on checking a value of the wrong type (a list for a name is
+  // also "too short"), and only the first says what is wrong.
+  const told = new Set<string>();
   return issues.flatMap((issue) =>
-    describeIssue(issue, doc).map(({ path, message }) => `${source}: ${formatPath(path)}: ${message}`),
+    describeIssue(issue, doc, schema).flatMap(({ path, message }) => {
+      const where = formatPath(path);
+      if (told.has(where)) return [];
+      told.add(where);
+      return [`${source}: ${where}: ${printable(message)}`];
+    }),
   );
 }
 
-/** Formats a path as `load[1].rate`, `connection.close`, or `(root)` when empty. */
+/**
+ * Formats a path as `load[1].rate`, `connection.close`, or `(root)` when empty. A key that is not a
+ * plain name (a header or error code with dots, spaces, quotes or line breaks) is quoted,
+ * `request.headers["a b"]`, so the path stays on one line and reads back unambiguously.
+ */
 export function formatPath(path: readonly PathKey[]): string {
   let out = '';
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
-    else out += (out === '' ? '' : '.') + String(key);
+    else if (typeof key === 'string' && /^[A-Za-z_$][\w$-]*$/.test(key)) out += (out === '' ? '' : '.') + key;
+    else out += `[${quote(String(key))}]`;
   }
   return out === '' ? '(root)' : out;
+}
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/** `s` with every control character (line breaks, terminal escapes) written as `\uXXXX`. */
+function printable(s: string): string {
+  return s.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** JSON string syntax, with the control characters JSON leaves raw escaped too. */
+function quote(s: string): string {
+  return printable(JSON.stringify(s));
+}
+
+/** A command-line argument (a file name, an override) as typed when it is printable, else quoted so a message stays on one line. */
+export function displayArg(s: string): string {
+  return new RegExp(CONTROL.source).test(s) ? quote(s) : s;
 }
 
 /**
@@ -81,7 +119,7 @@ export function applyOverrides(doc: unknown, overrides: string[]): unknown {
   for (const override of overrides) {
     const eq = override.indexOf('=');
     const steps = eq < 0 ? null : parseOverridePath(override.slice(0, eq).trim());
-    if (!steps) throw new UsageError(`--set ${override}: expected path=value, e.g. load[0].rate=1200`);
+    if (!steps) throw new UsageError(`--set ${displayArg(override)}: expected path=value, e.g. load[0].rate=1200`);
     setAt(root, steps, parseOverrideValue(override, override.slice(eq + 1)), override);
   }
   return root;
@@ -111,7 +149,7 @@ function yamlFailure(file: string, err: unknown): string {
   const e = err as { message?: string; linePos?: Array<{ line: number; col: number }> };
   const reason = String(e.message ?? err).replace(/ at line \d+, column \d+:[\s\S]*$/, '').split('\n')[0];
   const pos = e.linePos?.[0];
-  return `${file}: ${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}invalid YAML: ${reason}`;
+  return `${file}: ${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}invalid YAML: ${printable(reason ?? '')}`;
 }
 
 // ---- issue messages -------------------------------------------------------------------------
@@ -131,7 +169,7 @@ function show(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  if (typeof v === 'string') return quote(v.length > 60 ? `${v.slice(0, 57)}...` : v);
   return String(v);
 }
 
@@ -153,14 +191,14 @@ function isZodDefault(message: string): boolean {
   return !message.startsWith('expected');
 }
 
-function describeIssue(issue: Issue, doc: unknown): Array<{ path: PathKey[]; message: string }> {
+function describeIssue(issue: Issue, doc: unknown, schema: z.core.$ZodType): Array<{ path: PathKey[]; message: string }> {
   const path = [...issue.path];
   const value = valueAt(doc, path);
   const custom = !isZodDefault(issue.message);
   const one = (message: string) => [{ path, message }];
   switch (issue.code) {
     case 'unrecognized_keys': {
-      const known = objectKeysAt(doc, path);
+      const known = objectKeysAt(schema, doc, path);
       const hint = known ? ` (expected one of ${known.join(', ')})` : '';
       return issue.keys.map((key) => ({ path: [...path, key], message: `unknown key${hint}` }));
     }
@@ -219,9 +257,9 @@ interface LooseDef {
 
 const WRAPPERS = new Set(['default', 'prefault', 'optional', 'nullable', 'readonly', 'catch', 'nonoptional']);
 
-/** The keys the schema allows for the object at `path`, following the document through unions. */
-function objectKeysAt(doc: unknown, path: readonly PathKey[]): string[] | null {
-  let schema: z.core.$ZodType = scenarioSchema;
+/** The keys `root` allows for the object at `path`, following the document through unions. */
+function objectKeysAt(root: z.core.$ZodType, doc: unknown, path: readonly PathKey[]): string[] | null {
+  let schema = root;
   let value = doc;
   let i = 0;
   for (let guard = 0; guard < 100; guard++) {
@@ -269,16 +307,16 @@ function parseOverrideValue(override: string, raw: string): unknown {
   if (raw.trim() === '') return '';
   let value: unknown;
   try {
-    value = parseYaml(raw);
+    value = parseYaml(raw, YAML_OPTIONS);
   } catch (err) {
-    const reason = String((err as Error).message).replace(/ at line \d+, column \d+:[\s\S]*$/, '');
-    throw new UsageError(`--set ${override}: cannot parse the value: ${reason}`);
+    const reason = String((err as Error).message).replace(/ at line \d+, column \d+:[\s\S]*$/, '').split('\n')[0];
+    throw new UsageError(`--set ${displayArg(override)}: cannot parse the value: ${printable(reason ?? '')}`);
   }
   return value === null && !/^\s*(null|Null|NULL|~)\s*$/.test(raw) ? raw : value;
 }
 
 function setAt(root: unknown, steps: Array<string | number>, value: unknown, override: string): void {
-  const fail = (why: string) => new UsageError(`--set ${override}: ${why}`);
+  const fail = (why: string) => new UsageError(`--set ${displayArg(override)}: ${why}`);
   let container = root;
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;

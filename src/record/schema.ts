@@ -1,0 +1,199 @@
+/**
+ * The run record (`run.json`) as a zod schema, for checking files read back from disk: `report`,
+ * `compare` and the lab read records a user may have edited, truncated or taken from another tool.
+ * Mirrors `types.ts`; unknown keys are allowed (newer writers may add fields), missing or mistyped
+ * ones are not.
+ */
+import { z } from 'zod';
+import { scenarioSchema } from '../scenario/schema.js';
+import { RUN_SCHEMA } from './types.js';
+
+const num = z.number();
+const nonneg = z.number().nonnegative();
+const count = z.number().int().nonnegative();
+const nullable = <T extends z.ZodType>(t: T) => t.nullable();
+const counts = z.record(z.string(), count);
+
+const latencySummary = z.object({ p50: nonneg, p90: nonneg, p99: nonneg, p999: nonneg, max: nonneg, mean: nonneg, count });
+
+const timelineSockets = z.object({
+  timeWait: count,
+  established: nullable(count),
+  synSent: nullable(count),
+  finWait: nullable(count),
+  closeWait: nullable(count),
+  lastAck: nullable(count),
+  ephemeralInUse: nullable(count),
+  utilization: nullable(nonneg),
+  serverTimeWait: nullable(count),
+});
+
+const timelineEntry = z.object({
+  t: count,
+  attempted: count,
+  completed: count,
+  failed: count,
+  dropped: count,
+  errors: counts,
+  latencyMs: z.object({ p50: nonneg, p90: nonneg, p99: nonneg, max: nonneg }),
+  connectMs: z.object({ p50: nonneg, p99: nonneg }),
+  connectionsOpened: count,
+  sockets: nullable(timelineSockets),
+  counters: nullable(z.record(z.string(), nullable(num))),
+});
+
+const portRange = z.tuple([count, count]);
+
+const nofileLimits = z.object({ soft: nullable(count), hard: nullable(count) });
+
+const hostInfo = z.object({
+  platform: z.string(),
+  kernel: z.string(),
+  node: z.string(),
+  cpus: count,
+  portRange: nullable(portRange),
+  reservedPorts: nullable(z.array(portRange)),
+  usablePorts: nullable(count),
+  tcpTwReuse: nullable(num),
+  tcpTwReuseDelayMs: nullable(nonneg),
+  timeWaitS: nullable(nonneg),
+  tcpFinTimeoutS: nullable(nonneg),
+  tcpMaxTwBuckets: nullable(count),
+  tcpTimestamps: nullable(num),
+  somaxconn: nullable(count),
+  nofileSoft: nullable(count),
+  nofileHard: nullable(count),
+  nofile: nullable(
+    z.object({
+      before: nofileLimits,
+      after: nofileLimits,
+      outcome: z.enum(['raised', 'at-hard', 'failed', 'unknown']),
+      reason: nullable(z.string()),
+      reserve: count,
+    }),
+  ).optional(),
+  conntrackMax: nullable(count),
+  unavailable: z.record(z.string(), z.string()),
+});
+
+const targetStats = z.object({
+  connectionsAccepted: count,
+  requests: count,
+  closedByServer: count,
+  closedByClient: count,
+  resetByClient: count,
+  open: count,
+});
+
+const p50Max = z.object({ p50: nonneg, max: nonneg });
+
+const monitorInfo = z.object({
+  enabled: z.boolean(),
+  source: nullable(z.string()),
+  intervalS: nonneg,
+  scanIntervalS: nonneg,
+  effectiveScanIntervalS: nonneg,
+  samples: count,
+  scans: count,
+  scanCostMs: nullable(p50Max),
+  lateMs: nullable(p50Max),
+  unavailable: z.record(z.string(), z.string()),
+  baseline: nullable(z.object({ timeWait: nullable(count), ephemeralInUse: nullable(count) })),
+  peakConntrack: nullable(z.object({ count, max: count })),
+  peakFds: nullable(z.object({ open: count, soft: nullable(count) })),
+});
+
+const exhaustion = z.object({
+  firstAtS: nullable(nonneg),
+  utilizationAtFirst: nullable(nonneg),
+  timeWaitAtFirst: nullable(count),
+  errorRateAfter: nullable(nonneg),
+  predictedAtS: nullable(nonneg),
+  onsetVsPredictionS: nullable(num),
+  earlyWarningAtS: nullable(nonneg),
+  utilizationAtWarning: nullable(nonneg),
+  sustainableRate: nullable(nonneg),
+  peakConnectionRate: nullable(nonneg),
+  correlation: z.object({ utilizationVsErrorRate: nullable(num), utilizationVsLatencyP99: nullable(num) }),
+});
+
+const verdict = z.object({
+  verdict: z.enum([
+    'client-port-exhaustion',
+    'server-time-wait',
+    'fd-exhaustion',
+    'listen-backlog-overflow',
+    'target-unreachable',
+    'conntrack-full',
+    'time-wait-bucket-overflow',
+    'other-failures',
+    'healthy',
+  ]),
+  severity: z.enum(['critical', 'warning', 'info']),
+  confidence: z.number().min(0).max(1),
+  atS: nullable(nonneg),
+  evidence: z.array(z.string()),
+  advice: z.array(z.string()),
+});
+
+const labInfo = z.object({
+  namespace: z.enum(['user', 'root']),
+  sysctls: z.record(z.string(), z.string()),
+  addresses: z.object({ client: z.string(), target: z.string() }),
+  variant: nullable(z.string()),
+});
+
+/** A run record of the current schema. Validates a parsed `run.json`; its output is not used. */
+export const runRecordSchema = z.object({
+  schema: z.literal(RUN_SCHEMA),
+  portstormVersion: z.string(),
+  runId: z.string().min(1),
+  label: nullable(z.string()),
+  scenario: scenarioSchema,
+  target: z.object({ url: z.string(), builtin: z.boolean(), stats: nullable(targetStats) }),
+  startedAt: z.string(),
+  durationS: nonneg,
+  status: z.enum(['completed', 'interrupted', 'failed', 'checkpoint']),
+  limitsReached: z.array(z.enum(['maxRequests', 'maxDuration'])).optional(),
+  host: hostInfo,
+  workers: count,
+  totals: z.object({ attempted: count, completed: count, failed: count, dropped: count, connectionsOpened: count }),
+  errors: counts,
+  errorsByPhase: counts,
+  latencyMs: latencySummary,
+  latencyUncorrectedMs: latencySummary,
+  connectMs: latencySummary,
+  ttfbMs: latencySummary,
+  histograms: z.object({ latency: z.string(), latencyUncorrected: z.string(), connect: z.string(), ttfb: z.string() }),
+  // The writer makes one entry per second from 0 (accumulator.ts); readers walk the seconds from
+  // the first to the last, so a far-off `t` would have them count to it.
+  timeline: z.array(timelineEntry).superRefine((entries, ctx) => {
+    const i = entries.findIndex((e, i) => e.t !== i);
+    if (i >= 0) ctx.addIssue({ code: 'custom', path: [i, 't'], message: `expected ${i} (one entry per second, from 0)` });
+  }),
+  thresholds: z.array(z.object({ expr: z.string(), actual: nullable(num), passed: z.boolean() })),
+  lab: labInfo.optional(),
+  requestLogs: nullable(z.array(z.string())),
+  exhaustion: exhaustion.optional(),
+  diagnosis: z.array(verdict).optional(),
+  ports: nullable(
+    z.object({
+      usable: nullable(count),
+      peakInUse: count,
+      peakUtilization: nullable(nonneg),
+      peakTimeWait: count,
+      busiestDestination: nullable(z.string()),
+    }),
+  ),
+  destinations: z.array(z.object({ dest: z.string(), peakInUse: count, peakTimeWait: count, peakUtilization: nullable(nonneg) })),
+  monitor: monitorInfo,
+  errorSamples: z.array(
+    z.object({
+      code: z.string(),
+      phase: z.enum(['connect', 'send', 'response']),
+      message: z.string(),
+      t: nonneg,
+      localPort: nullable(count),
+    }),
+  ),
+});
