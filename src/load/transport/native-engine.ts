@@ -52,6 +52,8 @@ export interface ConnEngineAddon {
   abort(h: EngineHandle): void;
   destroy(h: EngineHandle): void;
   stop(h: EngineHandle): void;
+  /** [engine wake-ups by submit, JS wake-ups, engine loop iterations, exchanges started] so far. */
+  stats(h: EngineHandle): [number, number, number, number];
   errname(errno: number): string;
   framer(kind: 0 | 1, arg: number): FramerHandle;
   feed(f: FramerHandle, chunk: Buffer): number;
