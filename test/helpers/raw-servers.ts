@@ -92,25 +92,47 @@ export function tcpReplyServer(reply: Buffer, closeAfterReply: boolean): Promise
   });
 }
 
-/** A listening socket that never accepts, its accept queue full: further SYNs are dropped. */
+/** A listening socket that does not accept, its accept queue full: SYNs to it are dropped. */
 export interface Unaccepting {
   port: number;
+  /** From now on, accepts every connection and answers each request with a 200 (then closes). */
+  serve(): void;
+  /** Closes the listener: a SYN retransmitted to it then meets a RST. */
   close(): Promise<void>;
 }
 
 const UNACCEPTING = `
-import socket, sys
+import socket, sys, threading
 s = socket.socket()
 s.bind(('127.0.0.1', 0))
 s.listen(0)
 print(s.getsockname()[1], flush=True)
-sys.stdin.read()
+def answer(c):
+    data = b''
+    while b'\\r\\n\\r\\n' not in data:
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    try:
+        c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok')
+    except OSError:
+        pass
+    c.close()
+def serve():
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=answer, args=(c,), daemon=True).start()
+for line in sys.stdin:
+    if line.strip() == 'serve':
+        threading.Thread(target=serve, daemon=True).start()
 `;
 
 /**
- * A listener with backlog 0 that never accepts (python3, as node-gyp needs it anyway), plus one
+ * A listener with backlog 0 that does not accept (python3, as node-gyp needs it anyway), plus one
  * connection of ours that fills its accept queue: the kernel then drops every SYN to it, so a
- * connect() there can only time out. The listener exits when this process goes away.
+ * connect() there stays in SYN_SENT until its SYN is retransmitted (after 1 s). The listener exits
+ * when this process goes away.
  */
 export async function unacceptingListener(): Promise<Unaccepting> {
   const child = spawn('python3', ['-c', UNACCEPTING], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -129,9 +151,11 @@ export async function unacceptingListener(): Promise<Unaccepting> {
   await new Promise<void>((resolve) => filler.once('connect', () => resolve()));
   return {
     port,
+    serve: () => void child.stdin!.write('serve\n'),
     close: async () => {
       filler.destroy();
       child.stdin!.end();
+      child.kill();
       await exited;
     },
   };

@@ -270,6 +270,20 @@ function tests(): void {
       assert.ok(zero.native.results.every((r) => r.failure === null && r.firstByteAt === null));
     });
 
+    it('a request larger than the socket buffer is written across writability edges', async () => {
+      let received = 0;
+      const sink = keep(
+        await httpServer((req, res) => {
+          req.on('data', (c: Buffer) => (received += c.length));
+          req.on('end', () => res.end('done'));
+        }),
+      );
+      const body = 'b'.repeat(16 << 20);
+      const runs = await same('http', options('127.0.0.1', sink.port, { http: { method: 'POST', path: '/', headers: {}, body, authority: 'x' } }), 2);
+      assert.ok(runs.native.results.every((r) => r.failure === null));
+      assert.equal(received, 4 * body.length, 'every byte of both engines reached the server');
+    });
+
     it('IPv6: an exchange with ::1, and ECONNREFUSED naming it', async () => {
       const v6 = keep(await rawServer((s) => s.on('data', () => s.write(http200())), '::1'));
       const runs = await same('http', options('::1', v6.port), 3);
@@ -316,6 +330,40 @@ function tests(): void {
         }
       } finally {
         await l.close();
+      }
+    });
+
+    it('a connect completed by a retransmitted SYN (after epoll reports it) succeeds', async () => {
+      for (const engine of ENGINES) {
+        const l = await unacceptingListener();
+        try {
+          const pending = exchanges(engine, 'http', options('127.0.0.1', l.port, { connectTimeoutMs: 5000 }), 1);
+          await new Promise((r) => setTimeout(r, 300));
+          l.serve();
+          const { results, connects } = await pending;
+          const r = results[0]!;
+          assertSaneTimes(r, engine);
+          assert.equal(r.failure, null, `${engine}: ${JSON.stringify(r)}`);
+          assert.equal(connects.length, 1);
+          // The first SYN was dropped: the handshake is the retransmission's, 1 s later.
+          assert.ok(r.connectMs !== null && r.connectMs > 500, `${engine}: connected after ${r.connectMs} ms`);
+        } finally {
+          await l.close();
+        }
+      }
+    });
+
+    it('ECONNREFUSED for a retransmitted SYN (an asynchronous connect error)', async () => {
+      for (const engine of ENGINES) {
+        const l = await unacceptingListener();
+        const pending = exchanges(engine, 'http', options('127.0.0.1', l.port, { connectTimeoutMs: 5000 }), 1);
+        await new Promise((r) => setTimeout(r, 300));
+        await l.close();
+        const r = (await pending).results[0]!;
+        assertSaneTimes(r, engine);
+        assert.deepEqual(r.failure, { code: 'ECONNREFUSED', phase: 'connect', message: `connect ECONNREFUSED 127.0.0.1:${l.port}` }, engine);
+        assert.equal(r.localPort, null, engine);
+        assert.ok(r.endedAt - r.startedAt > 500, `${engine}: refused when the SYN was retransmitted`);
       }
     });
 
