@@ -8,8 +8,8 @@
  *   - JS writes slot ids into an Int32Array and calls submit(handle, n): one mutex-protected copy
  *     and, only when the engine thread sleeps in epoll_wait, one eventfd write.
  *   - The engine thread appends fixed-size records (REC_BYTES, layout below) to a queue once per
- *     loop iteration and calls the threadsafe function only when the queue turns non-empty; JS
- *     then calls take(handle), which copies the queue into an ArrayBuffer it reads.
+ *     loop iteration and calls the threadsafe function once until JS has taken them (see
+ *     publish()); JS then calls take(handle), which copies the queue into an ArrayBuffer it reads.
  *
  * Record layout (little-endian, REC_BYTES = 128):
  *   f64[0] startedAt  f64[1] connectMs (-1: none)  f64[2] firstByteAt (-1: none)  f64[3] endedAt
