@@ -29,7 +29,8 @@ import { hostInfo } from '../src/monitor/host.js';
 import { runScenario } from '../src/run.js';
 import { parseScenario } from '../src/scenario/load.js';
 import { startTargetThread } from '../src/target/thread.js';
-import { connectionEngine, ENGINE_ENV } from '../src/load/transport/index.js';
+import { ENGINE_ENV } from '../src/load/transport/index.js';
+import { loadNativeEngine } from '../src/load/transport/native-engine.js';
 import { median, parseAbOutput, timeWaitCount } from './throughput.js';
 
 /** The measured tools, in the order a round runs them. */
@@ -270,8 +271,8 @@ export async function main(argv: string[]): Promise<void> {
   for (const [cmd, args] of [['wrk', ['--version']], ['ab', ['-V']]] as const) {
     if (!present(cmd, [...args])) throw new Error(`${cmd} is not installed (apt-get install -y ${cmd === 'ab' ? 'apache2-utils' : 'wrk'})`);
   }
-  const native = connectionEngine(false);
-  if (native.engine !== 'native') throw new Error(`the native engine is not available: ${native.reason}`);
+  const native = loadNativeEngine();
+  if (!native.available) throw new Error(`the native connection engine is not available: ${native.reason}`);
   const host = hostInfo();
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'portstorm-engine-bench-'));
   const target = await startTarget(tmp);
