@@ -12,6 +12,7 @@ import { evaluateThresholds } from './analysis/thresholds.js';
 import { epochMs, sleep } from './load/clock.js';
 import { limitsReached, releaseFdReserve } from './limits.js';
 import { requestLogName, startLoad, type RunningLoad } from './load/engine.js';
+import { connectionEngine, type EngineChoice } from './load/transport/index.js';
 import { resolveTarget, type TargetAddress } from './load/target-address.js';
 import { foldMonitor, monitorOff } from './monitor/fold.js';
 import { hostInfo } from './monitor/host.js';
@@ -124,7 +125,8 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const samples: MonitorSample[] = [];
   const monitor = s.monitor.enabled ? await startRunMonitor(s, host, samples, opts.signal) : null;
   const workers = s.workers === 'auto' ? autoWorkers(thread !== null) : s.workers;
-  const run: RunFacts = { s, runId, label: opts.label ?? null, url, builtin: thread !== null, startedAt, workers, host, acc: new RunAccumulator() };
+  const engine = connectionEngine(s.connection.reuse, addr.host);
+  const run: RunFacts = { s, runId, label: opts.label ?? null, url, builtin: thread !== null, startedAt, workers, engine, host, acc: new RunAccumulator() };
   let load: RunningLoad | null = null;
   let status: RunStatus = 'completed';
   let failure: unknown = null;
@@ -281,6 +283,7 @@ interface RunFacts {
   builtin: boolean;
   startedAt: Date;
   workers: number;
+  engine: EngineChoice;
   host: HostInfo;
   acc: RunAccumulator;
 }
@@ -323,6 +326,7 @@ function buildRecord(run: RunFacts, m: RunMoment): RunRecord {
     status: m.status,
     host: run.host,
     workers: run.workers,
+    engine: run.engine,
     ...results,
     ports: fold?.ports ?? null,
     destinations: fold?.destinations ?? [],

@@ -155,6 +155,7 @@ export const runRecordSchema = z.object({
   durationS: nonneg,
   status: z.enum(['completed', 'interrupted', 'failed', 'checkpoint']),
   limitsReached: z.array(z.enum(['maxRequests', 'maxDuration'])).optional(),
+  engine: z.object({ engine: z.enum(['native', 'js']), reason: z.string().nullable() }).optional(),
   host: hostInfo,
   workers: count,
   totals: z.object({ attempted: count, completed: count, failed: count, dropped: count, connectionsOpened: count }),

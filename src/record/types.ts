@@ -269,6 +269,8 @@ export interface RunRecord {
   limitsReached?: Array<'maxRequests' | 'maxDuration'>;
   host: HostInfo;
   workers: number;
+  /** What carried the connections: the native engine or node:net/undici, and why not native. Absent in older records. */
+  engine?: { engine: 'native' | 'js'; reason: string | null };
   totals: Totals;
   errors: Record<string, number>;
   /** Failures by `phase:CODE`, e.g. `connect:EADDRNOTAVAIL`. */

@@ -16,7 +16,7 @@ export function renderTextSummary(r: RunRecord, file: string | null, html: strin
   const lines = [
     `portstorm ${r.status === 'completed' ? 'run complete' : `run ${statusLabel(r.status)}`}: ${r.scenario.name}${r.label ? ` [${r.label}]` : ''}`,
     `  target                 ${r.target.url}${r.target.builtin ? ' (built-in)' : ''}  ${r.scenario.protocol}, reuse ${r.scenario.connection.reuse}, close ${r.scenario.connection.close}`,
-    `  duration               ${r.durationS.toFixed(1)} s on ${r.workers} worker${r.workers === 1 ? '' : 's'}`,
+    `  duration               ${r.durationS.toFixed(1)} s on ${r.workers} worker${r.workers === 1 ? '' : 's'}${r.engine?.engine === 'native' ? ', native connection engine' : ''}`,
     `  requests               ${t.attempted} attempted, ${t.completed} completed, ${t.failed} failed, ${t.dropped} dropped`,
     `  throughput             ${rate.toFixed(1)} completed/s, ${newConn.toFixed(1)} new connections/s (${t.connectionsOpened} opened)`,
   ];

@@ -155,6 +155,22 @@ describe('load engine', () => {
     assert.equal(bodies, 20);
   });
 
+  it('the record says which engine carried the connections', async () => {
+    const native = await run({ connection: { reuse: false }, load: [{ model: 'users', users: 1, iterations: 3 }] });
+    assert.deepEqual(native.engine, { engine: 'native', reason: null });
+    const pooled = await run({ connection: { reuse: true }, load: [{ model: 'users', users: 1, iterations: 3 }] });
+    assert.equal(pooled.engine?.engine, 'js');
+    assert.match(pooled.engine!.reason!, /reuse: true/);
+    process.env.PORTSTORM_ENGINE = 'js';
+    try {
+      const forced = await run({ connection: { reuse: false }, load: [{ model: 'users', users: 1, iterations: 3 }] });
+      assert.deepEqual(forced.engine, { engine: 'js', reason: 'PORTSTORM_ENGINE=js' });
+      assert.equal(forced.totals.completed, 3);
+    } finally {
+      delete process.env.PORTSTORM_ENGINE;
+    }
+  });
+
   it('maxRequests caps a run', async () => {
     const r = await run({ limits: { maxRequests: 50 }, load: [{ model: 'arrival-rate', rate: 500, duration: 2 }] });
     assert.equal(r.totals.attempted, 50);
