@@ -16,6 +16,7 @@ import { reportCommand } from './commands/report.js';
 import { demoCommand } from './commands/demo.js';
 import { compareCommand } from './commands/compare.js';
 import { labCommand } from './commands/lab.js';
+import { exitAfterOutput } from './exit.js';
 
 const commands: Command<any>[] = [runCommand, reportCommand, compareCommand, serveCommand, monitorCommand, doctorCommand, labCommand, demoCommand];
 
@@ -131,7 +132,7 @@ export async function runCli(args: string[], exitProcess = true): Promise<CliOut
 async function main(): Promise<void> {
   const { code, message } = await runCli(hideBin(process.argv));
   if (message !== null) process.stderr.write(message.split('\n').map((line) => `portstorm: ${line}\n`).join(''));
-  process.exit(code);
+  await exitAfterOutput(code);
 }
 
 /** True when node was started on this file (directly, without `.js`, or through the npm bin link). */

@@ -8,6 +8,7 @@
 import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { diagnose } from '../analysis/diagnose.js';
+import { exitAfterOutput } from '../cli/exit.js';
 import { createProgress } from '../cli/progress.js';
 import { ExitCode, PortstormError, RuntimeFailure } from '../errors.js';
 import { writeBeside, writeRunRecord } from '../record/run-file.js';
@@ -131,13 +132,13 @@ try {
 main(cfg!).then(
   (code) => {
     cleanup(cfg!);
-    process.exit(code);
+    return exitAfterOutput(code);
   },
   (err: unknown) => {
     cleanup(cfg!);
     const code = err instanceof PortstormError ? err.exitCode : ExitCode.RUNTIME;
     process.stderr.write(`portstorm: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(code);
+    return exitAfterOutput(code);
   },
 );
 
