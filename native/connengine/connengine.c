@@ -125,6 +125,7 @@ typedef struct engine {
   uint8_t *request;
   uint32_t request_len;
   int reader_kind, is_head;
+  int sched_batch; /* run the engine thread as SCHED_BATCH */
   uint64_t expect;
   int64_t origin_ns;
   int epfd, evfd;
@@ -639,9 +640,10 @@ static void *engine_main(void *arg) {
    * SCHED_BATCH (no privilege needed): a woken engine thread does not preempt the task running on
    * that CPU (often the target, or the JS thread submitting), so wake-ups stop ping-ponging on a
    * busy machine and each epoll_wait returns more events. Timings still read the clock per event.
+   * Its wake-ups come ~1 ms later, though, so scheduled (open-model) load runs without it.
    */
   struct sched_param sp = {.sched_priority = 0};
-  pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+  if (e->sched_batch) pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
   for (;;) {
     pthread_mutex_lock(&e->mu);
     uint32_t *subs = e->subq;
@@ -924,6 +926,11 @@ static napi_value create(napi_env env, napi_callback_info info) {
   bool is_head = false;
   if (get_prop(env, o, "isHead", &head_v)) napi_get_value_bool(env, head_v, &is_head);
   e->is_head = is_head;
+  bool batch = true;
+  napi_value batch_v;
+  napi_valuetype batch_t;
+  if (get_prop(env, o, "batch", &batch_v) && napi_typeof(env, batch_v, &batch_t) == napi_ok && batch_t == napi_boolean) napi_get_value_bool(env, batch_v, &batch);
+  e->sched_batch = batch;
 
   bool lossless;
   if (!get_prop(env, o, "originNs", &origin_v) || napi_get_value_bigint_int64(env, origin_v, &e->origin_ns, &lossless) != napi_ok) FAIL("originNs must be a bigint");

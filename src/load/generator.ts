@@ -97,6 +97,7 @@ export class LoadGenerator {
       requestTimeoutMs: s.timeouts.request * 1000,
       http: { ...s.request, path: s.request.path ?? '/', authority: cfg.authority },
       tcp: { payload: s.payload, expectBytes: s.expectBytes },
+      scheduled: s.load.some((g) => g.model === 'arrival-rate'),
       onConnect: (connectMs) => {
         const b = this.bucketAt(this.clock.nowS());
         b.connectionsOpened++;

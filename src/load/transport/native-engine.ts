@@ -35,6 +35,11 @@ export interface EngineCreateOptions {
   expectBytes: number;
   /** CLOCK_MONOTONIC nanoseconds at which this thread's performance.now() was 0. */
   originNs: bigint;
+  /**
+   * Run the engine thread as SCHED_BATCH (default true): fewer preemptions, more events per wake-up,
+   * but ~1 ms later wake-ups, so scheduled (open-model) load turns it off to start on time.
+   */
+  batch?: boolean;
   /** Called (on this thread) when records are waiting; it calls take(). */
   onReady: () => void;
 }

@@ -118,6 +118,7 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
       isHead: reader.kind === 'http' && reader.isHead,
       expectBytes: reader.kind === 'bytes' ? reader.expectBytes : 0,
       originNs: monotonicOriginNs(),
+      batch: opts.scheduled !== true,
       onReady: () => {
         if (self) drain(self);
       },

@@ -31,6 +31,8 @@ export interface TransportOptions {
   http: { method: string; path: string; headers: Record<string, string>; body: string; authority: string };
   tcp: { payload: string; expectBytes: number };
   onConnect: OnConnect;
+  /** True when requests start on a schedule (arrival-rate groups): start promptly rather than in batches. */
+  scheduled?: boolean;
 }
 
 /** A way of carrying exchanges to the target. */
