@@ -3,6 +3,7 @@
  * own duration flag and a kill timer, with the parser of its report. All point at 127.0.0.1.
  */
 import { spawn } from 'node:child_process';
+import { parseAbOutput } from './throughput.js';
 
 /** What one run of a tool achieved. `rate` is completed requests per second. */
 export interface PeerResult {
@@ -25,21 +26,16 @@ export interface PeerTool {
 
 const AUTOCANNON = 'autocannon@9.0.0';
 
-/** Parses ApacheBench's report; null when it has no "Complete requests" line. */
+/** Parses ApacheBench's report (counting failed requests apart); null when ab printed no counts. */
 export function parseAb(text: string): PeerResult | null {
-  const num = (label: string): number | null => {
-    const m = new RegExp(`^${label}:\\s+([\\d.]+)`, 'm').exec(text);
-    return m ? Number(m[1]) : null;
-  };
-  const completed = num('Complete requests');
-  if (completed === null) return null;
-  const elapsedS = num('Time taken for tests') ?? NaN;
+  const ab = parseAbOutput(text);
+  if (!ab) return null;
   const errors: Record<string, number> = {};
   for (const m of text.matchAll(/\((Connect|Receive|Length|Exceptions): (\d+)/g)) if (Number(m[2]) > 0) errors[m[1]!] = Number(m[2]);
   const non2xx = /^Non-2xx responses:\s+(\d+)/m.exec(text);
   if (non2xx) errors.non2xx = Number(non2xx[1]);
-  const failed = num('Failed requests') ?? 0;
-  return { completed: completed - failed, failed, elapsedS, rate: (completed - failed) / elapsedS, errors };
+  const completed = ab.completed - ab.failed;
+  return { completed, failed: ab.failed, elapsedS: ab.elapsedS, rate: completed / ab.elapsedS, errors };
 }
 
 /** Parses wrk's report ("N requests in Xs", socket errors, non-2xx); null without the requests line. */

@@ -31,6 +31,7 @@ import { build as buildHistogram } from 'hdr-histogram-js';
 import type { RunRecord } from '../src/record/types.js';
 import { ensureCommand, freePort, startNginx } from './nginx.js';
 import { PEERS, runPeer, type PeerResult } from './peer-tools.js';
+import { median } from './throughput.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SCAN_COST = fileURLToPath(new URL('./scan-cost.js', import.meta.url));
@@ -88,13 +89,7 @@ export function parseOptions(argv: string[]): PeersOptions {
   };
 }
 
-/** The median of the finite values, or NaN. */
-export function median(values: number[]): number {
-  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (v.length === 0) return NaN;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
-}
+export { median } from './throughput.js';
 
 /** One portstorm configuration measured like a peer. */
 interface PortstormTool {
@@ -248,7 +243,8 @@ async function accuracy(url: string, rate: number, o: PeersOptions, dir: string)
   return result;
 }
 
-function rssKb(pid: number): number | null {
+/** The resident set size of a process in kB, from /proc/<pid>/status; null once it is gone. */
+export function rssKb(pid: number): number | null {
   try {
     const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : null;
