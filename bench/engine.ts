@@ -32,6 +32,7 @@ import { startTargetThread } from '../src/target/thread.js';
 import { ENGINE_ENV } from '../src/load/transport/index.js';
 import { loadNativeEngine } from '../src/load/transport/native-engine.js';
 import { median, parseAbOutput, timeWaitCount } from './throughput.js';
+import { runCommand } from './peer-tools.js';
 
 /** The measured tools, in the order a round runs them. */
 export const ENGINE_TOOLS = ['wrk', 'ab', 'portstorm js', 'portstorm native'] as const;
@@ -105,23 +106,11 @@ function present(cmd: string, args: string[]): boolean {
   return r.error === undefined;
 }
 
-/** Runs a C tool for about D seconds and returns its stdout (a kill timer bounds it). */
-async function runTool(cmd: string, args: string[], durationS: number): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), (durationS + 30) * 1000);
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  clearTimeout(killer);
-  return { code, out, err };
-}
 
 type Taken = Omit<EngineMeasurement, 'loadAvg1'>;
 
 async function measureWrk(round: number, url: string, o: EngineBenchOptions): Promise<Taken> {
-  const { code, out, err } = await runTool('wrk', ['-t1', `-c${o.concurrency}`, `-d${o.durationS}s`, '-H', 'Connection: close', url], o.durationS);
+  const { code, out, err } = await runCommand('wrk', ['-t1', `-c${o.concurrency}`, `-d${o.durationS}s`, '-H', 'Connection: close', url], o.durationS);
   const w = parseWrkOutput(out);
   const errors: Record<string, number | string> = { ...(w?.errors ?? {}) };
   if (code !== 0) errors.exit = `wrk exited ${code}: ${err.trim().split('\n').pop() ?? ''}`;
@@ -131,7 +120,7 @@ async function measureWrk(round: number, url: string, o: EngineBenchOptions): Pr
 
 async function measureAb(round: number, url: string, o: EngineBenchOptions): Promise<Taken> {
   const args = ['-q', '-r', '-c', String(o.concurrency), '-s', '10', '-t', String(o.durationS), '-n', String(AB_MAX_REQUESTS), url];
-  const { code, out, err } = await runTool('ab', args, o.durationS);
+  const { code, out, err } = await runCommand('ab', args, o.durationS);
   const ab = parseAbOutput(out);
   const errors: Record<string, number | string> = {};
   if (code !== 0) errors.exit = `ab exited ${code}: ${err.trim().split('\n').pop() ?? ''}`;

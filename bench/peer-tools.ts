@@ -105,9 +105,8 @@ export const PEERS: PeerTool[] = [
   { name: 'autocannon', keepAlive: true, command: (u, c, d) => ['npx', '--yes', AUTOCANNON, '-j', '-c', String(c), '-d', String(d), u], parse: parseAutocannon },
 ];
 
-/** Runs a peer for `durationS` seconds (killed at durationS + 30 s); never rejects. */
-export async function runPeer(tool: PeerTool, url: string, concurrency: number, durationS: number): Promise<PeerResult> {
-  const [cmd, ...args] = tool.command(url, concurrency, durationS);
+/** Runs a bounded tool for about `durationS` seconds (killed at durationS + 30 s); never rejects. */
+export async function runCommand(cmd: string, args: string[], durationS: number): Promise<{ code: number | null; out: string; err: string }> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -119,6 +118,13 @@ export async function runPeer(tool: PeerTool, url: string, concurrency: number, 
     child.once('close', resolve);
   });
   clearTimeout(killer);
+  return { code, out, err };
+}
+
+/** Runs a peer for `durationS` seconds; never rejects. */
+export async function runPeer(tool: PeerTool, url: string, concurrency: number, durationS: number): Promise<PeerResult> {
+  const [cmd, ...args] = tool.command(url, concurrency, durationS);
+  const { code, out, err } = await runCommand(cmd, args, durationS);
   const parsed = tool.parse(out);
   if (parsed && code === 0) return parsed;
   const why = `${tool.name} exited ${code}: ${(err.trim() || out.trim()).split('\n').pop() ?? ''}`;
