@@ -31,7 +31,7 @@ import { parseScenario } from '../src/scenario/load.js';
 import { startTargetThread } from '../src/target/thread.js';
 import { ENGINE_ENV } from '../src/load/transport/index.js';
 import { loadNativeEngine } from '../src/load/transport/native-engine.js';
-import { median, parseAbOutput, timeWaitCount } from './throughput.js';
+import { median, parseAbOutput, timeWaitCount, type Measurement } from './throughput.js';
 import { runCommand } from './peer-tools.js';
 
 /** The measured tools, in the order a round runs them. */
@@ -49,15 +49,8 @@ export interface EngineBenchOptions {
 }
 
 /** One measurement; `rate` is completed requests per second. */
-export interface EngineMeasurement {
+export interface EngineMeasurement extends Omit<Measurement, 'tool' | 'timeWaitBefore'> {
   tool: EngineTool;
-  round: number;
-  rate: number;
-  completed: number;
-  failed: number;
-  elapsedS: number;
-  steadyRate?: number;
-  errors: Record<string, number | string>;
   loadAvg1: number;
 }
 

@@ -6,9 +6,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { parseProcNetTcp } from '../../src/monitor/proc-net-tcp.js';
-import type { TestServer } from './servers.js';
+import { listen, type TestServer } from './servers.js';
 
 /** A started raw server: the remote address of every connection it accepted, in order. */
 export interface RawServer extends TestServer {
@@ -20,35 +19,12 @@ export interface RawServer extends TestServer {
  * be '::1' for an IPv6 server.
  */
 export async function rawServer(onConnection: (s: net.Socket) => void, host = '127.0.0.1'): Promise<RawServer> {
-  const sockets = new Set<net.Socket>();
   const peers: string[] = [];
-  const counts = { accepted: 0, open: 0, peakOpen: 0 };
   const server = net.createServer((s) => {
-    sockets.add(s);
     peers.push(s.remoteAddress ?? '');
-    counts.accepted++;
-    counts.open++;
-    counts.peakOpen = Math.max(counts.peakOpen, counts.open);
-    s.on('error', () => undefined);
-    s.on('close', () => {
-      sockets.delete(s);
-      counts.open--;
-    });
     onConnection(s);
   });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/`,
-    port,
-    peers,
-    stats: () => ({ ...counts }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...(await listen(server, 'http', host)), peers };
 }
 
 /**

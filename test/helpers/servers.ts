@@ -22,7 +22,8 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-async function listen(server: net.Server, scheme: 'http' | 'tcp'): Promise<TestServer> {
+/** Listens on `host` port 0, counting connections; closing destroys the open ones. */
+export async function listen(server: net.Server, scheme: 'http' | 'tcp', host = '127.0.0.1'): Promise<TestServer> {
   const sockets = new Set<net.Socket>();
   const counts: ServerStats = { accepted: 0, open: 0, peakOpen: 0 };
   server.on('connection', (s: net.Socket) => {
@@ -36,10 +37,10 @@ async function listen(server: net.Server, scheme: 'http' | 'tcp'): Promise<TestS
       counts.open--;
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `${scheme}://127.0.0.1:${port}/`,
+    url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}/`,
     port,
     stats: () => ({ ...counts }),
     close: () =>
