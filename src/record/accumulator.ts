@@ -2,7 +2,7 @@
  * The main thread's view of a run: merges bucket deltas from every worker per second, keeps live
  * totals for progress, and turns it all into the record's totals, summaries and timeline.
  */
-import { mergeBucket, mergeWire, newBucket, type Bucket, type WireBucket } from './bucket.js';
+import { mergeWire, newBucket, toWire, type Bucket, type WireBucket } from './bucket.js';
 import { encodeHistogram, summarize } from './histogram.js';
 import type { RunRecord, TimelineEntry, Totals } from './types.js';
 
@@ -34,8 +34,8 @@ export type LoadResults = Pick<
 >;
 
 const MAX_SAMPLES = 50;
-/** How many seconds behind the newest one a second's bucket stays flat. */
-const FLAT_SECONDS = 3;
+/** How many seconds behind the newest one a second's bucket stays live (flat histograms). */
+const LIVE_SECONDS = 3;
 
 /**
  * Accumulates a run's buckets. Cheap to read repeatedly (a checkpoint reads it every few seconds):
@@ -43,9 +43,13 @@ const FLAT_SECONDS = 3;
  * again only after a delta for that second arrived.
  */
 export class RunAccumulator {
+  /** Recent seconds, which still get deltas and are read at every checkpoint. */
   private readonly seconds = new Map<number, Bucket>();
-  /** Seconds kept flat: recent ones, which still get deltas and are read at every checkpoint. */
-  private readonly flat = new Set<number>();
+  /**
+   * Older seconds, encoded: a live bucket holds ~10 kB of histograms, its encoding a few hundred
+   * bytes, so a long run's memory grows by its timeline entries only. A late delta revives one.
+   */
+  private readonly cold = new Map<number, WireBucket>();
   private newest = 0;
   private readonly samples: ErrorSampleRecord[] = [];
   /** Every delta of every second. */
@@ -56,24 +60,29 @@ export class RunAccumulator {
   /** Adds bucket deltas from a worker. */
   add(deltas: WireBucket[]): void {
     for (const w of deltas) {
-      let b = this.seconds.get(w.t);
-      if (!b) {
-        b = newBucket(w.t, 'flat');
-        this.seconds.set(w.t, b);
-        this.flat.add(w.t);
-      }
-      mergeWire([b, this.all], w);
+      mergeWire([this.bucket(w.t), this.all], w);
       this.entries.delete(w.t);
       this.newest = Math.max(this.newest, w.t);
     }
-    // A flat bucket takes ~3× the memory of a packed one: older seconds are packed, for long runs.
-    for (const t of this.flat) {
-      if (t >= this.newest - FLAT_SECONDS) continue;
-      const packed = newBucket(t);
-      mergeBucket(packed, this.seconds.get(t)!);
-      this.seconds.set(t, packed);
-      this.flat.delete(t);
+    for (const [t, b] of this.seconds) {
+      if (t >= this.newest - LIVE_SECONDS) continue;
+      this.entry(t);
+      this.cold.set(t, toWire(b));
+      this.seconds.delete(t);
     }
+  }
+
+  /** Second t's live bucket, made or revived from its encoding. */
+  private bucket(t: number): Bucket {
+    let b = this.seconds.get(t);
+    if (!b) {
+      b = newBucket(t, 'flat');
+      const w = this.cold.get(t);
+      if (w) mergeWire([b], w);
+      this.cold.delete(t);
+      this.seconds.set(t, b);
+    }
+    return b;
   }
 
   /** Keeps an error sample: the first one of each code across all workers (capped). */
@@ -99,7 +108,7 @@ export class RunAccumulator {
   results(durationS: number): LoadResults {
     const all = this.all;
     const timeline: TimelineEntry[] = [];
-    const lastSecond = Math.max(Math.ceil(durationS) - 1, ...this.seconds.keys());
+    const lastSecond = Math.max(Math.ceil(durationS) - 1, this.newest);
     for (let t = 0; t <= lastSecond; t++) {
       const e = this.entry(t);
       timeline.push({ ...e, errors: { ...e.errors }, latencyMs: { ...e.latencyMs }, connectMs: { ...e.connectMs } });
@@ -132,7 +141,7 @@ export class RunAccumulator {
   private entry(t: number): TimelineEntry {
     let e = this.entries.get(t);
     if (e) return e;
-    const b = this.seconds.get(t) ?? newBucket(t);
+    const b = this.seconds.has(t) || this.cold.has(t) ? this.bucket(t) : newBucket(t);
     const lat = summarize(b.latency);
     const con = summarize(b.connect);
     e = {

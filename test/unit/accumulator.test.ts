@@ -199,6 +199,38 @@ describe('RunAccumulator.results', () => {
     near(live.p99Ms, 1, 0.001, 'live p99');
   });
 
+  it('a late delta for a second long past merges with what that second already had', () => {
+    const acc = new RunAccumulator();
+    const early = newBucket(0);
+    for (let i = 0; i < 98; i++) countCompletion(early, 1, 1, 1);
+    acc.add([ship(early)]);
+    // Twenty newer seconds push second 0 far out of the recent window before its late delta comes.
+    for (let t = 1; t <= 20; t++) {
+      const b = newBucket(t);
+      countCompletion(b, 2, 2, 1);
+      acc.add([ship(b)]);
+    }
+    const before = acc.results(21).timeline[0];
+    assert.equal(before.completed, 98);
+    near(before.latencyMs.max, 1, 0.001, 'max before the late delta');
+
+    const late = newBucket(0);
+    countCompletion(late, 500, 500, 1);
+    countCompletion(late, 400, 400, 1);
+    countFailure(late, 'ECONNRESET', 'response');
+    acc.add([ship(late)]);
+    const r = acc.results(21);
+    const s0 = r.timeline[0];
+    assert.equal(s0.completed, 100);
+    assert.equal(s0.failed, 1);
+    assert.deepEqual(s0.errors, { ECONNRESET: 1 });
+    near(s0.latencyMs.p50, 1, 0.001, 'p50');
+    near(s0.latencyMs.p99, 400, 0.001, 'p99 of early and late values together');
+    near(s0.latencyMs.max, 500, 0.001, 'max');
+    assert.equal(r.totals.completed, 120);
+    near(r.timeline[20].latencyMs.p50, 2, 0.001, "a recent second still reads its own figures");
+  });
+
   it('whole-run percentiles equal those of one histogram holding every value', () => {
     const rnd = lcg(42);
     const refLatency = newHistogram();
