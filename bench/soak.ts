@@ -45,6 +45,8 @@ await writeFile(file, JSON.stringify(scenario));
 console.log(`soak: ${minutes} min, ${cycles} bursts of 250/s for ${BURST_S} s every ${CYCLE_S} s, 20 background users; 1 000 ports`);
 const started = Date.now();
 const child = spawn(process.execPath, [CLI, 'lab', file, '--json', '--quiet', '--out', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+// Ctrl-C or a kill of the soak stops the lab run too (which then writes its partial record).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => child.kill(sig));
 let stdout = '';
 child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
 const samples: Array<[number, number]> = [];

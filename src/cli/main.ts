@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ExitCode, PortstormError } from '../errors.js';
+import { capMainYoungGeneration } from '../thread-limits.js';
 import type { Command } from './command.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
@@ -16,7 +17,7 @@ import { reportCommand } from './commands/report.js';
 import { demoCommand } from './commands/demo.js';
 import { compareCommand } from './commands/compare.js';
 import { labCommand } from './commands/lab.js';
-import { exitAfterOutput } from './exit.js';
+import { exitAfterOutput, toleratePipeClose } from './exit.js';
 
 const commands: Command<any>[] = [runCommand, reportCommand, compareCommand, serveCommand, monitorCommand, doctorCommand, labCommand, demoCommand];
 
@@ -130,6 +131,8 @@ export async function runCli(args: string[], exitProcess = true): Promise<CliOut
 }
 
 async function main(): Promise<void> {
+  capMainYoungGeneration();
+  toleratePipeClose();
   const { code, message } = await runCli(hideBin(process.argv));
   if (message !== null) process.stderr.write(message.split('\n').map((line) => `portstorm: ${line}\n`).join(''));
   await exitAfterOutput(code);

@@ -8,7 +8,7 @@
 import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { diagnose } from '../analysis/diagnose.js';
-import { exitAfterOutput } from '../cli/exit.js';
+import { exitAfterOutput, toleratePipeClose } from '../cli/exit.js';
 import { createProgress } from '../cli/progress.js';
 import { ExitCode, PortstormError, RuntimeFailure } from '../errors.js';
 import { writeBeside, writeRunRecord } from '../record/run-file.js';
@@ -18,6 +18,7 @@ import { autoWorkers, builtinClose, runScenario } from '../run.js';
 import { parseScenario } from '../scenario/load.js';
 import type { Scenario } from '../scenario/schema.js';
 import { startTargetThread, type TargetThread } from '../target/thread.js';
+import { capMainYoungGeneration } from '../thread-limits.js';
 import { LAB_CLIENT, LAB_TARGET, LAB_TARGET_PORT, setupInside } from './netns.js';
 import { startServe, type RunningServe } from './serve.js';
 import type { LabInfo, LabInnerConfig, LabInnerResult } from './types.js';
@@ -26,6 +27,8 @@ import type { LabInfo, LabInnerConfig, LabInnerResult } from './types.js';
 const SAME_SIGNAL_MS = 1000;
 
 async function main(cfg: LabInnerConfig): Promise<number> {
+  capMainYoungGeneration();
+  toleratePipeClose();
   writeFileSync(cfg.pidFile, `${process.pid}\n`);
   (await import('../limits.js')).prepareFdLimits();
   const scenario = parseScenario(cfg.scenario, 'lab scenario');

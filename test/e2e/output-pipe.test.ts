@@ -38,3 +38,19 @@ describe('CLI output to a slow reader', () => {
     assert.equal(back.timeline.length, 3600);
   });
 });
+
+describe('CLI output to a reader that goes away', () => {
+  it('report --format json into a closed pipe ends without a stack trace', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ps-pipe-'));
+    const file = path.join(dir, 'run.json');
+    writeFileSync(file, JSON.stringify(syntheticRecord({ timeline: Array.from({ length: 3600 }, (_, t) => entry(t)) })));
+    const child = spawn(process.execPath, [CLI, 'report', file, '--format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Like `portstorm report … | head -c 100`: the reader takes the first chunk and closes its end.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stderr, /\n\s+at |EPIPE|node:events/, 'no stack trace or raw EPIPE');
+  });
+});
