@@ -3,13 +3,13 @@
  * starts them on one shared epoch, and hands every bucket delta and error sample to the caller.
  */
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { WireBucket } from '../record/bucket.js';
 import { RuntimeFailure } from '../errors.js';
 import type { Scenario } from '../scenario/schema.js';
 import { epochMs } from './clock.js';
 import type { ErrorSample, GeneratorConfig } from './generator.js';
 import type { ToMain, ToWorker } from './messages.js';
+import { startThread } from '../thread-limits.js';
 
 /** Callbacks receiving the load's observations. */
 export interface LoadObserver {
@@ -48,7 +48,7 @@ export async function startLoad(
   const threads = Array.from({ length: workers }, (_, index) => {
     const requestLogFile = requestLogDir === null ? null : path.join(requestLogDir, requestLogName(index));
     const data: GeneratorConfig = { scenario, ...target, shard: { index, count: workers }, requestLogFile };
-    const w = new Worker(url, { workerData: data });
+    const w = startThread('load', url, { workerData: data });
     let errorMessage: string | null = null;
     let signalReady: () => void = () => undefined;
     ready.push(new Promise<void>((resolve) => (signalReady = resolve)));

@@ -3,9 +3,9 @@
  * totals and counters on a fixed cadence, one taking the per-socket scans, so a long scan never
  * delays a fast sample. Their samples arrive here as they are taken.
  */
-import { Worker } from 'node:worker_threads';
 import type { SamplerOptions, SamplerStatus } from './sampler.js';
 import type { MonitorSample } from './types.js';
+import { startThread } from '../thread-limits.js';
 
 /** Messages from a sampler thread. */
 export type FromSampler = { type: 'sample'; sample: MonitorSample } | { type: 'stopped'; status: SamplerStatus };
@@ -27,7 +27,7 @@ interface SamplerThread {
 }
 
 function samplerThread(opts: SamplerOptions, onSample: (s: MonitorSample) => void): SamplerThread {
-  const worker = new Worker(new URL('./sampler-worker.js', import.meta.url), { workerData: opts });
+  const worker = startThread('monitor', new URL('./sampler-worker.js', import.meta.url), { workerData: opts });
   let status: SamplerStatus = { source: null, unavailable: {}, effectiveScanIntervalMs: opts.scanIntervalMs };
   let failure: string | null = null;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));

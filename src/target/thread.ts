@@ -5,9 +5,9 @@
  * The worker is unref'd while idle: a forgotten target never keeps the process alive on its own. It
  * is ref'd while a stats() or close() answer is awaited, and terminated after close().
  */
-import { Worker } from 'node:worker_threads';
 import type { TargetOptions, TargetStats } from './server.js';
 import type { TargetWorkerReply, TargetWorkerRequest } from './worker.js';
+import { startThread } from '../thread-limits.js';
 
 /** A target running in a worker thread. */
 export interface TargetThread {
@@ -28,7 +28,7 @@ type Waiter = { resolve: (reply: TargetWorkerReply) => void; reject: (err: Error
 
 /** Starts the target in a worker thread; rejects with a clear Error (naming host:port) if it cannot listen. */
 export async function startTargetThread(opts: TargetOptions): Promise<TargetThread> {
-  const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: opts });
+  const worker = startThread('target', new URL('./worker.js', import.meta.url), { workerData: opts });
   const waiters = new Map<string, Waiter>(); // key: 'start' | 'closed' | `stats:${id}`
   let failure: Error | undefined;
   let exited = false;
