@@ -253,6 +253,17 @@ export function rssKb(pid: number): number | null {
   }
 }
 
+/** Least-squares slope of RSS samples ([seconds, kB]) over time, in MB per minute. */
+export function slopeMbPerMin(points: Array<[number, number]>): number | null {
+  if (points.length < 3) return null;
+  const n = points.length;
+  const mt = points.reduce((a, [t]) => a + t, 0) / n;
+  const mk = points.reduce((a, [, kb]) => a + kb, 0) / n;
+  const num = points.reduce((a, [t, kb]) => a + (t - mt) * (kb - mk), 0);
+  const den = points.reduce((a, [t]) => a + (t - mt) ** 2, 0);
+  return Math.round(((num / den) * 60) / 102.4) / 10;
+}
+
 /** RSS of a long open-model run, sampled every 5 s. */
 async function memory(url: string, o: PeersOptions, dir: string): Promise<Record<string, unknown>> {
   const durationS = o.memoryMinutes * 60;
@@ -286,11 +297,12 @@ async function memory(url: string, o: PeersOptions, dir: string): Promise<Record
     rssMbAtEnd: last && Math.round(last / 102.4) / 10,
     growthMb: minute1 && last ? Math.round((last - minute1) / 102.4) / 10 : null,
     peakMb: samples.length ? Math.round(Math.max(...samples.map(([, kb]) => kb)) / 102.4) / 10 : null,
+    secondHalfSlopeMbPerMin: slopeMbPerMin(samples.filter(([t]) => t >= durationS / 2)),
     runJsonBytes: run.file ? statSync(run.file).size : null,
     samples,
     error: run.error,
   };
-  console.log(`  memory at 2000/s for ${o.memoryMinutes} min: RSS ${result.rssMbAtMinute1} MB at 1 min → ${result.rssMbAtEnd} MB at the end (growth ${result.growthMb} MB, peak ${result.peakMb} MB), run.json ${result.runJsonBytes} bytes`);
+  console.log(`  memory at 2000/s for ${o.memoryMinutes} min: RSS ${result.rssMbAtMinute1} MB at 1 min → ${result.rssMbAtEnd} MB at the end (growth ${result.growthMb} MB, peak ${result.peakMb} MB; second half ${result.secondHalfSlopeMbPerMin} MB/min), run.json ${result.runJsonBytes} bytes`);
   return result;
 }
 

@@ -16,7 +16,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { RunRecord } from '../src/record/types.js';
-import { rssKb } from './peers.js';
+import { rssKb, slopeMbPerMin } from './peers.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const CYCLE_S = 70;
@@ -93,7 +93,14 @@ const result = {
   burstsExhausted: exhausted,
   recoveries: recovered,
   verdicts: record?.diagnosis?.map((d) => d.verdict) ?? null,
-  rssMb: { minute1: mb(m1), end: mb(last), growth: m1 !== null && last !== null ? mb(last - m1) : null, peak: samples.length ? mb(Math.max(...samples.map(([, kb]) => kb))) : null },
+  rssMb: {
+    minute1: mb(m1),
+    end: mb(last),
+    growth: m1 !== null && last !== null ? mb(last - m1) : null,
+    peak: samples.length ? mb(Math.max(...samples.map(([, kb]) => kb))) : null,
+    // A leak keeps climbing; warm-up levels off. The slope over the second half tells them apart.
+    secondHalfSlopePerMin: slopeMbPerMin(samples.filter(([t]) => t >= durationS / 2)),
+  },
   runJsonBytes: runJson ? statSync(runJson).size : null,
   timelineSeconds: record?.timeline.length ?? null,
 };
