@@ -183,6 +183,21 @@ describe('native keep-alive vs undici', () => {
       assert.ok(runs.native.results.every((r) => r.failure === null));
     });
 
+    it('HEAD: complete at the end of the head despite Content-Length; the engine keeps the connection', async () => {
+      const s = keep(await perRequest((sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n')));
+      const opts = options(s.port, { poolSize: 1, http: { method: 'HEAD', path: '/', headers: {}, body: '', authority: 'x' } });
+      const runs = await same(s, opts, 3);
+      // undici closes a connection after a HEAD; the engine keeps it, as HTTP allows.
+      assert.equal(runs.native.connects, 1);
+    });
+
+    it('bytes after a complete response: the exchange succeeds, the connection is not reused', async () => {
+      const s = keep(await perRequest((sock) => sock.write(`${OK}EXTRA`)));
+      const runs = await same(s, options(s.port, { poolSize: 1 }), 3);
+      assert.ok(runs.native.results.every((r) => r.failure === null));
+      assert.equal(runs.native.connects, 3);
+    });
+
     it('chunked responses and request bodies on a kept-alive connection', async () => {
       let bodies = 0;
       const s = keep(

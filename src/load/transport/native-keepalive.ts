@@ -10,7 +10,9 @@
  * - HTTP failures read `HTTP <status>`.
  *
  * Differences that remain, by design: the engine times the first byte (undici: the complete head),
- * reports each exchange's local port, and accepts 1xx interim responses (undici fails them).
+ * reports each exchange's local port, accepts 1xx interim responses (undici fails them), keeps the
+ * connection after a HEAD (undici closes it), and does not name the broken rule of a malformed
+ * response (PROTOCOL either way).
  *
  * The connection is kept when the response allows it (HTTP/1.1 without `Connection: close`, a
  * delimited body, nothing after it); a connection the target closes while idle is dropped, and one
