@@ -1,8 +1,10 @@
 /**
  * HTTP keep-alive (`reuse: true`) on the native connection engine: the semantics of http-pool.ts
  * (at most `poolSize` persistent connections, waiting for a free one happens before `startedAt`,
- * connect timeout, `timeouts.request` bounding each exchange) with the sockets on the engine's
- * epoll thread. Failures read as the undici transport's do (codes, phases, messages), so the two
+ * connect timeout, `timeouts.request` bounding each whole exchange however its bytes trickle in)
+ * with the sockets on the engine's epoll thread. The request timeout runs from when the request
+ * can go out: at once on an idle connection, from the connect on a new one (as with `reuse: false`;
+ * undici's sweep also counts the connect, which timeouts.connect bounds anyway). Failures read as the undici transport's do (codes, phases, messages), so the two
  * engines can be compared exchange for exchange:
  * - a failure after the request is out is in phase `send` until the response head is complete,
  *   `response` after (undici reports the phase that way);
