@@ -1,8 +1,9 @@
 /**
  * The connection engine benchmark: new connections per second with `reuse: false` (one TCP
- * connection per request), portstorm against the fastest C load testers on the same target.
+ * connection per request), or with `--keepalive` requests per second over C kept-alive
+ * connections, portstorm against the fastest C load testers on the same target.
  *
- *   node build/bench/engine.js [--duration 3] [--rounds 3] [--concurrency 50] [--close server|client] [--monitor on|off]
+ *   node build/bench/engine.js [--duration 3] [--rounds 3] [--concurrency 50] [--close server|client] [--monitor on|off] [--keepalive]
  *
  * The target is nginx (one worker, access_log off, `return 200 "ok"`) started on a free 127.0.0.1
  * port from a temporary prefix, or the built-in target when nginx is not installed. Each round runs,
@@ -13,6 +14,8 @@
  *     load: [{model: users, users: C, duration: D}], workers: 1}`, PORTSTORM_ENGINE=js / native
  *     (native is strict: the run fails when the engine is unavailable); rate = completed / durationS,
  *     plus the rate over its whole seconds after the first ("steady").
+ * With --keepalive: wrk without the header, `ab -k`, and portstorm `{reuse: true, poolSize: C}`
+ * (js: undici).
  * It prints the median rate per tool and portstorm's ratios to the faster of ab and wrk (ratio of
  * medians, and the median of the per-round ratios). Raw figures go to bench/results/engine-<date>.json.
  * Every load is bounded (D seconds; wrk and ab also by a kill timer) and goes to 127.0.0.1 only.
@@ -46,6 +49,8 @@ export interface EngineBenchOptions {
   concurrency: number;
   close: 'server' | 'client';
   monitor: boolean;
+  /** Kept-alive connections instead of one per request. */
+  keepalive: boolean;
 }
 
 /** One measurement; `rate` is completed requests per second. */
@@ -62,7 +67,7 @@ export function parseEngineOptions(argv: string[]): EngineBenchOptions {
   const opt = (def: string) => ({ type: 'string', default: def }) as const;
   const { values: v } = parseArgs({
     args: argv,
-    options: { duration: opt('3'), rounds: opt('3'), concurrency: opt('50'), close: opt('server'), monitor: opt('on') },
+    options: { duration: opt('3'), rounds: opt('3'), concurrency: opt('50'), close: opt('server'), monitor: opt('on'), keepalive: { type: 'boolean', default: false } },
   });
   const int = (name: string, raw: string, lo: number, hi: number): number => {
     const n = Number(raw);
@@ -77,6 +82,7 @@ export function parseEngineOptions(argv: string[]): EngineBenchOptions {
     concurrency: int('concurrency', v.concurrency, 1, 1000),
     close: v.close,
     monitor: v.monitor === 'on',
+    keepalive: v.keepalive,
   };
 }
 
@@ -103,7 +109,8 @@ function present(cmd: string, args: string[]): boolean {
 type Taken = Omit<EngineMeasurement, 'loadAvg1'>;
 
 async function measureWrk(round: number, url: string, o: EngineBenchOptions): Promise<Taken> {
-  const { code, out, err } = await runCommand('wrk', ['-t1', `-c${o.concurrency}`, `-d${o.durationS}s`, '-H', 'Connection: close', url], o.durationS);
+  const close = o.keepalive ? [] : ['-H', 'Connection: close'];
+  const { code, out, err } = await runCommand('wrk', ['-t1', `-c${o.concurrency}`, `-d${o.durationS}s`, ...close, url], o.durationS);
   const w = parseWrkOutput(out);
   const errors: Record<string, number | string> = { ...(w?.errors ?? {}) };
   if (code !== 0) errors.exit = `wrk exited ${code}: ${err.trim().split('\n').pop() ?? ''}`;
@@ -112,7 +119,7 @@ async function measureWrk(round: number, url: string, o: EngineBenchOptions): Pr
 }
 
 async function measureAb(round: number, url: string, o: EngineBenchOptions): Promise<Taken> {
-  const args = ['-q', '-r', '-c', String(o.concurrency), '-s', '10', '-t', String(o.durationS), '-n', String(AB_MAX_REQUESTS), url];
+  const args = [...(o.keepalive ? ['-k'] : []), '-q', '-r', '-c', String(o.concurrency), '-s', '10', '-t', String(o.durationS), '-n', String(AB_MAX_REQUESTS), url];
   const { code, out, err } = await runCommand('ab', args, o.durationS);
   const ab = parseAbOutput(out);
   const errors: Record<string, number | string> = {};
@@ -126,7 +133,7 @@ async function measurePortstorm(tool: 'portstorm js' | 'portstorm native', round
   const doc = {
     name: `bench-engine-${engine}`,
     target: url,
-    connection: { reuse: false, close: o.close },
+    connection: o.keepalive ? { reuse: true, poolSize: o.concurrency } : { reuse: false, close: o.close },
     load: [{ model: 'users', users: o.concurrency, duration: o.durationS }],
     workers: 1,
     timeouts: { connect: 2, request: 10 },
@@ -258,7 +265,7 @@ export async function main(argv: string[]): Promise<void> {
   const host = hostInfo();
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'portstorm-engine-bench-'));
   const target = await startTarget(tmp);
-  console.log(`bench: C=${o.concurrency} D=${o.durationS}s rounds=${o.rounds} close=${o.close} monitor=${o.monitor ? 'on' : 'off'}; node ${host.node}, ${host.cpus} cpus, kernel ${host.kernel}`);
+  console.log(`bench: C=${o.concurrency} D=${o.durationS}s rounds=${o.rounds} ${o.keepalive ? 'keep-alive' : `close=${o.close}`} monitor=${o.monitor ? 'on' : 'off'}; node ${host.node}, ${host.cpus} cpus, kernel ${host.kernel}`);
   console.log(`bench: target ${target.name}; TIME_WAIT ${timeWaitCount() ?? '?'}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const measurements: EngineMeasurement[] = [];
   const loadStart = os.loadavg();

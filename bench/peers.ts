@@ -6,7 +6,8 @@
  * - close:     new connection per request. ab (no -k), wrk -H 'Connection: close', hey
  *              -disable-keepalive, autocannon -H 'Connection: close', portstorm reuse:false with
  *              close:server, close:client, and close:client with the monitor off (its cost).
- * - keepalive: wrk and autocannon against portstorm reuse:true.
+ * - keepalive: wrk and autocannon against portstorm reuse:true (on the native engine, and on undici
+ *   with PORTSTORM_ENGINE=js for comparison).
  *   Both at the same concurrency and duration, interleaved in rounds (A B C A B C …); medians.
  *   Targets (`--targets`): nginx (Debian's, installed if missing, one worker, access log off) and
  *   the built-in target (`portstorm serve` in its own process).
@@ -97,6 +98,8 @@ interface PortstormTool {
   keepAlive: boolean;
   connection: Record<string, unknown>;
   monitor: boolean;
+  /** Environment for its process (e.g. PORTSTORM_ENGINE=js: the JS engine, for a before/after). */
+  env?: Record<string, string>;
 }
 
 const PORTSTORM: PortstormTool[] = [
@@ -104,14 +107,24 @@ const PORTSTORM: PortstormTool[] = [
   { name: 'portstorm close:client', keepAlive: false, connection: { reuse: false, close: 'client' }, monitor: true },
   { name: 'portstorm close:client, no monitor', keepAlive: false, connection: { reuse: false, close: 'client' }, monitor: false },
   { name: 'portstorm keep-alive', keepAlive: true, connection: { reuse: true }, monitor: true },
+  { name: 'portstorm keep-alive, undici', keepAlive: true, connection: { reuse: true }, monitor: true, env: { PORTSTORM_ENGINE: 'js' } },
 ];
 
 /** A portstorm run in its own process: the CLI with a scenario written for it; the record back. */
-async function runPortstorm(scenario: Record<string, unknown>, dir: string, extra: string[], onPid?: (pid: number) => void): Promise<{ record: RunRecord | null; error: string | null; file: string | null }> {
+async function runPortstorm(
+  scenario: Record<string, unknown>,
+  dir: string,
+  extra: string[],
+  onPid?: (pid: number) => void,
+  env?: Record<string, string>,
+): Promise<{ record: RunRecord | null; error: string | null; file: string | null }> {
   const file = path.join(dir, `scenario-${Date.now()}.json`);
   await writeFile(file, JSON.stringify(scenario));
   const out = path.join(dir, 'runs');
-  const child = spawn(process.execPath, [CLI, 'run', file, '--json', '--quiet', '--out', out, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'run', file, '--json', '--quiet', '--out', out, ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: env ? { ...process.env, ...env } : process.env,
+  });
   if (child.pid) onPid?.(child.pid);
   let stdout = '';
   let stderr = '';
@@ -166,7 +179,7 @@ async function throughputSections(o: PeersOptions, target: string, url: string, 
           timeouts: { connect: 2, request: 10 },
           limits: { maxDuration: o.durationS + 10 },
         };
-        const run = await runPortstorm(scenario, dir, []);
+        const run = await runPortstorm(scenario, dir, [], undefined, p.env);
         r = run.record ? fromRecord(run.record) : { rate: NaN, completed: 0, failed: 0, elapsedS: NaN, errors: { exit: run.error ?? 'no record' } };
         if (run.error) r.errors.exit = run.error;
       }
@@ -195,6 +208,10 @@ function summarizeThroughput(ms: Measurement[], target: string): Record<string, 
   if (tools.includes('portstorm keep-alive')) {
     ratios['portstorm keep-alive / autocannon'] = r3(rate('portstorm keep-alive') / rate('autocannon'));
     ratios['portstorm keep-alive / wrk'] = r3(rate('portstorm keep-alive') / rate('wrk'));
+  }
+  if (tools.includes('portstorm keep-alive, undici')) {
+    ratios['portstorm keep-alive, undici / autocannon'] = r3(rate('portstorm keep-alive, undici') / rate('autocannon'));
+    ratios['portstorm keep-alive, undici / wrk'] = r3(rate('portstorm keep-alive, undici') / rate('wrk'));
   }
   console.log(`\n  ${target}: median req/s over ${new Set(ms.map((m) => m.round)).size} rounds`);
   for (const t of tools) console.log(`    ${t.padEnd(38)}${String(rates[t]).padStart(8)}   per round ${by(t).map((m) => Math.round(m.rate)).join(' ')}`);

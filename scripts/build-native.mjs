@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Builds the optional native addons with node-gyp: the socket reader (native/sockdiag,
- * NETLINK_SOCK_DIAG) and the connection engine (native/connengine, the `reuse: false` transport).
+ * NETLINK_SOCK_DIAG) and the connection engine (native/connengine, the `reuse: false` and keep-alive HTTP transports).
  * Run by the package's `install` script. It never fails the install: for each addon that cannot be
  * built it prints one line to stderr (plus the tail of the build output when the build itself
  * failed) and goes on; the monitor then reads /proc/net/tcp, and the load uses node:net sockets.
@@ -38,7 +38,7 @@ const ADDONS = [
     what: 'native connection engine',
     fallback: 'reuse: false will use node:net sockets',
     check: (mod) => {
-      if (mod.version !== 1) throw new Error(`unexpected addon version ${mod.version}`);
+      if (mod.version !== 2) throw new Error(`unexpected addon version ${mod.version}`);
       if (mod.errname(111) !== 'ECONNREFUSED') throw new Error('uv_err_name is not usable');
     },
   },

@@ -125,7 +125,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const samples: MonitorSample[] = [];
   const monitor = s.monitor.enabled ? await startRunMonitor(s, host, samples, opts.signal) : null;
   const workers = s.workers === 'auto' ? autoWorkers(thread !== null) : s.workers;
-  const engine = connectionEngine(s.connection.reuse, addr.host);
+  const engine = connectionEngine(s.connection.reuse, addr.host, s.protocol);
   const run: RunFacts = { s, runId, label: opts.label ?? null, url, builtin: thread !== null, startedAt, workers, engine, host, acc: new RunAccumulator() };
   let load: RunningLoad | null = null;
   let status: RunStatus = 'completed';

@@ -1,8 +1,16 @@
 /*
- * connengine: a connection engine for portstorm's `reuse: false` transport. Each engine owns one
+ * connengine: a connection engine for portstorm's HTTP and raw TCP transports. Each engine owns one
  * pthread running an edge-triggered epoll loop that performs whole exchanges: non-blocking
  * socket / optional bind / connect, write the request, read until the response is complete (see
  * framer.c), close per policy. Plain C against node_api.h (and uv.h for uv_err_name); Linux only.
+ *
+ * Two modes, chosen at create():
+ *   - one-shot (`reuse: false`): a new connection per exchange, closed per policy after it.
+ *   - keep-alive (poolSize > 0, HTTP `reuse: true`): at most poolSize persistent connections. An
+ *     exchange takes an idle connection, else opens one while fewer than poolSize exist, else
+ *     waits (FIFO) for one; its start time is when it gets a connection. A connection is kept when
+ *     the response allows it (keep-alive, nothing after it, no FIN) and dropped when the peer closes
+ *     or sends anything while idle. Connections close at stop/destroy (RST with policy reset).
  *
  * JS and the engine thread talk in batches, never per exchange:
  *   - JS writes slot ids into an Int32Array and calls submit(handle, n): one mutex-protected copy
@@ -15,6 +23,7 @@
  *   f64[0] startedAt  f64[1] connectMs (-1: none)  f64[2] firstByteAt (-1: none)  f64[3] endedAt
  *   i32[8] type (1 connected, 2 done)  i32[9] slot  i32[10] code  i32[11] phase  i32[12] errno
  *   i32[13] syscall  i32[14] localPort (-1: none)  i32[15] detail  i32[16] local address index
+ *   i32[17] HTTP status of the response head, once the head of the final response was parsed (else 0)
  *   bytes 80..127: NUL-terminated "address:port" of the socket (detail 1)
  * Times are performance.now() milliseconds: CLOCK_MONOTONIC nanoseconds minus the origin JS passes
  * to create() (the monotonic reading at which performance.now() was 0), divided by 1e6.
@@ -42,7 +51,7 @@
 
 #include "framer.h"
 
-#define ENGINE_VERSION 1
+#define ENGINE_VERSION 2
 #define REC_BYTES 128
 #define SUB_CAP 4096
 #define OUT_CAP 4096
@@ -75,17 +84,20 @@ enum { SYS_CONNECT = 0, SYS_BIND = 1, SYS_READ = 2, SYS_WRITE = 3 };
 /* Node's connect() error message: nothing more, " - Local (addr:port)", " - Local (undefined:undefined)". */
 enum { DETAIL_NONE = 0, DETAIL_LOCAL = 1, DETAIL_UNDEFINED = 2 };
 enum { POLICY_CLIENT = 0, POLICY_SERVER = 1, POLICY_RESET = 2 };
-enum { CS_FREE = 0, CS_CONNECTING, CS_OPEN, CS_LINGER };
-/* Timer lists: every open connection is in exactly one. Deadlines within a list are FIFO. */
-enum { L_CONNECT = 0, L_REQUEST = 1, L_LINGER = 2, L_COUNT = 3, L_NONE = 255 };
+enum { CS_FREE = 0, CS_CONNECTING, CS_OPEN, CS_LINGER, CS_IDLE };
+/*
+ * Connection lists: every open connection is in exactly one. The first L_TIMED are timer lists,
+ * whose deadlines are FIFO (each push is now + a fixed timeout); L_IDLE (keep-alive) has none.
+ */
+enum { L_CONNECT = 0, L_REQUEST = 1, L_LINGER = 2, L_TIMED = 3, L_IDLE = 3, L_COUNT = 4, L_NONE = 255 };
 
 typedef struct rec {
   double started_at;
   double connect_ms;
   double first_byte_at;
   double ended_at;
-  int32_t type, slot, code, phase, err, syscall, local_port, detail, local_index;
-  int32_t pad[3];
+  int32_t type, slot, code, phase, err, syscall, local_port, detail, local_index, status;
+  int32_t pad[2];
   char text[48];
 } rec;
 _Static_assert(sizeof(rec) == REC_BYTES, "record size");
@@ -100,6 +112,7 @@ typedef struct conn {
   int32_t local_port;
   uint32_t sent;
   uint8_t state, phase, list, settled, eof;
+  uint8_t fresh; /* the current exchange opened this connection (it reports connectMs) */
   framer fr;
 } conn;
 
@@ -126,6 +139,7 @@ typedef struct engine {
   uint32_t request_len;
   int reader_kind, is_head;
   int sched_batch; /* run the engine thread as SCHED_BATCH */
+  uint32_t pool_size; /* keep-alive: most connections at once; 0: one-shot */
   uint64_t expect;
   int64_t origin_ns;
   int epfd, evfd;
@@ -156,6 +170,10 @@ typedef struct engine {
   int64_t connected_deadline; /* when queued "connected" records wake JS anyway (0: none waiting) */
   uint32_t next_local;
   uint8_t *rbuf;
+  uint32_t n_conns; /* connections allocated (keep-alive counts them against pool_size) */
+  /* Keep-alive: exchanges waiting for a connection, a FIFO ring. */
+  uint32_t *waitq;
+  size_t wq_head, wq_len, wq_cap;
 
   /* JS thread only. */
   napi_env env;
@@ -218,6 +236,7 @@ static conn *conn_alloc(engine *e) {
   }
   conn *c = e->free_conns;
   e->free_conns = c->next;
+  e->n_conns++;
   c->prev = c->next = NULL;
   c->list = L_NONE;
   c->fd = -1;
@@ -225,6 +244,7 @@ static conn *conn_alloc(engine *e) {
   c->t_conn = c->t_first = 0;
   c->local_port = -1;
   c->settled = c->eof = 0;
+  c->fresh = 1;
   c->phase = PH_CONNECT;
   c->state = CS_CONNECTING;
   framer_init(&c->fr, e->reader_kind, e->is_head, e->expect);
@@ -240,6 +260,7 @@ static void conn_release(engine *e, conn *c) {
   }
   /* A head buffer that grew past a typical head is not kept. */
   if (c->fr.head_cap > 16384) framer_free(&c->fr);
+  e->n_conns--;
   c->state = CS_FREE;
   c->next = e->free_conns;
   e->free_conns = c;
@@ -342,7 +363,8 @@ static void settle(engine *e, conn *c, int code, int phase, int err, int syscall
   r->local_index = c->local_index;
   r->local_port = c->t_conn ? c->local_port : -1;
   r->started_at = perf_ms(e, c->t_start);
-  r->connect_ms = c->t_conn ? (double)(c->t_conn - c->t_start) / 1e6 : -1;
+  r->connect_ms = c->t_conn && c->fresh ? (double)(c->t_conn - c->t_start) / 1e6 : -1;
+  r->status = framer_head_done(&c->fr) ? c->fr.status : 0;
   r->first_byte_at = c->t_first ? perf_ms(e, c->t_first) : -1;
   r->ended_at = perf_ms(e, now_ns());
   if (detail == DETAIL_LOCAL) format_sockname(e, c->fd, r->text, sizeof r->text);
@@ -358,12 +380,22 @@ static void fail_errno(engine *e, conn *c, int err, int syscall, int detail) {
   conn_release(e, c);
 }
 
-/* The response is complete: report it, then close as the policy says. */
+/*
+ * The response is complete: report it, then close as the policy says, or (keep-alive) keep the
+ * connection idle when the response allows it and nothing came after it.
+ */
 static void after_response(engine *e, conn *c) {
   int f = c->fr.failure;
   int code = f == FF_HTTP_4XX ? CODE_HTTP_4XX : f == FF_HTTP_5XX ? CODE_HTTP_5XX : f == FF_PROTOCOL ? CODE_PROTOCOL : CODE_OK;
   settle(e, c, code, PH_RESPONSE, 0, 0, DETAIL_NONE);
-  if (e->policy == POLICY_RESET) {
+  if (e->pool_size > 0) {
+    if (c->fr.keep_alive && !c->fr.extra && !c->eof) {
+      c->state = CS_IDLE;
+      list_push(e, c, L_IDLE, 0);
+    } else {
+      conn_release(e, c);
+    }
+  } else if (e->policy == POLICY_RESET) {
     /* l_linger 0: close() sends RST and skips TIME_WAIT. */
     struct linger l = {1, 0};
     setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
@@ -413,6 +445,11 @@ static void read_loop(engine *e, conn *c, uint32_t events) {
     ssize_t n = read(c->fd, e->rbuf, READ_BYTES);
     if (n > 0) {
       int more = (size_t)n == READ_BYTES || (events & HANGUP);
+      if (c->state == CS_IDLE) {
+        /* Bytes nobody asked for: the connection is out of step with the target. */
+        conn_release(e, c);
+        return;
+      }
       if (c->state == CS_LINGER) {
         if (!more) return;
         continue;
@@ -426,6 +463,12 @@ static void read_loop(engine *e, conn *c, uint32_t events) {
       }
       if (r == FR_DONE) {
         after_response(e, c);
+        if (c->state == CS_IDLE) {
+          /* The target closed (or failed) in the same edge: the connection is not reusable. */
+          if (events & HANGUP) conn_release(e, c);
+          else if ((size_t)n == READ_BYTES) continue; /* anything more is unsolicited */
+          return;
+        }
         if (c->state != CS_LINGER) return;
         /*
          * close: server waits for the FIN. EPOLLRDHUP in this edge means it came before this read,
@@ -440,7 +483,7 @@ static void read_loop(engine *e, conn *c, uint32_t events) {
       continue;
     }
     if (n == 0) {
-      if (c->state == CS_LINGER) {
+      if (c->state == CS_LINGER || c->state == CS_IDLE) {
         conn_release(e, c);
         return;
       }
@@ -451,7 +494,7 @@ static void read_loop(engine *e, conn *c, uint32_t events) {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN) return;
-    if (c->state == CS_LINGER) conn_release(e, c);
+    if (c->state == CS_LINGER || c->state == CS_IDLE) conn_release(e, c);
     else fail_errno(e, c, errno, SYS_READ, DETAIL_NONE);
     return;
   }
@@ -519,9 +562,10 @@ static void start(engine *e, uint32_t slot) {
   /*
    * Node sets noDelay. A request no longer than the smallest MSS leaves as one segment with nothing
    * unacknowledged before it, which Nagle's algorithm never holds back: the option only matters for
-   * longer requests, and the syscall is saved otherwise.
+   * longer requests, and the syscall is saved otherwise. A kept-alive connection sends again
+   * while earlier segments may be unacknowledged, so it always sets it.
    */
-  if (e->request_len > NAGLE_SAFE_BYTES) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (e->request_len > NAGLE_SAFE_BYTES || e->pool_size > 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (li >= 0) {
     if (!e->local_ok[li]) {
       fail_errno(e, c, EINVAL, SYS_BIND, DETAIL_NONE);
@@ -567,12 +611,83 @@ static void start(engine *e, uint32_t slot) {
     }
     return;
   }
-  /* Writability matters only until the request is out. */
-  uint32_t want = EPOLLIN | EPOLLRDHUP | EPOLLET | (c->state == CS_CONNECTING || c->sent < e->request_len ? EPOLLOUT : 0);
+  /*
+   * Writability matters only until the request is out, but a kept-alive connection sends again
+   * later: it keeps EPOLLOUT (edge-triggered, it only fires again after a write found no space).
+   */
+  int writing = c->state == CS_CONNECTING || c->sent < e->request_len || e->pool_size > 0;
+  uint32_t want = EPOLLIN | EPOLLRDHUP | EPOLLET | (writing ? EPOLLOUT : 0);
   struct epoll_event ev = {.events = want, .data.ptr = c};
   if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
     fail_errno(e, c, errno, c->state == CS_CONNECTING ? SYS_CONNECT : SYS_READ, DETAIL_NONE);
     return;
+  }
+}
+
+/* Keep-alive: starts exchange `slot` on idle connection c. */
+static void assign(engine *e, conn *c, uint32_t slot) {
+  atomic_fetch_add_explicit(&e->n_started, 1, memory_order_relaxed);
+  c->slot = slot;
+  c->t_start = now_ns();
+  c->t_first = 0;
+  c->sent = 0;
+  c->settled = 0;
+  c->fresh = 0;
+  c->phase = PH_SEND;
+  c->state = CS_OPEN;
+  framer_init(&c->fr, e->reader_kind, e->is_head, e->expect);
+  list_push(e, c, L_REQUEST, c->t_start + e->request_timeout_ns);
+  do_write(e, c);
+}
+
+static void wait_push(engine *e, uint32_t slot) {
+  if (e->wq_len == e->wq_cap) {
+    size_t cap = e->wq_cap ? e->wq_cap * 2 : 1024;
+    uint32_t *q = malloc(cap * sizeof *q);
+    if (q == NULL) {
+      conn tmp;
+      memset(&tmp, 0, sizeof tmp);
+      tmp.slot = slot;
+      tmp.local_index = -1;
+      tmp.t_start = now_ns();
+      settle(e, &tmp, CODE_ERRNO, PH_CONNECT, ENOMEM, SYS_CONNECT, DETAIL_UNDEFINED);
+      return;
+    }
+    for (size_t i = 0; i < e->wq_len; i++) q[i] = e->waitq[(e->wq_head + i) % e->wq_cap];
+    free(e->waitq);
+    e->waitq = q;
+    e->wq_cap = cap;
+    e->wq_head = 0;
+  }
+  e->waitq[(e->wq_head + e->wq_len++) % e->wq_cap] = slot;
+}
+
+static uint32_t wait_pop(engine *e) {
+  uint32_t slot = e->waitq[e->wq_head];
+  e->wq_head = (e->wq_head + 1) % e->wq_cap;
+  e->wq_len--;
+  return slot;
+}
+
+/* Keep-alive: gives waiting exchanges a connection, idle ones first, new ones up to pool_size. */
+static void pump(engine *e) {
+  while (e->wq_len > 0) {
+    conn *c = e->lists[L_IDLE].head;
+    if (c != NULL) assign(e, c, wait_pop(e));
+    else if (e->n_conns < e->pool_size) start(e, wait_pop(e));
+    else return;
+  }
+}
+
+/* Ends every waiting exchange with `code` (keep-alive; they never had a connection). */
+static void settle_waiting(engine *e, int code) {
+  while (e->wq_len > 0) {
+    conn tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.slot = wait_pop(e);
+    tmp.local_index = -1;
+    tmp.t_start = now_ns();
+    settle(e, &tmp, code, PH_CONNECT, 0, 0, DETAIL_NONE);
   }
 }
 
@@ -600,7 +715,7 @@ static void on_event(engine *e, conn *c, uint32_t events) {
     if (c->sent < e->request_len && (events & (EPOLLOUT | HANGUP))) do_write(e, c);
     return;
   }
-  if (c->state == CS_LINGER) read_loop(e, c, events);
+  if (c->state == CS_LINGER || (c->state == CS_IDLE && (events & (EPOLLIN | HANGUP)))) read_loop(e, c, events);
 }
 
 static void expire(engine *e, int64_t now) {
@@ -612,7 +727,7 @@ static void expire(engine *e, int64_t now) {
 
 static int next_timeout_ms(engine *e, int64_t now) {
   int64_t best = e->connected_deadline != 0 ? e->connected_deadline : -1;
-  for (int i = 0; i < L_COUNT; i++) {
+  for (int i = 0; i < L_TIMED; i++) {
     conn *c = e->lists[i].head;
     if (c != NULL && (best < 0 || c->deadline < best)) best = c->deadline;
   }
@@ -622,12 +737,18 @@ static int next_timeout_ms(engine *e, int64_t now) {
   return ms > 60000 ? 60000 : (int)ms;
 }
 
-/* Closes every connection; unsettled exchanges end with `code` (0: not reported at all). */
+/*
+ * Closes every connection; unsettled exchanges end with `code` (0: not reported at all). Kept-alive
+ * connections close abortively (RST) under close: reset.
+ */
 static void close_all(engine *e, int code) {
+  struct linger l = {1, 0};
+  int reset = e->pool_size > 0 && e->policy == POLICY_RESET;
   for (int i = 0; i < L_COUNT; i++) {
     conn *c;
     while ((c = e->lists[i].head) != NULL) {
       if (code && !c->settled) settle(e, c, code, c->phase, 0, 0, DETAIL_NONE);
+      if (reset && c->fd >= 0) setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
       conn_release(e, c);
     }
   }
@@ -657,7 +778,10 @@ static void *engine_main(void *arg) {
     e->cmd_abort = e->cmd_destroy = 0;
     pthread_mutex_unlock(&e->mu);
     if (stop) break;
-    if (abort_all) close_all(e, CODE_ABORTED);
+    if (abort_all) {
+      close_all(e, CODE_ABORTED);
+      settle_waiting(e, CODE_ABORTED);
+    }
     for (size_t i = 0; i < nsub; i++) {
       if (abort_all) {
         conn tmp;
@@ -666,11 +790,17 @@ static void *engine_main(void *arg) {
         tmp.local_index = -1;
         tmp.t_start = now_ns();
         settle(e, &tmp, CODE_ABORTED, PH_CONNECT, 0, 0, DETAIL_NONE);
+      } else if (e->pool_size > 0) {
+        wait_push(e, subs[i]);
       } else {
         start(e, subs[i]);
       }
     }
-    if (destroy_all) close_all(e, CODE_PREMATURE_CLOSED);
+    if (destroy_all) {
+      close_all(e, CODE_PREMATURE_CLOSED);
+      settle_waiting(e, CODE_PREMATURE_CLOSED);
+    }
+    if (e->pool_size > 0) pump(e);
     publish(e, now_ns());
 
     int timeout = next_timeout_ms(e, now_ns());
@@ -697,6 +827,7 @@ static void *engine_main(void *arg) {
     }
     int64_t now = now_ns();
     expire(e, now);
+    if (e->pool_size > 0) pump(e);
     publish(e, now);
   }
   close_all(e, 0);
@@ -717,6 +848,7 @@ static void engine_unref(engine *e) {
   }
   free(e->subq);
   free(e->starting);
+  free(e->waitq);
   free(e->outq);
   free(e->batch);
   free(e->locals);
@@ -846,7 +978,7 @@ static engine *unwrap(napi_env env, napi_value v) {
 
 /*
  * create({ family, host, port, localAddresses, close, connectTimeoutMs, requestTimeoutMs, request,
- *          reader, isHead, expectBytes, originNs, onReady })
+ *          reader, isHead, expectBytes, originNs, onReady, batch?, poolSize? (> 0: keep-alive) })
  *   -> [handle, submissions: ArrayBuffer (Int32 slot ids), records: ArrayBuffer]
  */
 static napi_value create(napi_env env, napi_callback_info info) {
@@ -931,6 +1063,13 @@ static napi_value create(napi_env env, napi_callback_info info) {
   napi_valuetype batch_t;
   if (get_prop(env, o, "batch", &batch_v) && napi_typeof(env, batch_v, &batch_t) == napi_ok && batch_t == napi_boolean) napi_get_value_bool(env, batch_v, &batch);
   e->sched_batch = batch;
+  double pool = 0;
+  napi_value pool_v;
+  napi_valuetype pool_t;
+  if (get_prop(env, o, "poolSize", &pool_v) && napi_typeof(env, pool_v, &pool_t) == napi_ok && pool_t != napi_undefined) {
+    if (!prop_double(env, o, "poolSize", &pool) || !(pool >= 0 && pool <= 1e6)) FAIL("poolSize must be a number from 0 to 1e6");
+  }
+  e->pool_size = (uint32_t)pool;
 
   bool lossless;
   if (!get_prop(env, o, "originNs", &origin_v) || napi_get_value_bigint_int64(env, origin_v, &e->origin_ns, &lossless) != napi_ok) FAIL("originNs must be a bigint");

@@ -264,7 +264,10 @@ static int feed_chunked(framer *f, const uint8_t *p, size_t n) {
       if (nl == NULL) return FR_MORE;
       i = end + 1;
       /* JS: trailerLine.replace('\r', '') === '' */
-      if (f->trailer_len == 0 || (f->trailer_len == 1 && f->trailer_first == '\r')) return finish(f);
+      if (f->trailer_len == 0 || (f->trailer_len == 1 && f->trailer_first == '\r')) {
+        f->extra = i < n;
+        return finish(f);
+      }
       f->trailer_len = 0;
     }
   }
@@ -274,6 +277,7 @@ static int feed_chunked(framer *f, const uint8_t *p, size_t n) {
 static int feed_body(framer *f, const uint8_t *p, size_t n) {
   if (f->body == BODY_LENGTH) {
     f->remaining -= (double)n;
+    if (f->remaining < 0) f->extra = 1;
     return f->remaining <= 0 ? finish(f) : FR_MORE;
   }
   if (f->body == BODY_CHUNKED) return feed_chunked(f, p, n);
@@ -344,7 +348,10 @@ static int feed_http(framer *f, const uint8_t *p, size_t n) {
       n = rest_n;
       continue;
     }
-    if (f->body == BODY_LENGTH && f->remaining == 0) return finish(f);
+    if (f->body == BODY_LENGTH && f->remaining == 0) {
+      f->extra = rest_n > 0;
+      return finish(f);
+    }
     return feed_body(f, rest, rest_n);
   }
 }

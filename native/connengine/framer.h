@@ -22,6 +22,8 @@ typedef struct framer {
   /* Set once FR_DONE was returned. */
   uint8_t failure;
   uint8_t keep_alive;
+  /* Set with FR_DONE when the bytes fed held more than the response (the connection is not reusable). */
+  uint8_t extra;
 
   /* FR_BYTES */
   uint64_t expect;
@@ -44,6 +46,9 @@ typedef struct framer {
   uint32_t head_len;
   uint32_t head_cap;
 } framer;
+
+/* The head of the final (not 1xx) response has been parsed: `status` is its status (body mode 0 is none). */
+static inline int framer_head_done(const framer *f) { return f->kind == FR_HTTP && f->body != 0; }
 
 void framer_init(framer *f, int kind, int is_head, uint64_t expect);
 /* Frees the head buffer; the framer may be initialised again. */

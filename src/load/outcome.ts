@@ -62,6 +62,7 @@ function describe(value: unknown): string {
 }
 
 interface ErrnoLike {
+  name?: unknown;
   code?: unknown;
   syscall?: unknown;
   message?: unknown;
@@ -87,7 +88,8 @@ export function normalizeError(err: unknown, phase: Phase): Failure {
     }
     return { code: mapped, phase: MAPPED_PHASE[mapped] ?? effectivePhase, message };
   }
-  if (raw.startsWith('HPE_')) return { code: 'PROTOCOL', phase: effectivePhase, message };
+  // undici's parser errors carry no code (it looks the llhttp error number up by name): the name says it.
+  if (raw.startsWith('HPE_') || e.name === 'HTTPParserError') return { code: 'PROTOCOL', phase: effectivePhase, message };
   if (raw.startsWith('E') && /^E[A-Z0-9]+$/.test(raw)) return { code: raw, phase: effectivePhase, message };
   return { code: 'OTHER', phase: effectivePhase, message };
 }

@@ -159,13 +159,20 @@ describe('load engine', () => {
     const native = await run({ connection: { reuse: false }, load: [{ model: 'users', users: 1, iterations: 3 }] });
     assert.deepEqual(native.engine, { engine: 'native', reason: null });
     const pooled = await run({ connection: { reuse: true }, load: [{ model: 'users', users: 1, iterations: 3 }] });
-    assert.equal(pooled.engine?.engine, 'js');
-    assert.match(pooled.engine!.reason!, /reuse: true/);
+    assert.deepEqual(pooled.engine, { engine: 'native', reason: null });
+    assert.equal(pooled.totals.completed, 3);
+    assert.equal(pooled.totals.connectionsOpened, 1, 'one kept-alive connection');
+    const tcp = await run({ target: `tcp://127.0.0.1:${await closedPort()}`, connection: { reuse: true }, load: [{ model: 'users', users: 1, iterations: 1 }] });
+    assert.equal(tcp.engine?.engine, 'js');
+    assert.match(tcp.engine!.reason!, /reuse: true over raw TCP/);
     process.env.PORTSTORM_ENGINE = 'js';
     try {
       const forced = await run({ connection: { reuse: false }, load: [{ model: 'users', users: 1, iterations: 3 }] });
       assert.deepEqual(forced.engine, { engine: 'js', reason: 'PORTSTORM_ENGINE=js' });
       assert.equal(forced.totals.completed, 3);
+      const forcedPool = await run({ connection: { reuse: true }, load: [{ model: 'users', users: 1, iterations: 3 }] });
+      assert.deepEqual(forcedPool.engine, { engine: 'js', reason: 'PORTSTORM_ENGINE=js' });
+      assert.equal(forcedPool.totals.completed, 3);
     } finally {
       delete process.env.PORTSTORM_ENGINE;
     }

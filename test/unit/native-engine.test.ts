@@ -31,7 +31,7 @@ describe('native engine: the addon', () => {
   it('is built and loads', () => {
     const n = loadNativeEngine();
     assert.ok(n.available, n.available ? '' : n.reason);
-    assert.equal(n.addon.version, 1);
+    assert.equal(n.addon.version, 2);
     assert.equal(n.addon.recordBytes, 128);
   });
 
@@ -224,13 +224,15 @@ await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const port = server.address().port;
 const opts = { host: '127.0.0.1', port, localAddresses: [], close: 'client', poolSize: 1, connectTimeoutMs: 2000, requestTimeoutMs: 2000,
   http: { method: 'GET', path: '/', headers: {}, body: '', authority: '127.0.0.1:' + port }, tcp: { payload: '', expectBytes: 0 }, onConnect: () => {} };
-const out = { choice: connectionEngine(false), pooled: connectionEngine(true).engine };
+const out = { choice: connectionEngine(false), keepAlive: connectionEngine(true), tcpPooled: connectionEngine(true, undefined, 'tcp').engine };
 try {
-  const t = createTransport('http', false, opts);
-  const r = await t.exchange();
-  out.failure = r.failure;
-  out.engineThread = threads().includes('connengine');
-  await t.close(false);
+  for (const reuse of [false, true]) {
+    const t = createTransport('http', reuse, opts);
+    const r = await t.exchange();
+    out[reuse ? 'keepAliveFailure' : 'failure'] = r.failure;
+    out[reuse ? 'keepAliveThread' : 'engineThread'] = threads().includes('connengine');
+    await t.close(false);
+  }
 } catch (e) {
   out.thrown = e.message;
 }
@@ -240,34 +242,46 @@ console.log(JSON.stringify(out));
 
 interface Selection {
   choice: { engine: string; reason: string | null };
-  pooled: string;
+  keepAlive: { engine: string; reason: string | null };
+  tcpPooled: string;
   failure?: unknown;
   engineThread?: boolean;
+  keepAliveFailure?: unknown;
+  keepAliveThread?: boolean;
   thrown?: string;
 }
 
 describe('native engine: selection and fallback', () => {
-  it('reuse: false uses the native engine by default', () => {
+  it('reuse: false and HTTP keep-alive use the native engine by default; raw TCP reuse stays on node:net', () => {
     const s = child<Selection>(SELECTION_PROBE, { [ENGINE_ENV]: undefined, PORTSTORM_SKIP_NATIVE: undefined });
     assert.deepEqual(s.choice, { engine: 'native', reason: null });
     assert.equal(s.failure, null);
     assert.equal(s.engineThread, true, 'the exchange ran on the engine thread');
-    assert.equal(s.pooled, 'js', 'reuse: true keeps the pooled transports');
+    assert.deepEqual(s.keepAlive, { engine: 'native', reason: null });
+    assert.equal(s.keepAliveFailure, null);
+    assert.equal(s.keepAliveThread, true, 'the kept-alive exchange ran on the engine thread');
+    assert.equal(s.tcpPooled, 'js', 'raw TCP with reuse: true keeps tcp-pool.ts');
   });
 
   it(`${ENGINE_ENV}=js falls back to node:net`, () => {
     const s = child<Selection>(SELECTION_PROBE, { [ENGINE_ENV]: 'js', PORTSTORM_SKIP_NATIVE: undefined });
     assert.deepEqual(s.choice, { engine: 'js', reason: `${ENGINE_ENV}=js` });
+    assert.deepEqual(s.keepAlive, { engine: 'js', reason: `${ENGINE_ENV}=js` });
     assert.equal(s.failure, null);
     assert.equal(s.engineThread, false);
+    assert.equal(s.keepAliveFailure, null);
+    assert.equal(s.keepAliveThread, false, 'keep-alive on undici');
   });
 
   it('without the addon (PORTSTORM_SKIP_NATIVE=1) createTransport falls back to node:net', () => {
     const s = child<Selection>(SELECTION_PROBE, { [ENGINE_ENV]: undefined, PORTSTORM_SKIP_NATIVE: '1' });
     assert.equal(s.choice.engine, 'js');
     assert.match(s.choice.reason ?? '', /PORTSTORM_SKIP_NATIVE=1/);
+    assert.equal(s.keepAlive.engine, 'js');
     assert.equal(s.failure, null);
     assert.equal(s.engineThread, false);
+    assert.equal(s.keepAliveFailure, null);
+    assert.equal(s.keepAliveThread, false);
   });
 
   it(`${ENGINE_ENV}=native without the addon: createTransport throws, naming why`, () => {

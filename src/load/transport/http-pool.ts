@@ -81,6 +81,8 @@ export function httpPoolTransport(opts: TransportOptions): Transport {
     async close(force) {
       closing = true;
       clearInterval(sweeper);
+      // In-flight exchanges end as aborted by portstorm (undici would say "The client is destroyed").
+      if (force) for (const h of inFlight) h.abort();
       if (opts.close === 'reset') for (const s of sockets) s.resetAndDestroy();
       if (force || opts.close === 'reset') await pool.destroy().catch(() => undefined);
       else await pool.close().catch(() => undefined);
@@ -112,6 +114,11 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   timeOut(ms: number): void {
     this.done({ code: 'REQUEST_TIMEOUT', phase: 'response', message: `no complete response within ${ms} ms` });
     this.controller?.abort(Object.assign(new Error(`no complete response within ${ms} ms`), { code: 'REQUEST_TIMEOUT' }));
+  }
+
+  /** Ends the exchange as ABORTED, in the phase it had reached. */
+  abort(): void {
+    this.done({ ...ABORTED, phase: this.firstByteAt === null ? 'send' : 'response' });
   }
 
   // undici takes a handler for its current API only when it has onRequestStart.

@@ -4,15 +4,17 @@ import { oneShotTransport } from './oneshot.js';
 import { httpPoolTransport } from './http-pool.js';
 import { httpRequestBytes } from './http-request.js';
 import { loadNativeEngine } from './native-engine.js';
+import { nativeKeepAliveTransport } from './native-keepalive.js';
 import { nativeOneShotTransport } from './native-oneshot.js';
 import { byteCountReader, httpResponseReader } from './readers.js';
 import { tcpPoolTransport } from './tcp-pool.js';
 import type { Transport, TransportOptions } from './types.js';
 
 /**
- * Environment variable choosing the engine of `reuse: false` transports: `js` forces node:net,
- * `native` requires the native engine (creating a transport throws when it is unavailable);
- * unset or anything else uses the native engine when it loads.
+ * Environment variable choosing the engine of `reuse: false` and HTTP keep-alive transports: `js`
+ * forces node:net (undici for keep-alive HTTP), `native` requires the native engine (creating a
+ * transport throws when it is unavailable); unset or anything else uses the native engine when it
+ * loads. Raw TCP with `reuse: true` always runs on node:net (tcp-pool.ts).
  */
 export const ENGINE_ENV = 'PORTSTORM_ENGINE';
 
@@ -26,12 +28,13 @@ export interface EngineChoice {
 
 /**
  * The engine that `createTransport` uses for a scenario with `reuse` on or off, on this thread and
- * with this environment: the native engine for `reuse: false` unless PORTSTORM_ENGINE=js or the
- * addon does not load. `host`, when given, is the resolved target address (the native engine takes
- * IP addresses only). A run can call this on its main thread to report the engine its load workers use.
+ * with this environment: the native engine for `reuse: false` and for HTTP keep-alive, unless
+ * PORTSTORM_ENGINE=js or the addon does not load. `host`, when given, is the resolved target
+ * address (the native engine takes IP addresses only). A run can call this on its main thread to
+ * report the engine its load workers use.
  */
-export function connectionEngine(reuse: boolean, host?: string): EngineChoice {
-  if (reuse) return { engine: 'js', reason: 'reuse: true keeps pooled connections (node:net / undici)' };
+export function connectionEngine(reuse: boolean, host?: string, protocol: 'http' | 'tcp' = 'http'): EngineChoice {
+  if (reuse && protocol === 'tcp') return { engine: 'js', reason: 'reuse: true over raw TCP keeps pooled node:net connections' };
   const wanted = process.env[ENGINE_ENV];
   if (wanted === 'js') return { engine: 'js', reason: `${ENGINE_ENV}=js` };
   const native = loadNativeEngine();
@@ -42,19 +45,19 @@ export function connectionEngine(reuse: boolean, host?: string): EngineChoice {
 
 /** The transport for `protocol` with `reuse` on or off. */
 export function createTransport(protocol: 'http' | 'tcp', reuse: boolean, opts: TransportOptions): Transport {
-  if (protocol === 'http') {
-    if (reuse) return httpPoolTransport(opts);
-  } else if (reuse) return tcpPoolTransport(opts);
+  if (protocol === 'tcp' && reuse) return tcpPoolTransport(opts);
+  const choice = connectionEngine(reuse, opts.host, protocol);
+  const native = loadNativeEngine();
+  const onNative = choice.engine === 'native' && native.available;
+  if (!onNative && process.env[ENGINE_ENV] === 'native') throw new Error(`${ENGINE_ENV}=native, but ${choice.reason ?? 'the native engine is unavailable'}`);
+  if (reuse) return onNative ? nativeKeepAliveTransport(native.addon, opts) : httpPoolTransport(opts);
 
   const isHead = opts.http.method === 'HEAD';
   const request = protocol === 'http' ? httpRequestBytes(opts) : Buffer.from(opts.tcp.payload);
-  const choice = connectionEngine(false, opts.host);
-  const native = loadNativeEngine();
-  if (choice.engine === 'native' && native.available) {
+  if (onNative) {
     const reader = protocol === 'http' ? ({ kind: 'http', isHead } as const) : ({ kind: 'bytes', expectBytes: opts.tcp.expectBytes } as const);
     return nativeOneShotTransport(native.addon, opts, request, reader);
   }
-  if (process.env[ENGINE_ENV] === 'native') throw new Error(`${ENGINE_ENV}=native, but ${choice.reason ?? 'the native engine is unavailable'}`);
   const newReader = protocol === 'http' ? () => httpResponseReader(isHead) : () => byteCountReader(opts.tcp.expectBytes);
   return oneShotTransport(opts, request, newReader);
 }

@@ -1,7 +1,8 @@
 /**
  * The native connection engine (native/connengine): an epoll loop on its own thread that performs
- * whole `reuse: false` exchanges (socket, optional bind, connect, write, read until the response is
- * complete, close per policy). See native-oneshot.ts for the transport built on it.
+ * whole exchanges (socket, optional bind, connect, write, read until the response is complete,
+ * close per policy), or, in keep-alive mode, exchanges over a pool of persistent connections. See
+ * native-oneshot.ts and native-keepalive.ts for the transports built on it.
  *
  * The addon is optional: `npm install` builds it (scripts/build-native.mjs) on Linux when a compiler
  * is available; `loadNativeEngine()` says why it is not there otherwise, and the transport falls back
@@ -40,6 +41,11 @@ export interface EngineCreateOptions {
    * but ~1 ms later wake-ups, so scheduled (open-model) load turns it off to start on time.
    */
   batch?: boolean;
+  /**
+   * Keep-alive (HTTP `reuse: true`) with at most this many connections; 0 or absent: a new
+   * connection per exchange (`reuse: false`).
+   */
+  poolSize?: number;
   /** Called (on this thread) when records are waiting; it calls take(). */
   onReady: () => void;
 }
@@ -69,7 +75,7 @@ export interface ConnEngineAddon {
 export type NativeEngine = { available: true; addon: ConnEngineAddon } | { available: false; reason: string };
 
 /** Record layout version this wrapper reads. */
-const ENGINE_VERSION = 1;
+const ENGINE_VERSION = 2;
 
 /** src/load/transport/ compiles to build/src/load/transport/: the repository root is four levels up. */
 const ADDON_PATH = fileURLToPath(new URL('../../../../native/connengine/build/Release/connengine.node', import.meta.url));

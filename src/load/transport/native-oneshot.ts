@@ -12,6 +12,10 @@
  * readings (see monotonicOriginNs). `startedAt` is when the engine thread began the exchange (its
  * socket() call); the wait between exchange() and that moment (the batch, a few microseconds) is
  * inside the generator's corrected latency, which counts from the intended start.
+ *
+ * The same code drives the engine's keep-alive mode (native-keepalive.ts passes a KeepAliveMode):
+ * there `startedAt` is when the exchange got a pooled connection, and close() also closes the idle
+ * connections the engine keeps.
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -39,12 +43,14 @@ const I_SYSCALL = 13;
 const I_LOCAL_PORT = 14;
 const I_DETAIL = 15;
 const I_LOCAL_INDEX = 16;
+const I_STATUS = 17;
 const TEXT_OFFSET = 80;
 const TEXT_BYTES = 48;
 
 const REC_CONNECTED = 1;
 
-const CODE = {
+/** Outcome codes of the engine's records (connengine.c). */
+export const CODE = {
   OK: 0,
   ERRNO: 1,
   CONNECT_TIMEOUT: 2,
@@ -61,6 +67,13 @@ const SYSCALLS = ['connect', 'bind', 'read', 'write'] as const;
 const DETAIL_LOCAL = 1;
 const DETAIL_UNDEFINED = 2;
 const POLICY = { client: 0, server: 1, reset: 2 } as const;
+
+/** The engine's keep-alive mode: its pool size, and how its failures read (as the undici transport's). */
+export interface KeepAliveMode {
+  poolSize: number;
+  /** Maps the one-shot reading of a record's failure, given its raw code and response status (0: no head yet). */
+  failure(raw: number, oneShot: Failure, status: number): Failure;
+}
 
 /** How long close() waits for the engine to report exchanges it was told to end. */
 const SETTLE_WAIT_MS = 2000;
@@ -85,7 +98,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * Builds the transport. `request` is sent on every connection; `reader` says when the response is
  * complete (HTTP framing or a byte count), as readers.ts does for the node:net transport.
  */
-export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOptions, request: Buffer, reader: NativeReader): Transport {
+export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOptions, request: Buffer, reader: NativeReader, keepAlive?: KeepAliveMode): Transport {
   const family = net.isIP(opts.host);
   if (family === 0) throw new Error(`native engine: target ${opts.host} is not an IP address`);
   const recF64 = addon.recordBytes / 8;
@@ -119,6 +132,7 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
       expectBytes: reader.kind === 'bytes' ? reader.expectBytes : 0,
       originNs: monotonicOriginNs(),
       batch: opts.scheduled !== true,
+      poolSize: keepAlive?.poolSize ?? 0,
       onReady: () => {
         if (self) drain(self);
       },
@@ -159,6 +173,11 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
   };
 
   const failureOf = (e: Engine, i: number, code: number): Failure => {
+    const f = oneShotFailure(e, i, code);
+    return keepAlive ? keepAlive.failure(code, f, e.i32[i * recI32 + I_STATUS]!) : f;
+  };
+
+  const oneShotFailure = (e: Engine, i: number, code: number): Failure => {
     const io = i * recI32;
     const phase = PHASES[e.i32[io + I_PHASE]!] ?? 'connect';
     switch (code) {
@@ -267,12 +286,13 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
       if (e === null) return;
       flush(e);
       if (force) addon.abort(e.handle);
-      const idle = (): boolean => e.outstanding === 0 && addon.open(e.handle) === 0;
+      // Kept-alive connections stay open until destroy(): wait for the exchanges only.
+      const idle = (): boolean => e.outstanding === 0 && (keepAlive !== undefined || addon.open(e.handle) === 0);
       // Let connections finish their close handshake (close: server waits for the target's FIN).
       await waitUntil(idle, opts.requestTimeoutMs + 1000);
-      if (!idle()) {
+      if (keepAlive || !idle()) {
         addon.destroy(e.handle);
-        await waitUntil(idle, SETTLE_WAIT_MS);
+        await waitUntil(() => e.outstanding === 0 && addon.open(e.handle) === 0, SETTLE_WAIT_MS);
       }
       if (engine === e) engine = null;
       addon.stop(e.handle);
