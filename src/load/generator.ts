@@ -59,10 +59,11 @@ export const CAP_GRACE_MS = 2000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * How far ahead arrivals are handed to a transport that starts them at their time itself (the
- * native engine). This thread wakes every half of it, so its timers and GC pauses shorter than
- * that do not delay a start.
+ * native engine), and how often this thread wakes to hand them over: its timers and GC pauses
+ * shorter than the difference do not delay a start.
  */
-export const SCHEDULE_AHEAD_MS = 20;
+export const SCHEDULE_AHEAD_MS = 50;
+const SCHEDULE_PERIOD_MS = 10;
 
 /** Shard `index`'s part of a whole split over `count` shards: the parts add up to the whole. */
 export function shareOf(total: number, shard: Shard): number {
@@ -220,8 +221,11 @@ export class LoadGenerator {
 
   /**
    * Walks the group's arrivals. On a transport that `schedules`, each is handed over up to
-   * SCHEDULE_AHEAD_MS before it is due, with its time, and counts against maxInFlight (or is
-   * dropped) from then on; otherwise it is started when due.
+   * SCHEDULE_AHEAD_MS before it is due, with its time, and counts as in flight from then on;
+   * otherwise it is started when due. Only an arrival that is due decides a drop: at maxInFlight,
+   * the next one is not handed over early but waited for, and dropped if the group is still at the
+   * limit then. Arrivals go in order, so every earlier one is due by then too, and the decision is
+   * the one a start at the due time would make.
    */
   private async runArrivals(g: ArrivalRateGroup): Promise<void> {
     const schedule = arrivalSchedule(g);
@@ -236,9 +240,10 @@ export class LoadGenerator {
       if (offset === null) return;
       const due = g.startAfter + offset;
       const now = this.clock.nowS();
-      if (due >= this.endS || due - aheadS > now) {
+      const atLimit = groupInFlight >= maxInFlight;
+      if (due >= this.endS || due - aheadS > now || (atLimit && due > now)) {
         burst = 0;
-        if (aheadS > 0 && due < this.endS) await sleep((due - aheadS / 2 - now) * 1000);
+        if (aheadS > 0 && due < this.endS && !atLimit) await sleep(Math.max(due - aheadS - now, SCHEDULE_PERIOD_MS / 1000) * 1000);
         else await this.until(Math.min(due, this.endS));
         continue;
       }

@@ -238,4 +238,23 @@ describe('native engine: scheduled starts (runs)', () => {
     assert.equal(record.totals.dropped, 175);
     assert.equal(record.timeline[0]!.dropped, 175);
   });
+
+  it('at maxInFlight, an arrival is dropped only if the group is still at the limit when it is due', async () => {
+    // maxInFlight 1, 100/s: the first request stalls 300 ms (the ~30 arrivals due meanwhile are
+    // dropped), the rest answer at once. Were an arrival handed over ahead counted against the
+    // limit for the drop decision, each would drop the ones due in the next SCHEDULE_AHEAD_MS.
+    let first = true;
+    const server = await httpServer((_req, res) => {
+      if (first) {
+        first = false;
+        setTimeout(() => res.end('slow'), 300);
+      } else res.end('ok');
+    });
+    after(() => server.close());
+    const { record, log } = await run({ target: server.url, load: [{ model: 'arrival-rate', rate: 100, duration: 1, maxInFlight: 1 }] });
+    assertHonest(record, log);
+    assert.equal(record.totals.attempted + record.totals.dropped, 100);
+    assert.ok(record.totals.dropped >= 25, `dropped ${record.totals.dropped}`);
+    assert.ok(record.totals.attempted >= 50, `attempted ${record.totals.attempted}`);
+  });
 });
