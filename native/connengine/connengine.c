@@ -774,7 +774,11 @@ static void *engine_main(void *arg) {
     atomic_fetch_add_explicit(&e->n_iterations, 1, memory_order_relaxed);
     pthread_mutex_lock(&e->mu);
     e->sleeping = 0;
+    cancel = e->cancel_ns;
+    now = now_ns();
     pthread_mutex_unlock(&e->mu);
+    /* Before the events: a start that is due does not wait behind other connections' work. */
+    start_due(e, now, cancel, 0);
     for (int i = 0; i < n; i++) {
       conn *c = evs[i].data.ptr;
       if (c == NULL) {

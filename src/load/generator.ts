@@ -86,15 +86,17 @@ export class LoadGenerator {
   private stopped = false;
   private drained: (() => void) | null = null;
 
+  /** `transport` replaces the scenario's (tests drive the pacing with a fake one). */
   constructor(
     private readonly cfg: GeneratorConfig,
     private readonly sink: GeneratorSink,
+    transport?: Transport,
   ) {
     const s = cfg.scenario;
     this.requestCap = shareOf(s.limits.maxRequests, cfg.shard);
     this.endS = s.limits.maxDuration;
     this.log = cfg.requestLogFile ? new RequestLog(cfg.requestLogFile) : null;
-    this.transport = createTransport(s.protocol, s.connection.reuse, {
+    this.transport = transport ?? createTransport(s.protocol, s.connection.reuse, {
       host: cfg.host,
       port: cfg.port,
       localAddresses: s.connection.localAddresses,
