@@ -127,20 +127,30 @@ describe('generator pacing with a scheduling transport', () => {
     });
   });
 
-  it('at maxInFlight, an arrival waits for its due time to be decided, and the limit holds', async () => {
+  it('at maxInFlight, the limit holds and an arrival is dropped only if the group is still at it when the arrival is due', async () => {
     // 40/s with maxInFlight 1: each exchange ends at its own due time, 25 ms before the next one
-    // is due, so arrivals decided at their due time pass; decided when handed over (up to
-    // SCHEDULE_AHEAD_MS early, while the one before is still pending) they would be dropped.
+    // is due. Decided when handed over (up to SCHEDULE_AHEAD_MS early, while the one before is
+    // still pending) arrivals would be dropped although nothing is in flight at their due time.
     const group = { model: 'arrival-rate', rate: 40, duration: 1, maxInFlight: 1 } as const;
     const t = fakeTransport(true);
-    const { totals } = await runGenerator(group, t);
-    assert.equal(totals.attempted + totals.dropped, 40);
+    const { totals, startEpochMs } = await runGenerator(group, t);
+    const schedule = arrivalSchedule({ ...group, rampUp: 0 });
+    const clock = runClock(startEpochMs);
+    const dues = Array.from({ length: schedule.total }, (_, n) => clock.toPerf(schedule.at(n)!));
+    assert.equal(totals.attempted + totals.dropped, schedule.total);
     assert.equal(totals.attempted, t.handed.length);
     for (let k = 1; k < t.handed.length; k++) {
       const prev = t.handed[k - 1]!;
       assert.ok(prev.settledAt !== null && prev.settledAt <= t.handed[k]!.at, `#${k} handed over while #${k - 1} was in flight`);
     }
-    assert.ok(totals.dropped <= 10, `dropped ${totals.dropped}`);
+    // Each dropped arrival found an earlier one still in flight at (or after) its due time.
+    const indexOf = (h: Handed): number => dues.findIndex((d) => Math.abs(d - h.notBefore!) < 1e-6);
+    const handedIndexes = new Set(t.handed.map(indexOf));
+    for (let j = 0; j < dues.length; j++) {
+      if (handedIndexes.has(j)) continue;
+      const blocker = t.handed.find((h) => indexOf(h) < j && h.settledAt! > dues[j]!);
+      assert.ok(blocker, `arrival ${j} was dropped, but everything before it had ended by its due time`);
+    }
   });
 
   it('stop(): arrivals handed over but not due are cancelled, and are no attempts', async () => {
