@@ -138,7 +138,10 @@ export class LoadGenerator {
     }
   }
 
-  /** Stops starting requests (arrivals handed to the transport ahead of time included); in-flight ones may still finish. */
+  /**
+   * Stops starting requests, including arrivals handed to the transport ahead of their time;
+   * in-flight ones may still finish.
+   */
   stop(): void {
     this.stopped = true;
     this.transport.cancelScheduled?.();
@@ -245,8 +248,9 @@ export class LoadGenerator {
       const atLimit = groupInFlight >= maxInFlight;
       if (due >= this.endS || due - aheadS > now || (atLimit && due > now)) {
         burst = 0;
-        if (aheadS > 0 && due < this.endS && !atLimit) await sleep(Math.max(due - aheadS - now, SCHEDULE_PERIOD_MS / 1000) * 1000);
-        else await this.until(Math.min(due, this.endS));
+        if (aheadS > 0 && due < this.endS && !atLimit) {
+          await sleep(Math.max(due - aheadS - now, SCHEDULE_PERIOD_MS / 1000) * 1000);
+        } else await this.until(Math.min(due, this.endS));
         continue;
       }
       n += count;
