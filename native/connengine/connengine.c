@@ -13,8 +13,11 @@
  *     or sends anything while idle. Connections close at stop/destroy (RST with policy reset).
  *
  * JS and the engine thread talk in batches, never per exchange:
- *   - JS writes slot ids into an Int32Array and calls submit(handle, n): one mutex-protected copy
- *     and, only when the engine thread sleeps in epoll_wait, one eventfd write.
+ *   - JS writes slot ids into an Int32Array, and for each a "not before" time into a Float64Array
+ *     (performance.now() ms; 0: at once), and calls submit(handle, n): one mutex-protected copy
+ *     and, only when the engine thread sleeps in epoll_wait, one eventfd write. Exchanges due later
+ *     wait in the engine's schedule (sorted by due time) and start when due: the loop's wait ends
+ *     at the next one (epoll_pwait2's nanosecond timeout where the kernel has it).
  *   - The engine thread appends fixed-size records (REC_BYTES, layout below) to a queue once per
  *     loop iteration and calls the threadsafe function once until JS has taken them (see
  *     publish()); JS then calls take(handle), which copies the queue into an ArrayBuffer it reads.
@@ -42,7 +45,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,7 +56,7 @@
 
 #include "framer.h"
 
-#define ENGINE_VERSION 2
+#define ENGINE_VERSION 3
 #define REC_BYTES 128
 #define SUB_CAP 4096
 #define OUT_CAP 4096
@@ -78,6 +83,7 @@ enum {
   CODE_HTTP_5XX = 7,
   CODE_PROTOCOL = 8,
   CODE_ABORTED = 9,
+  CODE_NOT_STARTED = 10, /* scheduled, cancelled before its time: nothing was sent */
 };
 enum { PH_CONNECT = 0, PH_SEND = 1, PH_RESPONSE = 2 };
 enum { SYS_CONNECT = 0, SYS_BIND = 1, SYS_READ = 2, SYS_WRITE = 3 };
@@ -116,6 +122,12 @@ typedef struct conn {
   framer fr;
 } conn;
 
+/* A submitted exchange: its slot id and when it may start (CLOCK_MONOTONIC ns; 0: at once). */
+typedef struct sub {
+  int64_t due;
+  uint32_t slot;
+} sub;
+
 typedef struct list {
   conn *head, *tail;
 } list;
@@ -146,9 +158,10 @@ typedef struct engine {
 
   /* Shared between the JS thread and the engine thread, under mu. */
   pthread_mutex_t mu;
-  uint32_t *subq;
+  sub *subq;
   size_t subq_len, subq_cap;
   int cmd_abort, cmd_destroy, cmd_stop;
+  int64_t cancel_ns; /* scheduled exchanges due after this never start (INT64_MAX: none cancelled) */
   int sleeping, wake_pending;
   rec *outq;
   size_t outq_len, outq_cap;
@@ -159,8 +172,11 @@ typedef struct engine {
 
   /* Engine thread only. */
   pthread_t thread;
-  uint32_t *starting;
+  sub *starting;
   size_t starting_cap;
+  sub *sched; /* exchanges not due yet, [sched_head, sched_len), sorted by due time (stable) */
+  size_t sched_head, sched_len, sched_cap;
+  int no_pwait2; /* epoll_pwait2 returned ENOSYS: wait in milliseconds */
   conn *free_conns;
   block *blocks;
   list lists[L_COUNT];
@@ -178,8 +194,9 @@ typedef struct engine {
   /* JS thread only. */
   napi_env env;
   napi_threadsafe_function tsfn;
-  napi_ref sub_ref, out_ref;
+  napi_ref sub_ref, due_ref, out_ref;
   int32_t *js_sub;
+  double *js_due;
   rec *js_out;
   uint32_t outstanding;
   int refed;
@@ -725,16 +742,96 @@ static void expire(engine *e, int64_t now) {
   while ((c = e->lists[L_LINGER].head) != NULL && c->deadline <= now) conn_release(e, c);
 }
 
-static int next_timeout_ms(engine *e, int64_t now) {
+/* The loop's next deadline (CLOCK_MONOTONIC ns), or -1 when nothing is timed. */
+static int64_t next_deadline(engine *e) {
   int64_t best = e->connected_deadline != 0 ? e->connected_deadline : -1;
   for (int i = 0; i < L_TIMED; i++) {
     conn *c = e->lists[i].head;
     if (c != NULL && (best < 0 || c->deadline < best)) best = c->deadline;
   }
-  if (best < 0) return -1;
-  if (best <= now) return 0;
-  int64_t ms = (best - now + 999999) / 1000000;
-  return ms > 60000 ? 60000 : (int)ms;
+  if (e->sched_head < e->sched_len && (best < 0 || e->sched[e->sched_head].due < best)) best = e->sched[e->sched_head].due;
+  return best;
+}
+
+/*
+ * epoll_wait until `deadline` (-1: none). epoll_wait's timeout is in milliseconds (rounded up here,
+ * so up to 1 ms late); epoll_pwait2 (Linux 5.11) takes a timespec, so a scheduled start wakes the
+ * thread on time, give or take the timer slack (set to 1 us for scheduled load).
+ */
+static int wait_events(engine *e, struct epoll_event *evs, int64_t deadline, int64_t now) {
+  if (deadline < 0) return epoll_wait(e->epfd, evs, MAX_EVENTS, -1);
+  int64_t d = deadline > now ? deadline - now : 0;
+#ifdef SYS_epoll_pwait2
+  if (!e->no_pwait2 && d > 0) {
+    struct timespec ts = {.tv_sec = d / 1000000000LL, .tv_nsec = d % 1000000000LL};
+    int n = (int)syscall(SYS_epoll_pwait2, e->epfd, evs, MAX_EVENTS, &ts, NULL, 0);
+    if (n >= 0 || errno != ENOSYS) return n;
+    e->no_pwait2 = 1;
+  }
+#endif
+  int64_t ms = (d + 999999) / 1000000;
+  return epoll_wait(e->epfd, evs, MAX_EVENTS, ms > 60000 ? 60000 : (int)ms);
+}
+
+/* Reports an exchange that never started (no socket): ABORTED, or NOT_STARTED when cancelled. */
+static void settle_unstarted(engine *e, uint32_t slot, int code) {
+  conn tmp;
+  memset(&tmp, 0, sizeof tmp);
+  tmp.slot = slot;
+  tmp.local_index = -1;
+  tmp.t_start = now_ns();
+  settle(e, &tmp, code, PH_CONNECT, 0, 0, DETAIL_NONE);
+}
+
+/* Adds a submission to the schedule, after every one due at or before it. */
+static int sched_push(engine *e, sub s) {
+  if (e->sched_len == e->sched_cap) {
+    if (e->sched_head > 0) {
+      memmove(e->sched, e->sched + e->sched_head, (e->sched_len - e->sched_head) * sizeof(sub));
+      e->sched_len -= e->sched_head;
+      e->sched_head = 0;
+    } else {
+      size_t cap = e->sched_cap * 2;
+      sub *q = realloc(e->sched, cap * sizeof *q);
+      if (q == NULL) return -1;
+      e->sched = q;
+      e->sched_cap = cap;
+    }
+  }
+  /* Arrivals of one group come in due order: the common case appends. */
+  size_t lo = e->sched_head, hi = e->sched_len;
+  if (hi > lo && e->sched[hi - 1].due > s.due) {
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (e->sched[mid].due <= s.due) lo = mid + 1;
+      else hi = mid;
+    }
+    memmove(e->sched + lo + 1, e->sched + lo, (e->sched_len - lo) * sizeof(sub));
+  } else {
+    lo = e->sched_len;
+  }
+  e->sched[lo] = s;
+  e->sched_len++;
+  return 0;
+}
+
+/*
+ * Starts the scheduled exchanges due by `now`. Once cancelled (cancel < INT64_MAX), every one due
+ * after `cancel` ends NOT_STARTED and the rest start (or end ABORTED when aborting): `now` and
+ * `cancel` are read under one lock, and cancel() reads its time under that lock too, so nothing
+ * due after the cancel's time ever starts.
+ */
+static void start_due(engine *e, int64_t now, int64_t cancel, int aborting) {
+  while (e->sched_head < e->sched_len) {
+    sub s = e->sched[e->sched_head];
+    if (s.due > now && cancel == INT64_MAX) break;
+    e->sched_head++;
+    if (s.due > cancel) settle_unstarted(e, s.slot, CODE_NOT_STARTED);
+    else if (aborting) settle_unstarted(e, s.slot, CODE_ABORTED);
+    else if (e->pool_size > 0) wait_push(e, s.slot);
+    else start(e, s.slot);
+  }
+  if (e->sched_head == e->sched_len) e->sched_head = e->sched_len = 0;
 }
 
 /*
@@ -754,6 +851,31 @@ static void close_all(engine *e, int code) {
   }
 }
 
+/*
+ * For scheduled load: the thread's wake-ups are the start times. The default 50 us timer slack
+ * would delay each by up to that much; and on a busy CPU, EEVDF (Linux 6.12+) lets a waking thread
+ * preempt the running one sooner when it asks for a short slice (sched_attr.sched_runtime, 0.1 ms
+ * here: the thread's bursts are shorter). Neither needs a privilege; older kernels ignore the slice.
+ */
+static void short_slice(void) {
+  prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+#if defined(SYS_sched_getattr) && defined(SYS_sched_setattr)
+  struct {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+  } a;
+  memset(&a, 0, sizeof a);
+  if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) != 0 || a.policy != SCHED_OTHER) return;
+  a.size = sizeof a;
+  a.flags = 0;
+  a.runtime = 100000;
+  if (syscall(SYS_sched_setattr, 0, &a, 0) != 0) { /* not supported here: the default slice */ }
+#endif
+}
+
 static void *engine_main(void *arg) {
   engine *e = arg;
   struct epoll_event evs[MAX_EVENTS];
@@ -765,9 +887,10 @@ static void *engine_main(void *arg) {
    */
   struct sched_param sp = {.sched_priority = 0};
   if (e->sched_batch) pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+  else short_slice();
   for (;;) {
     pthread_mutex_lock(&e->mu);
-    uint32_t *subs = e->subq;
+    sub *subs = e->subq;
     size_t nsub = e->subq_len, subs_cap = e->subq_cap;
     e->subq = e->starting;
     e->subq_cap = e->starting_cap;
@@ -776,6 +899,7 @@ static void *engine_main(void *arg) {
     e->starting_cap = subs_cap;
     int abort_all = e->cmd_abort, destroy_all = e->cmd_destroy, stop = e->cmd_stop;
     e->cmd_abort = e->cmd_destroy = 0;
+    int64_t cancel = e->cancel_ns, now = now_ns();
     pthread_mutex_unlock(&e->mu);
     if (stop) break;
     if (abort_all) {
@@ -783,19 +907,9 @@ static void *engine_main(void *arg) {
       settle_waiting(e, CODE_ABORTED);
     }
     for (size_t i = 0; i < nsub; i++) {
-      if (abort_all) {
-        conn tmp;
-        memset(&tmp, 0, sizeof tmp);
-        tmp.slot = subs[i];
-        tmp.local_index = -1;
-        tmp.t_start = now_ns();
-        settle(e, &tmp, CODE_ABORTED, PH_CONNECT, 0, 0, DETAIL_NONE);
-      } else if (e->pool_size > 0) {
-        wait_push(e, subs[i]);
-      } else {
-        start(e, subs[i]);
-      }
+      if (sched_push(e, subs[i]) < 0) settle_unstarted(e, subs[i].slot, CODE_ABORTED);
     }
+    start_due(e, now, cancel, abort_all);
     if (destroy_all) {
       close_all(e, CODE_PREMATURE_CLOSED);
       settle_waiting(e, CODE_PREMATURE_CLOSED);
@@ -803,16 +917,21 @@ static void *engine_main(void *arg) {
     if (e->pool_size > 0) pump(e);
     publish(e, now_ns());
 
-    int timeout = next_timeout_ms(e, now_ns());
+    int64_t deadline = next_deadline(e);
     pthread_mutex_lock(&e->mu);
-    if (e->subq_len > 0 || e->cmd_abort || e->cmd_destroy || e->cmd_stop) timeout = 0;
+    now = now_ns();
+    if (e->subq_len > 0 || e->cmd_abort || e->cmd_destroy || e->cmd_stop) deadline = now;
     else e->sleeping = 1;
     pthread_mutex_unlock(&e->mu);
-    int n = epoll_wait(e->epfd, evs, MAX_EVENTS, timeout);
+    int n = wait_events(e, evs, deadline, now);
     atomic_fetch_add_explicit(&e->n_iterations, 1, memory_order_relaxed);
     pthread_mutex_lock(&e->mu);
     e->sleeping = 0;
+    cancel = e->cancel_ns;
+    now = now_ns();
     pthread_mutex_unlock(&e->mu);
+    /* Before the events: a start that is due does not wait behind other connections' work. */
+    start_due(e, now, cancel, 0);
     for (int i = 0; i < n; i++) {
       conn *c = evs[i].data.ptr;
       if (c == NULL) {
@@ -825,7 +944,7 @@ static void *engine_main(void *arg) {
       }
       on_event(e, c, evs[i].events);
     }
-    int64_t now = now_ns();
+    now = now_ns();
     expire(e, now);
     if (e->pool_size > 0) pump(e);
     publish(e, now);
@@ -849,6 +968,7 @@ static void engine_unref(engine *e) {
   free(e->subq);
   free(e->starting);
   free(e->waitq);
+  free(e->sched);
   free(e->outq);
   free(e->batch);
   free(e->locals);
@@ -888,11 +1008,13 @@ static void shutdown_engine(napi_env env, engine *e) {
   stop_thread(e);
   napi_remove_env_cleanup_hook(env, cleanup_hook, e);
   if (e->sub_ref) napi_delete_reference(env, e->sub_ref);
+  if (e->due_ref) napi_delete_reference(env, e->due_ref);
   if (e->out_ref) napi_delete_reference(env, e->out_ref);
-  e->sub_ref = e->out_ref = NULL;
+  e->sub_ref = e->due_ref = e->out_ref = NULL;
   /* take() returns 0 from now on: the records buffer may be collected. */
   e->js_out = NULL;
   e->js_sub = NULL;
+  e->js_due = NULL;
   napi_release_threadsafe_function(e->tsfn, napi_tsfn_release);
 }
 
@@ -979,7 +1101,8 @@ static engine *unwrap(napi_env env, napi_value v) {
 /*
  * create({ family, host, port, localAddresses, close, connectTimeoutMs, requestTimeoutMs, request,
  *          reader, isHead, expectBytes, originNs, onReady, batch?, poolSize? (> 0: keep-alive) })
- *   -> [handle, submissions: ArrayBuffer (Int32 slot ids), records: ArrayBuffer]
+ *   -> [handle, submissions: ArrayBuffer (Int32 slot ids), records: ArrayBuffer,
+ *       not-before times: ArrayBuffer (Float64 performance.now() ms, one per submission; 0: at once)]
  */
 static napi_value create(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -1077,9 +1200,12 @@ static napi_value create(napi_env env, napi_callback_info info) {
 
   e->rbuf = malloc(READ_BYTES);
   e->subq_cap = e->starting_cap = SUB_CAP;
-  e->subq = malloc(SUB_CAP * sizeof(uint32_t));
-  e->starting = malloc(SUB_CAP * sizeof(uint32_t));
-  if (e->rbuf == NULL || e->subq == NULL || e->starting == NULL) FAIL("out of memory");
+  e->subq = malloc(SUB_CAP * sizeof(sub));
+  e->starting = malloc(SUB_CAP * sizeof(sub));
+  e->sched_cap = SUB_CAP;
+  e->sched = malloc(SUB_CAP * sizeof(sub));
+  e->cancel_ns = INT64_MAX;
+  if (e->rbuf == NULL || e->subq == NULL || e->starting == NULL || e->sched == NULL) FAIL("out of memory");
   for (int i = 0; i < L_COUNT; i++) e->lists[i].head = e->lists[i].tail = NULL;
 
   e->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1093,21 +1219,28 @@ static napi_value create(napi_env env, napi_callback_info info) {
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
   epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->evfd, &ev);
 
-  napi_value sub_ab, out_ab, handle, name, result;
-  void *sub_data, *out_data;
+  napi_value sub_ab, due_ab, out_ab, handle, name, result;
+  void *sub_data, *due_data, *out_data;
   if (napi_create_arraybuffer(env, SUB_CAP * sizeof(int32_t), &sub_data, &sub_ab) != napi_ok ||
+      napi_create_arraybuffer(env, SUB_CAP * sizeof(double), &due_data, &due_ab) != napi_ok ||
       napi_create_arraybuffer(env, OUT_CAP * REC_BYTES, &out_data, &out_ab) != napi_ok ||
-      napi_create_reference(env, sub_ab, 1, &e->sub_ref) != napi_ok || napi_create_reference(env, out_ab, 1, &e->out_ref) != napi_ok) {
+      napi_create_reference(env, sub_ab, 1, &e->sub_ref) != napi_ok || napi_create_reference(env, due_ab, 1, &e->due_ref) != napi_ok ||
+      napi_create_reference(env, out_ab, 1, &e->out_ref) != napi_ok) {
+    if (e->sub_ref) napi_delete_reference(env, e->sub_ref);
+    if (e->due_ref) napi_delete_reference(env, e->due_ref);
+    if (e->out_ref) napi_delete_reference(env, e->out_ref);
     engine_unref(e);
     return throw_last(env);
   }
   e->js_sub = sub_data;
+  e->js_due = due_data;
   e->js_out = out_data;
   e->env = env;
 
   if (napi_create_string_utf8(env, "portstorm.connengine", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_threadsafe_function(env, cb_v, NULL, name, 0, 1, e, tsfn_finalize, e, call_js, &e->tsfn) != napi_ok) {
     if (e->sub_ref) napi_delete_reference(env, e->sub_ref);
+    if (e->due_ref) napi_delete_reference(env, e->due_ref);
     if (e->out_ref) napi_delete_reference(env, e->out_ref);
     engine_unref(e);
     return throw_last(env);
@@ -1131,10 +1264,11 @@ static napi_value create(napi_env env, napi_callback_info info) {
   /* Shown by top -H and /proc/<pid>/task/<tid>/comm. */
   pthread_setname_np(e->thread, "connengine");
 
-  CHECK(napi_create_array_with_length(env, 3, &result));
+  CHECK(napi_create_array_with_length(env, 4, &result));
   CHECK(napi_set_element(env, result, 0, handle));
   CHECK(napi_set_element(env, result, 1, sub_ab));
   CHECK(napi_set_element(env, result, 2, out_ab));
+  CHECK(napi_set_element(env, result, 3, due_ab));
   return result;
 #undef FAIL
 }
@@ -1145,7 +1279,10 @@ static engine *arg_engine(napi_env env, napi_callback_info info, size_t want, na
   return unwrap(env, argv[0]);
 }
 
-/* submit(handle, n): starts the n exchanges whose slot ids are in the submissions buffer. -> false when stopped. */
+/*
+ * submit(handle, n): starts the n exchanges whose slot ids are in the submissions buffer, each not
+ * before its time in the not-before buffer. -> false when stopped.
+ */
 static napi_value submit(napi_env env, napi_callback_info info) {
   napi_value argv[2], result;
   engine *e = arg_engine(env, info, 2, argv);
@@ -1160,7 +1297,7 @@ static napi_value submit(napi_env env, napi_callback_info info) {
     if (e->subq_len + n > e->subq_cap) {
       size_t cap = e->subq_cap * 2;
       while (cap < e->subq_len + n) cap *= 2;
-      uint32_t *q = realloc(e->subq, cap * sizeof *q);
+      sub *q = realloc(e->subq, cap * sizeof *q);
       if (q == NULL) {
         pthread_mutex_unlock(&e->mu);
         napi_throw_error(env, "ENOMEM", "connengine: out of memory");
@@ -1169,7 +1306,18 @@ static napi_value submit(napi_env env, napi_callback_info info) {
       e->subq = q;
       e->subq_cap = cap;
     }
-    memcpy(e->subq + e->subq_len, e->js_sub, n * sizeof(uint32_t));
+    for (uint32_t i = 0; i < n; i++) {
+      double ms = e->js_due[i];
+      int64_t due = 0;
+      if (ms > 0) {
+        /* Rounded up: startedAt, converted back to ms, is never before the time JS asked for. */
+        double ns = ms * 1e6;
+        due = (int64_t)ns;
+        if ((double)due < ns) due++;
+        due += e->origin_ns;
+      }
+      e->subq[e->subq_len + i] = (sub){.due = due, .slot = (uint32_t)e->js_sub[i]};
+    }
     e->subq_len += n;
     if (e->sleeping && !e->wake_pending) {
       e->wake_pending = 1;
@@ -1227,8 +1375,10 @@ static napi_value command(napi_env env, napi_callback_info info, int which) {
   if (e == NULL) return type_error(env, "connengine: expected an engine handle");
   if (!e->shut) {
     pthread_mutex_lock(&e->mu);
+    /* Read under the lock: see start_due(). */
+    if (which != 1 && e->cancel_ns == INT64_MAX) e->cancel_ns = now_ns();
     if (which == 0) e->cmd_abort = 1;
-    else e->cmd_destroy = 1;
+    else if (which == 1) e->cmd_destroy = 1;
     if (!e->wake_pending) {
       e->wake_pending = 1;
       wake(e);
@@ -1238,8 +1388,17 @@ static napi_value command(napi_env env, napi_callback_info info, int which) {
   return NULL;
 }
 
-/* abort(handle): closes every connection; unsettled exchanges end ABORTED. */
+/*
+ * abort(handle): closes every connection; unsettled exchanges end ABORTED, and scheduled ones not
+ * due yet NOT_STARTED (as cancel()).
+ */
 static napi_value abort_all(napi_env env, napi_callback_info info) { return command(env, info, 0); }
+
+/*
+ * cancel(handle): scheduled exchanges due after now (this call's clock reading) never start: they
+ * end NOT_STARTED, as do any submitted later with a time after it. Those due by now still start.
+ */
+static napi_value cancel(napi_env env, napi_callback_info info) { return command(env, info, 2); }
 
 /* destroy(handle): closes every connection; unsettled exchanges end PREMATURE_CLOSE (closed). */
 static napi_value destroy_all(napi_env env, napi_callback_info info) { return command(env, info, 1); }
@@ -1349,7 +1508,7 @@ static napi_value init(napi_env env, napi_value exports) {
     napi_callback fn;
   } fns[] = {
       {"create", create},   {"submit", submit},     {"take", take},   {"open", open_count},
-      {"abort", abort_all}, {"destroy", destroy_all}, {"stop", stop}, {"errname", errname}, {"stats", stats},
+      {"abort", abort_all}, {"cancel", cancel}, {"destroy", destroy_all}, {"stop", stop}, {"errname", errname}, {"stats", stats},
       {"framer", new_framer}, {"feed", framer_feed_js}, {"end", framer_end_js},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {

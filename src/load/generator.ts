@@ -57,6 +57,13 @@ const SPIN_LIMIT = 256;
 export const CAP_GRACE_MS = 2000;
 /** setTimeout's longest delay; a cap further away needs no timer. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * How far ahead arrivals are handed to a transport that starts them at their time itself (the
+ * native engine), and how often this thread wakes to hand them over: its timers and GC pauses
+ * shorter than the difference do not delay a start.
+ */
+export const SCHEDULE_AHEAD_MS = 50;
+const SCHEDULE_PERIOD_MS = 10;
 
 /** Shard `index`'s part of a whole split over `count` shards: the parts add up to the whole. */
 export function shareOf(total: number, shard: Shard): number {
@@ -79,15 +86,17 @@ export class LoadGenerator {
   private stopped = false;
   private drained: (() => void) | null = null;
 
+  /** `transport` replaces the scenario's (tests drive the pacing with a fake one). */
   constructor(
     private readonly cfg: GeneratorConfig,
     private readonly sink: GeneratorSink,
+    transport?: Transport,
   ) {
     const s = cfg.scenario;
     this.requestCap = shareOf(s.limits.maxRequests, cfg.shard);
     this.endS = s.limits.maxDuration;
     this.log = cfg.requestLogFile ? new RequestLog(cfg.requestLogFile) : null;
-    this.transport = createTransport(s.protocol, s.connection.reuse, {
+    this.transport = transport ?? createTransport(s.protocol, s.connection.reuse, {
       host: cfg.host,
       port: cfg.port,
       localAddresses: s.connection.localAddresses,
@@ -129,9 +138,13 @@ export class LoadGenerator {
     }
   }
 
-  /** Stops starting requests; in-flight ones may still finish. */
+  /**
+   * Stops starting requests, including arrivals handed to the transport ahead of their time;
+   * in-flight ones may still finish.
+   */
   stop(): void {
     this.stopped = true;
+    this.transport.cancelScheduled?.();
   }
 
   /** Aborts in-flight requests (they are recorded as ABORTED). */
@@ -172,12 +185,20 @@ export class LoadGenerator {
     }
   }
 
-  private async exchange(intendedS: number): Promise<void> {
+  /** One request, intended at run second `intendedS`; with `notBefore`, the transport starts it then. */
+  private async exchange(intendedS: number, notBefore?: number): Promise<void> {
     this.attempted++;
     this.inFlight++;
     this.bucketAt(intendedS).attempted++;
-    const r = await this.transport.exchange();
+    const r = await this.transport.exchange(notBefore);
     this.inFlight--;
+    if (r.notStarted) {
+      // Handed over ahead of its time and cancelled by a stop: it never was an attempt.
+      this.attempted--;
+      this.bucketAt(intendedS).attempted--;
+      if (this.inFlight === 0 && this.drained) this.drained();
+      return;
+    }
     const endS = this.clock.toS(r.endedAt);
     const b = this.bucketAt(endS);
     this.log?.add({
@@ -203,10 +224,19 @@ export class LoadGenerator {
     if (this.inFlight === 0 && this.drained) this.drained();
   }
 
+  /**
+   * Walks the group's arrivals. On a transport that `schedules`, each is handed over up to
+   * SCHEDULE_AHEAD_MS before it is due, with its time, and counts as in flight from then on;
+   * otherwise it is started when due. Only an arrival that is due decides a drop: at maxInFlight,
+   * the next one is not handed over early but waited for, and dropped if the group is still at the
+   * limit then. Arrivals go in order, so every earlier one is due by then too, and the decision is
+   * the one a start at the due time would make.
+   */
   private async runArrivals(g: ArrivalRateGroup): Promise<void> {
     const schedule = arrivalSchedule(g);
     const { index, count } = this.cfg.shard;
     const maxInFlight = shareOf(g.maxInFlight, this.cfg.shard);
+    const aheadS = this.transport.schedules ? SCHEDULE_AHEAD_MS / 1000 : 0;
     let groupInFlight = 0;
     let n = index;
     let burst = 0;
@@ -214,9 +244,13 @@ export class LoadGenerator {
       const offset = schedule.at(n);
       if (offset === null) return;
       const due = g.startAfter + offset;
-      if (due > this.clock.nowS()) {
+      const now = this.clock.nowS();
+      const atLimit = groupInFlight >= maxInFlight;
+      if (due >= this.endS || due - aheadS > now || (atLimit && due > now)) {
         burst = 0;
-        await this.until(Math.min(due, this.endS));
+        if (aheadS > 0 && due < this.endS && !atLimit) {
+          await sleep(Math.max(due - aheadS - now, SCHEDULE_PERIOD_MS / 1000) * 1000);
+        } else await this.until(Math.min(due, this.endS));
         continue;
       }
       n += count;
@@ -225,7 +259,7 @@ export class LoadGenerator {
         continue;
       }
       groupInFlight++;
-      void this.exchange(due).finally(() => groupInFlight--);
+      void this.exchange(due, aheadS > 0 ? this.clock.toPerf(due) : undefined).finally(() => groupInFlight--);
       if (++burst >= BATCH_BEFORE_YIELD) {
         burst = 0;
         await sleep(0);

@@ -31,7 +31,7 @@ describe('native engine: the addon', () => {
   it('is built and loads', () => {
     const n = loadNativeEngine();
     assert.ok(n.available, n.available ? '' : n.reason);
-    assert.equal(n.addon.version, 2);
+    assert.equal(n.addon.version, 3);
     assert.equal(n.addon.recordBytes, 128);
   });
 

@@ -56,11 +56,15 @@ export interface ConnEngineAddon {
   recordBytes: number;
   recordCapacity: number;
   submitCapacity: number;
-  create(o: EngineCreateOptions): [EngineHandle, ArrayBuffer, ArrayBuffer];
+  /** -> [handle, submissions (Int32 slot ids), records, not-before times (Float64 performance.now() ms; 0: at once)] */
+  create(o: EngineCreateOptions): [EngineHandle, ArrayBuffer, ArrayBuffer, ArrayBuffer];
+  /** Hands over the first `n` submissions; each starts once its not-before time has come. */
   submit(h: EngineHandle, n: number): boolean;
   take(h: EngineHandle): number;
   open(h: EngineHandle): number;
   abort(h: EngineHandle): void;
+  /** Submissions with a not-before time after now never start: they end NOT_STARTED. */
+  cancel(h: EngineHandle): void;
   destroy(h: EngineHandle): void;
   stop(h: EngineHandle): void;
   /** [engine wake-ups by submit, JS wake-ups, engine loop iterations, exchanges started] so far. */
@@ -75,7 +79,7 @@ export interface ConnEngineAddon {
 export type NativeEngine = { available: true; addon: ConnEngineAddon } | { available: false; reason: string };
 
 /** Record layout version this wrapper reads. */
-const ENGINE_VERSION = 2;
+const ENGINE_VERSION = 3;
 
 /** src/load/transport/ compiles to build/src/load/transport/: the repository root is four levels up. */
 const ADDON_PATH = fileURLToPath(new URL('../../../../native/connengine/build/Release/connengine.node', import.meta.url));

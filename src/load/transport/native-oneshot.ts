@@ -16,6 +16,10 @@
  * The same code drives the engine's keep-alive mode (native-keepalive.ts passes a KeepAliveMode):
  * there `startedAt` is when the exchange got a pooled connection, and close() also closes the idle
  * connections the engine keeps.
+ *
+ * exchange(notBefore) hands the exchange over early: the engine keeps it in its schedule and starts
+ * it at that time (its thread wakes for it), so scheduled load does not depend on this thread's
+ * timers. cancelScheduled() (a stop) and close(true) resolve the ones not due yet as `notStarted`.
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -61,6 +65,7 @@ export const CODE = {
   HTTP_5XX: 7,
   PROTOCOL: 8,
   ABORTED: 9,
+  NOT_STARTED: 10,
 } as const;
 const PHASES: readonly Phase[] = ['connect', 'send', 'response'];
 const SYSCALLS = ['connect', 'bind', 'read', 'write'] as const;
@@ -85,12 +90,16 @@ interface Engine {
   freeSlots: number[];
   outstanding: number;
   sub: Int32Array;
+  /** Not-before time of each submission (performance.now() ms; 0: at once). */
+  due: Float64Array;
   f64: Float64Array;
   i32: Int32Array;
   bytes: Buffer;
   queued: number;
   flushScheduled: boolean;
 }
+
+const NOT_STARTED: Failure = { code: 'ABORTED', phase: 'connect', message: 'not started: the run stopped before its scheduled time' };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -118,7 +127,7 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
 
   const newEngine = (): Engine => {
     let self: Engine | null = null;
-    const [handle, subAb, outAb] = addon.create({
+    const [handle, subAb, outAb, dueAb] = addon.create({
       family: family === 6 ? 6 : 4,
       host: opts.host,
       port: opts.port,
@@ -143,6 +152,7 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
       freeSlots: [],
       outstanding: 0,
       sub: new Int32Array(subAb),
+      due: new Float64Array(dueAb),
       f64: new Float64Array(outAb),
       i32: new Int32Array(outAb),
       bytes: Buffer.from(outAb),
@@ -238,6 +248,11 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
         const code = i32[io + I_CODE]!;
         const connectMs = f64[fo + F_CONNECT_MS]!;
         const firstByteAt = f64[fo + F_FIRST_BYTE]!;
+        if (code === CODE.NOT_STARTED) {
+          const at = f64[fo + F_ENDED]!;
+          resolve({ startedAt: at, firstByteAt: null, endedAt: at, localPort: null, connectMs: null, failure: NOT_STARTED, notStarted: true });
+          continue;
+        }
         resolve({
           startedAt: f64[fo + F_STARTED]!,
           firstByteAt: firstByteAt < 0 ? null : firstByteAt,
@@ -251,7 +266,7 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
     }
   };
 
-  const exchange = (): Promise<ExchangeResult> =>
+  const exchange = (notBefore?: number): Promise<ExchangeResult> =>
     new Promise<ExchangeResult>((resolve) => {
       let e = engine;
       if (e === null) {
@@ -267,6 +282,7 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
       e.resolvers[slot] = resolve;
       e.outstanding++;
       if (e.queued === e.sub.length) flush(e);
+      e.due[e.queued] = notBefore ?? 0;
       e.sub[e.queued++] = slot;
       if (!e.flushScheduled) {
         e.flushScheduled = true;
@@ -281,6 +297,13 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
 
   return {
     exchange,
+    schedules: true,
+    cancelScheduled() {
+      const e = engine;
+      if (e === null) return;
+      flush(e);
+      addon.cancel(e.handle);
+    },
     async close(force) {
       const e = engine;
       if (e === null) return;

@@ -13,6 +13,11 @@ export interface ExchangeResult {
   connectMs: number | null;
   /** Null on success. */
   failure: Failure | null;
+  /**
+   * True when an exchange given a start time was cancelled before it (cancelScheduled(), or
+   * close(true)): nothing was sent, and it is no attempt. `failure` then says ABORTED.
+   */
+  notStarted?: boolean;
 }
 
 /** Called whenever a transport opens a TCP connection. */
@@ -37,7 +42,15 @@ export interface TransportOptions {
 
 /** A way of carrying exchanges to the target. */
 export interface Transport {
-  exchange(): Promise<ExchangeResult>;
+  /**
+   * Starts an exchange. With `notBefore` (a performance.now() time) on a transport that
+   * `schedules`, the exchange is handed over now and starts at that time, not before.
+   */
+  exchange(notBefore?: number): Promise<ExchangeResult>;
+  /** True when exchange(notBefore) holds the start until then; other transports start at once. */
+  readonly schedules?: boolean;
+  /** Scheduled exchanges not due yet never start: they resolve with `notStarted`. */
+  cancelScheduled?(): void;
   /** Closes idle connections per the close policy; with `force`, aborts in-flight ones too. */
   close(force: boolean): Promise<void>;
 }
