@@ -57,6 +57,24 @@ export function httpServer(handler: http.RequestListener): Promise<TestServer> {
   return listen(server, 'http');
 }
 
+/**
+ * An HTTP server that reads each request's body, then answers with a two-chunk body
+ * ("part-one;part-two"); `bodies()` counts the requests whose body was `bodyBytes` long.
+ */
+export async function chunkedServer(bodyBytes: number): Promise<TestServer & { bodies(): number }> {
+  let bodies = 0;
+  const server = await httpServer((req, res) => {
+    let len = 0;
+    req.on('data', (c: Buffer) => (len += c.length));
+    req.on('end', () => {
+      if (len === bodyBytes) bodies++;
+      res.write('part-one;');
+      res.end('part-two');
+    });
+  });
+  return Object.assign(server, { bodies: () => bodies });
+}
+
 /** A TCP server that resets every connection as soon as it is accepted. */
 export function resettingServer(): Promise<TestServer> {
   return listen(net.createServer((s) => s.resetAndDestroy()), 'tcp');

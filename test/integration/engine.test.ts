@@ -8,7 +8,7 @@ import { runScenario } from '../../src/run.js';
 import { parseScenario } from '../../src/scenario/load.js';
 import type { LiveStats } from '../../src/record/accumulator.js';
 import type { RunRecord } from '../../src/record/types.js';
-import { closedPort, httpServer, resettingServer, silentServer } from '../helpers/servers.js';
+import { chunkedServer, closedPort, httpServer, resettingServer, silentServer } from '../helpers/servers.js';
 
 const resultsDir = mkdtempSync(path.join(os.tmpdir(), 'ps-engine-'));
 
@@ -132,16 +132,7 @@ describe('load engine', () => {
   });
 
   it('keep-alive HTTP against a chunked response, with a request body', async () => {
-    let bodies = 0;
-    const server = await httpServer((req, res) => {
-      let len = 0;
-      req.on('data', (c: Buffer) => (len += c.length));
-      req.on('end', () => {
-        if (len === 5) bodies++;
-        res.write('part-one;');
-        res.end('part-two');
-      });
-    });
+    const server = await chunkedServer(5);
     after(() => server.close());
     for (const reuse of [true, false]) {
       const r = await run({
@@ -152,7 +143,7 @@ describe('load engine', () => {
       });
       assert.equal(r.totals.completed, 10, `reuse ${reuse}: ${JSON.stringify(r.errors)}`);
     }
-    assert.equal(bodies, 20);
+    assert.equal(server.bodies(), 20);
   });
 
   it('the record says which engine carried the connections', async () => {

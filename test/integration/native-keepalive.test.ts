@@ -14,7 +14,8 @@ import { loadNativeEngine } from '../../src/load/transport/native-engine.js';
 import { nativeKeepAliveTransport, PROTOCOL_MESSAGE } from '../../src/load/transport/native-keepalive.js';
 import type { ExchangeResult, Transport, TransportOptions } from '../../src/load/transport/types.js';
 import { rawServer, scriptedServer, unacceptingListener } from '../helpers/raw-servers.js';
-import { closedPort, httpServer, silentServer, slowLorisServer, type TestServer } from '../helpers/servers.js';
+import { runConcurrently } from '../helpers/concurrent.js';
+import { chunkedServer, closedPort, httpServer, silentServer, slowLorisServer, type TestServer } from '../helpers/servers.js';
 
 type Engine = 'js' | 'native';
 const ENGINES: readonly Engine[] = ['js', 'native'];
@@ -51,17 +52,7 @@ interface Run {
 async function exchanges(engine: Engine, opts: TransportOptions, n: number, concurrency = 1, between?: () => Promise<void>): Promise<Run> {
   let connects = 0;
   const t = transport(engine, { ...opts, onConnect: () => connects++ });
-  const results: ExchangeResult[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        next++;
-        results.push(await t.exchange());
-        await between?.();
-      }
-    }),
-  );
+  const results = await runConcurrently(n, concurrency, () => t.exchange(), between);
   await t.close(false);
   return { results, connects };
 }
@@ -203,22 +194,11 @@ describe('native keep-alive vs undici', () => {
     });
 
     it('chunked responses and request bodies on a kept-alive connection', async () => {
-      let bodies = 0;
-      const s = keep(
-        await httpServer((req, res) => {
-          let len = 0;
-          req.on('data', (c: Buffer) => (len += c.length));
-          req.on('end', () => {
-            if (len === 5) bodies++;
-            res.write('part-one;');
-            res.end('part-two');
-          });
-        }),
-      );
+      const s = keep(await chunkedServer(5));
       const opts = options(s.port, { http: { method: 'POST', path: '/', headers: {}, body: 'hello', authority: 'x' } });
       const runs = await same(s, opts, 10, 2);
       assert.ok(runs.native.results.every((r) => r.failure === null));
-      assert.equal(bodies, 20);
+      assert.equal(s.bodies(), 20);
     });
   });
 

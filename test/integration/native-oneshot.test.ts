@@ -21,6 +21,7 @@ import type { ExchangeResult, Transport, TransportOptions } from '../../src/load
 import { runInNetns } from '../helpers/netns.js';
 import { closingFor, rawServer, scriptedServer, tcpReplyServer, timeWaitFor, unacceptingListener } from '../helpers/raw-servers.js';
 import { closedPort, httpServer, silentServer, type TestServer } from '../helpers/servers.js';
+import { runConcurrently } from '../helpers/concurrent.js';
 
 type Engine = 'js' | 'native';
 const ENGINES: readonly Engine[] = ['js', 'native'];
@@ -69,16 +70,7 @@ interface Run {
 async function exchanges(engine: Engine, protocol: 'http' | 'tcp', opts: TransportOptions, n = 1, concurrency = 1): Promise<Run> {
   const connects: Run['connects'] = [];
   const t = transport(engine, protocol, { ...opts, onConnect: (connectMs, localPort) => connects.push({ connectMs, localPort }) });
-  const results: ExchangeResult[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        next++;
-        results.push(await t.exchange());
-      }
-    }),
-  );
+  const results = await runConcurrently(n, concurrency, () => t.exchange());
   await t.close(false);
   return { results, connects };
 }
