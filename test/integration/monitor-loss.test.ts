@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -20,7 +20,20 @@ import { runScenario } from '../../src/run.js';
 import { parseScenario } from '../../src/scenario/load.js';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/proc/', import.meta.url));
-const SAMPLER = fileURLToPath(new URL('../../src/monitor/sampler.js', import.meta.url));
+const BUILT_SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+
+/**
+ * The compiled sources copied where any user can read them, for code run as an unprivileged
+ * user: the checkout itself may lie in a directory only its owner can enter (a `mktemp -d`
+ * clone is 0700). The sampler's imports stay inside build/src (no npm packages).
+ */
+function readableCopyOfSources(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ps-loss-src-'));
+  cpSync(BUILT_SRC, path.join(dir, 'src'), { recursive: true });
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+  chmodSync(dir, 0o755);
+  return dir;
+}
 const budget = { range: [32768, 60999] as [number, number], usable: 28_232 };
 
 /**
@@ -90,6 +103,8 @@ describe('monitor losing its source mid-run', () => {
     // Root reads through any mode; the sampler runs as nobody on a tree nobody owns.
     const root = procTree();
     spawnSync('chown', ['-R', '65534:65534', root]);
+    const code = readableCopyOfSources();
+    const SAMPLER = path.join(code, 'src/monitor/sampler.js');
     const script = `
       import { chmodSync } from 'node:fs';
       import { Sampler } from ${JSON.stringify(SAMPLER)};
@@ -104,8 +119,10 @@ describe('monitor losing its source mid-run', () => {
     `;
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], {
       encoding: 'utf8',
+      cwd: code,
       timeout: 20_000,
     });
+    rmSync(code, { recursive: true, force: true });
     assert.equal(r.status, 0, r.stderr);
     const { samples, lost } = JSON.parse(r.stdout) as { samples: MonitorSample[]; lost: { at: number; back: number } };
     const during = samples.filter((s) => s.at > lost.at + 5 && s.at < lost.back - 5);
