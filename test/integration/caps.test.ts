@@ -30,7 +30,9 @@ describe('safety caps', () => {
     const open = await run({ workers: 3, limits: { maxRequests: 100 }, load: [{ model: 'arrival-rate', rate: 500, duration: 2 }] });
     assert.equal(open.totals.attempted, 100);
     assert.equal(open.totals.completed, 100);
-    assert.ok(open.durationS < 1, `durationS ${open.durationS}`);
+    // The schedule holds 1 000 arrivals over 2 s; stopping at the cap ends the run well before
+    // its 2 s whatever the machine's load (the 100th arrival is due at 0.2 s).
+    assert.ok(open.durationS < 2, `durationS ${open.durationS}`);
     assert.deepEqual(open.limitsReached, ['maxRequests']);
     const closed = await run({ workers: 3, limits: { maxRequests: 10 }, load: [{ model: 'users', users: 5, iterations: 100 }] });
     assert.equal(closed.totals.attempted, 10);
@@ -42,10 +44,14 @@ describe('safety caps', () => {
 
   it('maxDuration: no request starts after it, and the record says so', async () => {
     const r = await run({ workers: 2, limits: { maxDuration: 1.5 }, load: [{ model: 'arrival-rate', rate: 200, duration: 10 }] });
-    assert.ok(r.durationS >= 1.5 && r.durationS < 2, `durationS ${r.durationS}`);
-    assert.ok(r.totals.attempted >= 290 && r.totals.attempted <= 300, `attempted ${r.totals.attempted}`);
+    // The end is bounded by the cap plus the grace for in-flight requests (the run would
+    // otherwise last 10 s); a busy machine may finish the last exchanges late, never start more.
+    assert.ok(r.durationS >= 1.5 && r.durationS < 1.5 + CAP_GRACE_MS / 1000, `durationS ${r.durationS}`);
+    // 300 arrivals are due before the cap; a starved generator may start fewer, never more.
+    assert.ok(r.totals.attempted >= 150 && r.totals.attempted <= 300, `attempted ${r.totals.attempted}`);
     assert.equal(r.totals.failed, 0);
-    assert.ok(r.timeline.every((e) => e.t < 2), r.timeline.map((e) => e.t).join(','));
+    // `attempted` counts by intended start, so this is exact: nothing was due at or after 2 s.
+    assert.ok(r.timeline.every((e) => e.t < 2 || e.attempted === 0), r.timeline.map((e) => `${e.t}:${e.attempted}`).join(','));
     assert.deepEqual(r.limitsReached, ['maxDuration']);
   });
 
@@ -61,9 +67,10 @@ describe('safety caps', () => {
         limits: { maxDuration: 1 },
         load: [{ model: 'arrival-rate', rate: 20, duration: 10 }],
       });
-      // Without the cap's abort the run would wait 20 s for the request timeout.
+      // Without the cap's abort the run would wait 20 s for the request timeout; the 5 s of slack
+      // cover a starved machine and still tell the two apart.
       const bound = 1 + CAP_GRACE_MS / 1000;
-      assert.ok(r.durationS >= bound - 0.1 && r.durationS < bound + 1, `durationS ${r.durationS}`);
+      assert.ok(r.durationS >= bound - 0.1 && r.durationS < bound + 5, `durationS ${r.durationS}`);
       assert.equal(r.totals.attempted, 20);
       assert.deepEqual(r.errors, { ABORTED: 20 }, JSON.stringify(r.errorsByPhase));
       assert.deepEqual(r.limitsReached, ['maxDuration']);

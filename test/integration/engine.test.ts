@@ -77,6 +77,8 @@ describe('load engine', () => {
     assert.equal(r.totals.completed, 200);
     // ~80 requests waited behind the stalled one: their corrected latency is hundreds of ms.
     assert.ok(r.latencyMs.p90 > 200, `corrected p90 ${r.latencyMs.p90}`);
+    // A loopback exchange takes well under a millisecond; 100 ms leaves a starved machine room
+    // and stays far below the 800 ms stall the corrected figure carries.
     assert.ok(r.latencyUncorrectedMs.p90 < 100, `uncorrected p90 ${r.latencyUncorrectedMs.p90}`);
     assert.ok(r.latencyUncorrectedMs.max >= 790, `uncorrected max ${r.latencyUncorrectedMs.max}`);
   });
@@ -182,9 +184,11 @@ describe('load engine', () => {
     };
     const { record } = await runScenario({ scenario, resultsDir, signal: ac.signal, onProgress });
     assert.equal(record.status, 'interrupted');
-    assert.ok(record.totals.attempted >= 100 && record.totals.attempted < 500, `attempted ${record.totals.attempted}`);
+    // About 1 s of a 30 s schedule (3 000 arrivals) ran: a starved generator may have started
+    // fewer than the 100 due by then, and a late abort a few more; both stay far from 3 000.
+    assert.ok(record.totals.attempted >= 50 && record.totals.attempted < 1000, `attempted ${record.totals.attempted}`);
     assert.equal(record.totals.attempted, record.totals.completed + record.totals.failed);
-    assert.ok(record.durationS < 10);
+    assert.ok(record.durationS < 15, `ran ${record.durationS} s of 30`);
   });
 
   it('users whose requests fail at once still yield: the run stops on abort and ships every second', async () => {
@@ -201,7 +205,8 @@ describe('load engine', () => {
     };
     const { record } = await runScenario({ scenario, resultsDir, signal: ac.signal, onProgress });
     assert.equal(record.status, 'interrupted');
-    assert.ok(record.durationS < 6, `ran ${record.durationS} s`);
+    // Aborted at 1.5 s of 30: 10 s leave a starved machine room and still show the stop.
+    assert.ok(record.durationS < 10, `ran ${record.durationS} s`);
     assert.equal(record.totals.completed, 0);
     assert.equal(record.totals.failed, record.totals.attempted);
     assert.deepEqual(Object.keys(record.errors), ['EADDRNOTAVAIL']);

@@ -45,38 +45,52 @@ describe('target faults', () => {
     const server = await childHttpServer();
     after(() => server.kill());
     let killS = null as number | null;
+    let deadS = null as number | null;
     let scheduled = false;
-    const { record: r } = await run(
+    const { record: r, dir } = await run(
       { target: server.url, load: [{ model: 'arrival-rate', rate: 200, duration: 3 }] },
       {
+        logRequests: true,
         onProgress: (elapsedS) => {
           if (scheduled) return;
           scheduled = true;
           const at = performance.now();
           setTimeout(() => {
             killS = elapsedS + (performance.now() - at) / 1000;
-            void server.kill();
+            void server.kill().then(() => (deadS = elapsedS + (performance.now() - at) / 1000));
           }, Math.max(0, 1 - elapsedS) * 1000);
         },
       },
     );
-    assert.ok(killS !== null && killS >= 0.9 && killS < 1.5, `killed at ${killS}`);
+    // The kill is due at 1 s; a busy machine may fire it late, but it lands inside the 3 s run.
+    assert.ok(killS !== null && deadS !== null && killS >= 0.9 && deadS < 2.5, `killed at ${killS}, dead at ${deadS}`);
     assert.equal(r.status, 'completed');
     assert.equal(r.totals.attempted, 600);
     const refused = r.errorsByPhase['connect:ECONNREFUSED'] ?? 0;
-    // Before the kill the target answered everything; after it, nothing.
-    assert.ok(Math.abs(r.totals.completed - 200 * killS!) <= 30, `completed ${r.totals.completed} for a kill at ${killS}`);
-    assert.ok(refused >= 0.9 * r.totals.failed && refused >= 200 * (3 - killS!) - 30, JSON.stringify(r.errorsByPhase));
-    const firstRefused = r.errorSamples.find((e) => e.code === 'ECONNREFUSED')!.t;
-    assert.ok(firstRefused >= killS! - 0.02, `first ECONNREFUSED at ${firstRefused}, kill at ${killS}`);
+    // Orderings from the request log (actual starts), not counts per second: before the kill the
+    // target answered everything; a connect refused started after it; nothing completed that
+    // started after the process was gone.
+    const log = r.requestLogs!.flatMap((f) =>
+      readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { start: number; code: string | null }),
+    );
+    assert.equal(log.length, 600);
+    const ok = log.filter((e) => e.code === null);
+    assert.equal(ok.length, r.totals.completed);
+    assert.ok(ok.every((e) => e.start <= deadS!), `a request started after the target died completed`);
+    assert.ok(ok.length >= 100, `${ok.length} completed before the kill`);
+    assert.ok(log.filter((e) => e.code === 'ECONNREFUSED').every((e) => e.start >= killS! - 0.02), 'ECONNREFUSED before the kill');
+    assert.ok(log.filter((e) => e.start > deadS! + 0.05).every((e) => e.code === 'ECONNREFUSED'), 'after the death, not refused');
+    assert.ok(refused >= 0.9 * r.totals.failed && refused > 0, JSON.stringify(r.errorsByPhase));
     for (const e of r.timeline) {
-      if (e.t + 1 <= killS!) assert.equal(e.errors.ECONNREFUSED ?? 0, 0, `second ${e.t}`);
-      if (e.t >= Math.ceil(killS!)) assert.equal(e.completed, 0, `second ${e.t}`);
+      if (e.t + 1 <= killS! - 0.05) assert.equal(e.errors.ECONNREFUSED ?? 0, 0, `second ${e.t}`);
+      if (e.t >= Math.ceil(deadS! + 0.05)) assert.equal(e.completed, 0, `second ${e.t}`);
     }
     const v = r.diagnosis![0]!;
     assert.equal(v.verdict, 'target-unreachable');
     assert.equal(v.severity, 'warning');
-    assert.ok(v.atS !== null && Math.abs(v.atS - killS!) <= 0.3, `atS ${v.atS}, kill at ${killS}`);
+    // The verdict is timed to the first refusal; a starved generator may start it up to a few
+    // hundred ms after the death.
+    assert.ok(v.atS !== null && v.atS >= killS! - 0.3 && v.atS <= deadS! + 0.5, `atS ${v.atS}, kill at ${killS}, dead at ${deadS}`);
     assert.ok(v.evidence.some((e) => /went away mid-run/.test(e)), v.evidence.join('\n'));
     t.diagnostic(`killed at ${killS!.toFixed(3)} s; diagnosis atS ${v.atS!.toFixed(3)} s; ${r.totals.completed} completed, ${refused} refused`);
   });
@@ -100,10 +114,11 @@ describe('target faults', () => {
       assert.equal(r.totals.attempted + r.totals.dropped, 3000);
       assert.equal(r.totals.completed, 0);
       assert.deepEqual(r.errorsByPhase, { 'response:REQUEST_TIMEOUT': r.totals.attempted });
-      // 41 slots, each freed by a 1 s timeout: about 41 requests a second over 3 s.
-      assert.ok(r.totals.attempted >= 41 * 3 && r.totals.attempted <= 41 * 4, `attempted ${r.totals.attempted}`);
+      // 41 slots, each freed by a 1 s timeout: about 41 requests a second over 3 s. The cap makes
+      // 41 × 4 a hard ceiling; late timeouts on a busy machine can only lower the count.
+      assert.ok(r.totals.attempted >= 41 * 2 && r.totals.attempted <= 41 * 4, `attempted ${r.totals.attempted}`);
       const peak = peakInFlight(dir, r.requestLogs!);
-      assert.ok(peak <= 41 && peak >= 35, `peak in flight ${peak}`);
+      assert.ok(peak <= 41 && peak >= 30, `peak in flight ${peak}`);
       assert.ok(server.stats().accepted <= r.totals.attempted);
       assert.ok(rssPeak - rss0 < 150 * 1024 * 1024, `RSS grew ${Math.round((rssPeak - rss0) / 1048576)} MB`);
       assert.equal(r.diagnosis![0]!.verdict, 'other-failures');
@@ -161,7 +176,8 @@ describe('target faults', () => {
       // whose request was aborted, with no request on it, so keep-alive may count more.)
       if (reuse) assert.ok(r.totals.connectionsOpened >= 4, `opened ${r.totals.connectionsOpened}`);
       else assert.equal(r.totals.connectionsOpened, 4);
-      assert.ok(r.latencyMs.max < 1600, `latency ${JSON.stringify(r.latencyMs)}`);
+      // Below the 2 s the whole dribbled body takes: the exchange was cut at the timeout.
+      assert.ok(r.latencyMs.max < 2000, `latency ${JSON.stringify(r.latencyMs)}`);
     });
   }
 
@@ -178,6 +194,7 @@ describe('target faults', () => {
       assert.equal(r.totals.completed, 4, JSON.stringify(r.errors));
       // 5 bytes, 200 ms apart: the last comes ~800 ms after the head.
       assert.ok(r.latencyMs.p50 >= 750 && r.latencyMs.max < 2500, `latency ${JSON.stringify(r.latencyMs)}`);
+      // The head is sent at once; 300 ms is far below the 800 ms dribble even on a busy machine.
       assert.ok(r.ttfbMs.p50 < 300, `ttfb ${JSON.stringify(r.ttfbMs)}`);
       assert.equal(r.diagnosis![0]!.verdict, 'healthy');
     });
