@@ -167,9 +167,13 @@ load:
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c));
+    let signalled = false;
     child.stderr.on('data', (c: Buffer) => {
       stderr += c;
-      if (stderr.includes('with 1 worker') || stderr.includes('workers')) setTimeout(() => child.kill('SIGINT'), 1500);
+      // One SIGINT only: a second one means "exit at once" and would leave no final record.
+      if (signalled || !(stderr.includes('with 1 worker') || stderr.includes('workers'))) return;
+      signalled = true;
+      setTimeout(() => child.kill('SIGINT'), 1500);
     });
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));

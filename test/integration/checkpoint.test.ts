@@ -136,7 +136,10 @@ describe('checkpoints', () => {
     const loadStartMs = statSync(file).mtimeMs - rec.durationS * 1000;
     const scheduled = (rate * (ended.sentAtMs! - loadStartMs)) / 1000;
     const missing = scheduled - rec.totals.attempted;
-    const allowed = rate * (DEFAULT_CHECKPOINT_INTERVAL_S + SHIP_LAG_S + 0.25);
+    // On a quiet machine the loss is one interval plus the shipping lag. A starved machine writes
+    // late, and a checkpoint that cost more than 5 % of its interval pushes the next one back, so
+    // the bound allows a second interval: still far below the 20 s the run would have lost.
+    const allowed = rate * (2 * DEFAULT_CHECKPOINT_INTERVAL_S + SHIP_LAG_S + 0.5);
     assert.ok(rec.totals.attempted > 0 && rec.totals.attempted <= scheduled + rate * 0.1, `${rec.totals.attempted} attempted of ${scheduled.toFixed(0)} scheduled`);
     t.diagnostic(`checkpoint ${rec.durationS} s into the load: ${rec.totals.attempted} of ${scheduled.toFixed(0)} scheduled requests`);
     assert.ok(missing <= allowed, `the checkpoint misses ${missing.toFixed(0)} of ${scheduled.toFixed(0)} scheduled requests (allowed ${allowed})`);
