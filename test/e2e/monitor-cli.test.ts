@@ -46,8 +46,12 @@ describe('portstorm monitor / doctor', () => {
         });
         child.once('exit', () => reject(new Error(`exited: ${err}`)));
       });
-      await new Promise((r) => setTimeout(r, 600));
-      const text = await (await fetch(url)).text();
+      // Poll until the first scan is in (the sampler thread may start late on a busy machine).
+      let text = '';
+      for (let i = 0; i < 75 && !/^portstorm_sockets\{/m.test(text); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        text = await (await fetch(url)).text();
+      }
       assert.match(text, /^portstorm_time_wait_sockets \d+/m);
       assert.match(text, /^portstorm_usable_ports \d+/m);
       assert.match(text, /^portstorm_sockets\{state="listen",side="server"\} \d+/m);

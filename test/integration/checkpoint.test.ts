@@ -54,10 +54,12 @@ interface Ended {
 }
 
 /**
- * Spawns `portstorm run` and sends `signal` `delayMs` after its first stderr line (or after the
- * spawn when `fromSpawn`), unless it has exited by then.
+ * Spawns `portstorm run` and sends `signal` `delayMs` after its first stderr line, or (with
+ * `afterCheckpointIn`) after the first run.json appears under that directory, which is written as
+ * the load starts; unless it has exited by then. Counting from an event, not from the spawn, keeps
+ * a slow start-up on a busy machine out of the delay.
  */
-function runWithSignal(args: string[], signal: NodeJS.Signals, delayMs: number, fromSpawn: boolean): Promise<Ended & { sentAtMs: number | null }> {
+function runWithSignal(args: string[], signal: NodeJS.Signals, delayMs: number, afterCheckpointIn?: string): Promise<Ended & { sentAtMs: number | null }> {
   const child = spawn(process.execPath, [MAIN, 'run', ...args], { cwd: tmp });
   let stdout = '';
   let stderr = '';
@@ -70,17 +72,27 @@ function runWithSignal(args: string[], signal: NodeJS.Signals, delayMs: number, 
       child.kill(signal);
     }, delayMs);
   };
-  if (fromSpawn) arm();
+  const poll =
+    afterCheckpointIn === undefined
+      ? undefined
+      : setInterval(() => {
+          const dirs = existsSync(afterCheckpointIn) ? readdirSync(afterCheckpointIn) : [];
+          if (dirs.some((d) => existsSync(path.join(afterCheckpointIn, d, 'run.json')))) {
+            clearInterval(poll);
+            arm();
+          }
+        }, 20);
   child.stdout.on('data', (c: Buffer) => (stdout += c));
   child.stderr.on('data', (c: Buffer) => {
     stderr += c;
-    arm();
+    if (afterCheckpointIn === undefined) arm();
   });
   const guard = setTimeout(() => child.kill('SIGKILL'), 40_000);
   return new Promise((resolve) =>
     child.on('close', (code, sig) => {
       clearTimeout(timer);
       clearTimeout(guard);
+      clearInterval(poll);
       resolve({ code, signal: sig, stdout, stderr, sentAtMs });
     }),
   );
@@ -117,7 +129,9 @@ describe('checkpoints', () => {
   it('SIGKILL leaves the last checkpoint: loadable, reported as partial, missing at most one interval', async (t) => {
     const rate = 200;
     const out = path.join(tmp, 'killed');
-    const ended = await runWithSignal([scenarioFile('killed', rate, 20), '--out', out, '--quiet'], 'SIGKILL', 5000, true);
+    // Killed 4.5 s after the first checkpoint (at the load's start): the one at 2 s and most
+    // likely the one at 4 s are on disk by then.
+    const ended = await runWithSignal([scenarioFile('killed', rate, 20), '--out', out, '--quiet'], 'SIGKILL', 4500, out);
     assert.equal(ended.signal, 'SIGKILL', ended.stderr);
     assert.ok(ended.sentAtMs !== null);
 
@@ -175,7 +189,7 @@ describe('checkpoints', () => {
       const interval = rnd() < 0.5 ? '2s' : '500ms';
       const what = `run ${i} (seed ${seed}): ${signal} ${delayMs} ms after start (${phase.name}), checkpoints every ${interval}`;
       const out = path.join(tmp, `signalled-${i}`);
-      const ended = await runWithSignal([file, '--out', out, '--checkpoint-interval', interval], signal, delayMs, false);
+      const ended = await runWithSignal([file, '--out', out, '--checkpoint-interval', interval], signal, delayMs);
       noStack(ended.stderr);
       assert.equal(ended.signal, null, `${what}: ended by ${ended.signal}; stderr: ${ended.stderr}`);
       assert.ok(ended.code === 130 || ended.code === 0, `${what}: exit ${ended.code}; stderr: ${ended.stderr}`);

@@ -33,6 +33,9 @@ function hostPortFlag(flag: string, value: string): { host: string; port: number
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
+/** How long `monitor --duration` waits for the sampler thread's first sample before counting anyway. */
+const SAMPLER_START_GRACE_MS = 10_000;
+
 /** The `monitor` command. */
 export const monitorCommand = defineCommand<MonitorArgs>({
   command: 'monitor',
@@ -73,7 +76,9 @@ export const monitorCommand = defineCommand<MonitorArgs>({
     const server = metrics && prom ? await serveMetrics(metrics.registry, prom.host, prom.port) : null;
     if (server) process.stderr.write(`portstorm monitor: metrics at ${server.url}\n`);
     let pending: Promise<void> = Promise.resolve();
+    let firstSample: () => void = () => undefined;
     const onSample = (s: MonitorSample): void => {
+      firstSample();
       metrics?.update(s);
       if (argv.json) process.stdout.write(JSON.stringify(s) + '\n');
       else if (s.scan) process.stdout.write(sampleLine(s, host.usablePorts, dest) + '\n');
@@ -84,7 +89,15 @@ export const monitorCommand = defineCommand<MonitorArgs>({
       const done = (): void => resolve();
       process.once('SIGINT', done);
       process.once('SIGTERM', done);
-      if (durationS !== null) setTimeout(done, durationS * 1000);
+      if (durationS === null) return;
+      // --duration counts from the first sample: the sampler thread's start-up (seconds on a busy
+      // machine) is not part of what was asked for. A sampler that never reports stops anyway.
+      const fallback = setTimeout(done, durationS * 1000 + SAMPLER_START_GRACE_MS);
+      firstSample = () => {
+        firstSample = () => undefined;
+        clearTimeout(fallback);
+        setTimeout(done, durationS * 1000);
+      };
     });
     const { samples, status } = await monitor.stop();
     await pending;
