@@ -40,7 +40,9 @@ function scenarioFile(dir: string, duration: number): string {
   return file;
 }
 
-function lab(args: string[], timeoutMs = 50_000) {
+// Every time bound in this file only guards against a hang: each is about three times what the
+// step took with the suite run beside a CPU hog on two cores (load average 10-14).
+function lab(args: string[], timeoutMs = 150_000) {
   return spawnSync(process.execPath, [CLI, 'lab', ...args], { encoding: 'utf8', timeout: timeoutMs });
 }
 
@@ -150,11 +152,14 @@ describe('portstorm lab (private network namespace)', () => {
 
   it('with the whole range spent (32 ports), progress, the monitor and the report keep working', () => {
     const dir = tmp();
-    const r = lab([scenarioFile(dir, 6), '--port-range', '40000-40031', '--json', '--out', dir], 40_000);
+    const r = lab([scenarioFile(dir, 6), '--port-range', '40000-40031', '--json', '--out', dir], 120_000);
     assert.equal(r.status, 0, r.stderr);
     const rec = JSON.parse(r.stdout.trim().split('\n').pop()!) as LabRecord;
     assert.equal(rec.status, 'completed');
-    assert.ok(rec.totals.completed <= 32 && rec.errors.EADDRNOTAVAIL! >= 1200, JSON.stringify(rec.totals));
+    // 32 ports, each held in TIME_WAIT after its one exchange; a connect that timed out or was
+    // reset (a starved target) frees its port without TIME_WAIT, so it may serve one more.
+    const freedEarly = rec.totals.failed - (rec.errors.EADDRNOTAVAIL ?? 0);
+    assert.ok(rec.totals.completed <= 32 + freedEarly && rec.errors.EADDRNOTAVAIL! >= 1200, JSON.stringify([rec.totals, rec.errors]));
     // The progress line (every 5 s off a terminal) came, long after the range ran out, with the monitor's figures.
     assert.match(r.stderr, /^portstorm: [56]s .*failed \d+ \(EADDRNOTAVAIL \d+\).*TIME_WAIT \d+/m);
     // The monitor sampled every second of the run, the range full from the first second on.
@@ -174,7 +179,7 @@ describe('portstorm lab (private network namespace)', () => {
     const netnsBefore = netnsList();
     const child = spawn(process.execPath, [CLI, 'lab', scenarioFile(dir, 20), '--quiet', '--out', dir], { stdio: 'ignore' });
     try {
-      const pidFile = await waitFor('the inner pid file', 15_000, () => {
+      const pidFile = await waitFor('the inner pid file', 60_000, () => {
         const f = readdirSync(dir).find((n) => /^\.lab-.*\.pid$/.test(n));
         const text = f ? readFileSync(path.join(dir, f), 'utf8').trim() : '';
         return /^\d+$/.test(text) ? path.join(dir, f!) : null;
@@ -186,8 +191,8 @@ describe('portstorm lab (private network namespace)', () => {
       await new Promise((r) => setTimeout(r, 1500));
       assert.ok(existsSync(`/proc/${inner}`));
       child.kill('SIGKILL');
-      await waitFor('the inner process to be gone', 5_000, () => (existsSync(`/proc/${inner}`) ? null : true));
-      await waitFor('no process left in the lab namespace', 5_000, () => (pidsInNetns(ns).length === 0 ? true : null));
+      await waitFor('the inner process to be gone', 20_000, () => (existsSync(`/proc/${inner}`) ? null : true));
+      await waitFor('no process left in the lab namespace', 20_000, () => (pidsInNetns(ns).length === 0 ? true : null));
       assert.equal(netnsList(), netnsBefore);
     } finally {
       child.kill('SIGKILL');
@@ -197,12 +202,12 @@ describe('portstorm lab (private network namespace)', () => {
   it('a sysctl the lab does not set, or a bad value, is a usage error (exit 2)', () => {
     const dir = tmp();
     const file = scenarioFile(dir, 1);
-    const bad = lab([file, '--sysctl', 'net.ipv4.ip_forward=1', '--out', dir], 15_000);
+    const bad = lab([file, '--sysctl', 'net.ipv4.ip_forward=1', '--out', dir], 45_000);
     assert.equal(bad.status, 2, bad.stderr);
     assert.match(bad.stderr, /ip_forward is not a sysctl the lab sets/);
-    assert.equal(lab([file, '--sysctl', 'net.ipv4.tcp_tw_reuse=7', '--out', dir], 15_000).status, 2);
-    assert.equal(lab([file, '--port-range', '50000-40000', '--out', dir], 15_000).status, 2);
-    assert.equal(lab([file, '--variant', 'x:sysctl.kernel.panic=1', '--out', dir], 15_000).status, 2);
+    assert.equal(lab([file, '--sysctl', 'net.ipv4.tcp_tw_reuse=7', '--out', dir], 45_000).status, 2);
+    assert.equal(lab([file, '--port-range', '50000-40000', '--out', dir], 45_000).status, 2);
+    assert.equal(lab([file, '--variant', 'x:sysctl.kernel.panic=1', '--out', dir], 45_000).status, 2);
     assert.deepEqual(readdirSync(dir), ['scenario.yaml']);
   });
 
@@ -217,7 +222,7 @@ describe('portstorm lab (private network namespace)', () => {
       '--variant', 'baseline',
       '--variant', 'tw-reuse:sysctl.net.ipv4.tcp_tw_reuse=1',
       '--variant', 'rst:connection.close=reset',
-    ], 55_000);
+    ], 180_000);
     assert.equal(r.status, 0, r.stderr);
     // With --json, stdout is the comparison alone (first variant = baseline).
     const printed = JSON.parse(r.stdout) as { runs: Array<{ name: string }> };
@@ -275,7 +280,7 @@ describe('portstorm lab: the scenario lab: block, lab.serve, --find-knee', () =>
         '',
       ].join('\n'),
     );
-    const r = lab([file, '--quiet', '--json', '--out', dir], 55_000);
+    const r = lab([file, '--quiet', '--json', '--out', dir], 180_000);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual((JSON.parse(r.stdout) as { runs: Array<{ name: string }> }).runs.map((x) => x.name), ['baseline', 'keepalive', 'wide-range']);
     const by = new Map(
@@ -315,7 +320,7 @@ describe('portstorm lab: the scenario lab: block, lab.serve, --find-knee', () =>
         '',
       ].join('\n'),
     );
-    const r = lab([file, '--quiet', '--json', '--out', dir], 30_000);
+    const r = lab([file, '--quiet', '--json', '--out', dir], 90_000);
     assert.equal(r.status, 0, r.stderr);
     const rec = JSON.parse(r.stdout.trim().split('\n').pop()!) as LabRecord;
     assert.equal(rec.target.url, 'http://198.18.0.2:3000/hello');
@@ -332,7 +337,7 @@ describe('portstorm lab: the scenario lab: block, lab.serve, --find-knee', () =>
     const dir = tmp();
     const file = path.join(dir, 'serve-bad.yaml');
     writeFileSync(file, ['load: [{ model: arrival-rate, rate: 10, duration: 1s }]', 'lab: { serve: "echo no database here; exit 4" }', ''].join('\n'));
-    const r = lab([file, '--quiet', '--out', dir], 20_000);
+    const r = lab([file, '--quiet', '--out', dir], 60_000);
     assert.equal(r.status, 3, r.stderr);
     assert.match(r.stderr, /^portstorm: lab: lab\.serve command ended \(exit 4\) before listening on 198\.18\.0\.2:8080; its last output: no database here/m);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
@@ -346,7 +351,7 @@ describe('portstorm lab: the scenario lab: block, lab.serve, --find-knee', () =>
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
-      const log = await waitFor('the app to listen', 15_000, () => {
+      const log = await waitFor('the app to listen', 60_000, () => {
         const f = readdirSync(dir).find((n) => n.endsWith('.serve.log'));
         return f && readFileSync(path.join(dir, f), 'utf8').includes('listening') ? f : null;
       }).catch((err: Error) => {
@@ -356,7 +361,7 @@ describe('portstorm lab: the scenario lab: block, lab.serve, --find-knee', () =>
       const ns = readlinkSync(`/proc/${inner}/ns/net`);
       assert.ok(pidsInNetns(ns).length >= 2, 'the inner process and the app run in the lab');
       child.kill('SIGKILL');
-      await waitFor('no process left in the lab namespace', 5_000, () => (pidsInNetns(ns).length === 0 ? true : null));
+      await waitFor('no process left in the lab namespace', 20_000, () => (pidsInNetns(ns).length === 0 ? true : null));
       assert.equal(spawnSync('pgrep', ['-f', appFile(dir)]).status, 1, 'no app process left');
     } finally {
       child.kill('SIGKILL');
@@ -367,7 +372,7 @@ describe('portstorm lab: the scenario lab: block, lab.serve, --find-knee', () =>
     const dir = tmp();
     const file = path.join(dir, 'knee.yaml');
     writeFileSync(file, ['connection: { reuse: false, close: client }', 'load: [{ model: arrival-rate, rate: 100, duration: 2s }]', 'workers: 1', 'lab: { portRange: 40000-40299 }', ''].join('\n'));
-    const r = lab([file, '--find-knee', '--quiet', '--json', '--out', dir], 58_000);
+    const r = lab([file, '--find-knee', '--quiet', '--json', '--out', dir], 180_000);
     assert.equal(r.status, 0, r.stderr);
     const k = JSON.parse(r.stdout) as { knee: number; firstFailing: number; predicted: number; usablePorts: number; probes: Array<{ rate: number; exhaustionErrors: number; file: string }> };
     assert.equal(k.usablePorts, 300);
@@ -395,7 +400,7 @@ function withoutNamespaces(args: string[], timeoutMs: number) {
 describe('where no network namespace can be made', () => {
   it('portstorm lab says why in one line and exits 3', () => {
     const dir = tmp();
-    const r = withoutNamespaces(['lab', scenarioFile(dir, 1), '--out', dir], 15_000);
+    const r = withoutNamespaces(['lab', scenarioFile(dir, 1), '--out', dir], 45_000);
     assert.equal(r.status, 3, r.stderr);
     assert.match(r.stderr, /^portstorm: lab: cannot create a network namespace here \(.*No space left on device\); .*run it with --privileged or CAP_SYS_ADMIN, or on a Linux host\n$/);
     assert.deepEqual(readdirSync(dir), ['scenario.yaml']);
@@ -403,7 +408,7 @@ describe('where no network namespace can be made', () => {
 
   it('portstorm demo runs on loopback instead and says why exhaustion will not show', () => {
     const dir = tmp();
-    const r = withoutNamespaces(['demo', '--quiet', '--out', dir], 40_000);
+    const r = withoutNamespaces(['demo', '--quiet', '--out', dir], 120_000);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /the lab is not available here \(cannot create a network namespace here .*\); running on loopback instead.*exhaustion will not show/);
     assert.match(r.stdout, /target\s+http:\/\/127\.0\.0\.1:\d+\//);
@@ -418,7 +423,7 @@ describe('where no network namespace can be made', () => {
 describe('portstorm demo (npm start)', () => {
   it('reproduces client port exhaustion in the lab, diagnosed, and writes the report', () => {
     const out = tmp();
-    const r = spawnSync(process.execPath, [CLI, 'demo', '--quiet', '--out', out], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [CLI, 'demo', '--quiet', '--out', out], { encoding: 'utf8', timeout: 180_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /private network namespace/);
     assert.match(r.stdout, /errors\s+EADDRNOTAVAIL \d+ \(connect\)/);
