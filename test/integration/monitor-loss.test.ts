@@ -55,18 +55,25 @@ function procTree(tcpRows = Infinity): string {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until `cond` holds (polled every 20 ms), failing after 30 s. */
+async function until(cond: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 30_000; !cond(); await sleep(20)) {
+    if (Date.now() > deadline) throw new Error('timed out after 30 s');
+  }
+}
+
 describe('monitor losing its source mid-run', () => {
   it('files that vanish: later samples are null with the errno, the fold gives null seconds, not zeros', async () => {
     const root = procTree();
     const samples: MonitorSample[] = [];
     const sampler = new Sampler({ intervalMs: 100, scanIntervalMs: 200, budget, procRoot: root, prefer: 'proc', maxCpuShare: 1 }, (s) => samples.push(s));
-    const start = performance.timeOrigin + performance.now();
     sampler.start();
-    await sleep(800);
+    // Counted in samples, not sleeps: a busy machine delays samples, never reorders them.
+    await until(() => samples.length >= 6 && samples.some((x) => x.scan));
     for (const f of ['net/sockstat', 'net/netstat', 'net/tcp']) rmSync(path.join(root, f));
     rmSync(path.join(root, 'self/fd'), { recursive: true });
     const lostAt = performance.timeOrigin + performance.now();
-    await sleep(1200);
+    await until(() => samples.filter((x) => x.at > lostAt + 5).length >= 9 && samples.at(-1)!.at > lostAt + 2200 && samples.some((x) => x.at > lostAt && x.missing?.scan !== undefined));
     await sampler.stop();
     sampler.dispose();
 
@@ -86,15 +93,24 @@ describe('monitor losing its source mid-run', () => {
     assert.ok(afterLoss.some((s) => s.missing?.scan === 'ENOENT'), 'a scan was tried and failed');
     assert.deepEqual(sourceGaps(samples, 'sockstat').map((g) => [g.toMs, g.code]), [[null, 'ENOENT']]);
 
-    const fold = foldMonitor(samples, sampler.status(), { startEpochMs: start, durationS: 2, intervalS: 0.1, scanIntervalS: 0.2, usable: 28_232 });
-    const [s0, s1] = [fold.perSecond.get(0)!, fold.perSecond.get(1)!];
+    // Fold on a run clock that starts with the first sample, so second 0 is wholly before the loss
+    // when the loss came at least a second in, and the last whole second is after it.
+    const t0 = Math.min(lostAt - 1000, samples[0]!.at);
+    const endS = Math.floor((samples.at(-1)!.at - t0) / 1000);
+    const lostS = (lostAt - t0) / 1000;
+    const fold = foldMonitor(samples, sampler.status(), { startEpochMs: t0, durationS: endS, intervalS: 0.1, scanIntervalS: 0.2, usable: 28_232 });
+    const [s0, sLast] = [fold.perSecond.get(0)!, fold.perSecond.get(endS - 1)!];
+    assert.ok(endS - 1 > lostS, `the last whole second (${endS - 1}) is after the loss at ${lostS.toFixed(2)} s`);
     assert.equal(s0.sockets?.timeWait, 12_003);
     assert.equal(s0.counters?.ActiveOpens, 0, 'before the loss a counter that did not move is a real 0');
-    // Second 1 is wholly after the loss: no scan carried over it, no counter, no TIME_WAIT.
-    assert.equal(s1.sockets, null);
-    assert.equal(s1.counters, null);
-    assert.match(fold.monitor.unavailable.sockstat ?? '', /lost from t = 0\.[6-9] s to the end \(ENOENT\).*null, not zero/);
-    assert.match(fold.monitor.unavailable.scan ?? "", /lost from t = (0\.[6-9]|1\.[0-2]) s to the end \(ENOENT\)/);
+    // The last second is wholly after the loss: no scan carried over it, no counter, no TIME_WAIT.
+    assert.equal(sLast.sockets, null);
+    assert.equal(sLast.counters, null);
+    const lostFrom = (what: string): number => Number(/lost from t = (\d+\.\d) s to the end \(ENOENT\)/.exec(fold.monitor.unavailable[what as 'sockstat'] ?? '')?.[1] ?? NaN);
+    assert.match(fold.monitor.unavailable.sockstat ?? '', /null, not zero/);
+    // Lost at the first sample after the files went: within a few sample intervals of it.
+    assert.ok(lostFrom('sockstat') >= lostS - 0.25 && lostFrom('sockstat') <= lostS + 1, `sockstat ${fold.monitor.unavailable.sockstat}, lost at ${lostS}`);
+    assert.ok(lostFrom('scan') >= lostS - 0.25 && lostFrom('scan') <= lostS + 1.5, `scan ${fold.monitor.unavailable.scan}, lost at ${lostS}`);
     assert.match(fold.monitor.unavailable.fds ?? '', /lost from/);
     assert.equal(fold.monitor.peakFds?.open, 3);
   });
@@ -112,15 +128,23 @@ describe('monitor losing its source mid-run', () => {
       const samples = [];
       const sampler = new Sampler({ intervalMs: 100, scanIntervalMs: 200, budget: ${JSON.stringify(budget)}, procRoot: root, prefer: 'proc', maxCpuShare: 1 }, (s) => samples.push(s));
       const lost = { at: 0, back: 0 };
+      // Steps counted in samples (a busy machine delays them, never reorders them).
+      const after = (t) => samples.filter((s) => s.at > t + 5).length;
+      const step = setInterval(async () => {
+        const now = performance.timeOrigin + performance.now();
+        if (!lost.at && samples.length >= 4) { chmodSync(root + '/net/sockstat', 0); chmodSync(root + '/net/tcp', 0); lost.at = now; }
+        else if (lost.at && !lost.back && after(lost.at) >= 5) { chmodSync(root + '/net/sockstat', 0o644); lost.back = now; }
+        else if (lost.back && after(lost.back) >= 4) {
+          clearInterval(step);
+          await sampler.stop(); sampler.dispose(); process.stdout.write(JSON.stringify({ samples, lost }));
+        }
+      }, 20);
       sampler.start();
-      setTimeout(() => { chmodSync(root + '/net/sockstat', 0); chmodSync(root + '/net/tcp', 0); lost.at = performance.timeOrigin + performance.now(); }, 500);
-      setTimeout(() => { chmodSync(root + '/net/sockstat', 0o644); lost.back = performance.timeOrigin + performance.now(); }, 1000);
-      setTimeout(async () => { await sampler.stop(); sampler.dispose(); process.stdout.write(JSON.stringify({ samples, lost })); }, 1400);
     `;
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], {
       encoding: 'utf8',
       cwd: code,
-      timeout: 20_000,
+      timeout: 60_000,
     });
     rmSync(code, { recursive: true, force: true });
     assert.equal(r.status, 0, r.stderr);

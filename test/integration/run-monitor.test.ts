@@ -40,7 +40,11 @@ describe('run with the socket monitor (network namespace)', () => {
     const tw = r.timeline.map((e) => e.sockets?.timeWait ?? -1);
     assert.ok(tw.every((x) => x >= 0), `a second without sockets: ${tw}`);
     assert.ok(tw[tw.length - 1]! > tw[0]! + 900, `timeline TIME_WAIT ${tw}`);
-    assert.ok(r.timeline.every((e) => e.sockets!.serverTimeWait === 0));
+    // Server-side TIME_WAIT only where the target closed first (it counts that itself), and the
+    // client closed first on nearly every connection.
+    const serverTw = Math.max(...r.timeline.map((e) => e.sockets!.serverTimeWait ?? 0));
+    const closedByServer = r.target.stats?.closedByServer ?? -1;
+    assert.ok(closedByServer >= 0 && closedByServer <= 18 && serverTw <= closedByServer, `server TIME_WAIT ${serverTw}, target stats ${JSON.stringify(r.target.stats)}`);
     // Kernel counters: ActiveOpens over the run adds up to the connections made.
     const opens = r.timeline.reduce((n, e) => n + (e.counters?.ActiveOpens ?? 0), 0);
     assert.ok(opens >= 1700 && opens <= 1800 + 50, `ActiveOpens ${opens}`);
