@@ -140,7 +140,12 @@ typedef struct orphan {
 } orphan;
 
 /* fault(handle, mask) test hook: allocations on the engine thread that fail on purpose. */
-enum { FAULT_RECORD = 1 /* batch_add */, FAULT_QUEUE = 2 /* growing the queue to JS */, FAULT_CONN = 4 /* conn_alloc */ };
+enum {
+  FAULT_RECORD = 1, /* batch_add */
+  FAULT_QUEUE = 2,  /* growing the queue to JS */
+  FAULT_CONN = 4,   /* conn_alloc */
+  FAULT_SUBMIT = 8, /* submit()'s reservation (JS thread): submit throws ENOMEM */
+};
 
 typedef struct list {
   conn *head, *tail;
@@ -1405,10 +1410,10 @@ static napi_value submit(napi_env env, napi_callback_info info) {
   if (n > 0) {
     pthread_mutex_lock(&e->mu);
     /* Room for each exchange's outcome even when its record cannot be allocated (see orphan). */
-    if (e->unsettled + n > e->orphans_cap) {
+    if (faulty(e, FAULT_SUBMIT) || e->unsettled + n > e->orphans_cap) {
       size_t cap = e->orphans_cap ? e->orphans_cap * 2 : 1024;
       while (cap < e->unsettled + n) cap *= 2;
-      orphan *q = realloc(e->orphans, cap * sizeof *q);
+      orphan *q = faulty(e, FAULT_SUBMIT) ? NULL : realloc(e->orphans, cap * sizeof *q);
       if (q == NULL) {
         pthread_mutex_unlock(&e->mu);
         napi_throw_error(env, "ENOMEM", "connengine: out of memory");
@@ -1590,7 +1595,8 @@ static napi_value stats(napi_env env, napi_callback_info info) {
 
 /*
  * fault(handle, mask): test hook; allocations on the engine thread fail on purpose while their bit
- * is set: 1 a record, 2 growing the queue to JS, 4 a block of connections. 0 clears.
+ * is set: 1 a record, 2 growing the queue to JS, 4 a block of connections; 8 makes submit() throw
+ * ENOMEM as when it cannot reserve room. 0 clears.
  */
 static napi_value fault(napi_env env, napi_callback_info info) {
   napi_value argv[2];

@@ -215,6 +215,19 @@ describe('native hardening: every exchange ends, also without memory for its rec
     });
   }
 
+  it('fault 8: submit() throws ENOMEM synchronously (nothing is taken, nothing is left waiting)', () => {
+    const a = engineAddon();
+    const [h, subAb] = a.create(options(port, () => {}));
+    try {
+      a.fault(h, 8);
+      new Int32Array(subAb)[0] = 0;
+      assert.throws(() => a.submit(h, 1), (e: NodeJS.ErrnoException) => e instanceof Error && e.code === 'ENOMEM');
+      assert.deepEqual(a.stats(h)[3], 0, 'no exchange started');
+    } finally {
+      a.stop(h);
+    }
+  });
+
   it('clearing the fault: the same engine works again', async () => {
     const a = engineAddon();
     const ends = await run(a, 1, 50);
