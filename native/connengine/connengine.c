@@ -1473,7 +1473,7 @@ static napi_value take(napi_env env, napi_callback_info info) {
     uint32_t done = 0;
     pthread_mutex_lock(&e->mu);
     n = e->outq_len < OUT_CAP ? e->outq_len : OUT_CAP;
-    memcpy(e->js_out, e->outq, n * sizeof(rec));
+    if (n > 0) memcpy(e->js_out, e->outq, n * sizeof(rec)); /* outq may be NULL (never grown) */
     if (n < e->outq_len) memmove(e->outq, e->outq + n, (e->outq_len - n) * sizeof(rec));
     e->outq_len -= n;
     for (size_t i = 0; i < n; i++) done += e->js_out[i].type == REC_DONE;
