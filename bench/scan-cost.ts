@@ -14,6 +14,10 @@
  * 127.0.0.1 server ports (28 000 per port at most), closed client-first after the server's reply,
  * at most IN_FLIGHT at a time. Bounded: about a minute; TIME_WAIT lasts 60 s, so every level is
  * measured within ~60 s of the first socket's creation. Progress goes to stderr, the table to stdout.
+ *
+ * Then, per level, memory: MEM_SCANS raw dumps (IPv4 and IPv6, all states) back to back, dropping each
+ * Buffer, with this process's RSS before, at its highest and after (what a long run's scans do to
+ * the footprint: it should stay level, the scan buffers given back to the kernel).
  */
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
@@ -29,6 +33,7 @@ const SCANS = 30;
 const IN_FLIGHT = 256;
 const PORTS = 2;
 const BUDGET_MS = 110_000;
+const MEM_SCANS = 100;
 
 const self = fileURLToPath(import.meta.url);
 const log = (s: string): void => void process.stderr.write(`scan-cost: ${s}\n`);
@@ -149,6 +154,15 @@ interface Result {
 
 const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 const results: Result[] = [];
+interface Memory {
+  level: number;
+  before: number;
+  max: number;
+  after: number;
+  ms: number;
+}
+const memory: Memory[] = [];
+const rssMb = (): number => process.memoryUsage.rss() / 1048576;
 
 for (const level of LEVELS) {
   if (Date.now() - started > BUDGET_MS) {
@@ -173,6 +187,16 @@ for (const level of LEVELS) {
     const sorted = times[i]!.sort((a, b) => a - b);
     results.push({ level, name: m.name, sees: sees[i]!, median: quantile(sorted, 0.5), p95: quantile(sorted, 0.95) });
   });
+  if (diag.available) {
+    const before = rssMb();
+    let max = before;
+    const t = process.hrtime.bigint();
+    for (let s = 0; s < MEM_SCANS; s++) {
+      for (const family of [4, 6] as const) diag.dump(family);
+      max = Math.max(max, rssMb());
+    }
+    memory.push({ level, before, max, after: rssMb(), ms: Number(process.hrtime.bigint() - t) / 1e6 / MEM_SCANS });
+  }
   log(`level ${level} measured (t=${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
@@ -193,6 +217,11 @@ for (const level of LEVELS) {
   const c = at('(c)');
   if (!a || !b || !c) continue;
   lines.push(`${level}: (b)/(a) = ${(b.median / a.median).toFixed(1)}x, (c)/(a) = ${(c.median / a.median).toFixed(1)}x (medians)`);
+}
+for (const m of memory) {
+  lines.push(
+    `${m.level}: ${MEM_SCANS} raw dumps (4 + 6, all states), ${fmt(m.ms)} ms each: RSS ${m.before.toFixed(1)} -> max ${m.max.toFixed(1)} -> ${m.after.toFixed(1)} MB`,
+  );
 }
 lines.push(`connections: ${made}, failed: ${failed}, elapsed: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 process.stdout.write(lines.join('\n') + '\n');

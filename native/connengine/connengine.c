@@ -2,7 +2,7 @@
  * connengine: a connection engine for portstorm's HTTP and raw TCP transports. Each engine owns one
  * pthread running an edge-triggered epoll loop that performs whole exchanges: non-blocking
  * socket / optional bind / connect, write the request, read until the response is complete (see
- * framer.c), close per policy. Plain C against node_api.h (and uv.h for uv_err_name); Linux only.
+ * framer.c), close per policy. Plain C against node_api.h (and uv.h for errno names: native/common/errno-name.h); Linux only.
  *
  * Two modes, chosen at create():
  *   - one-shot (`reuse: false`): a new connection per exchange, closed per policy after it.
@@ -54,6 +54,7 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "errno-name.h"
 #include "framer.h"
 
 #define ENGINE_VERSION 3
@@ -128,6 +129,24 @@ typedef struct sub {
   uint32_t slot;
 } sub;
 
+/*
+ * An exchange's outcome whose record could not be allocated (out of memory): kept in the engine's
+ * orphan array, whose room submit() reserves (one entry per exchange not yet reported to JS), so
+ * reporting it never allocates. take() turns orphans into records in the records buffer.
+ */
+typedef struct orphan {
+  uint32_t slot;
+  int32_t code, phase, err, syscall;
+} orphan;
+
+/* fault(handle, mask) test hook: allocations on the engine thread that fail on purpose. */
+enum {
+  FAULT_RECORD = 1, /* batch_add */
+  FAULT_QUEUE = 2,  /* growing the queue to JS */
+  FAULT_CONN = 4,   /* conn_alloc */
+  FAULT_SUBMIT = 8, /* submit()'s reservation (JS thread): submit throws ENOMEM */
+};
+
 typedef struct list {
   conn *head, *tail;
 } list;
@@ -166,6 +185,10 @@ typedef struct engine {
   rec *outq;
   size_t outq_len, outq_cap;
   int notified;
+  orphan *orphans; /* room for `unsettled` entries, reserved by submit() */
+  size_t orphans_len, orphans_cap;
+  size_t unsettled; /* exchanges submitted whose "done" record JS has not taken yet */
+  atomic_int faults; /* FAULT_* bits (the fault() test hook) */
   atomic_int open_count;
   /* Counters for stats(): wake-ups each way, engine loop iterations, exchanges started. */
   atomic_ulong n_wake_engine, n_notify_js, n_iterations, n_started;
@@ -184,6 +207,7 @@ typedef struct engine {
   size_t batch_len, batch_cap;
   size_t batch_done;          /* "done" records in the batch */
   int64_t connected_deadline; /* when queued "connected" records wake JS anyway (0: none waiting) */
+  int orphaned;               /* orphans were added since the last publish() */
   uint32_t next_local;
   uint8_t *rbuf;
   uint32_t n_conns; /* connections allocated (keep-alive counts them against pool_size) */
@@ -240,9 +264,11 @@ static void list_push(engine *e, conn *c, int which, int64_t deadline) {
 
 /* ---- connection objects ---- */
 
+static int faulty(engine *e, int which) { return (atomic_load_explicit(&e->faults, memory_order_relaxed) & which) != 0; }
+
 static conn *conn_alloc(engine *e) {
   if (e->free_conns == NULL) {
-    block *b = calloc(1, sizeof *b);
+    block *b = faulty(e, FAULT_CONN) ? NULL : calloc(1, sizeof *b);
     if (b == NULL) return NULL;
     b->next = e->blocks;
     e->blocks = b;
@@ -286,6 +312,7 @@ static void conn_release(engine *e, conn *c) {
 /* ---- records ---- */
 
 static rec *batch_add(engine *e) {
+  if (faulty(e, FAULT_RECORD)) return NULL;
   if (e->batch_len == e->batch_cap) {
     size_t cap = e->batch_cap ? e->batch_cap * 2 : 256;
     rec *b = realloc(e->batch, cap * sizeof *b);
@@ -299,6 +326,17 @@ static rec *batch_add(engine *e) {
 }
 
 /*
+ * Keeps an outcome whose record could not be allocated. Never allocates: submit() reserved room for
+ * every exchange JS has not heard the end of, and each ends once.
+ */
+static void orphan_push(engine *e, uint32_t slot, int code, int phase, int err, int syscall) {
+  pthread_mutex_lock(&e->mu);
+  if (e->orphans_len < e->orphans_cap) e->orphans[e->orphans_len++] = (orphan){slot, code, phase, err, syscall};
+  pthread_mutex_unlock(&e->mu);
+  e->orphaned = 1;
+}
+
+/*
  * Hands the iteration's records to JS: one lock, and one wake-up call when the queue was empty.
  * Batches holding only "connected" records do not wake JS at once: they wait (at most
  * CONNECTED_DELAY_NS) for the next completion to travel with, which halves the wake-ups.
@@ -308,37 +346,57 @@ static void publish(engine *e, int64_t now) {
   if (e->batch_len > 0) {
     pthread_mutex_lock(&e->mu);
     size_t need = e->outq_len + e->batch_len;
+    rec *q = e->outq;
     if (need > e->outq_cap) {
       size_t cap = e->outq_cap ? e->outq_cap : 1024;
       while (cap < need) cap *= 2;
-      rec *q = realloc(e->outq, cap * sizeof *q);
-      if (q == NULL) {
-        pthread_mutex_unlock(&e->mu);
-        return; /* kept in the batch; retried next iteration */
+      q = faulty(e, FAULT_QUEUE) ? NULL : realloc(e->outq, cap * sizeof *q);
+      if (q != NULL) {
+        e->outq = q;
+        e->outq_cap = cap;
       }
-      e->outq = q;
-      e->outq_cap = cap;
     }
-    memcpy(e->outq + e->outq_len, e->batch, e->batch_len * sizeof(rec));
-    e->outq_len = need;
+    if (q != NULL) {
+      memcpy(e->outq + e->outq_len, e->batch, e->batch_len * sizeof(rec));
+      e->outq_len = need;
+    } else {
+      /*
+       * Out of memory: the "done" records become orphans (their room is reserved) and the
+       * "connected" ones are dropped; nothing waits for a retry that might never come.
+       */
+      for (size_t i = 0; i < e->batch_len; i++) {
+        const rec *r = &e->batch[i];
+        if (r->type == REC_DONE && e->orphans_len < e->orphans_cap) {
+          e->orphans[e->orphans_len++] = (orphan){(uint32_t)r->slot, r->code, r->phase, r->err, r->syscall};
+        }
+      }
+      e->orphaned = 1;
+    }
     if (!e->notified) {
-      if (e->batch_done > 0 || (e->connected_deadline != 0 && now >= e->connected_deadline)) notify = 1;
+      if (e->batch_done > 0 || e->orphaned || (e->connected_deadline != 0 && now >= e->connected_deadline)) notify = 1;
       else if (e->connected_deadline == 0) e->connected_deadline = now + CONNECTED_DELAY_NS;
     }
     if (notify) e->notified = 1;
     pthread_mutex_unlock(&e->mu);
     e->batch_len = 0;
     e->batch_done = 0;
-  } else if (e->connected_deadline != 0 && now >= e->connected_deadline) {
+  } else if (e->orphaned || (e->connected_deadline != 0 && now >= e->connected_deadline)) {
     pthread_mutex_lock(&e->mu);
-    if (!e->notified && e->outq_len > 0) notify = e->notified = 1;
+    if (!e->notified && (e->outq_len > 0 || e->orphans_len > 0)) notify = e->notified = 1;
     pthread_mutex_unlock(&e->mu);
     if (!notify) e->connected_deadline = 0;
   }
+  e->orphaned = 0;
   if (notify) {
     e->connected_deadline = 0;
     atomic_fetch_add_explicit(&e->n_notify_js, 1, memory_order_relaxed);
-    napi_call_threadsafe_function(e->tsfn, NULL, napi_tsfn_nonblocking);
+    if (napi_call_threadsafe_function(e->tsfn, NULL, napi_tsfn_nonblocking) != napi_ok) {
+      /* Not queued (out of memory): try again within CONNECTED_DELAY_NS (see next_deadline()). */
+      pthread_mutex_lock(&e->mu);
+      e->notified = 0;
+      pthread_mutex_unlock(&e->mu);
+      e->connected_deadline = now + CONNECTED_DELAY_NS;
+    }
   }
 }
 
@@ -368,7 +426,10 @@ static void settle(engine *e, conn *c, int code, int phase, int err, int syscall
   if (c->settled) return;
   c->settled = 1;
   rec *r = batch_add(e);
-  if (r == NULL) return;
+  if (r == NULL) {
+    orphan_push(e, c->slot, code, phase, err, syscall);
+    return;
+  }
   r->type = REC_DONE;
   e->batch_done++;
   r->slot = (int32_t)c->slot;
@@ -970,6 +1031,7 @@ static void engine_unref(engine *e) {
   free(e->waitq);
   free(e->sched);
   free(e->outq);
+  free(e->orphans);
   free(e->batch);
   free(e->locals);
   free(e->local_ok);
@@ -1091,11 +1153,30 @@ static int parse_addr(int family, const char *text, int port, struct sockaddr_st
   return 1;
 }
 
-static engine *unwrap(napi_env env, napi_value v) {
+/*
+ * Handles are externals tagged with napi_type_tag_object: a value that is not one of this addon's
+ * handles of the right kind (a plain object, another addon's external, a framer passed as an
+ * engine) is a TypeError, never a pointer cast. Each tag is used by this file only.
+ */
+static const napi_type_tag ENGINE_TAG = {0x706f727473746f72ULL, 0x636f6e6e656e6701ULL};
+static const napi_type_tag FRAMER_TAG = {0x706f727473746f72ULL, 0x636f6e6e66726d02ULL};
+
+/* The pointer of `v` when it is an external tagged `tag`, else NULL. */
+static void *unwrap_tagged(napi_env env, napi_value v, const napi_type_tag *tag) {
   void *data = NULL;
   napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &data) != napi_ok) return NULL;
+  bool ok = false;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external) return NULL;
+  if (napi_check_object_type_tag(env, v, tag, &ok) != napi_ok || !ok) return NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok) return NULL;
   return data;
+}
+
+/* A tagged external for `data`; on failure frees nothing (the caller does) and returns non-zero. */
+static int new_tagged(napi_env env, void *data, napi_finalize fin, const napi_type_tag *tag, napi_value *out) {
+  if (napi_create_external(env, data, fin, NULL, out) != napi_ok) return -1;
+  if (napi_type_tag_object(env, *out, tag) != napi_ok) return -2; /* the finalizer owns `data` now */
+  return 0;
 }
 
 /*
@@ -1212,8 +1293,9 @@ static napi_value create(napi_env env, napi_callback_info info) {
   e->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (e->epfd < 0 || e->evfd < 0) {
     int err = errno;
+    char name[PS_ERRNO_NAME_BYTES];
     engine_unref(e);
-    napi_throw_error(env, uv_err_name(-err), "connengine: cannot create epoll or eventfd");
+    napi_throw_error(env, ps_errno_name(err, name, sizeof name), "connengine: cannot create epoll or eventfd");
     return NULL;
   }
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
@@ -1250,14 +1332,20 @@ static napi_value create(napi_env env, napi_callback_info info) {
   napi_unref_threadsafe_function(env, e->tsfn);
   napi_add_env_cleanup_hook(env, cleanup_hook, e);
 
-  if (napi_create_external(env, e, handle_finalize, NULL, &handle) != napi_ok) {
+  int tagged = new_tagged(env, e, handle_finalize, &ENGINE_TAG, &handle);
+  if (tagged == -1) {
     shutdown_engine(env, e);
     engine_unref(e);
     return throw_last(env);
   }
+  if (tagged != 0) {
+    shutdown_engine(env, e); /* the untagged handle's finalizer drops the last reference */
+    return throw_last(env);
+  }
   int err = pthread_create(&e->thread, NULL, engine_main, e);
   if (err != 0) {
-    napi_throw_error(env, uv_err_name(-err), "connengine: cannot start the engine thread");
+    char name[PS_ERRNO_NAME_BYTES];
+    napi_throw_error(env, ps_errno_name(err, name, sizeof name), "connengine: cannot start the engine thread");
     return NULL; /* the handle's finalizer releases everything */
   }
   e->thread_started = 1;
@@ -1273,10 +1361,36 @@ static napi_value create(napi_env env, napi_callback_info info) {
 #undef FAIL
 }
 
-static engine *arg_engine(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+/*
+ * The engine of argv[0] (`want` arguments read), or NULL with a TypeError thrown naming `fn`: when
+ * argv[0] is not an engine handle, or (unless `stale_ok`) the engine was stopped. After stop() only
+ * submit() (-> false) and stop() (nothing to do) take the handle.
+ */
+static engine *arg_engine(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *fn, int stale_ok) {
+  char msg[128];
   size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) return NULL;
-  return unwrap(env, argv[0]);
+  for (size_t i = 0; i < want; i++) argv[i] = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    throw_last(env);
+    return NULL;
+  }
+  engine *e = argc >= 1 ? unwrap_tagged(env, argv[0], &ENGINE_TAG) : NULL;
+  if (e == NULL) {
+    snprintf(msg, sizeof msg, "connengine: %s: the first argument is not an engine handle", fn);
+    type_error(env, msg);
+    return NULL;
+  }
+  if (e->shut && !stale_ok) {
+    snprintf(msg, sizeof msg, "connengine: %s: the engine handle is stale (the engine was stopped)", fn);
+    type_error(env, msg);
+    return NULL;
+  }
+  if (argc < want) {
+    snprintf(msg, sizeof msg, "connengine: %s: expected %zu arguments", fn, want);
+    type_error(env, msg);
+    return NULL;
+  }
+  return e;
 }
 
 /*
@@ -1285,15 +1399,29 @@ static engine *arg_engine(napi_env env, napi_callback_info info, size_t want, na
  */
 static napi_value submit(napi_env env, napi_callback_info info) {
   napi_value argv[2], result;
-  engine *e = arg_engine(env, info, 2, argv);
+  engine *e = arg_engine(env, info, 2, argv, "submit(handle, n)", 1);
+  if (e == NULL) return NULL;
   uint32_t n;
-  if (e == NULL || napi_get_value_uint32(env, argv[1], &n) != napi_ok || n > SUB_CAP) return type_error(env, "connengine: submit(handle, n)");
+  if (napi_get_value_uint32(env, argv[1], &n) != napi_ok || n > SUB_CAP) return type_error(env, "connengine: submit(handle, n)");
   if (e->shut) {
     napi_get_boolean(env, false, &result);
     return result;
   }
   if (n > 0) {
     pthread_mutex_lock(&e->mu);
+    /* Room for each exchange's outcome even when its record cannot be allocated (see orphan). */
+    if (faulty(e, FAULT_SUBMIT) || e->unsettled + n > e->orphans_cap) {
+      size_t cap = e->orphans_cap ? e->orphans_cap * 2 : 1024;
+      while (cap < e->unsettled + n) cap *= 2;
+      orphan *q = faulty(e, FAULT_SUBMIT) ? NULL : realloc(e->orphans, cap * sizeof *q);
+      if (q == NULL) {
+        pthread_mutex_unlock(&e->mu);
+        napi_throw_error(env, "ENOMEM", "connengine: out of memory");
+        return NULL;
+      }
+      e->orphans = q;
+      e->orphans_cap = cap;
+    }
     if (e->subq_len + n > e->subq_cap) {
       size_t cap = e->subq_cap * 2;
       while (cap < e->subq_len + n) cap *= 2;
@@ -1319,6 +1447,7 @@ static napi_value submit(napi_env env, napi_callback_info info) {
       e->subq[e->subq_len + i] = (sub){.due = due, .slot = (uint32_t)e->js_sub[i]};
     }
     e->subq_len += n;
+    e->unsettled += n;
     if (e->sleeping && !e->wake_pending) {
       e->wake_pending = 1;
       wake(e);
@@ -1337,19 +1466,57 @@ static napi_value submit(napi_env env, napi_callback_info info) {
 /* take(handle): copies up to OUT_CAP records into the records buffer; returns how many. */
 static napi_value take(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
-  engine *e = arg_engine(env, info, 1, argv);
-  if (e == NULL) return type_error(env, "connengine: take(handle)");
+  engine *e = arg_engine(env, info, 1, argv, "take(handle)", 0);
+  if (e == NULL) return NULL;
   size_t n = 0;
   if (e->js_out != NULL) {
+    uint32_t done = 0;
     pthread_mutex_lock(&e->mu);
     n = e->outq_len < OUT_CAP ? e->outq_len : OUT_CAP;
-    memcpy(e->js_out, e->outq, n * sizeof(rec));
+    if (n > 0) memcpy(e->js_out, e->outq, n * sizeof(rec)); /* outq may be NULL (never grown) */
     if (n < e->outq_len) memmove(e->outq, e->outq + n, (e->outq_len - n) * sizeof(rec));
     e->outq_len -= n;
-    if (e->outq_len == 0) e->notified = 0;
-    pthread_mutex_unlock(&e->mu);
-    uint32_t done = 0;
     for (size_t i = 0; i < n; i++) done += e->js_out[i].type == REC_DONE;
+    /* Then the outcomes whose records could not be allocated: ENOMEM unless they need no record. */
+    if (n < OUT_CAP && e->orphans_len > 0) {
+      size_t k = e->orphans_len < OUT_CAP - n ? e->orphans_len : OUT_CAP - n;
+      double at = perf_ms(e, now_ns());
+      for (size_t i = 0; i < k; i++) {
+        const orphan *o = &e->orphans[i];
+        rec *r = &e->js_out[n + i];
+        memset(r, 0, sizeof *r);
+        r->type = REC_DONE;
+        r->slot = (int32_t)o->slot;
+        r->started_at = r->ended_at = at;
+        r->connect_ms = r->first_byte_at = -1;
+        r->local_port = -1;
+        r->local_index = -1;
+        r->phase = o->phase;
+        switch (o->code) {
+          case CODE_ERRNO:
+            r->code = CODE_ERRNO;
+            r->err = o->err;
+            r->syscall = o->syscall;
+            break;
+          case CODE_CONNECT_TIMEOUT: case CODE_REQUEST_TIMEOUT: case CODE_PREMATURE_END:
+          case CODE_PREMATURE_CLOSED: case CODE_ABORTED: case CODE_NOT_STARTED:
+            r->code = o->code;
+            break;
+          default: /* a response whose record (timings, status) was lost */
+            r->code = CODE_ERRNO;
+            r->err = ENOMEM;
+            r->syscall = o->phase == PH_CONNECT ? SYS_CONNECT : o->phase == PH_SEND ? SYS_WRITE : SYS_READ;
+            break;
+        }
+      }
+      if (k < e->orphans_len) memmove(e->orphans, e->orphans + k, (e->orphans_len - k) * sizeof(orphan));
+      e->orphans_len -= k;
+      n += k;
+      done += (uint32_t)k;
+    }
+    e->unsettled -= done < e->unsettled ? done : e->unsettled;
+    if (e->outq_len == 0 && e->orphans_len == 0) e->notified = 0;
+    pthread_mutex_unlock(&e->mu);
     e->outstanding -= done < e->outstanding ? done : e->outstanding;
     if (e->outstanding == 0 && e->refed && !e->shut) {
       napi_unref_threadsafe_function(env, e->tsfn);
@@ -1363,16 +1530,16 @@ static napi_value take(napi_env env, napi_callback_info info) {
 /* open(handle): connections the engine holds open (including close: server's wait for the FIN). */
 static napi_value open_count(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
-  engine *e = arg_engine(env, info, 1, argv);
-  if (e == NULL) return type_error(env, "connengine: open(handle)");
+  engine *e = arg_engine(env, info, 1, argv, "open(handle)", 0);
+  if (e == NULL) return NULL;
   CHECK(napi_create_uint32(env, e->shut ? 0 : (uint32_t)atomic_load(&e->open_count), &result));
   return result;
 }
 
 static napi_value command(napi_env env, napi_callback_info info, int which) {
   napi_value argv[1];
-  engine *e = arg_engine(env, info, 1, argv);
-  if (e == NULL) return type_error(env, "connengine: expected an engine handle");
+  engine *e = arg_engine(env, info, 1, argv, which == 0 ? "abort(handle)" : which == 1 ? "destroy(handle)" : "cancel(handle)", 0);
+  if (e == NULL) return NULL;
   if (!e->shut) {
     pthread_mutex_lock(&e->mu);
     /* Read under the lock: see start_due(). */
@@ -1406,8 +1573,8 @@ static napi_value destroy_all(napi_env env, napi_callback_info info) { return co
 /* stop(handle): stops the engine thread (closing its sockets silently) and releases the callback. */
 static napi_value stop(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  engine *e = arg_engine(env, info, 1, argv);
-  if (e == NULL) return type_error(env, "connengine: stop(handle)");
+  engine *e = arg_engine(env, info, 1, argv, "stop(handle)", 1);
+  if (e == NULL) return NULL;
   shutdown_engine(env, e);
   return NULL;
 }
@@ -1415,8 +1582,8 @@ static napi_value stop(napi_env env, napi_callback_info info) {
 /* stats(handle) -> [engine wake-ups, JS notifications, loop iterations, exchanges started] */
 static napi_value stats(napi_env env, napi_callback_info info) {
   napi_value argv[1], result, v;
-  engine *e = arg_engine(env, info, 1, argv);
-  if (e == NULL) return type_error(env, "connengine: stats(handle)");
+  engine *e = arg_engine(env, info, 1, argv, "stats(handle)", 0);
+  if (e == NULL) return NULL;
   unsigned long values[4] = {atomic_load(&e->n_wake_engine), atomic_load(&e->n_notify_js), atomic_load(&e->n_iterations), atomic_load(&e->n_started)};
   CHECK(napi_create_array_with_length(env, 4, &result));
   for (uint32_t i = 0; i < 4; i++) {
@@ -1426,14 +1593,30 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* errname(errno): libuv's name for the error, as Node's err.code. */
+/*
+ * fault(handle, mask): test hook; allocations on the engine thread fail on purpose while their bit
+ * is set: 1 a record, 2 growing the queue to JS, 4 a block of connections; 8 makes submit() throw
+ * ENOMEM as when it cannot reserve room. 0 clears.
+ */
+static napi_value fault(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  engine *e = arg_engine(env, info, 2, argv, "fault(handle, mask)", 0);
+  if (e == NULL) return NULL;
+  int32_t mask;
+  if (napi_get_value_int32(env, argv[1], &mask) != napi_ok) return type_error(env, "connengine: fault(handle, mask)");
+  atomic_store(&e->faults, mask);
+  return NULL;
+}
+
+/* errname(errno): the error's name (native/common/errno-name.h), as Node's err.code. */
 static napi_value errname(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value v, result;
   int32_t err;
   CHECK(napi_get_cb_info(env, info, &argc, &v, NULL, NULL));
   if (argc < 1 || napi_get_value_int32(env, v, &err) != napi_ok) return type_error(env, "connengine: errname(errno)");
-  CHECK(napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &result));
+  char name[PS_ERRNO_NAME_BYTES];
+  CHECK(napi_create_string_utf8(env, ps_errno_name(err, name, sizeof name), NAPI_AUTO_LENGTH, &result));
   return result;
 }
 
@@ -1460,10 +1643,12 @@ static napi_value new_framer(napi_env env, napi_callback_info info) {
     return NULL;
   }
   framer_init(f, kind == 1 ? FR_HTTP : FR_BYTES, kind == 1 && arg != 0, kind == 1 ? 0 : (uint64_t)arg);
-  if (napi_create_external(env, f, framer_finalize, NULL, &result) != napi_ok) {
+  int tagged = new_tagged(env, f, framer_finalize, &FRAMER_TAG, &result);
+  if (tagged == -1) {
     free(f);
     return throw_last(env);
   }
+  if (tagged != 0) return throw_last(env); /* the untagged external's finalizer frees f */
   return result;
 }
 
@@ -1485,8 +1670,10 @@ static napi_value framer_feed_js(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   void *f = NULL, *data = NULL;
   size_t len = 0;
+  bool is_buffer = false;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || napi_get_value_external(env, argv[0], &f) != napi_ok || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+  if (argc < 2 || (f = unwrap_tagged(env, argv[0], &FRAMER_TAG)) == NULL || napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
     return type_error(env, "connengine: feed(framer, buffer)");
   }
   return frame_result(env, f, framer_feed(f, data, len));
@@ -1498,7 +1685,7 @@ static napi_value framer_end_js(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   void *f = NULL;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_value_external(env, argv[0], &f) != napi_ok) return type_error(env, "connengine: end(framer)");
+  if (argc < 1 || (f = unwrap_tagged(env, argv[0], &FRAMER_TAG)) == NULL) return type_error(env, "connengine: end(framer)");
   return frame_result(env, f, framer_end(f));
 }
 
@@ -1508,7 +1695,7 @@ static napi_value init(napi_env env, napi_value exports) {
     napi_callback fn;
   } fns[] = {
       {"create", create},   {"submit", submit},     {"take", take},   {"open", open_count},
-      {"abort", abort_all}, {"cancel", cancel}, {"destroy", destroy_all}, {"stop", stop}, {"errname", errname}, {"stats", stats},
+      {"abort", abort_all}, {"cancel", cancel}, {"destroy", destroy_all}, {"stop", stop}, {"errname", errname}, {"stats", stats}, {"fault", fault},
       {"framer", new_framer}, {"feed", framer_feed_js}, {"end", framer_end_js},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {

@@ -55,12 +55,19 @@ export interface SocketRow {
 }
 
 export type SockDiag =
-  | { available: true; version: number; dump(family: 4 | 6, statesMask?: number): Buffer }
+  | {
+      available: true;
+      version: number;
+      dump(family: 4 | 6, statesMask?: number): Buffer;
+      /** The errno name the addon throws with (native/common/errno-name.h, shared with connengine). */
+      errname(errno: number): string;
+    }
   | { available: false; reason: string };
 
 interface Addon {
   version: number;
   dump(family: number, statesMask?: number): Buffer;
+  errname(errno: number): string;
 }
 
 /** src/monitor/ compiles to build/src/monitor/: the repository root is three levels up. */
@@ -96,6 +103,7 @@ function load(): SockDiag {
     available: true,
     version: addon.version,
     dump: (family, mask = ALL_STATES) => addon.dump(family, mask),
+    errname: (errno) => addon.errname(errno),
   };
 }
 

@@ -167,18 +167,25 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
     if (e.queued === 0) return;
     const n = e.queued;
     e.queued = 0;
-    if (addon.submit(e.handle, n)) return;
+    let failure: Failure | undefined;
+    try {
+      if (addon.submit(e.handle, n)) return;
+    } catch (err) {
+      // The engine could not take them (out of memory): they end now, with that error.
+      failure = normalizeError(err, 'connect');
+    }
     // A stopped engine takes nothing (close() stops it only once idle): end these exchanges here.
     const now = performance.now();
-    for (let i = 0; i < n; i++) settleUnstarted(e, e.sub[i]!, now);
+    for (let i = 0; i < n; i++) settleUnstarted(e, e.sub[i]!, now, failure);
   };
 
-  const settleUnstarted = (e: Engine, slot: number, now: number): void => {
+  const settleUnstarted = (e: Engine, slot: number, now: number, failure?: Failure): void => {
     const resolve = e.resolvers[slot];
     if (resolve === undefined) return;
     e.resolvers[slot] = undefined;
     e.outstanding--;
-    const failure: Failure = { code: 'PREMATURE_CLOSE', phase: 'connect', message: 'connection closed before a complete response' };
+    if (failure) e.freeSlots.push(slot); // the engine never saw it
+    failure ??= { code: 'PREMATURE_CLOSE', phase: 'connect', message: 'connection closed before a complete response' };
     resolve({ startedAt: now, firstByteAt: null, endedAt: now, localPort: null, connectMs: null, failure });
   };
 
