@@ -6,15 +6,16 @@
  *   [4..5] local port (big-endian)  [6..7] remote port (big-endian)
  *   [8..23] local address  [24..39] remote address (IPv4: first 4 bytes, rest 0)
  *
- * The addon is optional: it is built by `npm install` (scripts/build-native.mjs) on Linux when a
- * compiler is available; `loadSockDiag()` says why it is not there otherwise, and callers read
- * /proc/net/tcp instead. Set PORTSTORM_SKIP_NATIVE=1 to force the fallback at run time too.
+ * The addon is optional: the package ships it prebuilt for linux-x64, and `npm install` compiles it
+ * (scripts/build-native.mjs) where no prebuilt binary fits and a compiler is available;
+ * `loadSockDiag()` says why it is not there otherwise, and callers read /proc/net/tcp instead.
+ * PORTSTORM_SKIP_NATIVE (src/native-skip.ts) forces the fallback at run time too.
  *
  * `dump()` is synchronous: it blocks the event loop for the length of the kernel dump.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { addonFile } from '../native-addon.js';
+import { nativeSkipReason, nativeSkipped } from '../native-skip.js';
 
 /** Bytes per record in a dump Buffer. */
 export const RECORD_BYTES = 40;
@@ -55,16 +56,13 @@ export interface SocketRow {
 }
 
 export type SockDiag =
-  | { available: true; version: number; dump(family: 4 | 6, statesMask?: number): Buffer }
+  | { available: true; version: number; dump(family: 4 | 6, statesMask?: number): Buffer; /** the binary loaded */ file: string; /** shipped prebuilt (else compiled at install) */ prebuilt: boolean }
   | { available: false; reason: string };
 
 interface Addon {
   version: number;
   dump(family: number, statesMask?: number): Buffer;
 }
-
-/** src/monitor/ compiles to build/src/monitor/: the repository root is three levels up. */
-const ADDON_PATH = fileURLToPath(new URL('../../../native/sockdiag/build/Release/sockdiag.node', import.meta.url));
 
 let cached: SockDiag | undefined;
 
@@ -76,11 +74,12 @@ export function loadSockDiag(): SockDiag {
 
 function load(): SockDiag {
   if (process.platform !== 'linux') return { available: false, reason: 'netlink sock_diag is Linux-only' };
-  if (process.env.PORTSTORM_SKIP_NATIVE === '1') return { available: false, reason: 'disabled by PORTSTORM_SKIP_NATIVE=1' };
-  if (!existsSync(ADDON_PATH)) return { available: false, reason: 'not built (run npm rebuild)' };
+  if (nativeSkipped()) return { available: false, reason: nativeSkipReason() };
+  const found = addonFile('sockdiag');
+  if (found.file === null) return { available: false, reason: found.reason };
   let addon: Addon;
   try {
-    addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
+    addon = createRequire(import.meta.url)(found.file) as Addon;
   } catch (e) {
     return { available: false, reason: `failed to load: ${e instanceof Error ? e.message : String(e)}` };
   }
@@ -95,6 +94,8 @@ function load(): SockDiag {
   return {
     available: true,
     version: addon.version,
+    file: found.file,
+    prebuilt: found.prebuilt,
     dump: (family, mask = ALL_STATES) => addon.dump(family, mask),
   };
 }
