@@ -46,7 +46,7 @@ Node $major ($version): npm ci failed"
   installed=$(($(date +%s) - start))
   notices=$(grep -c '^portstorm: native .* not built' "$log")
   prebuilt=ok
-  (cd "$src" && PATH="$nodepkg/bin:$PATH" npm_config_nodedir="$nodepkg" node scripts/prebuild.mjs >> "$log" 2>&1 && PATH="$nodepkg/bin:$PATH" node scripts/prebuild.mjs --clean) || prebuilt=failed
+  (cd "$src" && PATH="$nodepkg/bin:$PATH" npm_config_nodedir="$nodepkg" npm run prepack >> "$log" 2>&1 && PATH="$nodepkg/bin:$PATH" npm run postpack >> "$log" 2>&1) || prebuilt=failed
   start=$(date +%s)
   (cd "$src" && PATH="$nodepkg/bin:$PATH" node --test --test-concurrency=1 build/test/unit/*.test.js > "$work/node$major-unit.tap" 2>&1)
   rc=$?
