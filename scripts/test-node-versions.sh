@@ -48,7 +48,7 @@ Node $major ($version): npm ci failed"
   prebuilt=ok
   (cd "$src" && PATH="$nodepkg/bin:$PATH" npm_config_nodedir="$nodepkg" npm run prepack >> "$log" 2>&1 && PATH="$nodepkg/bin:$PATH" npm run postpack >> "$log" 2>&1) || prebuilt=failed
   start=$(date +%s)
-  (cd "$src" && PATH="$nodepkg/bin:$PATH" node --test --test-concurrency=1 build/test/unit/*.test.js > "$work/node$major-unit.tap" 2>&1)
+  (cd "$src" && PATH="$nodepkg/bin:$PATH" node --test --test-reporter=tap --test-concurrency=1 build/test/unit/*.test.js > "$work/node$major-unit.tap" 2>&1)
   rc=$?
   tested=$(($(date +%s) - start))
   counts=$(grep -E '^# (tests|pass|fail|skipped) ' "$work/node$major-unit.tap" | sed 's/^# //' | tr '\n' ' ')
