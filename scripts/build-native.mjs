@@ -1,12 +1,21 @@
 #!/usr/bin/env node
 /**
- * Builds the optional native addons with node-gyp: the socket reader (native/sockdiag,
- * NETLINK_SOCK_DIAG) and the connection engine (native/connengine, the `reuse: false` and keep-alive HTTP transports).
- * Run by the package's `install` script. It never fails the install: for each addon that cannot be
- * built it prints one line to stderr (plus the tail of the build output when the build itself
- * failed) and goes on; the monitor then reads /proc/net/tcp, and the load uses node:net sockets.
+ * Sets up the optional native addons: the socket reader (native/sockdiag, NETLINK_SOCK_DIAG) and
+ * the connection engine (native/connengine, the `reuse: false` and keep-alive HTTP transports).
+ * Run by the package's `install` script, following node-gyp-build's convention, for each addon:
  *
- *   PORTSTORM_SKIP_NATIVE=1   skip the builds (to exercise the fallbacks)
+ *   1. the prebuilt binary shipped in the package (native/<addon>/prebuilds/linux-x64/, made by
+ *      scripts/prebuild.mjs at `npm pack`), when one fits this platform and it loads and works here:
+ *      nothing is compiled, no compiler is needed;
+ *   2. else a compile from source with node-gyp (native/<addon>/build/Release/);
+ *   3. else one line on stderr (plus the tail of the build output when the build itself failed):
+ *      the monitor then reads /proc/net/tcp, and the load uses node:net sockets.
+ *
+ * It never fails the install.
+ *
+ *   PORTSTORM_SKIP_NATIVE=1           compile nothing and remove earlier builds (see src/native-skip.ts;
+ *                                     the loaders then load no addon, prebuilt or compiled)
+ *   npm_config_build_from_source=true (`npm install --build-from-source`) skip step 1 and compile
  *
  * node-gyp is npm's bundled copy: `npm_config_node_gyp` (set in npm lifecycle scripts), else found
  * next to npm (`npm_execpath`, or <prefix>/lib/node_modules/npm). Run by hand:
@@ -16,13 +25,28 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TIMEOUT_MS = 5 * 60_000;
 
+/**
+ * PORTSTORM_SKIP_NATIVE, the same rule as nativeSkipped() in src/native-skip.ts (this script runs
+ * before TypeScript is compiled; test/unit/native-skip.test.ts checks that the two agree).
+ */
+export function nativeSkipped(env = process.env) {
+  const v = env.PORTSTORM_SKIP_NATIVE;
+  return v !== undefined && !['', '0', 'false', 'no', 'off'].includes(v.trim().toLowerCase());
+}
+
+/** npm's --build-from-source (node-gyp-build's convention: true, or this package's name). */
+function buildFromSource(env = process.env) {
+  const v = env.npm_config_build_from_source;
+  return v === 'true' || v === 'portstorm';
+}
+
 /** The addons: where they live, what they are called in messages, and a check that they work here. */
-const ADDONS = [
+export const ADDONS = [
   {
     name: 'sockdiag',
     what: 'native socket reader',
@@ -60,7 +84,7 @@ function notBuilt(addon, reason, log = '') {
   throw new NotBuilt(reason);
 }
 
-function findNodeGyp() {
+export function findNodeGyp() {
   const candidates = [];
   if (process.env.npm_config_node_gyp) candidates.push(process.env.npm_config_node_gyp);
   if (process.env.npm_execpath) {
@@ -108,7 +132,7 @@ function shortReason(log, status, signal) {
  * Outside npm (run by hand), node-gyp does not see a `nodedir` from .npmrc and would download the
  * headers: use the ones installed with this node when they are of the same version.
  */
-function localNodedir() {
+export function localNodedir() {
   if (process.env.npm_config_nodedir) return null;
   const prefix = path.resolve(path.dirname(process.execPath), '..');
   try {
@@ -125,13 +149,28 @@ function localNodedir() {
 function build(addon, gyp, nodedir) {
   const dir = path.join(root, 'native', addon.name);
   const file = path.join(dir, 'build', 'Release', `${addon.name}.node`);
-  if (process.env.PORTSTORM_SKIP_NATIVE === '1') {
+  if (nativeSkipped()) {
     // Leave no earlier build behind, so that the fallback is what runs.
     rmSync(path.join(dir, 'build'), { recursive: true, force: true });
-    notBuilt(addon, 'skipped: PORTSTORM_SKIP_NATIVE=1');
+    notBuilt(addon, `skipped: PORTSTORM_SKIP_NATIVE=${process.env.PORTSTORM_SKIP_NATIVE}`);
   }
-  if (!existsSync(path.join(dir, 'binding.gyp'))) notBuilt(addon, `native/${addon.name} sources missing`);
-  if (!gyp) notBuilt(addon, 'node-gyp not found (run from npm, or set npm_config_node_gyp)');
+  let prebuiltProblem = '';
+  if (!buildFromSource()) {
+    const prebuilt = prebuiltFor(dir);
+    if (prebuilt) {
+      try {
+        addon.check(createRequire(import.meta.url)(prebuilt));
+        // The loaders prefer build/Release: leave none of an earlier compile in front of it.
+        rmSync(path.join(dir, 'build'), { recursive: true, force: true });
+        return;
+      } catch (e) {
+        prebuiltProblem = `; prebuilt ${path.basename(prebuilt)} unusable: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
+      }
+    }
+  }
+  const notCompiled = (reason, log) => notBuilt(addon, reason + prebuiltProblem, log);
+  if (!existsSync(path.join(dir, 'binding.gyp'))) notCompiled(`native/${addon.name} sources missing`);
+  if (!gyp) notCompiled('node-gyp not found (run from npm, or set npm_config_node_gyp)');
   const args = [gyp, 'rebuild', '--directory', dir, ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
   const r = spawnSync(process.execPath, args, {
     cwd: root,
@@ -141,26 +180,55 @@ function build(addon, gyp, nodedir) {
     maxBuffer: 64 * 1024 * 1024,
   });
   const log = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-  if (r.error) notBuilt(addon, `could not run node-gyp: ${r.error.message}`, log);
-  if (r.status !== 0) notBuilt(addon, shortReason(log, r.status, r.signal), log);
-  if (!existsSync(file)) notBuilt(addon, `node-gyp succeeded but build/Release/${addon.name}.node is missing`, log);
+  if (r.error) notCompiled(`could not run node-gyp: ${r.error.message}`, log);
+  if (r.status !== 0) notCompiled(shortReason(log, r.status, r.signal), log);
+  if (!existsSync(file)) notCompiled(`node-gyp succeeded but build/Release/${addon.name}.node is missing`, log);
   try {
     addon.check(createRequire(import.meta.url)(file));
   } catch (e) {
-    notBuilt(addon, `built but unusable: ${e instanceof Error ? e.message : String(e)}`);
+    rmSync(path.join(dir, 'build'), { recursive: true, force: true });
+    notCompiled(`built but unusable: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
-if (process.platform !== 'linux') process.exit(0);
-const gyp = process.env.PORTSTORM_SKIP_NATIVE === '1' ? null : findNodeGyp();
-const nodedir = localNodedir();
-for (const addon of ADDONS) {
+/**
+ * The prebuilt binary in `dir`/prebuilds that fits this platform, chosen as node-gyp-build chooses
+ * (its prebuilds-only mode: an earlier build/Release is not a prebuilt), or null.
+ */
+function prebuiltFor(dir) {
+  if (!existsSync(path.join(dir, 'prebuilds'))) return null;
+  let gypBuild;
   try {
-    build(addon, gyp, nodedir);
-  } catch (e) {
-    if (!(e instanceof NotBuilt)) {
-      process.stderr.write(`portstorm: ${addon.what} not built (${e instanceof Error ? e.message : String(e)}); ${addon.fallback}\n`);
+    gypBuild = createRequire(import.meta.url)('node-gyp-build');
+  } catch {
+    return null;
+  }
+  try {
+    return gypBuild.path(dir);
+  } catch {
+    return null;
+  }
+}
+
+function main() {
+  if (process.platform !== 'linux') return;
+  // node-gyp-build reads this when it is first required (by prebuiltFor).
+  process.env.PREBUILDS_ONLY = '1';
+  const gyp = nativeSkipped() ? null : findNodeGyp();
+  const nodedir = localNodedir();
+  for (const addon of ADDONS) {
+    try {
+      build(addon, gyp, nodedir);
+    } catch (e) {
+      if (!(e instanceof NotBuilt)) {
+        process.stderr.write(`portstorm: ${addon.what} not built (${e instanceof Error ? e.message : String(e)}); ${addon.fallback}\n`);
+      }
     }
   }
 }
-process.exit(0);
+
+// Run as a script (the install script), not when imported (scripts/prebuild.mjs).
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  main();
+  process.exit(0);
+}

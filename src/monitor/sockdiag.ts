@@ -6,15 +6,16 @@
  *   [4..5] local port (big-endian)  [6..7] remote port (big-endian)
  *   [8..23] local address  [24..39] remote address (IPv4: first 4 bytes, rest 0)
  *
- * The addon is optional: it is built by `npm install` (scripts/build-native.mjs) on Linux when a
- * compiler is available; `loadSockDiag()` says why it is not there otherwise, and callers read
- * /proc/net/tcp instead. Set PORTSTORM_SKIP_NATIVE=1 to force the fallback at run time too.
+ * The addon is optional: the package ships it prebuilt for linux-x64, and `npm install` compiles it
+ * (scripts/build-native.mjs) where no prebuilt binary fits and a compiler is available;
+ * `loadSockDiag()` says why it is not there otherwise, and callers read /proc/net/tcp instead.
+ * PORTSTORM_SKIP_NATIVE (src/native-skip.ts) forces the fallback at run time too.
  *
  * `dump()` is synchronous: it blocks the event loop for the length of the kernel dump.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { addonFile } from '../native-addon.js';
+import { nativeSkipReason, nativeSkipped } from '../native-skip.js';
 
 /** Bytes per record in a dump Buffer. */
 export const RECORD_BYTES = 40;
@@ -61,6 +62,10 @@ export type SockDiag =
       dump(family: 4 | 6, statesMask?: number): Buffer;
       /** The errno name the addon throws with (native/common/errno-name.h, shared with connengine). */
       errname(errno: number): string;
+      /** The binary loaded. */
+      file: string;
+      /** Shipped prebuilt (else compiled at install). */
+      prebuilt: boolean;
     }
   | { available: false; reason: string };
 
@@ -69,9 +74,6 @@ interface Addon {
   dump(family: number, statesMask?: number): Buffer;
   errname(errno: number): string;
 }
-
-/** src/monitor/ compiles to build/src/monitor/: the repository root is three levels up. */
-const ADDON_PATH = fileURLToPath(new URL('../../../native/sockdiag/build/Release/sockdiag.node', import.meta.url));
 
 let cached: SockDiag | undefined;
 
@@ -83,11 +85,12 @@ export function loadSockDiag(): SockDiag {
 
 function load(): SockDiag {
   if (process.platform !== 'linux') return { available: false, reason: 'netlink sock_diag is Linux-only' };
-  if (process.env.PORTSTORM_SKIP_NATIVE === '1') return { available: false, reason: 'disabled by PORTSTORM_SKIP_NATIVE=1' };
-  if (!existsSync(ADDON_PATH)) return { available: false, reason: 'not built (run npm rebuild)' };
+  if (nativeSkipped()) return { available: false, reason: nativeSkipReason() };
+  const found = addonFile('sockdiag');
+  if (found.file === null) return { available: false, reason: found.reason };
   let addon: Addon;
   try {
-    addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
+    addon = createRequire(import.meta.url)(found.file) as Addon;
   } catch (e) {
     return { available: false, reason: `failed to load: ${e instanceof Error ? e.message : String(e)}` };
   }
@@ -102,6 +105,8 @@ function load(): SockDiag {
   return {
     available: true,
     version: addon.version,
+    file: found.file,
+    prebuilt: found.prebuilt,
     dump: (family, mask = ALL_STATES) => addon.dump(family, mask),
     errname: (errno) => addon.errname(errno),
   };

@@ -4,14 +4,15 @@
  * close per policy), or, in keep-alive mode, exchanges over a pool of persistent connections. See
  * native-oneshot.ts and native-keepalive.ts for the transports built on it.
  *
- * The addon is optional: `npm install` builds it (scripts/build-native.mjs) on Linux when a compiler
- * is available; `loadNativeEngine()` says why it is not there otherwise, and the transport falls back
- * to node:net (oneshot.ts). PORTSTORM_SKIP_NATIVE=1 forces the fallback at run time too.
+ * The addon is optional: the package ships it prebuilt for linux-x64, and `npm install` compiles it
+ * (scripts/build-native.mjs) where no prebuilt binary fits and a compiler is available;
+ * `loadNativeEngine()` says why it is not there otherwise, and the transport falls back to node:net
+ * (oneshot.ts). PORTSTORM_SKIP_NATIVE (src/native-skip.ts) forces the fallback at run time too.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { addonFile } from '../../native-addon.js';
+import { nativeSkipReason, nativeSkipped } from '../../native-skip.js';
 import type { ReadState, ResponseReader } from './readers.js';
 
 /** An engine instance, owned by the addon. */
@@ -78,13 +79,12 @@ export interface ConnEngineAddon {
 }
 
 /** The engine, or why it is not available here. */
-export type NativeEngine = { available: true; addon: ConnEngineAddon } | { available: false; reason: string };
+export type NativeEngine =
+  | { available: true; addon: ConnEngineAddon; /** the binary loaded */ file: string; /** shipped prebuilt (else compiled at install) */ prebuilt: boolean }
+  | { available: false; reason: string };
 
 /** Record layout version this wrapper reads. */
 const ENGINE_VERSION = 3;
-
-/** src/load/transport/ compiles to build/src/load/transport/: the repository root is four levels up. */
-const ADDON_PATH = fileURLToPath(new URL('../../../../native/connengine/build/Release/connengine.node', import.meta.url));
 
 let cached: NativeEngine | undefined;
 
@@ -96,18 +96,19 @@ export function loadNativeEngine(): NativeEngine {
 
 function load(): NativeEngine {
   if (process.platform !== 'linux') return { available: false, reason: 'the native connection engine is Linux-only' };
-  if (process.env.PORTSTORM_SKIP_NATIVE === '1') return { available: false, reason: 'disabled by PORTSTORM_SKIP_NATIVE=1' };
-  if (!existsSync(ADDON_PATH)) return { available: false, reason: 'not built (run npm rebuild)' };
+  if (nativeSkipped()) return { available: false, reason: nativeSkipReason() };
+  const found = addonFile('connengine');
+  if (found.file === null) return { available: false, reason: found.reason };
   let addon: ConnEngineAddon;
   try {
-    addon = createRequire(import.meta.url)(ADDON_PATH) as ConnEngineAddon;
+    addon = createRequire(import.meta.url)(found.file) as ConnEngineAddon;
   } catch (e) {
     return { available: false, reason: `failed to load: ${e instanceof Error ? e.message : String(e)}` };
   }
   if (addon.version !== ENGINE_VERSION || typeof addon.create !== 'function') {
     return { available: false, reason: `unexpected addon version ${String(addon.version)} (run npm rebuild)` };
   }
-  return { available: true, addon };
+  return { available: true, addon, file: found.file, prebuilt: found.prebuilt };
 }
 
 /**
