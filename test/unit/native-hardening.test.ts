@@ -44,21 +44,27 @@ function options(port: number, onReady: () => void): EngineCreateOptions {
   };
 }
 
-const isTypeError = (what: RegExp) => (e: unknown) => e instanceof TypeError && what.test(e.message);
-
-describe('native hardening: wrong and stale handles are TypeErrors', () => {
-  // Records: i32 index 8 type (2: done), 10 code, 12 errno (see connengine.c).
+/** A 127.0.0.1 server answering "pong" to anything, for the suite that calls it; its port once up. */
+function pongServer(): { port: number } {
+  const at = { port: 0 };
   let server: net.Server;
-  let port = 0;
   before(async () => {
     server = net.createServer((s) => {
       s.on('data', () => s.end('pong'));
       s.on('error', () => {});
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
+    at.port = (server.address() as AddressInfo).port;
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return at;
+}
+
+const isTypeError = (what: RegExp) => (e: unknown) => e instanceof TypeError && what.test(e.message);
+
+describe('native hardening: wrong and stale handles are TypeErrors', () => {
+  // Records: i32 index 8 type (2: done), 10 code, 12 errno (see connengine.c).
+  const srv = pongServer();
 
   const handleCalls = (a: ConnEngineAddon, h: unknown): [string, () => unknown][] => {
     const eh = h as EngineHandle;
@@ -87,7 +93,7 @@ describe('native hardening: wrong and stale handles are TypeErrors', () => {
 
   it('connengine: an engine handle or a plain object is not a framer', () => {
     const a = engineAddon();
-    const [h] = a.create(options(port, () => {}));
+    const [h] = a.create(options(srv.port, () => {}));
     try {
       for (const bad of [h, {}, 7, null]) {
         assert.throws(() => a.feed(bad as never, Buffer.from('HTTP/1.1 200 OK\r\n\r\n')), isTypeError(/feed\(framer, buffer\)/));
@@ -104,7 +110,7 @@ describe('native hardening: wrong and stale handles are TypeErrors', () => {
 
   it('connengine: after stop() the handle is stale: TypeError, except submit() (false) and stop() again', () => {
     const a = engineAddon();
-    const [h] = a.create(options(port, () => {}));
+    const [h] = a.create(options(srv.port, () => {}));
     assert.equal(a.open(h), 0);
     assert.equal(a.stats(h).length, 4);
     a.stop(h);
@@ -119,7 +125,7 @@ describe('native hardening: wrong and stale handles are TypeErrors', () => {
   it('sockdiag: a handle or any non-number family is a TypeError; a bad number a RangeError', () => {
     const d = sockDiag();
     const a = engineAddon();
-    const [h] = a.create(options(port, () => {}));
+    const [h] = a.create(options(srv.port, () => {}));
     const dump = d.dump as (family: unknown, mask?: unknown) => Buffer;
     try {
       for (const bad of [h, a.framer(0, 1), {}, '4', null, undefined]) {
@@ -135,17 +141,7 @@ describe('native hardening: wrong and stale handles are TypeErrors', () => {
 });
 
 describe('native hardening: every exchange ends, also without memory for its record', () => {
-  let server: net.Server;
-  let port = 0;
-  before(async () => {
-    server = net.createServer((s) => {
-      s.on('data', () => s.end('pong'));
-      s.on('error', () => {});
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
-  });
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const srv = pongServer();
 
   /** Runs `n` exchanges with `mask` faults; resolves with how many ended with each "code:errno". */
   function run(a: ConnEngineAddon, mask: number, n: number): Promise<Map<string, number>> {
@@ -165,7 +161,7 @@ describe('native hardening: every exchange ends, also without memory for its rec
       };
       const timer = setTimeout(() => finish(new Error(`fault ${mask}: only ${seen.size} of ${n} exchanges ended within 15 s (hung)`)), 15_000);
       const [h, subAb, outAb] = a.create(
-        options(port, () => {
+        options(srv.port, () => {
           for (;;) {
             const k = a.take(handle);
             for (let i = 0; i < k; i++) {
@@ -217,7 +213,7 @@ describe('native hardening: every exchange ends, also without memory for its rec
 
   it('fault 8: submit() throws ENOMEM synchronously (nothing is taken, nothing is left waiting)', () => {
     const a = engineAddon();
-    const [h, subAb] = a.create(options(port, () => {}));
+    const [h, subAb] = a.create(options(srv.port, () => {}));
     try {
       a.fault(h, 8);
       new Int32Array(subAb)[0] = 0;
