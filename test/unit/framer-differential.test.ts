@@ -183,6 +183,19 @@ describe('framer.c = readers.ts (differential)', () => {
     assertAgree(cases);
   });
 
+  it('readers.ts keeps no endless trailer line (it threw "Invalid string length" after ~512 MiB)', () => {
+    const head = Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n', 'latin1');
+    const junk = Buffer.alloc(1 << 20, 0x41);
+    for (const ending of ['\r\n\r\n', '\n\n', '\r\r\n\r\n']) {
+      const reader = httpResponseReader(false);
+      assert.deepEqual(reader.feed(head), { done: false });
+      for (let i = 0; i < 600; i++) assert.deepEqual(reader.feed(junk), { done: false });
+      assert.deepEqual(reader.feed(Buffer.from(ending, 'latin1')), { done: true, failure: null, keepAlive: true });
+    }
+    const pieces = [head, junk, Buffer.from('\r\n\r\n', 'latin1')];
+    assertAgree([{ label: 'endless trailer line', isHead: false, pieces }]);
+  });
+
   const extra = process.env.PORTSTORM_FRAMER_CORPUS;
   if (extra) it(`agrees on the inputs in PORTSTORM_FRAMER_CORPUS (${extra})`, () => {
     const files = corpusFiles(extra);
