@@ -32,14 +32,20 @@ type Outcome = { at: number; done: boolean; failure: string | null; keepAlive: b
 type NativeOutcome = Outcome & { status: number };
 
 let driver = '';
+let regress = '';
 
 before(() => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ps-framer-driver-'));
-  driver = path.join(dir, 'framer_driver');
   const cc = process.env.CC ?? 'cc';
-  const args = ['-std=gnu11', '-O1', '-Wall', '-Wextra', '-Wno-unused-parameter', '-o', driver, path.join(FRAMER, 'fuzz/framer_driver.c'), path.join(FRAMER, 'framer.c'), '-lm'];
-  const r = spawnSync(cc, args, { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`cannot build the framer driver with ${cc}: ${r.error?.message ?? ''}${r.stderr}`);
+  const build = (name: string): string => {
+    const exe = path.join(dir, name);
+    const args = ['-std=gnu11', '-O1', '-Wall', '-Wextra', '-Wno-unused-parameter', '-o', exe, path.join(FRAMER, `fuzz/${name}.c`), path.join(FRAMER, 'framer.c'), '-lm'];
+    const r = spawnSync(cc, args, { encoding: 'utf8', timeout: 120_000 });
+    if (r.status !== 0) throw new Error(`cannot build ${name} with ${cc}: ${r.error?.message ?? ''}${r.stderr}`);
+    return exe;
+  };
+  driver = build('framer_driver');
+  regress = build('framer_regress');
 });
 
 /** The C framer's outcomes, one per case, from one run of the driver. */
@@ -194,6 +200,12 @@ describe('framer.c = readers.ts (differential)', () => {
     }
     const pieces = [head, junk, Buffer.from('\r\n\r\n', 'latin1')];
     assertAgree([{ label: 'endless trailer line', isHead: false, pieces }]);
+  });
+
+  it('framer.c: regression checks too big for the driver (native/connengine/fuzz/framer_regress.c)', () => {
+    const r = spawnSync(regress, [], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, `${r.error?.message ?? ''}${r.stdout}${r.stderr}`);
+    assert.equal(r.stdout, 'ok\n');
   });
 
   const extra = process.env.PORTSTORM_FRAMER_CORPUS;
