@@ -10,8 +10,9 @@
  * HEAD, then the response) fed whole, one byte per read and split in two at every byte; and
  * fast-check-generated responses and corpus mutations split at random points (fixed seed). Set
  * PORTSTORM_FRAMER_CORPUS=<dir> to add a directory of inputs in the same format, e.g. the corpus a
- * long fuzzing run left in build/fuzz/framer-corpus. The driver must build: this test fails
- * without a C compiler, it is not skipped.
+ * long fuzzing run left in build/fuzz/framer-corpus. native/connengine/fuzz/framer_regress.c holds
+ * the framer's regression checks too big to pipe (a 4 GiB trailer line). Both programs must build:
+ * this test fails without a C compiler, it is not skipped.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
