@@ -259,7 +259,9 @@ static int feed_chunked(framer *f, const uint8_t *p, size_t n) {
       size_t end = nl ? (size_t)(nl - p) : n;
       if (end > i) {
         if (f->trailer_len == 0) f->trailer_first = p[i];
-        f->trailer_len += (uint32_t)(end - i);
+        /* Only 0, 1 or more matters; saturated, so that a 4 GiB line cannot wrap to blank. */
+        size_t len = f->trailer_len + (end - i);
+        f->trailer_len = len > 2 ? 2 : (uint32_t)len;
       }
       if (nl == NULL) return FR_MORE;
       i = end + 1;

@@ -40,7 +40,7 @@ typedef struct framer {
   double sz_val;
   uint32_t sz_digits;
   uint32_t sz_len;       /* bytes of the current chunk-size line so far */
-  uint32_t trailer_len;  /* bytes of the current trailer line so far */
+  uint32_t trailer_len;  /* bytes of the current trailer line so far, at most 2 */
   uint8_t trailer_first; /* its first byte */
   char *head;            /* buffered head bytes (only when a head spans reads) */
   uint32_t head_len;

@@ -46,7 +46,12 @@ export function httpResponseReader(isHead: boolean): ResponseReader {
   let chunkLine = '';
   let chunkRemaining = 0;
   let chunkPhase: 'size' | 'data' | 'data-crlf' | 'trailer' = 'size';
+  // Only whether a trailer line is empty matters (blank or a lone CR ends the body): its first two
+  // bytes are kept, so an endless trailer line costs no memory (framer.c counts the same way).
   let trailerLine = '';
+  const keepTrailer = (buf: Buffer, from: number, to: number): void => {
+    if (trailerLine.length < 2) trailerLine += buf.toString('latin1', from, Math.min(to, from + 2 - trailerLine.length));
+  };
 
   const finish = (): ReadState => ({
     done: true,
@@ -122,10 +127,10 @@ export function httpResponseReader(isHead: boolean): ResponseReader {
       } else {
         const nl = buf.indexOf(CRLF, i);
         if (nl === -1) {
-          trailerLine += buf.toString('latin1', i);
+          keepTrailer(buf, i, buf.length);
           return MORE;
         }
-        trailerLine += buf.toString('latin1', i, nl);
+        keepTrailer(buf, i, nl);
         i = nl + 1;
         if (trailerLine.replace('\r', '') === '') return finish();
         trailerLine = '';
