@@ -451,6 +451,21 @@ function tests(): void {
       }
     });
 
+    it('overlapping close() calls (the cap abort during a graceful stop) end together, without touching a stopped engine', async () => {
+      // Answers and keeps the connection open, so the first close waits for the FIN while the
+      // second, forced one comes in: before, the slower call used the handle after stop().
+      const keepOpen = keep(await rawServer((s) => s.on('data', () => s.write(http200()))));
+      for (const engine of ENGINES) {
+        const t = transport(engine, 'http', options('127.0.0.1', keepOpen.port, { close: 'server', requestTimeoutMs: 2000 }));
+        assert.equal((await t.exchange()).failure, null, engine);
+        const graceful = t.close(false);
+        const forced = t.close(true);
+        await Promise.all([graceful, forced, t.close(false)]);
+        assert.equal((await t.exchange()).failure, null, `${engine}: usable again after the overlapping closes`);
+        await t.close(true);
+      }
+    });
+
     it('the transport works again after close()', async () => {
       const ok = keep(await httpServer((_req, res) => res.end('ok')));
       const t = transport('native', 'http', options('127.0.0.1', ok.port));

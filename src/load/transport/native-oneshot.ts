@@ -97,6 +97,9 @@ interface Engine {
   bytes: Buffer;
   queued: number;
   flushScheduled: boolean;
+  /** The close in progress: a second close() waits for it (a stopped handle is stale to the addon). */
+  closing: Promise<void> | null;
+  stopped: boolean;
 }
 
 const NOT_STARTED: Failure = { code: 'ABORTED', phase: 'connect', message: 'not started: the run stopped before its scheduled time' };
@@ -158,6 +161,8 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
       bytes: Buffer.from(outAb),
       queued: 0,
       flushScheduled: false,
+      closing: null,
+      stopped: false,
     };
     return self;
   };
@@ -311,24 +316,30 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
       flush(e);
       addon.cancel(e.handle);
     },
-    async close(force) {
+    close(force) {
       const e = engine;
-      if (e === null) return;
-      flush(e);
-      if (force) addon.abort(e.handle);
-      // Kept-alive connections stay open until destroy(): wait for the exchanges only.
-      const idle = (): boolean => e.outstanding === 0 && (keepAlive !== undefined || addon.open(e.handle) === 0);
-      // Let connections finish their close handshake (close: server waits for the target's FIN).
-      await waitUntil(idle, opts.requestTimeoutMs + 1000);
-      if (keepAlive || !idle()) {
-        addon.destroy(e.handle);
-        await waitUntil(() => e.outstanding === 0 && addon.open(e.handle) === 0, SETTLE_WAIT_MS);
-      }
-      if (engine === e) engine = null;
-      addon.stop(e.handle);
-      // Only if the engine never reported them: no exchange is left without an outcome.
-      const now = performance.now();
-      e.resolvers.forEach((_resolve, slot) => settleUnstarted(e, slot, now));
+      if (e === null) return Promise.resolve();
+      if (force && !e.stopped) addon.abort(e.handle);
+      e.closing ??= closeEngine(e);
+      return e.closing;
     },
   };
+
+  async function closeEngine(e: Engine): Promise<void> {
+    flush(e);
+    // Kept-alive connections stay open until destroy(): wait for the exchanges only.
+    const idle = (): boolean => e.outstanding === 0 && (keepAlive !== undefined || addon.open(e.handle) === 0);
+    // Let connections finish their close handshake (close: server waits for the target's FIN).
+    await waitUntil(idle, opts.requestTimeoutMs + 1000);
+    if (keepAlive || !idle()) {
+      addon.destroy(e.handle);
+      await waitUntil(() => e.outstanding === 0 && addon.open(e.handle) === 0, SETTLE_WAIT_MS);
+    }
+    if (engine === e) engine = null;
+    e.stopped = true;
+    addon.stop(e.handle);
+    // Only if the engine never reported them: no exchange is left without an outcome.
+    const now = performance.now();
+    e.resolvers.forEach((_resolve, slot) => settleUnstarted(e, slot, now));
+  }
 }
