@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nativeSkipReason, nativeSkipped } from './native-skip.js';
 
 const require = createRequire(import.meta.url);
 
@@ -35,4 +36,27 @@ export function addonFile(name: string): AddonFile {
   } catch {
     return { file: null, reason: 'not built and no prebuilt binary fits this platform (run npm rebuild portstorm with a C compiler)' };
   }
+}
+
+/** A loaded addon with where it came from, or why there is none. */
+export type LoadedAddon<T> = { addon: T; file: string; prebuilt: boolean } | { addon: null; reason: string };
+
+/**
+ * Loads native/<name>'s binary unless PORTSTORM_SKIP_NATIVE says not to, and checks that it is
+ * the `version` this code speaks and has the function `fn` (what every loader needs first).
+ */
+export function loadAddon<T extends { version: number }>(name: string, version: number, fn: keyof T): LoadedAddon<T> {
+  if (nativeSkipped()) return { addon: null, reason: nativeSkipReason() };
+  const found = addonFile(name);
+  if (found.file === null) return { addon: null, reason: found.reason };
+  let addon: T;
+  try {
+    addon = require(found.file) as T;
+  } catch (e) {
+    return { addon: null, reason: `failed to load: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  if (addon.version !== version || typeof addon[fn] !== 'function') {
+    return { addon: null, reason: `unexpected addon version ${String(addon.version)} (run npm rebuild)` };
+  }
+  return { addon, file: found.file, prebuilt: found.prebuilt };
 }

@@ -13,9 +13,7 @@
  *
  * `dump()` is synchronous: it blocks the event loop for the length of the kernel dump.
  */
-import { createRequire } from 'node:module';
-import { addonFile } from '../native-addon.js';
-import { nativeSkipReason, nativeSkipped } from '../native-skip.js';
+import { loadAddon } from '../native-addon.js';
 
 /** Bytes per record in a dump Buffer. */
 export const RECORD_BYTES = 40;
@@ -85,18 +83,9 @@ export function loadSockDiag(): SockDiag {
 
 function load(): SockDiag {
   if (process.platform !== 'linux') return { available: false, reason: 'netlink sock_diag is Linux-only' };
-  if (nativeSkipped()) return { available: false, reason: nativeSkipReason() };
-  const found = addonFile('sockdiag');
-  if (found.file === null) return { available: false, reason: found.reason };
-  let addon: Addon;
-  try {
-    addon = createRequire(import.meta.url)(found.file) as Addon;
-  } catch (e) {
-    return { available: false, reason: `failed to load: ${e instanceof Error ? e.message : String(e)}` };
-  }
-  if (addon.version !== 1 || typeof addon.dump !== 'function') {
-    return { available: false, reason: `unexpected addon version ${String(addon.version)} (run npm rebuild)` };
-  }
+  const found = loadAddon<Addon>('sockdiag', 1, 'dump');
+  if (found.addon === null) return { available: false, reason: found.reason };
+  const addon = found.addon;
   try {
     addon.dump(4, statesMask(TCP_STATE.LISTEN));
   } catch (e) {

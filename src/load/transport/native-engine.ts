@@ -9,10 +9,8 @@
  * `loadNativeEngine()` says why it is not there otherwise, and the transport falls back to node:net
  * (oneshot.ts). PORTSTORM_SKIP_NATIVE (src/native-skip.ts) forces the fallback at run time too.
  */
-import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { addonFile } from '../../native-addon.js';
-import { nativeSkipReason, nativeSkipped } from '../../native-skip.js';
+import { loadAddon } from '../../native-addon.js';
 import type { ReadState, ResponseReader } from './readers.js';
 
 /** An engine instance, owned by the addon. */
@@ -96,19 +94,9 @@ export function loadNativeEngine(): NativeEngine {
 
 function load(): NativeEngine {
   if (process.platform !== 'linux') return { available: false, reason: 'the native connection engine is Linux-only' };
-  if (nativeSkipped()) return { available: false, reason: nativeSkipReason() };
-  const found = addonFile('connengine');
-  if (found.file === null) return { available: false, reason: found.reason };
-  let addon: ConnEngineAddon;
-  try {
-    addon = createRequire(import.meta.url)(found.file) as ConnEngineAddon;
-  } catch (e) {
-    return { available: false, reason: `failed to load: ${e instanceof Error ? e.message : String(e)}` };
-  }
-  if (addon.version !== ENGINE_VERSION || typeof addon.create !== 'function') {
-    return { available: false, reason: `unexpected addon version ${String(addon.version)} (run npm rebuild)` };
-  }
-  return { available: true, addon, file: found.file, prebuilt: found.prebuilt };
+  const found = loadAddon<ConnEngineAddon>('connengine', ENGINE_VERSION, 'create');
+  if (found.addon === null) return { available: false, reason: found.reason };
+  return { available: true, addon: found.addon, file: found.file, prebuilt: found.prebuilt };
 }
 
 /**
