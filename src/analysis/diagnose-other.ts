@@ -3,7 +3,8 @@
  * a target that refuses connections, and the conntrack table. Pure.
  */
 import type { NofileAdjustment, Verdict } from '../record/types.js';
-import { codeCount, counterFirst, counterSum, type Facts, num, pct, peakSockets, sec } from './diagnose-facts.js';
+import { codeCount, counterFirst, counterSum, type Facts, peakSockets } from './diagnose-facts.js';
+import { num, pct, sec } from '../vocab/format.js';
 import { firstFailureAt } from './exhaustion.js';
 
 /** Conntrack keeps TIME_WAIT entries this long (DOMAIN.md). */

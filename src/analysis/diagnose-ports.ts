@@ -3,7 +3,8 @@
  * server, and TIME_WAIT bucket overflow. Pure.
  */
 import type { Verdict } from '../record/types.js';
-import { counterFirst, counterSum, type Facts, ms, num, pct, peakSockets, sec } from './diagnose-facts.js';
+import { counterFirst, counterSum, type Facts, peakSockets } from './diagnose-facts.js';
+import { ms, num, pct, sec } from '../vocab/format.js';
 import { earlyWarning } from './exhaustion.js';
 import { secondsToExhaustion } from './model.js';
 

@@ -3,7 +3,8 @@
  * advice. Pure: a run record in, verdicts out.
  */
 import type { Exhaustion, RunRecord, Verdict } from '../record/types.js';
-import { counterSum, type Facts, factsOf, num, pct, sec } from './diagnose-facts.js';
+import { counterSum, type Facts, factsOf } from './diagnose-facts.js';
+import { num, pct, sec } from '../vocab/format.js';
 import { conntrackFull, fdExhaustion, listenBacklogOverflow, targetUnreachable } from './diagnose-other.js';
 import { clientPortExhaustion, secondsLeftAtPeak, serverTimeWait, timeWaitBucketOverflow } from './diagnose-ports.js';
 import { analyzeExhaustion } from './exhaustion.js';

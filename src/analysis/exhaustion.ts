@@ -3,7 +3,7 @@
  * model (DOMAIN.md) predicted for the new-connection rate actually run. Pure: a run record in, the
  * `Exhaustion` summary out.
  */
-import { EXHAUSTION_CODES } from '../load/outcome.js';
+import { EXHAUSTION_CODES } from '../vocab/failure.js';
 import type { Exhaustion, Phase, RunRecord, TimelineEntry } from '../record/types.js';
 import { sustainableRate } from './model.js';
 

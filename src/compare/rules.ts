@@ -4,7 +4,7 @@
  * to the baseline: `latency.p99 > +10%` holds when candidate > baseline × 1.10, `rate < -5%` when
  * candidate < baseline × 0.95).
  */
-import { COMPARE, NUMBER_RE, type ThresholdOp } from '../analysis/thresholds.js';
+import { COMPARE, NUMBER_RE, type ThresholdOp } from '../vocab/threshold-grammar.js';
 import { UsageError } from '../errors.js';
 import type { CompareResult, FailIfResult, LatencyFigures, RunFigures } from './types.js';
 

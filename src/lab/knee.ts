@@ -6,7 +6,7 @@
 import { parsePortRange, parseReservedPorts } from '../monitor/host.js';
 import { usablePorts } from '../monitor/aggregate.js';
 import type { Scenario } from '../scenario/schema.js';
-import { LAB_DEFAULT_PORT_RANGE } from './sysctls.js';
+import { LAB_DEFAULT_PORT_RANGE } from '../scenario/sysctls.js';
 
 /** Linux's TCP_TIMEWAIT_LEN (not tunable). */
 const LINUX_TIME_WAIT_S = 60;

@@ -1,7 +1,7 @@
 /**
  * The lab's private network namespace. The outer `portstorm lab` process re-executes the lab's
- * inner script (inner.ts) inside
- *   setpriv --pdeathsig SIGKILL -- unshare --user --map-root-user --net --kill-child=SIGKILL -- node inner.js <config>
+ * inner script (cli/lab-inner.ts) inside
+ *   setpriv --pdeathsig SIGKILL -- unshare --user --map-root-user --net --kill-child=SIGKILL -- node lab-inner.js <config>
  * (or `unshare --net` when user namespaces are refused and we are root). A SIGKILL of the outer
  * process kills setpriv's exec'd unshare (pdeathsig), whose --kill-child kills the inner node; the
  * namespace has no name and disappears with its last process. Inside, setupInside() brings lo up,
@@ -22,8 +22,8 @@ export const LAB_TARGET = '198.18.0.2';
 /** The built-in target's port in the lab. */
 export const LAB_TARGET_PORT = 8080;
 
-/** The compiled inner script (build/src/lab/inner.js). */
-export const INNER_SCRIPT = fileURLToPath(new URL('./inner.js', import.meta.url));
+/** The compiled inner script (build/src/cli/lab-inner.js). */
+export const INNER_SCRIPT = fileURLToPath(new URL('../cli/lab-inner.js', import.meta.url));
 
 // ---- making the namespace -------------------------------------------------------------------
 

@@ -7,8 +7,9 @@ import type { Scenario } from '../scenario/schema.js';
 /** Current run-record schema version. */
 export const RUN_SCHEMA = 1;
 
-/** Where a request failed. */
-export type Phase = 'connect' | 'send' | 'response';
+import type { Phase } from '../vocab/failure.js';
+
+export type { Phase };
 
 /** Latency percentiles in milliseconds. */
 export interface LatencySummary {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { UsageError } from '../errors.js';
-import { parseThreshold } from '../analysis/thresholds.js';
+import { parseThreshold } from '../vocab/threshold-grammar.js';
 import { scenarioSchema, type Scenario } from './schema.js';
 
 type PathKey = PropertyKey;

@@ -5,8 +5,8 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { sysctlProblem } from '../lab/sysctls.js';
-import { isVariantName, parseVariant } from '../lab/variant.js';
+import { sysctlProblem } from './sysctls.js';
+import { isVariantName, parseVariant } from './variant.js';
 
 const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };

@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { labSysctls } from '../../src/lab/sysctls.js';
-import { parseVariant } from '../../src/lab/variant.js';
+import { labSysctls } from '../../src/scenario/sysctls.js';
+import { parseVariant } from '../../src/scenario/variant.js';
 import type { LabInfo } from '../../src/lab/types.js';
 import type { RunRecord } from '../../src/record/types.js';
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { labUsablePorts, predictedKnee, searchKnee, type KneeProbe } from '../../src/lab/knee.js';
-import { labSysctls } from '../../src/lab/sysctls.js';
+import { labSysctls } from '../../src/scenario/sysctls.js';
 import { parseScenario } from '../../src/scenario/load.js';
 import type { Scenario } from '../../src/scenario/schema.js';
 

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../../src/errors.js';
-import { evaluateThresholds, parseThreshold, type ThresholdRecord } from '../../src/analysis/thresholds.js';
+import { evaluateThresholds, type ThresholdRecord } from '../../src/analysis/thresholds.js';
+import { parseThreshold } from '../../src/vocab/threshold-grammar.js';
 import type { LatencySummary } from '../../src/record/types.js';
 
 function summary(base: number, count = 100): LatencySummary {
@@ -40,7 +41,7 @@ describe('parseThreshold', () => {
       ['errors.total!=0', '!='],
     ];
     for (const [expr, op] of cases) assert.equal(parseThreshold(expr).op, op, expr);
-    assert.deepEqual(parseThreshold('  errorRate  <  0.01 '), { expr: '  errorRate  <  0.01 ', metric: 'errorRate', op: '<', value: 0.01 });
+    assert.deepEqual(parseThreshold('  errorRate  <  0.01 '), { expr: '  errorRate  <  0.01 ', metric: 'errorRate', ref: { kind: 'errorRate' }, op: '<', value: 0.01 });
     assert.equal(parseThreshold('rate >= 1e3').value, 1000);
     assert.equal(parseThreshold('latency.max < .5').value, 0.5);
   });

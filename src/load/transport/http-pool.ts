@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import { Pool } from 'undici';
 import type { buildConnector, Dispatcher } from 'undici';
-import { httpStatusFailure, normalizeError, type Failure } from '../outcome.js';
+import { httpStatusFailure, normalizeError, type Failure } from '../../vocab/failure.js';
 import { localAddressPicker } from './local-address.js';
 import type { ExchangeResult, Transport, TransportOptions } from './types.js';
 

@@ -21,7 +21,7 @@
  * it closes just as a request goes out fails that request (SOCKET_CLOSED or ECONNRESET/EPIPE in
  * phase `send`), as with undici. Nothing is retried.
  */
-import type { Failure } from '../outcome.js';
+import type { Failure } from '../../vocab/failure.js';
 import { httpRequestBytes } from './http-request.js';
 import type { ConnEngineAddon } from './native-engine.js';
 import { CODE, nativeOneShotTransport } from './native-oneshot.js';

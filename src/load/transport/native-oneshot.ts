@@ -23,7 +23,7 @@
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { normalizeError, type Failure } from '../outcome.js';
+import { normalizeError, type Failure } from '../../vocab/failure.js';
 import type { Phase } from '../../record/types.js';
 import { monotonicOriginNs, type ConnEngineAddon, type EngineHandle } from './native-engine.js';
 import type { ExchangeResult, Transport, TransportOptions } from './types.js';

@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { normalizeError, type Failure } from '../outcome.js';
+import { normalizeError, type Failure } from '../../vocab/failure.js';
 import type { Phase } from '../../record/types.js';
 import { localAddressPicker } from './local-address.js';
 import type { ReadState, ResponseReader } from './readers.js';

@@ -1,5 +1,5 @@
 /** What every transport offers the generator: one exchange at a time, never a rejected promise. */
-import type { Failure } from '../outcome.js';
+import type { Failure } from '../../vocab/failure.js';
 
 /** Result of one request/response exchange. Times are `performance.now()` milliseconds. */
 export interface ExchangeResult {

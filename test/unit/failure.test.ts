@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { EXHAUSTION_CODES, FD_CODES, httpStatusFailure, normalizeError } from '../../src/load/outcome.js';
+import { EXHAUSTION_CODES, FD_CODES, httpStatusFailure, normalizeError } from '../../src/vocab/failure.js';
 
 /** An error shaped like Node's errno errors from net.connect. */
 function errnoError(code: string, syscall: string, message = `${syscall} ${code} 127.0.0.1:8080`): NodeJS.ErrnoException {

@@ -2,7 +2,8 @@
  * The errno taxonomy: every request failure becomes a normalized code plus the phase it failed in.
  * Failures are data; nothing here throws.
  */
-import type { Phase } from '../record/types.js';
+/** Where a request failed. */
+export type Phase = 'connect' | 'send' | 'response';
 
 /** A request failure as recorded. */
 export interface Failure {

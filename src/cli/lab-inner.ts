@@ -1,5 +1,5 @@
 /**
- * The inside of `portstorm lab`: run with `node inner.js <config-json>` by netns.ts, already inside
+ * The inside of `portstorm lab`: run with `node lab-inner.js <config-json>` by netns.ts, already inside
  * a fresh network namespace. Sets the namespace up, starts the built-in target (or the scenario's
  * `lab.serve` command) on the lab's target address, runs the scenario against it from the client
  * address, adds `lab` to the run record and prints the usual summary. Exit codes are those of
@@ -8,8 +8,8 @@
 import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { diagnose } from '../analysis/diagnose.js';
-import { exitAfterOutput, toleratePipeClose } from '../cli/exit.js';
-import { createProgress } from '../cli/progress.js';
+import { exitAfterOutput, toleratePipeClose } from './exit.js';
+import { createProgress } from './progress.js';
 import { ExitCode, PortstormError, RuntimeFailure } from '../errors.js';
 import { writeBeside, writeRunRecord } from '../record/run-file.js';
 import { renderHtml } from '../report/html.js';
@@ -19,9 +19,9 @@ import { parseScenario } from '../scenario/load.js';
 import type { Scenario } from '../scenario/schema.js';
 import { startTargetThread, type TargetThread } from '../target/thread.js';
 import { capMainYoungGeneration } from '../thread-limits.js';
-import { LAB_CLIENT, LAB_TARGET, LAB_TARGET_PORT, setupInside } from './netns.js';
-import { startServe, type RunningServe } from './serve.js';
-import type { LabInfo, LabInnerConfig, LabInnerResult } from './types.js';
+import { LAB_CLIENT, LAB_TARGET, LAB_TARGET_PORT, setupInside } from '../lab/netns.js';
+import { startServe, type RunningServe } from '../lab/serve.js';
+import type { LabInfo, LabInnerConfig, LabInnerResult } from '../lab/types.js';
 
 /** A second signal within this long of the first is the same Ctrl-C (the terminal's plus ours). */
 const SAME_SIGNAL_MS = 1000;
