@@ -53,6 +53,12 @@ export interface TimelineSockets {
   utilization: number | null;
   /** TIME_WAIT sockets on a listening port (the server side). */
   serverTimeWait: number | null;
+  /** Client sockets holding a port toward this run's own destinations (`ownDestinations`), summed. Absent in older records. */
+  ownInUse?: number | null;
+  /** Client TIME_WAIT toward this run's own destinations. */
+  ownTimeWait?: number | null;
+  /** TIME_WAIT on the server side of this run's own destinations (when the target listens on this host). */
+  ownServerTimeWait?: number | null;
 }
 
 /** The port budget over the run. */
@@ -92,9 +98,31 @@ export interface MonitorInfo {
   /** What could not be read, and why. */
   unavailable: Record<string, string>;
   /** The host before the load started. */
-  baseline: { timeWait: number | null; ephemeralInUse: number | null } | null;
+  baseline: {
+    timeWait: number | null;
+    ephemeralInUse: number | null;
+    /** Client sockets present before the load, per destination (own destinations first). Absent in older records. */
+    byDestination?: BaselineDestination[];
+    /** Seconds from the baseline sample to the start of the load. */
+    ageS?: number;
+  } | null;
   peakConntrack: { count: number; max: number } | null;
   peakFds: { open: number; soft: number | null } | null;
+}
+
+/** One destination's client sockets before the load started, with when their TIME_WAIT ends. */
+export interface BaselineDestination {
+  /** `ip:port` (IPv6 as `[ip]:port`). */
+  dest: string;
+  /** Whether this run connects to it (one of `ownDestinations`). */
+  own: boolean;
+  inUse: number;
+  timeWait: number;
+  /**
+   * TIME_WAIT sockets by whole seconds left until they expire, measured from the start of the load:
+   * index i counts those that free their port in [i, i+1) s. Null when the source gives no timer.
+   */
+  timeWaitExpiry: number[] | null;
 }
 
 /** Exhaustion timing: observed onset, early warning, and the capacity model's prediction. */
@@ -187,6 +215,8 @@ export interface HostInfo {
   /** How portstorm adjusted the open-file limit at startup; null when this process did not (absent in older records). */
   nofile?: NofileAdjustment | null;
   conntrackMax: number | null;
+  /** The host's own addresses (every interface), to tell a missing source address from exhaustion. Absent in older records. */
+  localAddresses?: string[] | null;
   unavailable: Record<string, string>;
 }
 
@@ -294,7 +324,20 @@ export interface RunRecord {
   /** Port budget peaks; null when the monitor was off or found no socket source. */
   ports: PortsSummary | null;
   destinations: DestinationSummary[];
+  /** The ip:port pairs this run connected to (the target's resolved addresses). `ports`, `destinations`
+   * and the timeline's utilization are about these alone. Absent in older records. */
+  ownDestinations?: string[];
+  /** Port use on this host toward destinations the run did not connect to (other processes, earlier runs); null when none was seen or the monitor was off. */
+  otherTraffic?: { peakInUse: number; peakTimeWait: number; busiestDestination: string | null; destinations: DestinationSummary[] } | null;
+  /**
+   * How source addresses were chosen: `kernel` (no connection.localAddresses), `bind` (bind() before
+   * connect(): a port is exclusive to its source across all destinations), `bind-no-port` (bind()
+   * with IP_BIND_ADDRESS_NO_PORT: the port is picked at connect(), per destination). Absent in older records.
+   */
+  sourceStrategy?: 'kernel' | 'bind' | 'bind-no-port';
+  /** Failures by `syscall:CODE` where the transport knew the syscall (e.g. `bind:EADDRNOTAVAIL`). Absent in older records. */
+  errorsBySyscall?: Record<string, number>;
   monitor: MonitorInfo;
   /** A few sample failures (first of each code) with detail, for debugging. */
-  errorSamples: Array<{ code: string; phase: Phase; message: string; t: number; localPort: number | null }>;
+  errorSamples: Array<{ code: string; phase: Phase; message: string; t: number; localPort: number | null; syscall?: string | null }>;
 }
