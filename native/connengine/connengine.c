@@ -71,6 +71,10 @@
  * counts a connection in the second it hears of it; this bounds how late that can be.
  */
 #define CONNECTED_DELAY_NS 1000000
+/* Linux 4.2 (commit 90c337da1524); older libc headers lack the name. */
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
 
 enum { REC_CONNECTED = 1, REC_DONE = 2 };
 enum {
@@ -87,7 +91,7 @@ enum {
   CODE_NOT_STARTED = 10, /* scheduled, cancelled before its time: nothing was sent */
 };
 enum { PH_CONNECT = 0, PH_SEND = 1, PH_RESPONSE = 2 };
-enum { SYS_CONNECT = 0, SYS_BIND = 1, SYS_READ = 2, SYS_WRITE = 3 };
+enum { SYS_CONNECT = 0, SYS_BIND = 1, SYS_READ = 2, SYS_WRITE = 3, SYS_SETSOCKOPT = 4 };
 /* Node's connect() error message: nothing more, " - Local (addr:port)", " - Local (undefined:undefined)". */
 enum { DETAIL_NONE = 0, DETAIL_LOCAL = 1, DETAIL_UNDEFINED = 2 };
 enum { POLICY_CLIENT = 0, POLICY_SERVER = 1, POLICY_RESET = 2 };
@@ -164,6 +168,11 @@ typedef struct engine {
   struct sockaddr_storage *locals;
   uint8_t *local_ok;
   int n_locals;
+  /*
+   * Set IP_BIND_ADDRESS_NO_PORT before bind(): bind() then fixes the source address only and
+   * connect() picks the port per (source, destination ip:port), as without bind().
+   */
+  int bind_no_port;
   int policy;
   int64_t connect_timeout_ns, request_timeout_ns;
   uint8_t *request;
@@ -454,7 +463,8 @@ static void fail(engine *e, conn *c, int code, int phase) {
 }
 
 static void fail_errno(engine *e, conn *c, int err, int syscall, int detail) {
-  settle(e, c, CODE_ERRNO, syscall == SYS_CONNECT || syscall == SYS_BIND ? PH_CONNECT : c->phase, err, syscall, detail);
+  int before_connect = syscall == SYS_CONNECT || syscall == SYS_BIND || syscall == SYS_SETSOCKOPT;
+  settle(e, c, CODE_ERRNO, before_connect ? PH_CONNECT : c->phase, err, syscall, detail);
   conn_release(e, c);
 }
 
@@ -649,8 +659,19 @@ static void start(engine *e, uint32_t slot) {
       fail_errno(e, c, EINVAL, SYS_BIND, DETAIL_NONE);
       return;
     }
-    /* As libuv's uv_tcp_bind: SO_REUSEADDR, then bind to port 0 (the port is picked here). */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (e->bind_no_port && setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) < 0) {
+      fail_errno(e, c, errno, SYS_SETSOCKOPT, DETAIL_NONE);
+      return;
+    }
+    /*
+     * As libuv's uv_tcp_bind: SO_REUSEADDR, then bind to port 0. Without IP_BIND_ADDRESS_NO_PORT the
+     * port is picked here, exclusive to this source address whatever the destination; with it,
+     * connect() picks it.
+     */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
+      fail_errno(e, c, errno, SYS_SETSOCKOPT, DETAIL_NONE);
+      return;
+    }
     socklen_t len = e->family == 6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (bind(fd, (struct sockaddr *)&e->locals[li], len) < 0) {
       int err = errno;
@@ -1181,9 +1202,12 @@ static int new_tagged(napi_env env, void *data, napi_finalize fin, const napi_ty
 
 /*
  * create({ family, host, port, localAddresses, close, connectTimeoutMs, requestTimeoutMs, request,
- *          reader, isHead, expectBytes, originNs, onReady, batch?, poolSize? (> 0: keep-alive) })
+ *          reader, isHead, expectBytes, originNs, onReady, batch?, poolSize? (> 0: keep-alive),
+ *          bindNoPort? (default true: IP_BIND_ADDRESS_NO_PORT with localAddresses) })
  *   -> [handle, submissions: ArrayBuffer (Int32 slot ids), records: ArrayBuffer,
- *       not-before times: ArrayBuffer (Float64 performance.now() ms, one per submission; 0: at once)]
+ *       not-before times: ArrayBuffer (Float64 performance.now() ms, one per submission; 0: at once),
+ *       bindNoPort: boolean (the option is set before every bind(); false without localAddresses,
+ *       when not asked for, or when this kernel refuses it)]
  */
 static napi_value create(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -1275,6 +1299,27 @@ static napi_value create(napi_env env, napi_callback_info info) {
   }
   e->pool_size = (uint32_t)pool;
 
+  bool no_port = true;
+  napi_value no_port_v;
+  napi_valuetype no_port_t;
+  if (get_prop(env, o, "bindNoPort", &no_port_v) && napi_typeof(env, no_port_v, &no_port_t) == napi_ok && no_port_t != napi_undefined) {
+    if (no_port_t != napi_boolean || napi_get_value_bool(env, no_port_v, &no_port) != napi_ok) FAIL("bindNoPort must be a boolean");
+  }
+  if (no_port && e->n_locals > 0) {
+    /* Probe once: a kernel before 4.2 refuses the option (ENOPROTOOPT), and bind() then picks the port. */
+    int probe = socket(e->family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe < 0) {
+      int err = errno;
+      char name[PS_ERRNO_NAME_BYTES];
+      engine_unref(e);
+      napi_throw_error(env, ps_errno_name(err, name, sizeof name), "connengine: cannot create a socket to probe IP_BIND_ADDRESS_NO_PORT");
+      return NULL;
+    }
+    int one = 1;
+    e->bind_no_port = setsockopt(probe, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == 0;
+    close(probe);
+  }
+
   bool lossless;
   if (!get_prop(env, o, "originNs", &origin_v) || napi_get_value_bigint_int64(env, origin_v, &e->origin_ns, &lossless) != napi_ok) FAIL("originNs must be a bigint");
   if (!get_prop(env, o, "onReady", &cb_v) || napi_typeof(env, cb_v, &t) != napi_ok || t != napi_function) FAIL("onReady must be a function");
@@ -1352,11 +1397,14 @@ static napi_value create(napi_env env, napi_callback_info info) {
   /* Shown by top -H and /proc/<pid>/task/<tid>/comm. */
   pthread_setname_np(e->thread, "connengine");
 
-  CHECK(napi_create_array_with_length(env, 4, &result));
+  napi_value no_port_result;
+  CHECK(napi_get_boolean(env, e->bind_no_port != 0, &no_port_result));
+  CHECK(napi_create_array_with_length(env, 5, &result));
   CHECK(napi_set_element(env, result, 0, handle));
   CHECK(napi_set_element(env, result, 1, sub_ab));
   CHECK(napi_set_element(env, result, 2, out_ab));
   CHECK(napi_set_element(env, result, 3, due_ab));
+  CHECK(napi_set_element(env, result, 4, no_port_result));
   return result;
 #undef FAIL
 }

@@ -3,7 +3,7 @@
  * starts them on one shared epoch, and hands every bucket delta and error sample to the caller.
  */
 import path from 'node:path';
-import type { WireBucket } from '../record/bucket.js';
+import type { LoadWireBucket } from '../record/accumulator.js';
 import { RuntimeFailure } from '../errors.js';
 import type { Scenario } from '../scenario/schema.js';
 import { epochMs } from './clock.js';
@@ -13,7 +13,7 @@ import { startThread } from '../thread-limits.js';
 
 /** Callbacks receiving the load's observations. */
 export interface LoadObserver {
-  buckets(buckets: WireBucket[]): void;
+  buckets(buckets: LoadWireBucket[]): void;
   sample(sample: ErrorSample): void;
 }
 

@@ -3,11 +3,13 @@
  * schedule and never wait for responses; closed-model groups loop their users. Every outcome lands
  * in a one-second bucket; finished seconds are shipped to the sink as deltas.
  */
-import { newBucket, countCompletion, countFailure, toWire, type Bucket, type WireBucket } from '../record/bucket.js';
+import type { LoadWireBucket } from '../record/accumulator.js';
+import { newBucket, countCompletion, countFailure, toWire, type Bucket } from '../record/bucket.js';
 import { recordMs } from '../record/histogram.js';
 import { RequestLog } from '../record/request-log.js';
 import type { Phase } from '../record/types.js';
 import type { ArrivalRateGroup, Scenario, UsersGroup } from '../scenario/schema.js';
+import { syscallKey } from '../vocab/failure.js';
 import { runClock, sleep, type RunClock } from './clock.js';
 import { arrivalSchedule, userStartOffset } from './pacer.js';
 import { createTransport } from './transport/index.js';
@@ -19,18 +21,20 @@ export interface Shard {
   count: number;
 }
 
-/** The first failure of each code, kept with its detail. */
+/** The first failure of each code and syscall, kept with its detail. */
 export interface ErrorSample {
   code: string;
   phase: Phase;
   message: string;
   t: number;
   localPort: number | null;
+  /** The failing syscall where the transport knew it. */
+  syscall?: string;
 }
 
 /** Where a generator ships its observations. */
 export interface GeneratorSink {
-  buckets(buckets: WireBucket[]): void;
+  buckets(buckets: LoadWireBucket[]): void;
   sample(sample: ErrorSample): void;
 }
 
@@ -75,6 +79,8 @@ export class LoadGenerator {
   private clock: RunClock = runClock(0);
   private readonly transport: Transport;
   private readonly buckets = new Map<number, Bucket>();
+  /** Failures by `syscall:CODE` of each bucket's second, shipped with it. */
+  private readonly bySyscall = new Map<number, Record<string, number>>();
   private readonly sampled = new Set<string>();
   private startsThisTurn = 0;
   private turnMark: NodeJS.Immediate | null = null;
@@ -168,8 +174,15 @@ export class LoadGenerator {
   private flush(): void {
     this.log?.flush();
     if (this.buckets.size === 0) return;
-    this.sink.buckets([...this.buckets.values()].map(toWire));
+    const sourceStrategy = this.transport.sourceStrategy;
+    this.sink.buckets(
+      [...this.buckets.values()].map((b): LoadWireBucket => {
+        const errorsBySyscall = this.bySyscall.get(b.t);
+        return { ...toWire(b), ...(errorsBySyscall ? { errorsBySyscall } : {}), ...(sourceStrategy ? { sourceStrategy } : {}) };
+      }),
+    );
     this.buckets.clear();
+    this.bySyscall.clear();
   }
 
   private canStart(): boolean {
@@ -213,8 +226,15 @@ export class LoadGenerator {
     });
     if (r.failure) {
       countFailure(b, r.failure.code, r.failure.phase);
-      if (!this.sampled.has(r.failure.code)) {
-        this.sampled.add(r.failure.code);
+      const key = syscallKey(r.failure);
+      if (key !== null) {
+        let counts = this.bySyscall.get(b.t);
+        if (!counts) this.bySyscall.set(b.t, (counts = {}));
+        counts[key] = (counts[key] ?? 0) + 1;
+      }
+      const sampleKey = key ?? r.failure.code;
+      if (!this.sampled.has(sampleKey)) {
+        this.sampled.add(sampleKey);
         this.sink.sample({ ...r.failure, t: endS, localPort: r.localPort });
       }
     } else {

@@ -1,10 +1,10 @@
 /** Messages between the main thread and load workers. */
-import type { WireBucket } from '../record/bucket.js';
+import type { LoadWireBucket } from '../record/accumulator.js';
 import type { ErrorSample } from './generator.js';
 
 /** Worker to main. */
 export type ToMain =
-  | { type: 'buckets'; buckets: WireBucket[] }
+  | { type: 'buckets'; buckets: LoadWireBucket[] }
   | { type: 'sample'; sample: ErrorSample }
   | { type: 'ready' }
   | { type: 'done' }

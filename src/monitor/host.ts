@@ -69,6 +69,25 @@ function runQuietly(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
 }
 
+/**
+ * Every address of every interface of this host (this network namespace on Linux), loopback
+ * included, sorted and without duplicates: a source address in `connection.localAddresses` that is
+ * not among them fails bind() with EADDRNOTAVAIL. Null (with the reason in `unavailable`) when the
+ * interfaces cannot be listed. `interfaces` replaces os.networkInterfaces() (tests).
+ */
+export function localAddresses(unavailable: Record<string, string>, interfaces: () => NodeJS.Dict<os.NetworkInterfaceInfo[]> = os.networkInterfaces): string[] | null {
+  let found: NodeJS.Dict<os.NetworkInterfaceInfo[]>;
+  try {
+    found = interfaces();
+  } catch (err) {
+    unavailable.localAddresses = `cannot list the network interfaces (${(err as Error).message})`;
+    return null;
+  }
+  const addresses = new Set<string>();
+  for (const list of Object.values(found)) for (const a of list ?? []) addresses.add(a.address);
+  return [...addresses].sort();
+}
+
 /** Reads the host facts; `procRoot` points at /proc (tests use fixtures). */
 export function hostInfo(procRoot = '/proc'): HostInfo {
   const unavailable: Record<string, string> = {};
@@ -110,6 +129,7 @@ export function hostInfo(procRoot = '/proc'): HostInfo {
     nofileHard: nofile.hard,
     nofile: nofileAdjustment(),
     conntrackMax: sys('conntrackMax', 'net/netfilter/nf_conntrack_max'),
+    localAddresses: localAddresses(unavailable),
     unavailable,
   };
   if (!linux) {

@@ -6,14 +6,28 @@ import { mergeWire, newBucket, toWire, type Bucket, type WireBucket } from './bu
 import { encodeHistogram, summarize } from './histogram.js';
 import type { RunRecord, TimelineEntry, Totals } from './types.js';
 
-/** A failure kept with its detail (the first of each code). */
+/** A failure kept with its detail (the first of each code and syscall). */
 export interface ErrorSampleRecord {
   code: string;
   phase: RunRecord['errorSamples'][number]['phase'];
   message: string;
   t: number;
   localPort: number | null;
+  /** The failing syscall where the transport knew it. */
+  syscall?: string | null;
 }
+
+/**
+ * A bucket delta as a load worker ships it: the bucket, plus its failures by `syscall:CODE` and
+ * the source strategy of the worker's transport (both absent where unknown).
+ */
+export interface LoadWireBucket extends WireBucket {
+  errorsBySyscall?: Record<string, number>;
+  sourceStrategy?: RunRecord['sourceStrategy'];
+}
+
+/** Strategies from the most to the least port budget: workers that disagree record the least. */
+const STRATEGY_ORDER: ReadonlyArray<NonNullable<RunRecord['sourceStrategy']>> = ['kernel', 'bind-no-port', 'bind'];
 
 /** Live figures for a progress line. */
 export interface LiveStats {
@@ -30,7 +44,18 @@ export interface LiveStats {
 /** The parts of the run record that come from the load's observations. */
 export type LoadResults = Pick<
   RunRecord,
-  'totals' | 'errors' | 'errorsByPhase' | 'latencyMs' | 'latencyUncorrectedMs' | 'connectMs' | 'ttfbMs' | 'histograms' | 'timeline' | 'errorSamples'
+  | 'totals'
+  | 'errors'
+  | 'errorsByPhase'
+  | 'errorsBySyscall'
+  | 'sourceStrategy'
+  | 'latencyMs'
+  | 'latencyUncorrectedMs'
+  | 'connectMs'
+  | 'ttfbMs'
+  | 'histograms'
+  | 'timeline'
+  | 'errorSamples'
 >;
 
 const MAX_SAMPLES = 50;
@@ -56,11 +81,17 @@ export class RunAccumulator {
   private readonly all = newBucket(0, 'flat');
   /** Timeline entries of seconds that got no delta since they were computed. */
   private readonly entries = new Map<number, TimelineEntry>();
+  private readonly bySyscall: Record<string, number> = {};
+  private strategy: RunRecord['sourceStrategy'];
 
   /** Adds bucket deltas from a worker. */
-  add(deltas: WireBucket[]): void {
+  add(deltas: LoadWireBucket[]): void {
     for (const w of deltas) {
       mergeWire([this.bucket(w.t), this.all], w);
+      for (const [key, n] of Object.entries(w.errorsBySyscall ?? {})) this.bySyscall[key] = (this.bySyscall[key] ?? 0) + n;
+      if (w.sourceStrategy && (this.strategy === undefined || STRATEGY_ORDER.indexOf(w.sourceStrategy) > STRATEGY_ORDER.indexOf(this.strategy))) {
+        this.strategy = w.sourceStrategy;
+      }
       this.entries.delete(w.t);
       this.newest = Math.max(this.newest, w.t);
     }
@@ -85,9 +116,14 @@ export class RunAccumulator {
     return b;
   }
 
-  /** Keeps an error sample: the first one of each code across all workers (capped). */
+  /**
+   * Keeps an error sample: the first one of each code and syscall across all workers (capped), so
+   * a bind() failure and a connect() failure with the same code both keep theirs.
+   */
   addSample(s: ErrorSampleRecord): void {
-    if (this.samples.length < MAX_SAMPLES && !this.samples.some((x) => x.code === s.code)) this.samples.push(s);
+    const syscall = s.syscall ?? null;
+    if (this.samples.length >= MAX_SAMPLES || this.samples.some((x) => x.code === s.code && (x.syscall ?? null) === syscall)) return;
+    this.samples.push({ ...s, syscall });
   }
 
   /**
@@ -117,6 +153,8 @@ export class RunAccumulator {
       totals: this.totals(),
       errors: { ...all.errors },
       errorsByPhase: { ...all.errorsByPhase },
+      errorsBySyscall: { ...this.bySyscall },
+      ...(this.strategy ? { sourceStrategy: this.strategy } : {}),
       latencyMs: summarize(all.latency),
       latencyUncorrectedMs: summarize(all.latencyUncorrected),
       connectMs: summarize(all.connect),

@@ -10,6 +10,17 @@ export interface Failure {
   code: string;
   phase: Phase;
   message: string;
+  /**
+   * The system call that failed, where the transport can tell (Node's `err.syscall`; the native
+   * engine's own). `bind` with EADDRNOTAVAIL means a source address this host lacks; exhaustion
+   * fails in `connect` (EADDRNOTAVAIL, or EADDRINUSE from the implicit bind of a bound socket).
+   */
+  syscall?: string;
+}
+
+/** `syscall:CODE` of a failure (the key of a record's `errorsBySyscall`), or null when the syscall is unknown. */
+export function syscallKey(f: Failure): string | null {
+  return f.syscall ? `${f.syscall}:${f.code}` : null;
 }
 
 /** Codes that mean "no local port was free" (DOMAIN.md: Linux, macOS and Windows spellings). */
@@ -78,20 +89,22 @@ export function normalizeError(err: unknown, phase: Phase): Failure {
   const e = (typeof err === 'object' && err !== null ? err : {}) as ErrnoLike;
   const message = typeof e.message === 'string' ? e.message : describe(err);
   const raw = typeof e.code === 'string' ? e.code : '';
-  const effectivePhase: Phase = e.syscall === 'connect' ? 'connect' : phase;
-  if (PASS_THROUGH.has(raw)) return { code: raw, phase: effectivePhase, message };
+  const effectivePhase: Phase = e.syscall === 'connect' || e.syscall === 'bind' ? 'connect' : phase;
+  const withSyscall = (f: Failure, from: ErrnoLike): Failure => (typeof from.syscall === 'string' && from.syscall !== '' ? { ...f, syscall: from.syscall } : f);
+  if (PASS_THROUGH.has(raw)) return withSyscall({ code: raw, phase: effectivePhase, message }, e);
   const mapped = UNDICI_CODES[raw];
   if (mapped) {
     // undici wraps the socket's own errno in `cause`; prefer it when it is one we know.
     const cause = e.cause as ErrnoLike | undefined;
     if (cause && typeof cause.code === 'string' && PASS_THROUGH.has(cause.code)) {
-      return { code: cause.code, phase: effectivePhase, message };
+      const phaseOfCause: Phase = cause.syscall === 'connect' || cause.syscall === 'bind' ? 'connect' : effectivePhase;
+      return withSyscall({ code: cause.code, phase: phaseOfCause, message }, cause);
     }
     return { code: mapped, phase: MAPPED_PHASE[mapped] ?? effectivePhase, message };
   }
   // undici's parser errors carry no code (it looks the llhttp error number up by name): the name says it.
   if (raw.startsWith('HPE_') || e.name === 'HTTPParserError') return { code: 'PROTOCOL', phase: effectivePhase, message };
-  if (raw.startsWith('E') && /^E[A-Z0-9]+$/.test(raw)) return { code: raw, phase: effectivePhase, message };
+  if (raw.startsWith('E') && /^E[A-Z0-9]+$/.test(raw)) return withSyscall({ code: raw, phase: effectivePhase, message }, e);
   return { code: 'OTHER', phase: effectivePhase, message };
 }
 

@@ -408,9 +408,23 @@ describe('RunAccumulator.addSample', () => {
     acc.addSample({ code: 'EADDRNOTAVAIL', phase: 'connect', message: 'second', t: 0, localPort: null });
     acc.addSample({ code: 'ECONNRESET', phase: 'send', message: 'again', t: 2, localPort: 40001 });
     assert.deepEqual(acc.results(6).errorSamples, [
-      { code: 'ECONNRESET', phase: 'response', message: 'reset', t: 1, localPort: 40000 },
-      { code: 'EADDRNOTAVAIL', phase: 'connect', message: 'first', t: 5, localPort: null },
+      { code: 'ECONNRESET', phase: 'response', message: 'reset', t: 1, localPort: 40000, syscall: null },
+      { code: 'EADDRNOTAVAIL', phase: 'connect', message: 'first', t: 5, localPort: null, syscall: null },
     ]);
+  });
+
+  it('keeps the first sample of each code and syscall: bind EADDRNOTAVAIL and connect EADDRNOTAVAIL both', () => {
+    const acc = new RunAccumulator();
+    acc.addSample({ code: 'EADDRNOTAVAIL', phase: 'connect', message: 'connect EADDRNOTAVAIL', t: 3, localPort: null, syscall: 'connect' });
+    acc.addSample({ code: 'EADDRNOTAVAIL', phase: 'connect', message: 'bind EADDRNOTAVAIL 198.18.9.9', t: 1, localPort: null, syscall: 'bind' });
+    acc.addSample({ code: 'EADDRNOTAVAIL', phase: 'connect', message: 'bind again', t: 2, localPort: null, syscall: 'bind' });
+    assert.deepEqual(
+      acc.results(4).errorSamples.map((s) => [s.syscall, s.message]),
+      [
+        ['bind', 'bind EADDRNOTAVAIL 198.18.9.9'],
+        ['connect', 'connect EADDRNOTAVAIL'],
+      ],
+    );
   });
 
   it('is capped', () => {
@@ -420,5 +434,48 @@ describe('RunAccumulator.addSample', () => {
     assert.ok(samples.length > 0 && samples.length < 200, `${samples.length} samples kept`);
     assert.equal(new Set(samples.map((s) => s.code)).size, samples.length);
     assert.equal(samples[0].code, 'E0');
+  });
+});
+
+describe('RunAccumulator: errorsBySyscall and sourceStrategy', () => {
+  const failing = (t: number, code: string): WireBucket => {
+    const b = newBucket(t);
+    countFailure(b, code, 'connect');
+    return structuredClone(toWire(b));
+  };
+
+  it('sums the workers’ syscall:CODE counts over every delta and second', () => {
+    const acc = new RunAccumulator();
+    acc.add([{ ...failing(0, 'EADDRNOTAVAIL'), errorsBySyscall: { 'bind:EADDRNOTAVAIL': 1 } }]);
+    acc.add([
+      { ...failing(0, 'EADDRNOTAVAIL'), errorsBySyscall: { 'bind:EADDRNOTAVAIL': 2, 'connect:EADDRNOTAVAIL': 1 } },
+      { ...failing(1, 'CONNECT_TIMEOUT') },
+    ]);
+    const r = acc.results(2);
+    assert.deepEqual(r.errorsBySyscall, { 'bind:EADDRNOTAVAIL': 3, 'connect:EADDRNOTAVAIL': 1 });
+    // The per-code counts come from the buckets, unchanged.
+    assert.deepEqual(r.errors, { EADDRNOTAVAIL: 2, CONNECT_TIMEOUT: 1 });
+  });
+
+  it('an empty map without failures, and no sourceStrategy until a worker reports one', () => {
+    const acc = new RunAccumulator();
+    acc.add([structuredClone(toWire(newBucket(0)))]);
+    const r = acc.results(1);
+    assert.deepEqual(r.errorsBySyscall, {});
+    assert.equal('sourceStrategy' in r, false);
+  });
+
+  it('records the strategy the workers report; where they disagree, the one with the smaller budget', () => {
+    const one = new RunAccumulator();
+    one.add([{ ...structuredClone(toWire(newBucket(0))), sourceStrategy: 'bind-no-port' }]);
+    assert.equal(one.results(1).sourceStrategy, 'bind-no-port');
+    const mixed = new RunAccumulator();
+    mixed.add([{ ...structuredClone(toWire(newBucket(0))), sourceStrategy: 'bind-no-port' }]);
+    mixed.add([{ ...structuredClone(toWire(newBucket(0))), sourceStrategy: 'bind' }]);
+    mixed.add([{ ...structuredClone(toWire(newBucket(1))), sourceStrategy: 'bind-no-port' }]);
+    assert.equal(mixed.results(2).sourceStrategy, 'bind');
+    const kernel = new RunAccumulator();
+    kernel.add([{ ...structuredClone(toWire(newBucket(0))), sourceStrategy: 'kernel' }]);
+    assert.equal(kernel.results(1).sourceStrategy, 'kernel');
   });
 });

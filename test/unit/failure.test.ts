@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { EXHAUSTION_CODES, FD_CODES, httpStatusFailure, normalizeError } from '../../src/vocab/failure.js';
+import { EXHAUSTION_CODES, FD_CODES, httpStatusFailure, normalizeError, syscallKey } from '../../src/vocab/failure.js';
 
 /** An error shaped like Node's errno errors from net.connect. */
 function errnoError(code: string, syscall: string, message = `${syscall} ${code} 127.0.0.1:8080`): NodeJS.ErrnoException {
@@ -23,21 +23,44 @@ describe('normalizeError: errno errors', () => {
     for (const given of ['connect', 'send', 'response'] as const) {
       it(`${code} with syscall connect is phase connect (given ${given})`, () => {
         const err = errnoError(code, 'connect');
-        assert.deepEqual(normalizeError(err, given), { code, phase: 'connect', message: err.message });
+        assert.deepEqual(normalizeError(err, given), { code, phase: 'connect', message: err.message, syscall: 'connect' });
       });
     }
   }
+
+  it('keeps the syscall: bind EADDRNOTAVAIL (an address this host lacks) is not connect EADDRNOTAVAIL (no free port)', () => {
+    const bind = normalizeError(errnoError('EADDRNOTAVAIL', 'bind', 'bind EADDRNOTAVAIL 198.18.9.9'), 'connect');
+    const connect = normalizeError(errnoError('EADDRNOTAVAIL', 'connect'), 'connect');
+    assert.deepEqual(bind, { code: 'EADDRNOTAVAIL', phase: 'connect', message: 'bind EADDRNOTAVAIL 198.18.9.9', syscall: 'bind' });
+    assert.equal(syscallKey(bind), 'bind:EADDRNOTAVAIL');
+    assert.equal(syscallKey(connect), 'connect:EADDRNOTAVAIL');
+    // A bind() failure happens before any connection, whatever phase the caller was in.
+    assert.equal(normalizeError(errnoError('EADDRNOTAVAIL', 'bind'), 'send').phase, 'connect');
+  });
+
+  it('a failure without a known syscall has no syscallKey', () => {
+    assert.equal(syscallKey({ code: 'CONNECT_TIMEOUT', phase: 'connect', message: 'x' }), null);
+    assert.equal(syscallKey(normalizeError(Object.assign(new Error('x'), { code: 'EADDRINUSE' }), 'connect')), null);
+    assert.equal(syscallKey(normalizeError(Object.assign(new Error('x'), { code: 'EADDRINUSE', syscall: '' }), 'connect')), null);
+  });
+
+  it("takes the syscall of the errno undici wraps in `cause`", () => {
+    const f = normalizeError(undiciError('UND_ERR_SOCKET', 'other side closed', errnoError('ECONNRESET', 'read', 'read ECONNRESET')), 'response');
+    assert.deepEqual(f, { code: 'ECONNRESET', phase: 'response', message: 'other side closed', syscall: 'read' });
+  });
 
   it('keeps the given phase when the syscall is not connect', () => {
     assert.deepEqual(normalizeError(errnoError('ECONNRESET', 'read', 'read ECONNRESET'), 'response'), {
       code: 'ECONNRESET',
       phase: 'response',
       message: 'read ECONNRESET',
+      syscall: 'read',
     });
     assert.deepEqual(normalizeError(errnoError('EPIPE', 'write', 'write EPIPE'), 'send'), {
       code: 'EPIPE',
       phase: 'send',
       message: 'write EPIPE',
+      syscall: 'write',
     });
   });
 
@@ -51,6 +74,7 @@ describe('normalizeError: errno errors', () => {
       code: 'EFOO',
       phase: 'connect',
       message: 'connect EFOO',
+      syscall: 'connect',
     });
     assert.equal(normalizeError({ code: 'E2BIG', message: 'x' }, 'response').code, 'E2BIG');
   });

@@ -9,7 +9,7 @@ import pLimit from 'p-limit';
 import { Pool } from 'undici';
 import type { buildConnector, Dispatcher } from 'undici';
 import { httpStatusFailure, normalizeError, type Failure } from '../../vocab/failure.js';
-import { localAddressPicker } from './local-address.js';
+import { localAddressPicker, nodeNetStrategy } from './local-address.js';
 import type { ExchangeResult, Transport, TransportOptions } from './types.js';
 
 const ABORTED: Failure = { code: 'ABORTED', phase: 'connect', message: 'aborted by portstorm (run stopped)' };
@@ -77,6 +77,7 @@ export function httpPoolTransport(opts: TransportOptions): Transport {
     });
 
   return {
+    sourceStrategy: nodeNetStrategy(opts.localAddresses),
     exchange: () => limit(run),
     async close(force) {
       closing = true;

@@ -45,6 +45,11 @@ export interface EngineCreateOptions {
    * connection per exchange (`reuse: false`).
    */
   poolSize?: number;
+  /**
+   * With localAddresses: set IP_BIND_ADDRESS_NO_PORT before each bind() (default true), so the
+   * port is picked at connect(), per destination. create() says whether it is in effect.
+   */
+  bindNoPort?: boolean;
   /** Called (on this thread) when records are waiting; it calls take(). */
   onReady: () => void;
 }
@@ -55,8 +60,12 @@ export interface ConnEngineAddon {
   recordBytes: number;
   recordCapacity: number;
   submitCapacity: number;
-  /** -> [handle, submissions (Int32 slot ids), records, not-before times (Float64 performance.now() ms; 0: at once)] */
-  create(o: EngineCreateOptions): [EngineHandle, ArrayBuffer, ArrayBuffer, ArrayBuffer];
+  /**
+   * -> [handle, submissions (Int32 slot ids), records, not-before times (Float64 performance.now() ms; 0: at once),
+   * whether IP_BIND_ADDRESS_NO_PORT is set before every bind() (false without localAddresses, when
+   * not asked for, or when the kernel refuses it; absent from builds before the option, which never set it)]
+   */
+  create(o: EngineCreateOptions): [EngineHandle, ArrayBuffer, ArrayBuffer, ArrayBuffer, boolean?];
   /** Hands over the first `n` submissions; each starts once its not-before time has come. */
   submit(h: EngineHandle, n: number): boolean;
   take(h: EngineHandle): number;

@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { normalizeError, type Failure } from '../../vocab/failure.js';
 import type { Phase } from '../../record/types.js';
 import { monotonicOriginNs, type ConnEngineAddon, type EngineHandle } from './native-engine.js';
-import type { ExchangeResult, Transport, TransportOptions } from './types.js';
+import type { ExchangeResult, SourceStrategy, Transport, TransportOptions } from './types.js';
 
 /** How the engine decides that a response is complete. */
 export type NativeReader = { kind: 'http'; isHead: boolean } | { kind: 'bytes'; expectBytes: number };
@@ -68,7 +68,7 @@ export const CODE = {
   NOT_STARTED: 10,
 } as const;
 const PHASES: readonly Phase[] = ['connect', 'send', 'response'];
-const SYSCALLS = ['connect', 'bind', 'read', 'write'] as const;
+const SYSCALLS = ['connect', 'bind', 'read', 'write', 'setsockopt'] as const;
 const DETAIL_LOCAL = 1;
 const DETAIL_UNDEFINED = 2;
 const POLICY = { client: 0, server: 1, reset: 2 } as const;
@@ -118,6 +118,8 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
   const capacity = addon.recordCapacity;
   const errnames = new Map<number, string>();
   let engine: Engine | null = null;
+  // Until the first engine says otherwise: what it asks for (the kernel may refuse the option).
+  let sourceStrategy: SourceStrategy = opts.localAddresses.length === 0 ? 'kernel' : 'bind-no-port';
 
   const errname = (errno: number): string => {
     let name = errnames.get(errno);
@@ -130,7 +132,7 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
 
   const newEngine = (): Engine => {
     let self: Engine | null = null;
-    const [handle, subAb, outAb, dueAb] = addon.create({
+    const [handle, subAb, outAb, dueAb, bindNoPort] = addon.create({
       family: family === 6 ? 6 : 4,
       host: opts.host,
       port: opts.port,
@@ -145,10 +147,12 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
       originNs: monotonicOriginNs(),
       batch: opts.scheduled !== true,
       poolSize: keepAlive?.poolSize ?? 0,
+      bindNoPort: true,
       onReady: () => {
         if (self) drain(self);
       },
     });
+    if (opts.localAddresses.length > 0) sourceStrategy = bindNoPort === true ? 'bind-no-port' : 'bind';
     self = {
       handle,
       resolvers: [],
@@ -310,6 +314,9 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
   return {
     exchange,
     schedules: true,
+    get sourceStrategy() {
+      return sourceStrategy;
+    },
     cancelScheduled() {
       const e = engine;
       if (e === null) return;

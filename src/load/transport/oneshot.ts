@@ -9,7 +9,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { normalizeError, type Failure } from '../../vocab/failure.js';
 import type { Phase } from '../../record/types.js';
-import { localAddressPicker } from './local-address.js';
+import { localAddressPicker, nodeNetStrategy } from './local-address.js';
 import type { ReadState, ResponseReader } from './readers.js';
 import type { ExchangeResult, Transport, TransportOptions } from './types.js';
 
@@ -101,6 +101,7 @@ export function oneShotTransport(opts: TransportOptions, request: Buffer, newRea
     });
 
   return {
+    sourceStrategy: nodeNetStrategy(opts.localAddresses),
     exchange,
     async close(force) {
       if (force) for (const s of live) s.destroy(abortError());

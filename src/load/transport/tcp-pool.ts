@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import { normalizeError, type Failure } from '../../vocab/failure.js';
 import type { Phase } from '../../record/types.js';
-import { localAddressPicker } from './local-address.js';
+import { localAddressPicker, nodeNetStrategy } from './local-address.js';
 import { byteCountReader } from './readers.js';
 import type { ExchangeResult, Transport, TransportOptions } from './types.js';
 
@@ -110,6 +110,7 @@ export function tcpPoolTransport(opts: TransportOptions): Transport {
   };
 
   return {
+    sourceStrategy: nodeNetStrategy(opts.localAddresses),
     exchange: () => limit(run),
     async close(force) {
       closing = true;

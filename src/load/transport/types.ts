@@ -1,5 +1,9 @@
 /** What every transport offers the generator: one exchange at a time, never a rejected promise. */
+import type { RunRecord } from '../../record/types.js';
 import type { Failure } from '../../vocab/failure.js';
+
+/** How a transport's connections get their source address and port (the record's `sourceStrategy`). */
+export type SourceStrategy = NonNullable<RunRecord['sourceStrategy']>;
 
 /** Result of one request/response exchange. Times are `performance.now()` milliseconds. */
 export interface ExchangeResult {
@@ -51,6 +55,12 @@ export interface Transport {
   readonly schedules?: boolean;
   /** Scheduled exchanges not due yet never start: they resolve with `notStarted`. */
   cancelScheduled?(): void;
+  /**
+   * How this transport's connections get their source port: `kernel` without localAddresses,
+   * `bind` when bind() picks it (node:net), `bind-no-port` when connect() does (the native engine
+   * with IP_BIND_ADDRESS_NO_PORT). Absent on test doubles.
+   */
+  readonly sourceStrategy?: SourceStrategy;
   /** Closes idle connections per the close policy; with `force`, aborts in-flight ones too. */
   close(force: boolean): Promise<void>;
 }
