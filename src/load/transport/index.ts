@@ -8,7 +8,7 @@ import { nativeKeepAliveTransport } from './native-keepalive.js';
 import { nativeOneShotTransport } from './native-oneshot.js';
 import { byteCountReader, httpResponseReader } from './readers.js';
 import { tcpPoolTransport } from './tcp-pool.js';
-import type { Transport, TransportOptions } from './types.js';
+import type { SourceStrategy, Transport, TransportOptions } from './types.js';
 
 /**
  * Environment variable choosing the engine of `reuse: false` and HTTP keep-alive transports: `js`
@@ -29,7 +29,10 @@ export interface EngineChoice {
 /**
  * The engine that `createTransport` uses for a scenario with `reuse` on or off, on this thread and
  * with this environment: the native engine for `reuse: false` and for HTTP keep-alive, unless
- * PORTSTORM_ENGINE=js or the addon does not load. `host`, when given, is the resolved target
+ * PORTSTORM_ENGINE=js or the addon does not load. The preference matters most with
+ * `connection.localAddresses`: only the native engine sets IP_BIND_ADDRESS_NO_PORT, which gives each
+ * source address a port budget per destination instead of one across all destinations (see
+ * `expectedSourceStrategy`). `host`, when given, is the resolved target
  * address (the native engine takes IP addresses only). A run can call this on its main thread to
  * report the engine its load workers use.
  */
@@ -41,6 +44,17 @@ export function connectionEngine(reuse: boolean, host?: string, protocol: 'http'
   if (!native.available) return { engine: 'js', reason: `native connection engine unavailable: ${native.reason}` };
   if (host !== undefined && net.isIP(host) === 0) return { engine: 'js', reason: `target ${host} is not an IP address` };
   return { engine: 'native', reason: null };
+}
+
+/**
+ * The source strategy a run's transports will report (the record's `sourceStrategy`), known before
+ * the load: `kernel` without source addresses, `bind-no-port` on the native engine (the engine
+ * reports `bind` instead where the kernel refuses IP_BIND_ADDRESS_NO_PORT, before Linux 4.2), `bind`
+ * on node:net, whose `localAddress` binds before connect() and cannot set the option.
+ */
+export function expectedSourceStrategy(choice: EngineChoice, localAddresses: readonly string[]): SourceStrategy {
+  if (localAddresses.length === 0) return 'kernel';
+  return choice.engine === 'native' ? 'bind-no-port' : 'bind';
 }
 
 /** The transport for `protocol` with `reuse` on or off. */

@@ -17,6 +17,10 @@
  * there `startedAt` is when the exchange got a pooled connection, and close() also closes the idle
  * connections the engine keeps.
  *
+ * With `connection.localAddresses` the engine sets IP_BIND_ADDRESS_NO_PORT before bind(), so the
+ * port is picked at connect(), per (source, destination ip:port), and a port is not held against
+ * every destination of its source; `sourceStrategy` says whether it is in effect.
+ *
  * exchange(notBefore) hands the exchange over early: the engine keeps it in its schedule and starts
  * it at that time (its thread wakes for it), so scheduled load does not depend on this thread's
  * timers. cancelScheduled() (a stop) and close(true) resolve the ones not due yet as `notStarted`.
