@@ -207,7 +207,7 @@ describe('native keep-alive vs undici', () => {
       const port = await closedPort();
       const runs = { js: await exchanges('js', options(port), 3), native: await exchanges('native', options(port), 3) };
       assert.deepEqual(sorted(runs.native.results.map(failure)), sorted(runs.js.results.map(failure)));
-      assert.deepEqual(runs.native.results[0]!.failure, { code: 'ECONNREFUSED', phase: 'connect', message: `connect ECONNREFUSED 127.0.0.1:${port}` });
+      assert.deepEqual(runs.native.results[0]!.failure, { code: 'ECONNREFUSED', phase: 'connect', message: `connect ECONNREFUSED 127.0.0.1:${port}`, syscall: 'connect' });
     });
 
     it('connect timeout: CONNECT_TIMEOUT in the connect phase', async () => {
@@ -249,7 +249,7 @@ describe('native keep-alive vs undici', () => {
     it('a reset after the request: ECONNRESET (read) in the send phase', async () => {
       const s = keep(await perRequest((sock) => sock.resetAndDestroy()));
       const runs = await same(s, options(s.port, { poolSize: 1 }), 3);
-      assert.deepEqual(runs.native.results[0]!.failure, { code: 'ECONNRESET', phase: 'send', message: 'read ECONNRESET' });
+      assert.deepEqual(runs.native.results[0]!.failure, { code: 'ECONNRESET', phase: 'send', message: 'read ECONNRESET', syscall: 'read' });
     });
 
     it('a malformed response: PROTOCOL on both (the engine does not name the broken rule)', async () => {
