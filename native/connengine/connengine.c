@@ -149,6 +149,7 @@ enum {
   FAULT_QUEUE = 2,  /* growing the queue to JS */
   FAULT_CONN = 4,   /* conn_alloc */
   FAULT_SUBMIT = 8, /* submit()'s reservation (JS thread): submit throws ENOMEM */
+  FAULT_NO_PORT = 16, /* a socket's IP_BIND_ADDRESS_NO_PORT setsockopt fails with ENOPROTOOPT */
 };
 
 typedef struct list {
@@ -659,9 +660,13 @@ static void start(engine *e, uint32_t slot) {
       fail_errno(e, c, EINVAL, SYS_BIND, DETAIL_NONE);
       return;
     }
-    if (e->bind_no_port && setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) < 0) {
-      fail_errno(e, c, errno, SYS_SETSOCKOPT, DETAIL_NONE);
-      return;
+    if (e->bind_no_port) {
+      int rc = faulty(e, FAULT_NO_PORT) ? (errno = ENOPROTOOPT, -1) : setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+      /* Never fall back to a plain bind(): the record says bind-no-port for every connection. */
+      if (rc < 0) {
+        fail_errno(e, c, errno, SYS_SETSOCKOPT, DETAIL_NONE);
+        return;
+      }
     }
     /*
      * As libuv's uv_tcp_bind: SO_REUSEADDR, then bind to port 0. Without IP_BIND_ADDRESS_NO_PORT the
@@ -1644,7 +1649,8 @@ static napi_value stats(napi_env env, napi_callback_info info) {
 /*
  * fault(handle, mask): test hook; allocations on the engine thread fail on purpose while their bit
  * is set: 1 a record, 2 growing the queue to JS, 4 a block of connections; 8 makes submit() throw
- * ENOMEM as when it cannot reserve room. 0 clears.
+ * ENOMEM as when it cannot reserve room; 16 fails each socket's IP_BIND_ADDRESS_NO_PORT with
+ * ENOPROTOOPT. 0 clears.
  */
 static napi_value fault(napi_env env, napi_callback_info info) {
   napi_value argv[2];

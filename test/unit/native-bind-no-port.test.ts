@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { expectedSourceStrategy } from '../../src/load/transport/index.js';
@@ -111,6 +112,35 @@ describe('native engine: IP_BIND_ADDRESS_NO_PORT', () => {
     assert.deepEqual(peers, ['127.0.0.2', '127.0.0.3']);
     assert.equal(bound.sourceStrategy, 'bind-no-port');
     await bound.close(false);
+  });
+
+  it('fault 16: a socket whose IP_BIND_ADDRESS_NO_PORT fails ends as setsockopt ENOPROTOOPT (connect phase), never with a plain bind()', async () => {
+    const a = engineAddon();
+    // Records: i32 index 8 type (2: done), 10 code (1: errno), 11 phase (0: connect), 12 errno, 13 syscall (4: setsockopt).
+    const rec = await new Promise<number[]>((resolve, reject) => {
+      let out: Int32Array;
+      const timer = setTimeout(() => reject(new Error('the exchange did not end within 10 s')), 10_000);
+      const [h, subAb, outAb] = a.create(
+        options(port, {
+          localAddresses: ['127.0.0.2'],
+          onReady: () => {
+            const k = a.take(h);
+            for (let i = 0; i < k; i++) {
+              if (out[i * 32 + 8] !== 2) continue;
+              clearTimeout(timer);
+              a.stop(h);
+              resolve([10, 11, 12, 13].map((j) => out[i * 32 + j]!));
+            }
+          },
+        }),
+      );
+      out = new Int32Array(outAb);
+      a.fault(h, 16);
+      new Int32Array(subAb)[0] = 0;
+      assert.equal(a.submit(h, 1), true);
+    });
+    assert.deepEqual(rec, [1, 0, os.constants.errno.ENOPROTOOPT, 4]);
+    assert.equal(a.errname(rec[2]!), 'ENOPROTOOPT');
   });
 
   it('expectedSourceStrategy: kernel without sources, bind-no-port on the native engine, bind on node:net', () => {

@@ -78,7 +78,10 @@ export interface ConnEngineAddon {
   /** [engine wake-ups by submit, JS wake-ups, engine loop iterations, exchanges started] so far. */
   stats(h: EngineHandle): [number, number, number, number];
   errname(errno: number): string;
-  /** Test hook: engine-thread allocations fail on purpose (1 records, 2 the queue to JS, 4 connections; 0 none). */
+  /**
+   * Test hook: engine-thread allocations fail on purpose (1 records, 2 the queue to JS, 4 connections;
+   * 8 submit() throws ENOMEM; 16 each socket's IP_BIND_ADDRESS_NO_PORT fails with ENOPROTOOPT; 0 none).
+   */
   fault(h: EngineHandle, mask: number): void;
   framer(kind: 0 | 1, arg: number): FramerHandle;
   feed(f: FramerHandle, chunk: Buffer): number;
