@@ -203,92 +203,112 @@ interface Row {
   verdict: string;
   pass: boolean;
   problems: string[];
+  /** Why the first try did not count, when the cell was run twice. */
+  retried?: string;
 }
 const rows: Row[] = [];
+
+/** One cell's outcome: its problems (PREMISE: the lab did not do what the cell is about) and the failure text. */
+interface Outcome {
+  row: Row;
+  message: string;
+  dir: string;
+}
+
+/** Runs one cell and checks it; never throws for a check, only for a lab that wrote no record. */
+async function check(c: Cell, name: string): Promise<Outcome> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ps-grid-'));
+  const rec = await runCell(c, dir);
+  const ex = rec.exhaustion!;
+  const top = rec.diagnosis?.[0];
+  const verdict = top ? `${top.verdict} (${top.severity}, ${top.confidence.toFixed(2)})` : 'none';
+  const predicted = ex?.predictedAtS ?? null;
+  const observed = ex?.firstAtS ?? null;
+  const problems: string[] = [];
+  // Today's engine binds with plain bind() (Node's net cannot set IP_BIND_ADDRESS_NO_PORT); a
+  // record that says otherwise gets that strategy's expectation.
+  const strategy = rec.sourceStrategy ?? (c.sources === 2 ? 'bind' : 'kernel');
+  const want = strategy === 'bind-no-port' && c.bindNoPort ? c.bindNoPort : { onsetS: c.onsetS, verdicts: c.verdicts };
+
+  // 1. The premise: the lab and the kernel did what this cell is about (else the cell says
+  //    nothing about the model: a lab or load problem).
+  if (rec.status !== 'completed') problems.push(`PREMISE: the run ended ${rec.status}`);
+  if (rec.host.tcpTwReuse !== c.twReuse) problems.push(`PREMISE: the namespace's tcp_tw_reuse is ${rec.host.tcpTwReuse}`);
+  if (c.twReuse === 1 && rec.host.tcpTimestamps !== 1) problems.push(`PREMISE: tcp_timestamps is ${rec.host.tcpTimestamps}; tw_reuse needs them`);
+  // The kernel's side of the cell, told from counts rather than from the clock (a starved load
+  // generator delivers the rate late or drops arrivals; the kernel's port budget does not move):
+  //  - ports run out: with a 60 s hold (tw_reuse 0, or plain bind()) the connections that got a
+  //    port are the budget (usable × sources; a few TIME_WAIT sockets die early, so -10 %
+  //    .. +15 %); with tw_reuse 1 the first failure comes before any port is 1 s old; when
+  //    every arrival went out (none dropped), also at ≈ the nominal onset;
+  //  - ports do not run out: no exhaustion error, at most 1 % failed otherwise, and more
+  //    connections attempted than the budget, where a 60 s hold would have failed (else
+  //    "healthy" proves nothing).
+  const offered = Math.round(c.rate * c.durationS);
+  const budget = c.ports * c.sources;
+  const reusable = c.twReuse === 1 && strategy !== 'bind';
+  const { completed, attempted, dropped, failed, connectionsOpened } = rec.totals;
+  const load =
+    `${attempted} of ${offered} arrivals attempted, ${dropped} dropped at maxInFlight ${maxInFlight(c) ?? 'default'}, ` +
+    `${connectionsOpened} connected, ${completed} completed, errors ${JSON.stringify(rec.errors)}`;
+  if (want.onsetS === null) {
+    if (observed !== null) problems.push(`PREMISE: ports ran out at ${s(observed)} though the cell expects they do not (${load})`);
+    if (attempted <= budget) problems.push(`PREMISE: too little load went out to tell (${load}; needs more than ${budget})`);
+    if (failed > 0.01 * attempted) problems.push(`PREMISE: ${failed} requests failed (a starved target?) (${load})`);
+  } else if (observed === null) {
+    problems.push(`PREMISE: ports never ran out though the cell expects it at ≈ ${s(want.onsetS)} (${load})`);
+  } else {
+    if (reusable && observed >= 1) problems.push(`PREMISE: with tw_reuse 1 the first failure should come before ports can be reused (1 s), it came at ${s(observed)} (${load})`);
+    if (!reusable && (connectionsOpened < 0.9 * budget || connectionsOpened > 1.15 * budget)) {
+      problems.push(`PREMISE: ${connectionsOpened} connections got a port, not ≈ the budget of ${budget} (${load})`);
+    }
+    if (dropped === 0 && !close(observed, want.onsetS)) problems.push(`PREMISE: every arrival went out but ports ran out at ${s(observed)}, not ≈ ${s(want.onsetS)} (${load})`);
+  }
+
+  // 2. The model's onset against the kernel's.
+  if (want.onsetS === null) {
+    if (predicted !== null) problems.push(`predicted onset ${s(predicted)} but ports never ran out (expected null)`);
+  } else if (predicted === null) {
+    problems.push(`predicted no exhaustion but the kernel failed at ${s(observed)}`);
+  } else if (!close(predicted, observed!)) {
+    problems.push(`predicted ${s(predicted)} is not within 20 % or 0.5 s of observed ${s(observed)}`);
+  }
+
+  // 3. The verdict.
+  const ok = top && want.verdicts.some(([v, sev]) => v === top.verdict && sev === top.severity);
+  if (!ok) problems.push(`verdict ${verdict}, expected ${want.verdicts.map(([v, sev]) => `${v} (${sev})`).join(' or ')}`);
+
+  const peak = (pick: (x: NonNullable<RunRecord['timeline'][number]['sockets']>) => number | null | undefined) =>
+    Math.max(0, ...rec.timeline.map((e) => (e.sockets ? pick(e.sockets) ?? 0 : 0)));
+  const tw = `TIME_WAIT peak ${peak((x) => x.timeWait)}, of it on the server side ${peak((x) => x.serverTimeWait)}`;
+  const row: Row = { cell: name, expected: want.onsetS, predicted, observed, verdict, pass: problems.length === 0, problems };
+  const message =
+    `${name}\n  why this cell: ${c.why}\n  kernel onset expected ${s(want.onsetS)} (source strategy ${strategy}), predicted ${s(predicted)}, observed ${s(observed)}; ${tw}\n  verdict ${verdict}: "${top?.evidence[0] ?? ''}"\n  ` +
+    `${problems.join('\n  ')}\n  record: ${dir}`;
+  if (problems.length === 0) rmSync(dir, { recursive: true, force: true });
+  return { row, message, dir };
+}
 
 describe('capacity model against the kernel: lab grid (port range × rate × tw_reuse × close × sources)', { concurrency: 4 }, () => {
   after(() => {
     const lines = ['', 'model grid: cell | expected onset | predicted | observed | verdict | result'];
-    for (const r of rows) lines.push(`  ${r.cell} | ${s(r.expected)} | ${s(r.predicted)} | ${s(r.observed)} | ${r.verdict} | ${r.pass ? 'pass' : `FAIL: ${r.problems.join('; ')}`}`);
+    for (const r of rows) lines.push(`  ${r.cell} | ${s(r.expected)} | ${s(r.predicted)} | ${s(r.observed)} | ${r.verdict} | ${r.pass ? 'pass' : `FAIL: ${r.problems.join('; ')}`}${r.retried ? ` (second try; first: ${r.retried})` : ''}`);
     process.stderr.write(lines.join('\n') + '\n');
   });
 
   for (const c of CELLS) {
     const name = cellName(c);
-    it(name, { timeout: 120_000 }, async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'ps-grid-'));
-      const rec = await runCell(c, dir);
-      const ex = rec.exhaustion!;
-      const top = rec.diagnosis?.[0];
-      const verdict = top ? `${top.verdict} (${top.severity}, ${top.confidence.toFixed(2)})` : 'none';
-      const predicted = ex?.predictedAtS ?? null;
-      const observed = ex?.firstAtS ?? null;
-      const problems: string[] = [];
-      // Today's engine binds with plain bind() (Node's net cannot set IP_BIND_ADDRESS_NO_PORT); a
-      // record that says otherwise gets that strategy's expectation.
-      const strategy = rec.sourceStrategy ?? (c.sources === 2 ? 'bind' : 'kernel');
-      const want = strategy === 'bind-no-port' && c.bindNoPort ? c.bindNoPort : { onsetS: c.onsetS, verdicts: c.verdicts };
-
-      // 1. The premise: the lab and the kernel did what this cell is about (else the cell says
-      //    nothing about the model: a lab or load problem).
-      if (rec.status !== 'completed') problems.push(`PREMISE: the run ended ${rec.status}`);
-      if (rec.host.tcpTwReuse !== c.twReuse) problems.push(`PREMISE: the namespace's tcp_tw_reuse is ${rec.host.tcpTwReuse}`);
-      if (c.twReuse === 1 && rec.host.tcpTimestamps !== 1) problems.push(`PREMISE: tcp_timestamps is ${rec.host.tcpTimestamps}; tw_reuse needs them`);
-      // The kernel's side of the cell, told from counts rather than from the clock (a starved load
-      // generator delivers the rate late or drops arrivals; the kernel's port budget does not move):
-      //  - ports run out: with a 60 s hold (tw_reuse 0, or plain bind()) the connections that got a
-      //    port are the budget (usable × sources; a few TIME_WAIT sockets die early, so -10 %
-      //    .. +15 %); with tw_reuse 1 the first
-      //    failure comes before any port is 1 s old; when every arrival went out (none dropped),
-      //    also at ≈ the nominal onset;
-      //  - ports do not run out: no exhaustion error, at most 1 % failed otherwise, and more
-      //    connections attempted than the budget, where a 60 s hold would have failed (else
-      //    "healthy" proves nothing).
-      const offered = Math.round(c.rate * c.durationS);
-      const budget = c.ports * c.sources;
-      const reusable = c.twReuse === 1 && strategy !== 'bind';
-      const { completed, attempted, dropped, failed, connectionsOpened } = rec.totals;
-      const load =
-        `${attempted} of ${offered} arrivals attempted, ${dropped} dropped at maxInFlight ${maxInFlight(c) ?? 'default'}, ` +
-        `${connectionsOpened} connected, ${completed} completed, errors ${JSON.stringify(rec.errors)}`;
-      if (want.onsetS === null) {
-        if (observed !== null) problems.push(`PREMISE: ports ran out at ${s(observed)} though the cell expects they do not (${load})`);
-        if (attempted <= budget) problems.push(`PREMISE: too little load went out to tell (${load}; needs more than ${budget})`);
-        if (failed > 0.01 * attempted) problems.push(`PREMISE: ${failed} requests failed (a starved target?) (${load})`);
-      } else if (observed === null) {
-        problems.push(`PREMISE: ports never ran out though the cell expects it at ≈ ${s(want.onsetS)} (${load})`);
-      } else {
-        if (reusable && observed >= 1) problems.push(`PREMISE: with tw_reuse 1 the first failure should come before ports can be reused (1 s), it came at ${s(observed)} (${load})`);
-        if (!reusable && (connectionsOpened < 0.9 * budget || connectionsOpened > 1.15 * budget)) {
-          problems.push(`PREMISE: ${connectionsOpened} connections got a port, not ≈ the budget of ${budget} (${load})`);
-        }
-        if (dropped === 0 && !close(observed, want.onsetS)) problems.push(`PREMISE: every arrival went out but ports ran out at ${s(observed)}, not ≈ ${s(want.onsetS)} (${load})`);
+    it(name, { timeout: 240_000 }, async () => {
+      // A cell whose premise failed tested nothing (the lab could not deliver, e.g. a target starved
+      // of CPU): run it once more. A wrong prediction or verdict is never retried.
+      let out = await check(c, name);
+      if (out.row.problems.some((p) => p.startsWith('PREMISE'))) {
+        const first = out.row.problems.filter((p) => p.startsWith('PREMISE')).join('; ');
+        out = await check(c, name);
+        out.row.retried = first;
       }
-
-      // 2. The model's onset against the kernel's.
-      if (want.onsetS === null) {
-        if (predicted !== null) problems.push(`predicted onset ${s(predicted)} but ports never ran out (expected null)`);
-      } else if (predicted === null) {
-        problems.push(`predicted no exhaustion but the kernel failed at ${s(observed)}`);
-      } else if (!close(predicted, observed!)) {
-        problems.push(`predicted ${s(predicted)} is not within 20 % or 0.5 s of observed ${s(observed)}`);
-      }
-
-      // 3. The verdict.
-      const ok = top && want.verdicts.some(([v, sev]) => v === top.verdict && sev === top.severity);
-      if (!ok) problems.push(`verdict ${verdict}, expected ${want.verdicts.map(([v, sev]) => `${v} (${sev})`).join(' or ')}`);
-
-      const peak = (pick: (x: NonNullable<RunRecord['timeline'][number]['sockets']>) => number | null | undefined) =>
-        Math.max(0, ...rec.timeline.map((e) => (e.sockets ? pick(e.sockets) ?? 0 : 0)));
-      const tw = `TIME_WAIT peak ${peak((x) => x.timeWait)}, of it on the server side ${peak((x) => x.serverTimeWait)}`;
-      rows.push({ cell: name, expected: want.onsetS, predicted, observed, verdict, pass: problems.length === 0, problems });
-      if (problems.length === 0) rmSync(dir, { recursive: true, force: true });
-      assert.deepEqual(
-        problems,
-        [],
-        `${name}\n  why this cell: ${c.why}\n  kernel onset expected ${s(want.onsetS)} (source strategy ${strategy}), predicted ${s(predicted)}, observed ${s(observed)}; ${tw}\n  verdict ${verdict}: "${top?.evidence[0] ?? ''}"\n  ` +
-          `${problems.join('\n  ')}\n  record: ${dir}`,
-      );
+      rows.push(out.row);
+      assert.deepEqual(out.row.problems, [], out.message + (out.row.retried ? `\n  (second try; the first failed its premise: ${out.row.retried})` : ''));
     });
   }
 });
