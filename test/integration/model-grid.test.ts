@@ -1,8 +1,9 @@
 /**
  * The capacity model against the kernel (issue 14, item 8). Each cell of this grid is one
  * `portstorm lab` run in its own network namespace (its own port range and tcp_tw_reuse), and checks
- *   - the kernel did what the cell's premise says (observed onset, or no exhaustion at all), so a
- *     broken lab is told apart from a wrong model;
+ *   - the kernel did what the cell's premise says (the port budget spent, or no exhaustion at all
+ *     under more load than a 60 s hold could take), so a broken or starved lab is told apart from
+ *     a wrong model;
  *   - the model's predicted onset (`exhaustion.predictedAtS`) against the kernel's first
  *     exhaustion-signal error (`exhaustion.firstAtS`): within 20 % or 0.5 s when ports run out,
  *     both null when they do not;
@@ -24,12 +25,20 @@
  *     to its source address, so one destination gets twice the budget: onset ≈ 2 × usable / rate
  *     (Node reports the failure as EADDRINUSE on connect, an exhaustion signal too).
  *
- * The grid is a covering design, not a full factorial (2 × 4 × 2 × 3 × 2 = 96 cells would take
- * ~10 min): every level of every factor appears, every close × tw_reuse pair appears, two port
+ * The grid is a covering design, not a full factorial (3 ranges × 5 rates × 2 × 3 × 2 would be 180
+ * cells): every level of every factor appears, every close × tw_reuse pair appears, three port
  * ranges (200, 400, and 600 for the issue's own case) and five rates (100, 150, 200, 300, 400/s;
- * low, because the lab's built-in target shares two cores with the load and with other work). Each cell says why it is there. Cells
- * run four at a time (each in its own namespace), each with 2–4 s of load; the whole grid takes
- * ≈ 30 s on two idle cores, 60–90 s on two cores shared with other work.
+ * low, because the lab's built-in target shares two cores with the load and with other work), plus
+ * one cell where the server closes first although the scenario says close: client. Each cell says
+ * why it is there. Cells run four at a time (each in its own namespace), each with 2–4 s of load.
+ * Measured wall time: 73–106 s on two cores shared with other work (load average 12–15), 165 s
+ * beside `stress-ng --cpu 2` (with two retries).
+ *
+ * A cell first checks its premise (PREMISE: in a failure): that the kernel did what the cell is
+ * about, from counts (connections that got a port against the budget, arrivals attempted) rather
+ * than the clock. A starved target (seen beside a CPU hog: hundreds of request timeouts, ports held
+ * by open connections) makes a cell test nothing; such a cell is run once more, and fails with
+ * PREMISE if it still cannot be delivered. The prediction and verdict checks are never retried.
  *
  * This grid is meant to fail where the model is wrong: do not loosen an expectation to make a cell
  * pass. Each failure names the cell, predicted and observed onset, the verdict and its first line.
