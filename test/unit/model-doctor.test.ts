@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { diagnoseHost } from '../../src/analysis/doctor.js';
-import { connectionRate, secondsToExhaustion, sustainableRate } from '../../src/analysis/model.js';
+import { connectionRate, secondsToExhaustion, sustainableRate } from '../../src/analysis/capacity.js';
 import type { HostInfo } from '../../src/record/types.js';
 import { zeroStates, type SocketScan } from '../../src/monitor/types.js';
 import { LINUX_HOST } from '../helpers/synthetic-record.js';
@@ -12,7 +12,7 @@ describe('capacity model (DOMAIN.md figures)', () => {
   it('sustainable rate = usable / TIME_WAIT, times sources and destinations', () => {
     assert.ok(Math.abs(sustainableRate(28_232, 60) - 470.5) < 0.1);
     assert.ok(Math.abs(sustainableRate(64_512, 60) - 1075.2) < 0.1);
-    assert.ok(Math.abs(sustainableRate(28_232, 60, 2, 3) - 470.5 * 6) < 0.5);
+    assert.ok(Math.abs(sustainableRate(28_232, 60, 6) - 470.5 * 6) < 0.5);
   });
 
   it('time to the first failure from empty: ≈ 28 s at 1 000/s, ≈ 5.6 s at 5 000/s; none when sustainable', () => {
@@ -48,7 +48,7 @@ describe('doctor', () => {
     assert.equal(r.sustainableRate, 471);
     assert.equal(r.now?.destination, '10.0.0.5:443');
     assert.equal(r.atRate?.secondsToExhaustion, 8.2);
-    assert.ok(r.warnings.some((w) => w.includes('71% of the ports toward 10.0.0.5:443')));
+    assert.ok(r.warnings.some((w) => w.includes('71 % of the ports toward 10.0.0.5:443')));
     assert.ok(r.warnings.some((w) => w.includes('loopback only')));
     assert.ok(r.advice.some((a) => a.id === 'raise-nofile'), 'soft < hard');
     for (const a of r.advice) assert.ok(a.tradeOff.length > 10, a.id);
