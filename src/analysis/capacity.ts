@@ -227,11 +227,15 @@ export function connectionAttempts(r: RunRecord, e: TimelineEntry): number {
   return r.scenario.connection.reuse ? e.connectionsOpened : e.attempted;
 }
 
+/** Client TIME_WAIT toward the run's destinations; in older records (no `ownTimeWait`) host TIME_WAIT
+ * less the server side, at most the client sockets holding a port: `timeWait` is the second's
+ * highest sockstat count while the server side comes from the scan, so their difference alone
+ * overstates the client when the server holds TIME_WAIT. */
 const clientTw = (e: TimelineEntry): number | null => {
   const s = e.sockets;
   if (!s) return null;
   if (s.ownTimeWait != null) return s.ownTimeWait;
-  return Math.max(0, s.timeWait - (s.serverTimeWait ?? 0));
+  return Math.min(Math.max(0, s.timeWait - (s.serverTimeWait ?? 0)), s.ephemeralInUse ?? Infinity);
 };
 const serverTw = (e: TimelineEntry): number | null => e.sockets?.ownServerTimeWait ?? e.sockets?.serverTimeWait ?? null;
 

@@ -252,17 +252,22 @@ function portAdvice(f: Facts): string[] {
 
 /** `server-time-wait`: TIME_WAIT piles up on the server while the client's ports are safe. */
 export function serverTimeWait(f: Facts): Verdict | null {
-  const peak = peakSockets(f, (s) => s.serverTimeWait);
+  const peak = peakSockets(f, (s) => s.ownServerTimeWait ?? s.serverTimeWait);
   const buckets = f.r.host.tcpMaxTwBuckets;
   if (peak === null || !(peak >= 1000 || (buckets !== null && peak >= 0.2 * buckets))) return null;
   const util = f.r.ports?.peakUtilization ?? null;
   if (f.signalTotal > 0 || (util !== null && util >= 0.5)) return null;
-  const at = f.timeline.find((e) => (e.sockets?.serverTimeWait ?? 0) >= Math.min(1000, peak))?.t ?? null;
+  const at = f.timeline.find((e) => (e.sockets?.ownServerTimeWait ?? e.sockets?.serverTimeWait ?? 0) >= Math.min(1000, peak))?.t ?? null;
   const share = buckets ? `, ${pct(peak / buckets)} of tcp_max_tw_buckets (${num(buckets)})` : '';
   const evidence = [`Up to ${num(peak)} TIME_WAIT sockets were on the server side (on a listening port)${share}.`];
   evidence.push(`Client ports stayed safe: ${util === null ? 'utilization unknown' : `peak utilization ${pct(util)}`}, no EADDRNOTAVAIL.`);
   const c = f.r.scenario.connection;
-  if (c.close === 'server') evidence.push('The scenario has close: server: the server closes first, so TIME_WAIT lands on the server, not on client ports.');
+  const side = f.capacity.timeWaitSide;
+  if (side.source !== 'scenario' && side.side === 'server' && c.close === 'client') {
+    evidence.push(`The scenario has close: client, but the server closed first (${side.reason}): TIME_WAIT lands on the server, not on client ports (e.g. HTTP/1.0 or Connection: close in its responses).`);
+  } else if (c.close === 'server') {
+    evidence.push('The scenario has close: server: the server closes first, so TIME_WAIT lands on the server, not on client ports.');
+  }
   const st = f.r.target.stats;
   if (st && st.connectionsAccepted > 0) evidence.push(`The built-in target closed ${num(st.closedByServer)} of ${num(st.connectionsAccepted)} connections first.`);
   const advice = [
