@@ -23,6 +23,8 @@ export interface DoctorReport {
   /** Seconds a closed port stays unusable toward the destination (the capacity model's hold), and why. */
   holdS: number;
   holdReason: string;
+  /** The hold toward loopback where it differs (tcp_tw_reuse=2), else null. */
+  loopbackHoldS: number | null;
   /** What one budget is: per (source, destination) pair on Linux, per source address elsewhere. */
   budgetScope: 'source-destination' | 'source';
   budgetReason: string;
@@ -35,13 +37,15 @@ export interface DoctorReport {
   advice: Advice[];
 }
 
-/** Builds the report; `dest` picks a destination from the scan (default: the busiest). */
+/** Builds the report; `dest` picks a destination from the scan (default: the busiest) and the hold
+ * toward it (default: toward a destination off loopback). */
 export function diagnoseHost(host: HostInfo, scan: SocketScan | null, rate: number | null, dest: string | null): DoctorReport {
   const usable = host.usablePorts;
   const tw = host.timeWaitS;
   const d = scan ? (dest ? scan.destinations.find((x) => x.dest === dest) : scan.destinations[0]) : undefined;
-  const toward = dest ?? d?.dest ?? null;
-  const hold = portHold(host, toward !== null && isLoopbackHost(toward));
+  // Without --dest the production case: a destination off loopback.
+  const hold = portHold(host, dest !== null && isLoopbackHost(dest));
+  const loop = portHold(host, true);
   const budget = portBudget(host.platform, usable, 'kernel', 0, 1);
   const rmax = usable !== null ? sustainableRate(usable, hold.holdS) : null;
   const now = scan
@@ -61,6 +65,7 @@ export function diagnoseHost(host: HostInfo, scan: SocketScan | null, rate: numb
     timeWaitS: tw,
     holdS: hold.holdS,
     holdReason: hold.reason,
+    loopbackHoldS: loop.holdS !== hold.holdS ? loop.holdS : null,
     budgetScope: budget.scope,
     budgetReason: budget.reason,
     sustainableRate: rmax === null ? null : Math.round(rmax),

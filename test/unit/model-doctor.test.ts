@@ -4,6 +4,7 @@ import { diagnoseHost } from '../../src/analysis/doctor.js';
 import { connectionRate, secondsToExhaustion, sustainableRate } from '../../src/analysis/capacity.js';
 import type { HostInfo } from '../../src/record/types.js';
 import { zeroStates, type SocketScan } from '../../src/monitor/types.js';
+import { renderDoctor } from '../../src/report/doctor-text.js';
 import { LINUX_HOST } from '../helpers/synthetic-record.js';
 
 const host: HostInfo = { ...LINUX_HOST, conntrackMax: null, unavailable: { conntrackMax: 'no nf_conntrack' } };
@@ -60,4 +61,32 @@ describe('doctor', () => {
     assert.equal(r.now?.destination, '192.168.1.1:80');
     assert.equal(r.now?.inUse, 0);
   });
+
+  it('the hold follows tcp_tw_reuse: 60 s off loopback with =2, 1 s toward loopback, 1 s everywhere with =1', () => {
+    const def = diagnoseHost(host, scan(10), 1000, null);
+    assert.equal(def.holdS, 60);
+    assert.equal(def.loopbackHoldS, 1);
+    const loop = diagnoseHost(host, scan(10), 1000, '127.0.0.1:8080');
+    assert.equal(loop.holdS, 1);
+    assert.equal(loop.sustainableRate, 28_232);
+    assert.deepEqual(loop.atRate, { rate: 1000, secondsToExhaustion: null, sustainable: true });
+    const reuse = diagnoseHost({ ...host, tcpTwReuse: 1, tcpTwReuseDelayMs: 500 }, scan(10), 1000, null);
+    assert.equal(reuse.holdS, 0.5);
+    assert.equal(reuse.sustainableRate, 56_464, '28 232 ports / 0.5 s');
+    assert.match(renderDoctor(reuse), /port hold {9}0\.5 s after close: tcp_tw_reuse=1/);
+  });
+
+  it('macOS: 2 × MSL, a budget per source address, and no Linux-only advice', () => {
+    const mac: HostInfo = { ...host, platform: 'darwin', portRange: [49_152, 65_535], usablePorts: 16_384, timeWaitS: 30, tcpTwReuse: null, tcpTwReuseDelayMs: null };
+    const r = diagnoseHost(mac, scan(10), 1000, null);
+    assert.equal(r.holdS, 30);
+    assert.equal(r.budgetScope, 'source');
+    assert.equal(r.sustainableRate, 546, '16 384 / 30 s');
+    assert.ok(!r.advice.some((a) => a.id === 'more-destinations' || a.id === 'tw-reuse'), r.advice.map((a) => a.id).join());
+    assert.ok(r.advice.some((a) => a.action.includes('net.inet.tcp.msl')));
+    const win = diagnoseHost({ ...mac, platform: 'win32', timeWaitS: null }, null, null, null);
+    assert.equal(win.holdS, 120);
+    assert.equal(win.sustainableRate, 137, '16 384 / 120 s');
+  });
 });
+
