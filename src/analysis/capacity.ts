@@ -317,6 +317,17 @@ export function observedHold(r: RunRecord, holdS: number, budget: number | null)
   };
 }
 
+/** Where tcp_tw_reuse could not be read and the kernel counted recycled TIME_WAIT sockets
+ * (TWRecycled): ports came back after about tcp_tw_reuse_delay. Only then: the counter is per network
+ * namespace, so with tcp_tw_reuse=2 it also counts loopback traffic that is not this run's. */
+function recycledHold(r: RunRecord, hold: Hold): Hold | null {
+  if (r.host.platform !== 'linux' || r.host.tcpTwReuse !== null) return null;
+  const recycled = r.timeline.reduce((a, e) => a + (e.counters?.['TWRecycled'] ?? 0), 0);
+  const delayMs = r.host.tcpTwReuseDelayMs ?? DEFAULT_TW_REUSE_DELAY_MS;
+  if (recycled <= 0 || hold.holdS <= delayMs / 1000) return null;
+  return { holdS: delayMs / 1000, reason: `TWRecycled rose by ${num(recycled)}: the kernel reused TIME_WAIT ports, after tcp_tw_reuse_delay (${num(delayMs)} ms)` };
+}
+
 /** The capacity model of a run record. */
 export function capacityOf(r: RunRecord): Capacity {
   const strategy = sourceStrategyOf(r);
@@ -326,7 +337,7 @@ export function capacityOf(r: RunRecord): Capacity {
   let hold = portHold(r.host, targetIsLoopback(r));
   let holdSource: Capacity['holdSource'] = 'host';
   if (side.side === 'client' || side.side === 'both') {
-    const seen = observedHold(r, hold.holdS, budget.ports);
+    const seen = observedHold(r, hold.holdS, budget.ports) ?? recycledHold(r, hold);
     if (seen && seen.holdS < hold.holdS) {
       hold = { holdS: seen.holdS, reason: `${seen.reason} (${hold.reason})` };
       holdSource = 'observed';

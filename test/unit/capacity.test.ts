@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { baselineHeld, capacityOf, isLoopbackHost, observedHold, portBudget, portHold, predictOnset, sourceStrategyOf, timeWaitSide } from '../../src/analysis/capacity.js';
+import { baselineHeld, baselineShare, capacityOf, isLoopbackHost, observedHold, portBudget, portHold, predictOnset, sourceStrategyOf, timeWaitSide } from '../../src/analysis/capacity.js';
 import { diagnose } from '../../src/analysis/diagnose.js';
 import { analyzeExhaustion } from '../../src/analysis/exhaustion.js';
 import { predictedKnee } from '../../src/lab/knee.js';
@@ -191,6 +191,13 @@ describe('observed behaviour', () => {
     near(c.holdS, 1.25, 1e-9);
   });
 
+  it('TWRecycled rising although the settings read give no reuse: the hold is tcp_tw_reuse_delay', () => {
+    const r = syntheticRecord({ host: { tcpTwReuse: null }, monitor: { enabled: false }, ports: null, timeline: Array.from({ length: 5 }, (_, t) => entry(t, { sockets: null, counters: { TWRecycled: 50 } })) });
+    const c = capacityOf(r);
+    assert.deepEqual([c.holdS, c.holdSource], [1, 'observed']);
+    assert.match(c.holdReason, /TWRecycled rose by 250/);
+  });
+
   it('no correction when TIME_WAIT grows as the hold says, or ports were running out', () => {
     const growing = syntheticRecord({ timeline: Array.from({ length: 10 }, (_, t) => entry(t, { attempted: 300, sockets: sockets({ timeWait: 300 * (t + 1) }) })) });
     assert.equal(observedHold(growing, 60, 28_232), null);
@@ -280,6 +287,18 @@ describe('strategy, platform and own destinations in evidence and advice', () =>
     assert.ok(kernel.includes('Other traffic on this host: 3 496 ports toward 127.0.0.1:34505; it uses other (source, destination) pairs'), kernel);
     r.scenario.connection.localAddresses = ['198.18.0.10'];
     assert.ok(text(verdict(r, 'client-port-exhaustion')).includes('same per-source budget, so it counts here'));
+  });
+});
+
+describe('baseline share (compare warns past 5 %)', () => {
+  it('the own destination\'s earlier TIME_WAIT over its budget; null for older records', () => {
+    const r = syntheticRecord({ host: { usablePorts: 1000 } });
+    assert.equal(baselineShare(r), null);
+    r.monitor.baseline = { timeWait: 900, ephemeralInUse: 900, byDestination: [
+      { dest: '198.18.0.2:8080', own: true, inUse: 60, timeWait: 60, timeWaitExpiry: null },
+      { dest: '198.18.0.9:1', own: false, inUse: 800, timeWait: 800, timeWaitExpiry: null },
+    ] };
+    assert.equal(baselineShare(r), 0.06, '60 of 1 000');
   });
 });
 
