@@ -5,13 +5,14 @@
  */
 import type { Verdict } from '../record/types.js';
 import type { Facts } from './diagnose-facts.js';
+import { isBindSample } from './exhaustion.js';
 import { num, pct, sec } from '../vocab/format.js';
 
 /** Critical when bind() failed with EADDRNOTAVAIL, or a configured source address is missing and EADDRNOTAVAIL occurred. */
 export function sourceAddressUnavailable(f: Facts): Verdict | null {
   const { r } = f;
   if (f.bindUnavailable <= 0) return null;
-  const bindSamples = r.errorSamples.filter((s) => s.code === 'EADDRNOTAVAIL' && s.syscall === 'bind');
+  const bindSamples = r.errorSamples.filter((s) => s.code === 'EADDRNOTAVAIL' && isBindSample(s));
   const first = bindSamples.length > 0 ? Math.min(...bindSamples.map((s) => s.t)) : (f.timeline.find((e) => (e.errors['EADDRNOTAVAIL'] ?? 0) > 0)?.t ?? null);
   const configured = r.scenario.connection.localAddresses;
   const missing = f.missingSources;

@@ -36,15 +36,21 @@ export function missingSourceAddresses(r: RunRecord): string[] {
   return r.scenario.connection.localAddresses.filter((a) => !set.has(norm(a)));
 }
 
+/** Whether an error sample failed in bind(): its recorded syscall, else Node's message ("bind EADDRNOTAVAIL 10.9.9.9"). */
+export function isBindSample(s: RunRecord['errorSamples'][number]): boolean {
+  return s.syscall === 'bind' || (s.syscall == null && /^bind\b/.test(s.message));
+}
+
 /**
  * EADDRNOTAVAIL failures of bind() (a source address the host lacks), not of port exhaustion:
  * `errorsBySyscall['bind:EADDRNOTAVAIL']` where the transport recorded syscalls; else every
- * EADDRNOTAVAIL when a configured source address is missing from the host.
+ * EADDRNOTAVAIL when the sample of that code failed in bind() or a configured source address is
+ * missing from the host.
  */
 export function bindUnavailableCount(r: RunRecord): number {
   const bySyscall = r.errorsBySyscall;
   if (bySyscall) return bySyscall['bind:EADDRNOTAVAIL'] ?? 0;
-  if (r.errorSamples.some((s) => s.code === 'EADDRNOTAVAIL' && s.syscall === 'bind')) return r.errors['EADDRNOTAVAIL'] ?? 0;
+  if (r.errorSamples.some((s) => s.code === 'EADDRNOTAVAIL' && isBindSample(s))) return r.errors['EADDRNOTAVAIL'] ?? 0;
   return missingSourceAddresses(r).length > 0 ? (r.errors['EADDRNOTAVAIL'] ?? 0) : 0;
 }
 
@@ -74,7 +80,7 @@ export function exhaustionSignalCounts(r: RunRecord): Record<string, number> {
  * include it; null if never.
  */
 export function firstFailureAt(r: RunRecord, code: string, phase?: Phase): number | null {
-  const sample = r.errorSamples.find((s) => s.code === code && s.syscall !== 'bind' && (phase === undefined || s.phase === phase));
+  const sample = r.errorSamples.find((s) => s.code === code && !isBindSample(s) && (phase === undefined || s.phase === phase));
   if (sample) return sample.t;
   const second = r.timeline.find((e) => (e.errors[code] ?? 0) > 0);
   return second ? second.t : null;

@@ -240,6 +240,13 @@ describe('causes told apart', () => {
     assert.ok(v.advice.some((a) => a.includes('10.9.9.9')));
   });
 
+  it('by the sample\'s message in records without syscalls (measured: "bind EADDRNOTAVAIL 10.9.9.9" from the native engine)', () => {
+    const timeline = Array.from({ length: 2 }, (_, t) => entry(t, { attempted: 50, completed: 0, failed: 50, errors: { EADDRNOTAVAIL: 50 }, sockets: sockets() }));
+    const r = syntheticRecord({ timeline, connection: { localAddresses: ['10.9.9.9'] }, errorSamples: [{ code: 'EADDRNOTAVAIL', phase: 'connect', message: 'bind EADDRNOTAVAIL 10.9.9.9', t: 0.0104, localPort: null }] });
+    assert.deepEqual(diagnose(r).map((v) => v.verdict), ['source-address-unavailable']);
+    assert.equal(verdict(r, 'source-address-unavailable').atS, 0.0104);
+  });
+
   it('by the failing syscall, when the transport recorded it; connect() failures beside it stay exhaustion', () => {
     const timeline = Array.from({ length: 3 }, (_, t) => entry(t, { completed: 0, failed: 100, errors: { EADDRNOTAVAIL: 100 }, sockets: sockets() }));
     const r = syntheticRecord({ timeline, connection: { localAddresses: ['198.18.0.10'] }, errorSamples: [{ code: 'EADDRNOTAVAIL', phase: 'connect', message: 'bind EADDRNOTAVAIL', t: 0.002, localPort: null, syscall: 'bind' }] });
