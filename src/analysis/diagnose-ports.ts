@@ -165,7 +165,7 @@ function sourceAddressSentences(f: Facts): string[] {
   let why: string;
   if (platform !== 'linux') why = `on ${platform} a port is held per source address across all destinations whatever the bind strategy`;
   else if (strategy === 'bind-no-port') why = 'the engine sets IP_BIND_ADDRESS_NO_PORT, so the port is picked at connect() and each source address has its own ports per destination';
-  else why = 'the source address is bound before connect() without IP_BIND_ADDRESS_NO_PORT, which makes each port exclusive to that source across all destinations (the native engine sets IP_BIND_ADDRESS_NO_PORT; node:net cannot)';
+  else why = 'the source address is bound before connect() without IP_BIND_ADDRESS_NO_PORT, which makes each port exclusive to that source across all destinations (IP_BIND_ADDRESS_NO_PORT avoids that; node:net cannot set it)';
   if ((f.signals['EADDRINUSE'] ?? 0) > 0 && strategy !== 'bind-no-port') {
     return [`The failures are EADDRINUSE on connect with ${set}: ${why}. Node reports that implicit bind's failure as EADDRINUSE.`];
   }
@@ -237,7 +237,7 @@ function portAdvice(f: Facts): string[] {
       const carry = rate > perPool ? `, so ${Math.ceil(rate / perPool)} source addresses carry ${num(rate)}/s` : '';
       const why =
         platform === 'linux'
-          ? ' (more destinations do not help while bind() makes a port exclusive to its source; binding with IP_BIND_ADDRESS_NO_PORT, as the native engine does, makes the budget per destination again)'
+          ? ' (more destinations do not help while bind() makes a port exclusive to its source; binding with IP_BIND_ADDRESS_NO_PORT makes the budget per destination again)'
           : ` (on ${platform} a port is held per source address across all destinations, so more destinations do not help)`;
       advice.push(`Add source IP addresses (connection.localAddresses): each has its own ${num(f.usable!)} ports${carry}${why}.`);
     }

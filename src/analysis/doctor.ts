@@ -120,7 +120,7 @@ function advice(host: HostInfo, rmax: number | null): Advice[] {
     {
       id: 'more-sources',
       action: 'Add source IP addresses',
-      effect: 'each source IP has its own range (per destination when bound with IP_BIND_ADDRESS_NO_PORT, as portstorm\'s native engine does)',
+      effect: 'each source IP has its own range (per destination when bound with IP_BIND_ADDRESS_NO_PORT)',
       tradeOff: 'a plain bind() before connect() (node:net\'s localAddress) makes a port exclusive to its source across all destinations; routing must accept the extra addresses',
     },
     {
