@@ -25,6 +25,7 @@ export interface Facts {
   usable: number | null;
   /** Seconds a closed port stays unusable (the capacity model's hold, not the bare TIME_WAIT length). */
   timeWaitS: number | null;
+  /** The run's capacity model (the record's, else computed). */
   capacity: Capacity;
   /** The monitor produced a socket picture for at least one second. */
   socketsSeen: boolean;
