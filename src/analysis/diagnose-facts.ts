@@ -2,8 +2,9 @@
  * Figures the verdicts share, read once from a run record. Pure.
  */
 import { FD_CODES } from '../vocab/failure.js';
-import type { Exhaustion, RunRecord, TimelineEntry, TimelineSockets } from '../record/types.js';
-import { exhaustionSignalCounts } from './exhaustion.js';
+import type { Capacity, Exhaustion, RunRecord, TimelineEntry, TimelineSockets } from '../record/types.js';
+import { capacityOf, isLoopbackHost } from './capacity.js';
+import { bindUnavailableCount, exhaustionSignalCounts, missingSourceAddresses } from './exhaustion.js';
 
 /** What the verdict rules read from a record. */
 export interface Facts {
@@ -22,20 +23,32 @@ export interface Facts {
   /** The target is 127.0.0.0/8, ::1 or localhost. */
   loopback: boolean;
   usable: number | null;
+  /** Seconds a closed port stays unusable (the capacity model's hold, not the bare TIME_WAIT length). */
   timeWaitS: number | null;
+  /** The run's capacity model (the record's, else computed). */
+  capacity: Capacity;
   /** The monitor produced a socket picture for at least one second. */
   socketsSeen: boolean;
   /** Highest requests attempted in one second. */
   peakRequestRate: number;
-  /** The client closes first on a new connection per request: TIME_WAIT lands on the client. */
+  /** TIME_WAIT lands on the client (observed by the monitor or the built-in target; the scenario's policy as a fallback). */
   clientTimeWait: boolean;
+  /** EADDRNOTAVAIL failures of bind() to a source address, and the configured addresses the host lacks. */
+  bindUnavailable: number;
+  missingSources: string[];
+  /**
+   * TIME_WAIT ports come back sooner than TIME_WAIT ends (tcp_tw_reuse, or as observed) and the run's
+   * peak rate is within the sustainable one: a high count of ports "in use" is then no approach to
+   * exhaustion, since connect() takes those ports over.
+   */
+  recycledWithinBudget: boolean;
 }
 
 /** Reads the shared figures. */
 export function factsOf(r: RunRecord, ex: Exhaustion): Facts {
   const signals = exhaustionSignalCounts(r);
   const timeline = [...r.timeline].sort((a, b) => a.t - b.t);
-  const c = r.scenario.connection;
+  const capacity = ex.capacity ?? capacityOf(r);
   return {
     r,
     ex,
@@ -47,10 +60,15 @@ export function factsOf(r: RunRecord, ex: Exhaustion): Facts {
     fdCount: [...FD_CODES].reduce((a, code) => a + codeCount(r, code), 0),
     loopback: isLoopbackUrl(r.target.url),
     usable: r.ports?.usable ?? r.host.usablePorts,
-    timeWaitS: r.host.timeWaitS,
+    timeWaitS: capacity.holdS,
+    capacity,
     socketsSeen: r.monitor.enabled && timeline.some((e) => e.sockets !== null),
     peakRequestRate: timeline.reduce((m, e) => Math.max(m, e.attempted), 0),
-    clientTimeWait: !c.reuse && c.close === 'client',
+    clientTimeWait: capacity.timeWaitSide.side === 'client' || capacity.timeWaitSide.side === 'both',
+    bindUnavailable: bindUnavailableCount(r),
+    missingSources: missingSourceAddresses(r),
+    recycledWithinBudget:
+      capacity.holdS < (r.host.timeWaitS ?? capacity.holdS) && ex.peakConnectionRate !== null && capacity.sustainableRate !== null && ex.peakConnectionRate <= capacity.sustainableRate,
   };
 }
 
@@ -88,12 +106,9 @@ export function peakSockets(f: Facts, pick: (s: TimelineSockets) => number | nul
 
 /** Whether a target URL points at loopback. */
 export function isLoopbackUrl(url: string): boolean {
-  let host: string;
   try {
-    host = new URL(url).hostname.toLowerCase();
+    return isLoopbackHost(new URL(url).hostname);
   } catch {
     return false;
   }
-  host = host.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || host.startsWith('::ffff:127.');
 }

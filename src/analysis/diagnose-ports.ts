@@ -6,7 +6,7 @@ import type { Verdict } from '../record/types.js';
 import { counterFirst, counterSum, type Facts, peakSockets } from './diagnose-facts.js';
 import { ms, num, pct, sec } from '../vocab/format.js';
 import { earlyWarning } from './exhaustion.js';
-import { secondsToExhaustion } from './model.js';
+import { baselineHeld, secondsToExhaustion } from './capacity.js';
 
 /** The widest Linux range, 1024–65535. */
 const WIDEST_RANGE = 64_512;
@@ -40,6 +40,7 @@ export function clientPortExhaustion(f: Facts): Verdict | null {
   const warn = warningSentence(f);
   if (warn) evidence.push(warn);
   evidence.push(...sourceAddressSentences(f));
+  evidence.push(...destinationSentences(f));
   if (f.fdCount > 0) evidence.push(`EMFILE/ENFILE failures also occurred (${num(f.fdCount)}): the process ran out of file descriptors too (see fd-exhaustion); that needs a different fix.`);
 
   const near = utilizationNear(f, first);
@@ -54,7 +55,7 @@ export function clientPortExhaustion(f: Facts): Verdict | null {
     if (first !== null && first < 1 && r.scenario.connection.localAddresses.length > 0) {
       other += ': EADDRNOTAVAIL from the first second also means a source address in connection.localAddresses is not configured on this host';
     }
-    const whose = r.scenario.connection.localAddresses.length > 0 ? 'of the bound source addresses\' ports' : 'of the ports toward the busiest destination';
+    const whose = f.capacity.budgetScope === 'source' && r.scenario.connection.localAddresses.length > 0 ? 'of the bound source addresses\' ports' : 'of the ports toward the busiest destination';
     mixed.push(`only ${pct(near)} ${whose} were in use at the onset; ${other}.`);
     confidence = 0.6;
   } else if (near === null) {
@@ -62,11 +63,10 @@ export function clientPortExhaustion(f: Facts): Verdict | null {
     if (!matches) confidence = Math.min(confidence, 0.75);
   }
   if (!f.clientTimeWait && (near === null || near < 0.9)) {
-    const c = r.scenario.connection;
     const established = peakSockets(f, (s) => s.established);
-    mixed.push(`with reuse: ${c.reuse} and close: ${c.close} the client keeps no TIME_WAIT per request, so the ports were held by open connections${established === null ? '' : ` (up to ${num(established)} established)`} or by other processes.`);
+    mixed.push(`${noClientTimeWait(f)}, so the ports were held by open connections${established === null ? '' : ` (up to ${num(established)} established)`} or by other processes.`);
     confidence = Math.min(confidence, 0.75);
-  } else if (f.clientTimeWait && predicted === null && f.usable !== null && f.timeWaitS !== null && (near === null || (near >= 0.5 && near < 0.9))) {
+  } else if (f.clientTimeWait && predicted === null && f.usable !== null && (near === null || (near >= 0.5 && near < 0.9))) {
     mixed.push('the capacity model did not expect exhaustion at this rate within the run: other sockets (other processes, other runs) must have held ports too.');
     confidence = Math.min(confidence, 0.75);
   }
@@ -74,14 +74,22 @@ export function clientPortExhaustion(f: Facts): Verdict | null {
   return { verdict: 'client-port-exhaustion', severity: 'critical', confidence, atS: first, evidence, advice: portAdvice(f) };
 }
 
+/** Why the client holds no TIME_WAIT per connection, from what told (monitor, target, scenario). */
+export function noClientTimeWait(f: Facts): string {
+  const side = f.capacity.timeWaitSide;
+  const held = side.side === 'server' ? 'the server holds TIME_WAIT' : 'no side holds TIME_WAIT per connection';
+  return `${held}, not the client (${side.source === 'scenario' ? 'assumed from' : 'seen in'} ${side.reason})`;
+}
+
 /** No port ran out, but a destination's range was more than half used. */
 function approachingExhaustion(f: Facts): Verdict | null {
   const p = f.r.ports;
-  if (!p || p.peakUtilization === null || p.peakUtilization < 0.5) return null;
+  if (!p || p.peakUtilization === null || p.peakUtilization < 0.5 || f.recycledWithinBudget) return null;
   const evidence = [
     `No request failed for lack of a port, but up to ${num(p.peakInUse)} of the ${num(f.usable ?? p.usable ?? 0)} ports toward ${p.busiestDestination ?? 'one destination'} were in use (${pct(p.peakUtilization)}), ${num(p.peakTimeWait)} in TIME_WAIT.`,
-    'Past 50 % Linux connect() scans the used even ports first and slows down (~70× measured) before it fails.',
+    ...(f.r.host.platform === 'linux' ? ['Past 50 % Linux connect() scans the used even ports first and slows down (~70× measured) before it fails.'] : []),
     ...modelSentences(f),
+    ...destinationSentences(f),
   ];
   const warn = warningSentence(f);
   if (warn) evidence.push(warn);
@@ -89,21 +97,49 @@ function approachingExhaustion(f: Facts): Verdict | null {
   return { verdict: 'client-port-exhaustion', severity: 'warning', confidence: 0.7, atS, evidence, advice: portAdvice(f) };
 }
 
-/** The capacity model against the run: sustainable rate, peak rate run, predicted vs observed onset. */
+/** What one pool of the budget is, in words. */
+function poolWords(f: Facts): string {
+  const c = f.capacity;
+  if (c.budgetScope === 'source') return c.pools > 1 ? ` over ${c.pools} source addresses (each across all destinations)` : ' per source address, across all destinations';
+  if (c.pools > 1) {
+    const parts = [c.sources > 1 ? `${c.sources} source addresses` : '', c.destinations > 1 ? `${c.destinations} destinations` : ''].filter(Boolean).join(' × ');
+    return ` over ${c.pools} (source, destination) pairs (${parts})`;
+  }
+  return ' per destination';
+}
+
+/** The capacity model against the run: hold and why, sustainable rate, peak rate run, predicted vs observed onset. */
 export function modelSentences(f: Facts): string[] {
   const { ex } = f;
+  const c = f.capacity;
   const out: string[] = [];
-  if (ex.sustainableRate === null || ex.peakConnectionRate === null || f.usable === null || f.timeWaitS === null) return out;
-  const n = f.r.scenario.connection.localAddresses.length;
-  const over = n > 1 ? ` over ${n} source addresses` : ' per destination';
+  if (ex.sustainableRate === null || ex.peakConnectionRate === null || f.usable === null) return out;
   const times = ex.sustainableRate > 0 ? ` (${(ex.peakConnectionRate / ex.sustainableRate).toFixed(1)}× that)` : '';
-  out.push(`Capacity model: ${num(f.usable)} ports / ${f.timeWaitS} s TIME_WAIT sustain ≈ ${num(ex.sustainableRate)} new connections/s${over}; the run opened up to ${num(ex.peakConnectionRate)}/s${times}.`);
+  const hold = c.holdS >= 10 ? sec(c.holdS).replace('.0 s', ' s') : sec(c.holdS);
+  out.push(`Capacity model: ${num(c.budget ?? f.usable)} ports held ≈ ${hold} each after close sustain ≈ ${num(ex.sustainableRate)} new connections/s${poolWords(f)}; the run opened up to ${num(ex.peakConnectionRate)}/s${times}.`);
+  out.push(`Why ${hold}: ${c.holdReason}. ${c.budgetReason[0]!.toUpperCase()}${c.budgetReason.slice(1)}.`);
+  out.push(`TIME_WAIT side: ${c.timeWaitSide.side} (${c.timeWaitSide.source === 'monitor' ? 'seen by the monitor' : c.timeWaitSide.source === 'target' ? 'from the built-in target\'s counters' : 'assumed from the scenario'}: ${c.timeWaitSide.reason}).`);
   if (ex.predictedAtS !== null && ex.firstAtS !== null) {
     const d = ex.onsetVsPredictionS ?? 0;
     const how = Math.abs(d) < 0.05 ? 'as predicted' : `${sec(Math.abs(d))} ${d > 0 ? 'later' : 'earlier'}`;
     out.push(`The model put the first failure at ${sec(ex.predictedAtS)}; it came at ${sec(ex.firstAtS)} (${how}).`);
   } else if (ex.predictedAtS !== null) {
     out.push(`The model put the first failure at ${sec(ex.predictedAtS)}.`);
+  }
+  return out;
+}
+
+/** The run's own destinations, and other traffic on the host and whether it shares the budget. */
+export function destinationSentences(f: Facts): string[] {
+  const { r } = f;
+  const out: string[] = [];
+  const own = r.ownDestinations;
+  if (own && own.length > 0) out.push(`This run's destination${own.length > 1 ? 's' : ''}: ${own.slice(0, 4).join(', ')}${own.length > 4 ? ` and ${num(own.length - 4)} more` : ''}; the port figures are about ${own.length > 1 ? 'them' : 'it'} alone.`);
+  const other = r.otherTraffic;
+  if (other && other.peakInUse > 0) {
+    const where = other.busiestDestination ? ` toward ${other.busiestDestination}` : '';
+    const shares = f.capacity.budgetScope === 'source' ? 'it draws on the same per-source budget, so it counts here' : 'it uses other (source, destination) pairs, so it does not eat this run\'s budget';
+    out.push(`Other traffic on this host: ${num(other.peakInUse)} ports${where}; ${shares}.`);
   }
   return out;
 }
@@ -119,26 +155,33 @@ function warningSentence(f: Facts): string | null {
   return `Early warning: connect p50 rose from ${ms(w.baselineMs)} to ${ms(w.entry.connectMs.p50)} at t = ${w.entry.t} s${at}${rel}.`;
 }
 
-/** What bound source addresses do to the port budget (DOMAIN.md). */
+/** What the source-address strategy does to the port budget (DOMAIN.md), one sentence true for each. */
 function sourceAddressSentences(f: Facts): string[] {
   const n = f.r.scenario.connection.localAddresses.length;
   if (n === 0) return [];
-  const why = 'Node binds the source address before connect(), which makes each port exclusive to that source across all destinations; Linux\'s IP_BIND_ADDRESS_NO_PORT would avoid it, but Node\'s net cannot set it';
-  if ((f.signals['EADDRINUSE'] ?? 0) > 0) {
-    return [`The failures are EADDRINUSE on connect with ${n} source address${n > 1 ? 'es' : ''} set (connection.localAddresses): ${why}. Node reports that implicit bind's failure as EADDRINUSE.`];
+  const set = `${n} source address${n > 1 ? 'es' : ''} set (connection.localAddresses)`;
+  const strategy = f.capacity.sourceStrategy;
+  const platform = f.r.host.platform;
+  let why: string;
+  if (platform !== 'linux') why = `on ${platform} a port is held per source address across all destinations whatever the bind strategy`;
+  else if (strategy === 'bind-no-port') why = 'the engine sets IP_BIND_ADDRESS_NO_PORT, so the port is picked at connect() and each source address has its own ports per destination';
+  else why = 'the source address is bound before connect() without IP_BIND_ADDRESS_NO_PORT, which makes each port exclusive to that source across all destinations (IP_BIND_ADDRESS_NO_PORT avoids that; node:net cannot set it)';
+  if ((f.signals['EADDRINUSE'] ?? 0) > 0 && strategy !== 'bind-no-port') {
+    return [`The failures are EADDRINUSE on connect with ${set}: ${why}. Node reports that implicit bind's failure as EADDRINUSE.`];
   }
-  return [`Source addresses are set (connection.localAddresses, ${n}): ${why}.`];
+  return [`With ${set}: ${why}.`];
 }
 
 /**
- * Highest utilization within a second of the onset; null when unknown. With bound source addresses
- * a port is exclusive to its source across all destinations, so the budget is sources × usable
- * ports over every destination (ephemeralInUse), not the busiest destination's share.
+ * Highest utilization within a second of the onset; null when unknown. Where the budget is per
+ * source address (bind() without IP_BIND_ADDRESS_NO_PORT, macOS, Windows) a port is exclusive to its
+ * source across all destinations, so the budget is sources × usable ports over every destination
+ * (ephemeralInUse), not the busiest destination's share.
  */
 function utilizationNear(f: Facts, first: number | null): number | null {
   if (first === null) return f.ex.utilizationAtFirst;
   const s = Math.floor(first);
-  const sources = f.r.scenario.connection.localAddresses.length;
+  const sources = f.capacity.budgetScope === 'source' ? f.capacity.sources : 0;
   let best: number | null = null;
   for (const e of f.timeline) {
     if (Math.abs(e.t - s) > 1 || !e.sockets) continue;
@@ -148,11 +191,14 @@ function utilizationNear(f: Facts, first: number | null): number | null {
   return best;
 }
 
-/** Concrete fixes, with the record's figures. */
+/** Concrete fixes, with the record's figures, for this platform and budget shape. */
 function portAdvice(f: Facts): string[] {
   const { r, ex } = f;
+  const c = f.capacity;
+  const platform = r.host.platform;
   const advice: string[] = [];
-  const perPair = f.usable !== null && f.timeWaitS ? f.usable / f.timeWaitS : null;
+  const hold = f.timeWaitS;
+  const perPool = f.usable !== null && hold ? f.usable / hold : null;
   const rmax = ex.sustainableRate;
   if (r.scenario.connection.reuse) {
     advice.push(`Connections are already reused, yet up to ${num(ex.peakConnectionRate ?? 0)} were opened in one second: keep them open longer (idle timeouts, a larger pool) so fewer new ones are needed.`);
@@ -160,21 +206,41 @@ function portAdvice(f: Facts): string[] {
     const needed = Math.max(2, Math.ceil(f.peakRequestRate / rmax));
     advice.push(`Reuse connections (connection.reuse: true, HTTP keep-alive): at ${num(f.peakRequestRate)} requests/s, ${needed} or more requests per connection keep new connections under the sustainable ≈ ${num(rmax)}/s.`);
   } else {
-    advice.push('Reuse connections (connection.reuse: true, HTTP keep-alive): new connections per second = requests per second ÷ requests per connection, and each holds a port for TIME_WAIT.');
+    advice.push('Reuse connections (connection.reuse: true, HTTP keep-alive): new connections per second = requests per second ÷ requests per connection, and each holds a port after it closes.');
   }
-  if (f.usable !== null && f.usable < WIDEST_RANGE && f.timeWaitS) {
-    advice.push(`Widen net.ipv4.ip_local_port_range to "1024 65535": ${num(WIDEST_RANGE)} ports sustain ≈ ${num(WIDEST_RANGE / f.timeWaitS)}/s per destination (now ${num(f.usable)} ports, ≈ ${num(f.usable / f.timeWaitS)}/s); list servers' ports in ip_local_reserved_ports.`);
+  if (f.usable !== null && f.usable < WIDEST_RANGE && hold) {
+    const per = c.budgetScope === 'source' ? 'per source address' : 'per destination';
+    const how =
+      platform === 'darwin'
+        ? 'Widen the range with sysctl net.inet.ip.portrange.first=1024 (and hifirst)'
+        : platform === 'win32'
+          ? 'Widen the dynamic range (netsh int ipv4 set dynamicport tcp start=1025 num=64511)'
+          : 'Widen net.ipv4.ip_local_port_range to "1024 65535"';
+    const reserve = platform === 'linux' ? '; list servers\' ports in ip_local_reserved_ports' : '; keep servers\' listening ports out of it';
+    advice.push(`${how}: ${num(WIDEST_RANGE)} ports sustain ≈ ${num(WIDEST_RANGE / hold)}/s ${per} (now ${num(f.usable)} ports, ≈ ${num(f.usable / hold)}/s)${reserve}.`);
   }
-  if (f.clientTimeWait && r.host.tcpTwReuse !== 1) {
+  if (f.clientTimeWait && platform === 'linux' && c.holdS > 1.5) {
     const delay = r.host.tcpTwReuseDelayMs ?? 1000;
     const ts = r.host.tcpTimestamps === 0 ? ' and tcp_timestamps=1 (it is 0 here)' : '';
     advice.push(`Set net.ipv4.tcp_tw_reuse=1 (now ${r.host.tcpTwReuse ?? 'unknown'})${ts}: new connections may take a TIME_WAIT port after ${num(delay)} ms; both ends need TCP timestamps.`);
+  } else if (f.clientTimeWait && platform === 'darwin') {
+    advice.push('Lower net.inet.tcp.msl (TIME_WAIT is 2 × MSL) only on a test network: it shortens the protection against delayed segments.');
+  } else if (f.clientTimeWait && platform === 'win32') {
+    advice.push('Lower TcpTimedWaitDelay (HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters, 30–300 s) to shorten TIME_WAIT.');
   }
-  if (perPair !== null && perPair > 0) {
+  if (perPool !== null && perPool > 0) {
     const rate = ex.peakConnectionRate ?? 0;
-    const carry = rate > perPair ? `, so ${Math.ceil(rate / perPair)} pairs carry ${num(rate)}/s` : '';
-    const bound = r.scenario.connection.localAddresses.length > 0 ? ' (with bound source addresses only more sources help: a bound port is exclusive across destinations)' : '';
-    advice.push(`Spread connections over more destination IPs or ports, or more source IPs: each (source, destination) pair has its own ${num(f.usable!)} ports${carry}${bound}.`);
+    if (c.budgetScope === 'source-destination') {
+      const carry = rate > perPool ? `, so ${Math.ceil(rate / perPool)} pairs carry ${num(rate)}/s` : '';
+      advice.push(`Spread connections over more destination IPs or ports, or more source IPs: each (source, destination) pair has its own ${num(f.usable!)} ports${carry}.`);
+    } else {
+      const carry = rate > perPool ? `, so ${Math.ceil(rate / perPool)} source addresses carry ${num(rate)}/s` : '';
+      const why =
+        platform === 'linux'
+          ? ' (more destinations do not help while bind() makes a port exclusive to its source; binding with IP_BIND_ADDRESS_NO_PORT makes the budget per destination again)'
+          : ` (on ${platform} a port is held per source address across all destinations, so more destinations do not help)`;
+      advice.push(`Add source IP addresses (connection.localAddresses): each has its own ${num(f.usable!)} ports${carry}${why}.`);
+    }
   }
   if (f.clientTimeWait) {
     advice.push('Or close with RST (connection.close: reset): no TIME_WAIT at all, but unacknowledged data is lost, the peer sees ECONNRESET and delayed segments lose TIME_WAIT\'s protection.');
@@ -186,17 +252,22 @@ function portAdvice(f: Facts): string[] {
 
 /** `server-time-wait`: TIME_WAIT piles up on the server while the client's ports are safe. */
 export function serverTimeWait(f: Facts): Verdict | null {
-  const peak = peakSockets(f, (s) => s.serverTimeWait);
+  const peak = peakSockets(f, (s) => s.ownServerTimeWait ?? s.serverTimeWait);
   const buckets = f.r.host.tcpMaxTwBuckets;
   if (peak === null || !(peak >= 1000 || (buckets !== null && peak >= 0.2 * buckets))) return null;
   const util = f.r.ports?.peakUtilization ?? null;
   if (f.signalTotal > 0 || (util !== null && util >= 0.5)) return null;
-  const at = f.timeline.find((e) => (e.sockets?.serverTimeWait ?? 0) >= Math.min(1000, peak))?.t ?? null;
+  const at = f.timeline.find((e) => (e.sockets?.ownServerTimeWait ?? e.sockets?.serverTimeWait ?? 0) >= Math.min(1000, peak))?.t ?? null;
   const share = buckets ? `, ${pct(peak / buckets)} of tcp_max_tw_buckets (${num(buckets)})` : '';
   const evidence = [`Up to ${num(peak)} TIME_WAIT sockets were on the server side (on a listening port)${share}.`];
   evidence.push(`Client ports stayed safe: ${util === null ? 'utilization unknown' : `peak utilization ${pct(util)}`}, no EADDRNOTAVAIL.`);
   const c = f.r.scenario.connection;
-  if (c.close === 'server') evidence.push('The scenario has close: server: the server closes first, so TIME_WAIT lands on the server, not on client ports.');
+  const side = f.capacity.timeWaitSide;
+  if (side.source !== 'scenario' && side.side === 'server' && c.close === 'client') {
+    evidence.push(`The scenario has close: client, but the server closed first (${side.reason}): TIME_WAIT lands on the server, not on client ports (e.g. HTTP/1.0 or Connection: close in its responses).`);
+  } else if (c.close === 'server') {
+    evidence.push('The scenario has close: server: the server closes first, so TIME_WAIT lands on the server, not on client ports.');
+  }
   const st = f.r.target.stats;
   if (st && st.connectionsAccepted > 0) evidence.push(`The built-in target closed ${num(st.closedByServer)} of ${num(st.connectionsAccepted)} connections first.`);
   const advice = [
@@ -232,9 +303,13 @@ export function timeWaitBucketOverflow(f: Facts): Verdict | null {
   return { verdict: 'time-wait-bucket-overflow', severity: 'warning', confidence, atS, evidence, advice };
 }
 
-/** Seconds until ports run out at the run's peak connection rate (from the baseline), or null. */
+/** Seconds until ports run out at the run's peak connection rate (from the baseline, its TIME_WAIT
+ * counted as held), or null when that rate is sustainable. */
 export function secondsLeftAtPeak(f: Facts): number | null {
   const { ex } = f;
-  if (!f.clientTimeWait || f.usable === null || f.timeWaitS === null || !ex.peakConnectionRate) return null;
-  return secondsToExhaustion(ex.peakConnectionRate, f.usable, f.r.monitor.baseline?.ephemeralInUse ?? 0, f.timeWaitS);
+  const c = f.capacity;
+  if (!f.clientTimeWait || c.budget === null || !ex.peakConnectionRate) return null;
+  const base = baselineHeld(f.r, c.sourceStrategy, c.holdS);
+  const held = base.inUse + base.expiry.reduce((a, b) => a + b, 0);
+  return secondsToExhaustion(ex.peakConnectionRate, c.budget * c.pools, held, c.holdS);
 }

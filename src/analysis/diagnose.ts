@@ -6,7 +6,8 @@ import type { Exhaustion, RunRecord, Verdict } from '../record/types.js';
 import { counterSum, type Facts, factsOf } from './diagnose-facts.js';
 import { num, pct, sec } from '../vocab/format.js';
 import { conntrackFull, fdExhaustion, listenBacklogOverflow, targetUnreachable } from './diagnose-other.js';
-import { clientPortExhaustion, secondsLeftAtPeak, serverTimeWait, timeWaitBucketOverflow } from './diagnose-ports.js';
+import { clientPortExhaustion, destinationSentences, noClientTimeWait, secondsLeftAtPeak, serverTimeWait, timeWaitBucketOverflow } from './diagnose-ports.js';
+import { sourceAddressUnavailable } from './diagnose-sources.js';
 import { analyzeExhaustion } from './exhaustion.js';
 
 const SEVERITY_RANK: Record<Verdict['severity'], number> = { critical: 0, warning: 1, info: 2 };
@@ -16,6 +17,7 @@ const HEALTHY_ERROR_RATE = 0.001;
 
 /** The rules, in the order verdicts of equal severity are listed. */
 const RULES: Array<(f: Facts) => Verdict | null> = [
+  sourceAddressUnavailable,
   clientPortExhaustion,
   fdExhaustion,
   conntrackFull,
@@ -69,30 +71,33 @@ function healthy(f: Facts): Verdict | null {
   const { r, ex } = f;
   const errorRate = f.finished > 0 ? f.failed / f.finished : 0;
   const util = r.ports?.peakUtilization ?? null;
-  if (errorRate >= HEALTHY_ERROR_RATE || (util !== null && util >= 0.5)) return null;
+  if (errorRate >= HEALTHY_ERROR_RATE || (util !== null && util >= 0.5 && !f.recycledWithinBudget)) return null;
   const evidence: string[] = [];
   const advice: string[] = [];
   let confidence = 0.9;
   const ended = r.status === 'completed' ? '' : ` (the run ended early: ${r.status})`;
   evidence.push(`${num(r.totals.attempted)} requests in ${sec(r.durationS)}: ${num(r.totals.completed)} completed, ${num(f.failed)} failed (${pct(errorRate)})${ended}.`);
   if (r.ports && util !== null) {
-    evidence.push(`Peak port utilization ${pct(util)}: ${num(r.ports.peakInUse)} of ${num(r.ports.usable ?? f.usable ?? 0)} ports toward ${r.ports.busiestDestination ?? 'one destination'}.`);
+    const recycled = util >= 0.5 && f.recycledWithinBudget ? `, mostly TIME_WAIT that connect() takes over after ≈ ${sec(f.capacity.holdS)}` : '';
+    evidence.push(`Peak port utilization ${pct(util)}: ${num(r.ports.peakInUse)} of ${num(r.ports.usable ?? f.usable ?? 0)} ports toward ${r.ports.busiestDestination ?? 'one destination'}${recycled}.`);
   } else {
     evidence.push('The monitor saw no sockets: port use is unknown.');
     confidence = 0.7;
   }
+  evidence.push(...destinationSentences(f));
   if (ex.sustainableRate !== null && ex.peakConnectionRate !== null) {
     const ratio = ex.sustainableRate > 0 ? ex.peakConnectionRate / ex.sustainableRate : 0;
     const head = `The run opened up to ${num(ex.peakConnectionRate)} new connections/s against a sustainable ≈ ${num(ex.sustainableRate)}/s`;
+    const c = f.capacity;
+    const why = `${num(c.budget ?? 0)} ports held ≈ ${sec(c.holdS)} after close (${c.holdReason})${c.pools > 1 ? ` in ${c.pools} pools` : ''}`;
     if (!f.clientTimeWait) {
-      const c = r.scenario.connection;
-      evidence.push(`${head}, but with reuse: ${c.reuse} and close: ${c.close} the client keeps no TIME_WAIT per request, so that limit does not bind.`);
+      evidence.push(`${head}, but ${noClientTimeWait(f)}, so that limit does not bind.`);
     } else if (ratio <= 1) {
-      evidence.push(`${head}: ${ex.peakConnectionRate > 0 ? `${(1 / ratio).toFixed(1)}× headroom` : 'no new connections'}.`);
+      evidence.push(`${head}: ${ex.peakConnectionRate > 0 ? `${(1 / ratio).toFixed(1)}× headroom` : 'no new connections'}; ${why}.`);
     } else {
       const left = secondsLeftAtPeak(f);
       const when = left === null ? '' : `: at that rate ports run out after ≈ ${sec(left)}`;
-      evidence.push(`${head} (${ratio.toFixed(1)}× it)${when}; this run lasted ${sec(r.durationS)}.`);
+      evidence.push(`${head} (${ratio.toFixed(1)}× it)${when}; this run lasted ${sec(r.durationS)}; ${why}.`);
       if (left !== null && left > r.durationS && !f.loopback) advice.push(`Run longer than ${sec(left)} to see whether ports run out at this rate.`);
     }
   }

@@ -5,34 +5,82 @@
  */
 import { EXHAUSTION_CODES } from '../vocab/failure.js';
 import type { Exhaustion, Phase, RunRecord, TimelineEntry } from '../record/types.js';
-import { sustainableRate } from './model.js';
+import { baselineHeld, capacityOf, connectionAttempts, predictOnset } from './capacity.js';
+
+export { predictOnset } from './capacity.js';
+
+/** Codes each platform's connect() reports when no local port is free, besides EADDRNOTAVAIL
+ * (DOMAIN.md): EADDRINUSE from Node's implicit bind everywhere, EAGAIN on BSD-derived macOS,
+ * ENOBUFS (WSAENOBUFS) on Windows. Linux's ENOBUFS and EAGAIN mean memory and routing, not ports. */
+const CONNECT_SIGNALS: Record<string, ReadonlySet<string>> = {
+  linux: new Set(['EADDRINUSE']),
+  darwin: new Set(['EADDRINUSE', 'EAGAIN']),
+  win32: new Set(['EADDRINUSE', 'ENOBUFS']),
+};
 
 /** Whether a failure signals that no local port was free: EADDRNOTAVAIL anywhere; EADDRINUSE,
- * ENOBUFS and EAGAIN only on connect (DOMAIN.md: the macOS/Windows spellings and Node's implicit bind). */
-export function isExhaustionSignal(code: string, phase: string): boolean {
+ * ENOBUFS and EAGAIN only on connect, and only where `platform` reports it so (any, when unknown). */
+export function isExhaustionSignal(code: string, phase: string, platform?: string): boolean {
   if (code === 'EADDRNOTAVAIL') return true;
-  return phase === 'connect' && EXHAUSTION_CODES.has(code);
+  if (phase !== 'connect') return false;
+  const codes = (platform !== undefined && CONNECT_SIGNALS[platform]) || EXHAUSTION_CODES;
+  return codes.has(code);
 }
 
-/** Exhaustion-signal failures by code, from `errorsByPhase` (EADDRNOTAVAIL also from `errors`). */
+/** Source addresses in `connection.localAddresses` that the host does not have; empty when its addresses are unknown. */
+export function missingSourceAddresses(r: RunRecord): string[] {
+  const have = r.host.localAddresses;
+  if (!have) return [];
+  const norm = (a: string) => a.toLowerCase().replace(/^::ffff:/, '');
+  const set = new Set(have.map(norm));
+  return r.scenario.connection.localAddresses.filter((a) => !set.has(norm(a)));
+}
+
+/** Whether an error sample failed in bind(): its recorded syscall, else Node's message ("bind EADDRNOTAVAIL 10.9.9.9"). */
+export function isBindSample(s: RunRecord['errorSamples'][number]): boolean {
+  return s.syscall === 'bind' || (s.syscall == null && /^bind\b/.test(s.message));
+}
+
+/**
+ * EADDRNOTAVAIL failures of bind() (a source address the host lacks), not of port exhaustion:
+ * `errorsBySyscall['bind:EADDRNOTAVAIL']` where the transport recorded syscalls; else every
+ * EADDRNOTAVAIL when the sample of that code failed in bind() or a configured source address is
+ * missing from the host.
+ */
+export function bindUnavailableCount(r: RunRecord): number {
+  const bySyscall = r.errorsBySyscall;
+  if (bySyscall) return bySyscall['bind:EADDRNOTAVAIL'] ?? 0;
+  if (r.errorSamples.some((s) => s.code === 'EADDRNOTAVAIL' && isBindSample(s))) return r.errors['EADDRNOTAVAIL'] ?? 0;
+  return missingSourceAddresses(r).length > 0 ? (r.errors['EADDRNOTAVAIL'] ?? 0) : 0;
+}
+
+/** Exhaustion-signal failures by code, from `errorsByPhase` (EADDRNOTAVAIL also from `errors`),
+ * less the EADDRNOTAVAIL that bind() of a missing source address caused. */
 export function exhaustionSignalCounts(r: RunRecord): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, n] of Object.entries(r.errorsByPhase)) {
     const i = key.indexOf(':');
     const code = key.slice(i + 1);
-    if (n > 0 && isExhaustionSignal(code, key.slice(0, i))) out[code] = (out[code] ?? 0) + n;
+    if (n > 0 && isExhaustionSignal(code, key.slice(0, i), r.host.platform)) out[code] = (out[code] ?? 0) + n;
   }
   const plain = r.errors['EADDRNOTAVAIL'] ?? 0;
   if (!out['EADDRNOTAVAIL'] && plain > 0) out['EADDRNOTAVAIL'] = plain;
+  const bind = bindUnavailableCount(r);
+  if (bind > 0 && out['EADDRNOTAVAIL'] !== undefined) {
+    const left = out['EADDRNOTAVAIL'] - bind;
+    if (left > 0) out['EADDRNOTAVAIL'] = left;
+    else delete out['EADDRNOTAVAIL'];
+  }
   return out;
 }
 
 /**
  * When `code` first failed (in `phase`, if given): the exact time from `errorSamples` when it holds
- * that code, else the start of the first timeline second whose errors include it; null if never.
+ * that code (bind() failures excluded), else the start of the first timeline second whose errors
+ * include it; null if never.
  */
 export function firstFailureAt(r: RunRecord, code: string, phase?: Phase): number | null {
-  const sample = r.errorSamples.find((s) => s.code === code && (phase === undefined || s.phase === phase));
+  const sample = r.errorSamples.find((s) => s.code === code && !isBindSample(s) && (phase === undefined || s.phase === phase));
   if (sample) return sample.t;
   const second = r.timeline.find((e) => (e.errors[code] ?? 0) > 0);
   return second ? second.t : null;
@@ -64,22 +112,18 @@ const round = (x: number, digits: number): number => {
 };
 const roundOrNull = (x: number | null, digits: number): number | null => (x === null ? null : round(x, digits));
 
-/** New connection attempts in one second: every request without reuse, opened connections with it. */
-function connectionAttempts(r: RunRecord, e: TimelineEntry): number {
-  return r.scenario.connection.reuse ? e.connectionsOpened : e.attempted;
-}
-
 /**
  * Summarizes port exhaustion in a run record.
  *
  * - `firstAtS`: the earliest exhaustion-signal failure (see {@link isExhaustionSignal}), exact from
  *   `errorSamples` where possible; `errorRateAfter` covers its second to the end of the run.
- * - `sustainableRate`: usable ports / TIME_WAIT, × the source addresses when more than one is set.
+ * - `capacity`: the capacity model ({@link capacityOf}): hold, budget, pools, who holds TIME_WAIT.
+ * - `sustainableRate`: budget × pools / hold.
  * - `peakConnectionRate`: the busiest second's attempts (`reuse: false`) or opened connections.
- * - `predictedAtS`: with `reuse: false` and `close: client`, ports held at time τ ≈ baseline in use +
- *   connection attempts in (τ − TIME_WAIT, τ], attempts spread evenly within their second; the
- *   first τ where that reaches the usable ports. Null for other policies (the client keeps no
- *   TIME_WAIT) or when never reached within the run.
+ * - `predictedAtS`: where the client holds TIME_WAIT (as observed, else by the scenario), ports held
+ *   at time τ ≈ the pools' baseline (ageing out) + connection attempts in (τ − hold, τ], attempts
+ *   spread evenly within their second; the first τ where that reaches budget × pools. Null when the
+ *   client keeps no TIME_WAIT or when never reached within the run.
  * - `earlyWarningAtS`: see {@link earlyWarning}.
  * - `correlation`: over seconds with a socket picture and finished requests.
  */
@@ -104,16 +148,18 @@ export function analyzeExhaustion(r: RunRecord): Exhaustion {
     errorRateAfter = done > 0 ? failed / done : null;
   }
 
-  const usable = r.ports?.usable ?? r.host.usablePorts;
-  const timeWaitS = r.host.timeWaitS;
-  const sources = r.scenario.connection.localAddresses.length > 1 ? r.scenario.connection.localAddresses.length : 1;
-  const rmax = usable !== null && timeWaitS !== null ? sustainableRate(usable, timeWaitS, sources) : null;
+  const capacity = capacityOf(r);
   const peakConnectionRate = timeline.length > 0 ? Math.max(...timeline.map((e) => connectionAttempts(r, e))) : null;
 
-  const clientHoldsTimeWait = !r.scenario.connection.reuse && r.scenario.connection.close === 'client';
+  const clientHoldsTimeWait = capacity.timeWaitSide.side === 'client' || capacity.timeWaitSide.side === 'both';
   const predictedAtS =
-    clientHoldsTimeWait && usable !== null && timeWaitS !== null && timeWaitS > 0
-      ? predictOnset(timeline.map((e) => [e.t, connectionAttempts(r, e)]), usable * sources, timeWaitS, r.monitor.baseline?.ephemeralInUse ?? 0)
+    clientHoldsTimeWait && capacity.budget !== null && capacity.holdS > 0
+      ? predictOnset(
+          timeline.map((e) => [e.t, connectionAttempts(r, e)]),
+          capacity.budget * capacity.pools,
+          capacity.holdS,
+          baselineHeld(r, capacity.sourceStrategy, capacity.holdS),
+        )
       : null;
 
   const warning = earlyWarning(timeline, firstAtS);
@@ -128,55 +174,14 @@ export function analyzeExhaustion(r: RunRecord): Exhaustion {
     onsetVsPredictionS: firstAtS !== null && predictedAtS !== null ? round(firstAtS - predictedAtS, 3) : null,
     earlyWarningAtS: warning?.entry.t ?? null,
     utilizationAtWarning: warning?.entry.sockets?.utilization ?? null,
-    sustainableRate: roundOrNull(rmax, 1),
+    sustainableRate: capacity.sustainableRate,
     peakConnectionRate,
     correlation: {
       utilizationVsErrorRate: roundOrNull(pearson(util, points.map((e) => e.failed / (e.completed + e.failed))), 3),
       utilizationVsLatencyP99: roundOrNull(pearson(util, points.map((e) => e.latencyMs.p99)), 3),
     },
+    capacity,
   };
-}
-
-/**
- * The first time τ at which `baseline + attempts in (τ − W, τ]` reaches `usable`, with each second's
- * attempts spread evenly over it; null if it never does within the seconds given.
- * `perSecond` holds [second, attempts] pairs.
- */
-export function predictOnset(perSecond: Array<[number, number]>, usable: number, timeWaitS: number, baseline = 0): number | null {
-  if (perSecond.length === 0) return null;
-  const start = Math.min(...perSecond.map(([t]) => t));
-  const end = Math.max(...perSecond.map(([t]) => t)) + 1;
-  const rate = new Map<number, number>();
-  for (const [t, a] of perSecond) rate.set(t, (rate.get(t) ?? 0) + a);
-  const prefix = new Map<number, number>(); // attempts before second s
-  let acc = 0;
-  for (let s = start; s <= end; s++) {
-    prefix.set(s, acc);
-    acc += rate.get(s) ?? 0;
-  }
-  const cumulative = (x: number): number => {
-    if (x <= start) return 0;
-    if (x >= end) return prefix.get(end)!;
-    const s = Math.floor(x);
-    return prefix.get(s)! + (x - s) * (rate.get(s) ?? 0);
-  };
-  const held = (x: number): number => baseline + cumulative(x) - cumulative(x - timeWaitS);
-  // held() is linear between second boundaries and their shifts by TIME_WAIT.
-  const points = new Set<number>();
-  for (let s = start; s <= end; s++) {
-    points.add(s);
-    if (s + timeWaitS <= end) points.add(s + timeWaitS);
-  }
-  const sorted = [...points].sort((a, b) => a - b);
-  if (held(sorted[0]!) >= usable) return sorted[0]!;
-  for (let i = 1; i < sorted.length; i++) {
-    const p0 = sorted[i - 1]!;
-    const p1 = sorted[i]!;
-    const h0 = held(p0);
-    const h1 = held(p1);
-    if (h0 < usable && h1 >= usable) return p0 + ((usable - h0) / (h1 - h0)) * (p1 - p0);
-  }
-  return null;
 }
 
 /** The second connect latency rose in, and the baseline it rose from. */

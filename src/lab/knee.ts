@@ -3,13 +3,12 @@
  * without exhaustion errors, found by doubling then bisecting over fresh lab runs, beside what the
  * capacity model (DOMAIN.md) predicts for the namespace's port budget.
  */
+import { LINUX_TIME_WAIT_S, portBudget, portHold } from '../analysis/capacity.js';
 import { parsePortRange, parseReservedPorts } from '../monitor/host.js';
 import { usablePorts } from '../monitor/aggregate.js';
+import type { SourceStrategy } from '../record/types.js';
 import type { Scenario } from '../scenario/schema.js';
 import { LAB_DEFAULT_PORT_RANGE } from '../scenario/sysctls.js';
-
-/** Linux's TCP_TIMEWAIT_LEN (not tunable). */
-const LINUX_TIME_WAIT_S = 60;
 
 /** One probe: a full lab run at `rate`. */
 export interface KneeProbe {
@@ -82,19 +81,36 @@ export function labUsablePorts(sysctls: Record<string, string>): number {
   return usablePorts(range, parseReservedPorts(sysctls['net.ipv4.ip_local_reserved_ports'] ?? '') ?? []);
 }
 
+/** A lab sysctl as a number, or `fallback` when the lab did not set it (the namespace keeps the kernel default). */
+function sysctlNumber(sysctls: Record<string, string>, key: string, fallback: number | null): number | null {
+  const v = sysctls[key];
+  if (v === undefined) return fallback;
+  const n = Number(v.trim());
+  return Number.isFinite(n) ? n : fallback;
+}
+
 /**
  * The model's highest new-connection rate that lasts `durationS` without a failed connect: a port is
- * held for TIME_WAIT (60 s, or ~tcp_tw_reuse_delay with tcp_tw_reuse=1), so the budget lasts
- * `usable / rate` seconds, and rates up to `usable / TIME_WAIT` last for ever. Null when the client
- * holds no TIME_WAIT (keep-alive, RST close, server closes first).
+ * held for the capacity model's hold (src/analysis/capacity.ts: 60 s, or tcp_tw_reuse_delay with
+ * tcp_tw_reuse=1 and timestamps on; the lab's addresses are not loopback, so tcp_tw_reuse=2 does not
+ * shorten it), so the budget lasts `budget / rate` seconds, and rates up to `budget / hold` last for
+ * ever. Null when the client holds no TIME_WAIT (keep-alive, RST close, server closes first).
  */
-export function predictedKnee(scenario: Scenario, sysctls: Record<string, string>, durationS: number): number | null {
+export function predictedKnee(scenario: Scenario, sysctls: Record<string, string>, durationS: number, strategy?: SourceStrategy): number | null {
   const c = scenario.connection;
   if (c.reuse || c.close !== 'client') return null;
-  const twReuse = sysctls['net.ipv4.tcp_tw_reuse'] === '1' && sysctls['net.ipv4.tcp_timestamps'] !== '0';
-  const holdS = twReuse ? Number(sysctls['net.ipv4.tcp_tw_reuse_delay'] ?? 1000) / 1000 : LINUX_TIME_WAIT_S;
-  const sources = Math.max(1, c.localAddresses.length);
-  return (labUsablePorts(sysctls) * sources) / Math.min(durationS, holdS);
+  const hold = portHold(
+    {
+      platform: 'linux',
+      timeWaitS: LINUX_TIME_WAIT_S,
+      tcpTwReuse: sysctlNumber(sysctls, 'net.ipv4.tcp_tw_reuse', 2),
+      tcpTwReuseDelayMs: sysctlNumber(sysctls, 'net.ipv4.tcp_tw_reuse_delay', null),
+      tcpTimestamps: sysctlNumber(sysctls, 'net.ipv4.tcp_timestamps', 1),
+    },
+    false,
+  );
+  const budget = portBudget('linux', labUsablePorts(sysctls), strategy ?? (c.localAddresses.length > 0 ? 'bind' : 'kernel'), c.localAddresses.length, 1);
+  return ((budget.ports ?? 0) * budget.pools) / Math.min(durationS, hold.holdS);
 }
 
 /** The scenario's single arrival-rate group, which `--find-knee` varies; null if it has another shape. */

@@ -127,6 +127,7 @@ const verdict = z.object({
     'conntrack-full',
     'time-wait-bucket-overflow',
     'other-failures',
+    'source-address-unavailable',
     'healthy',
   ]),
   severity: z.enum(['critical', 'warning', 'info']),

@@ -147,6 +147,41 @@ export interface Exhaustion {
   peakConnectionRate: number | null;
   /** Pearson correlation over the timeline of utilization with error rate and with p99 latency. */
   correlation: { utilizationVsErrorRate: number | null; utilizationVsLatencyP99: number | null };
+  /** The capacity model the figures above came from (src/analysis/capacity.ts). Absent in older records. */
+  capacity?: Capacity;
+}
+
+/** How source addresses are chosen (see `RunRecord.sourceStrategy`). */
+export type SourceStrategy = 'kernel' | 'bind' | 'bind-no-port';
+
+/** Which side of the connections holds TIME_WAIT, and what told. */
+export interface TimeWaitSide {
+  side: 'client' | 'server' | 'both' | 'none';
+  /** `monitor`: TIME_WAIT growth seen on this host; `target`: the built-in target's close counters; `scenario`: the connection policy (fallback). */
+  source: 'monitor' | 'target' | 'scenario';
+  reason: string;
+}
+
+/** The capacity model of a run: how long a port stays unusable, the budget it is drawn from, the rate that lasts. */
+export interface Capacity {
+  /** Seconds a closed connection keeps its port unusable for a new connection to the same destination. */
+  holdS: number;
+  holdReason: string;
+  /** Where holdS came from: the host's settings, or the run's own TIME_WAIT figures (shorter than the settings say). */
+  holdSource: 'host' | 'observed';
+  /** Ports in one pool (usable ports); null when unknown. */
+  budget: number | null;
+  /** What one pool is: a (source, destination ip:port) pair, or a source address across all destinations. */
+  budgetScope: 'source-destination' | 'source';
+  budgetReason: string;
+  /** Number of pools the load is spread over. */
+  pools: number;
+  sources: number;
+  destinations: number;
+  sourceStrategy: SourceStrategy;
+  /** budget × pools / holdS; null when the budget is unknown. */
+  sustainableRate: number | null;
+  timeWaitSide: TimeWaitSide;
 }
 
 /** How the private network namespace was made: inside a user namespace, or plainly as root. */
@@ -173,6 +208,7 @@ export type VerdictId =
   | 'conntrack-full'
   | 'time-wait-bucket-overflow'
   | 'other-failures'
+  | 'source-address-unavailable'
   | 'healthy';
 
 /** One finding with its evidence and advice. */
@@ -334,7 +370,7 @@ export interface RunRecord {
    * connect(): a port is exclusive to its source across all destinations), `bind-no-port` (bind()
    * with IP_BIND_ADDRESS_NO_PORT: the port is picked at connect(), per destination). Absent in older records.
    */
-  sourceStrategy?: 'kernel' | 'bind' | 'bind-no-port';
+  sourceStrategy?: SourceStrategy;
   /** Failures by `syscall:CODE` where the transport knew the syscall (e.g. `bind:EADDRNOTAVAIL`). Absent in older records. */
   errorsBySyscall?: Record<string, number>;
   monitor: MonitorInfo;

@@ -1,5 +1,6 @@
 /** Text rendering of a doctor report. */
 import type { DoctorReport } from '../analysis/doctor.js';
+import { num, pct } from '../vocab/format.js';
 
 const v = (x: number | null, unit = ''): string => (x === null ? 'unknown' : `${x}${unit}`);
 
@@ -13,10 +14,11 @@ export function renderDoctor(r: DoctorReport): string {
     `  TIME_WAIT         ${v(r.timeWaitS, ' s')}${h.platform === 'linux' ? ' (TCP_TIMEWAIT_LEN, not tunable; tcp_fin_timeout is for FIN_WAIT_2)' : ''}`,
     `  tcp_tw_reuse      ${v(h.tcpTwReuse)}${h.tcpTwReuse === 2 ? ' (loopback only)' : ''}, tw_reuse_delay ${v(h.tcpTwReuseDelayMs, ' ms')}, timestamps ${v(h.tcpTimestamps)}`,
     `  other             fin_timeout ${v(h.tcpFinTimeoutS, ' s')}, max_tw_buckets ${v(h.tcpMaxTwBuckets)}, somaxconn ${v(h.somaxconn)}, nofile ${v(h.nofileSoft)}/${v(h.nofileHard)}, conntrack max ${v(h.conntrackMax)}`,
-    `  budget            ${r.sustainableRate === null ? 'unknown' : `≈ ${r.sustainableRate} new connections/s per destination with the client closing first (${r.usable} ports / ${r.timeWaitS} s)`}`,
+    `  port hold         ${r.holdS} s after close: ${r.holdReason}${r.loopbackHoldS === null ? '' : `; toward loopback ${r.loopbackHoldS} s`}`,
+    `  budget            ${r.sustainableRate === null ? 'unknown' : `≈ ${num(r.sustainableRate)} new connections/s ${r.budgetScope === 'source' ? 'per source address' : 'per destination'} with the client closing first (${num(r.usable ?? 0)} ports / ${r.holdS} s; ${r.budgetReason})`}`,
   ];
   if (r.now) {
-    const u = r.now.utilization === null ? '' : ` (${(r.now.utilization * 100).toFixed(1)}%)`;
+    const u = r.now.utilization === null ? '' : ` (${pct(r.now.utilization)})`;
     lines.push(`  now               TIME_WAIT ${r.now.timeWait}; ${r.now.destination ? `${r.now.inUse} ports in use toward ${r.now.destination}${u}` : 'no client sockets'}`);
   }
   if (r.atRate) {

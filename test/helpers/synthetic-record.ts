@@ -36,7 +36,7 @@ export const LINUX_HOST: HostInfo = {
   unavailable: {},
 };
 
-/** A socket picture with zeros, overridden. */
+/** A socket picture with zeros, overridden; client sockets holding a port default to the client's TIME_WAIT (timeWait − serverTimeWait). */
 export function sockets(over: Partial<TimelineSockets> = {}): TimelineSockets {
   return {
     timeWait: 0,
@@ -45,7 +45,7 @@ export function sockets(over: Partial<TimelineSockets> = {}): TimelineSockets {
     finWait: 0,
     closeWait: 0,
     lastAck: 0,
-    ephemeralInUse: 0,
+    ephemeralInUse: Math.max(0, (over.timeWait ?? 0) - (over.serverTimeWait ?? 0)),
     utilization: 0,
     serverTimeWait: 0,
     ...over,
@@ -199,8 +199,11 @@ export interface ClientCloseRun {
 }
 
 /**
- * A timeline of `close: client` without reuse, as the kernel would make it: each connection holds its
- * port for TIME_WAIT; once none is free the rest of the second fails with EADDRNOTAVAIL. Connect p50
+ * A timeline of `close: client` without reuse, made with the capacity model's own held-ports sum:
+ * each connection holds its port for TIME_WAIT; once none is free the rest of the second fails with
+ * EADDRNOTAVAIL. For rule logic only: a test must not compare the model's prediction with the onset
+ * in such a timeline (it would agree by construction); the lab grid test checks the model against
+ * the kernel. Connect p50
  * is 10 µs below half the range and `slowConnectMs` above; p99 latency follows utilization.
  */
 export function clientCloseTimeline(run: ClientCloseRun): TimelineEntry[] {

@@ -45,12 +45,14 @@ describe('client-port-exhaustion', () => {
     assert.equal(v.severity, 'critical');
     assert.ok(v.confidence >= 0.9);
     assert.equal(v.atS, 28.239);
-    says(v, '11 768 of 40 000 requests (29 %) failed with EADDRNOTAVAIL', 'at 28.2 s', '100 % of its 28 232 usable ports', '≈ 471 new connections/s', 'up to 1 000/s', 'as predicted', 'connect p50 rose from 0.01 ms to 0.7 ms at t = 15 s');
+    says(v, '11 768 of 40 000 requests (29 %) failed with EADDRNOTAVAIL', 'at 28.2 s', '100 % of its 28 232 usable ports', '≈ 471 new connections/s', 'up to 1 000/s', 'The model put the first failure at 28.2 s', 'connect p50 rose from 0.01 ms to 0.7 ms at t = 15 s');
+    says(v, 'Why 60 s: tcp_tw_reuse=2 recycles TIME_WAIT ports toward loopback only', 'per (source, destination ip:port)', 'TIME_WAIT side: client (seen by the monitor');
     assert.ok(!mixed(v));
     advises(v, '3 or more requests per connection');
     advises(v, 'tcp_tw_reuse=1 (now 2)');
     advises(v, '1 075/s');
     advises(v, 'connection.close: reset');
+    advises(v, 'more destination IPs or ports');
     assert.ok(!verdict(exhausted({ host: { tcpTwReuse: 1 } }), 'client-port-exhaustion').advice.some((a) => a.includes('tcp_tw_reuse')));
   });
 
@@ -70,7 +72,9 @@ describe('client-port-exhaustion', () => {
   it('explains EADDRINUSE on connect with source addresses (implicit bind)', () => {
     const r = failing('EADDRINUSE', 4, 0.5, { connection: { localAddresses: ['198.18.0.1'] } });
     const v = verdict(r, 'client-port-exhaustion');
-    says(v, 'EADDRINUSE on connect', 'binds the source address before connect()', 'IP_BIND_ADDRESS_NO_PORT');
+    says(v, 'EADDRINUSE on connect', 'bound before connect() without IP_BIND_ADDRESS_NO_PORT', 'exclusive to that source across all destinations');
+    assert.ok(!v.advice.some((a) => a.includes('more destination IPs')), 'bind(): more destinations do not help');
+    advises(v, 'Add source IP addresses');
     // EADDRINUSE outside connect is no exhaustion signal: the failures stay unexplained.
     assert.deepEqual(ids(failing('EADDRINUSE', 4, 0.5, { errorsByPhase: { 'send:EADDRINUSE': 300 } })), ['other-failures']);
   });
@@ -206,17 +210,17 @@ describe('listen-backlog-overflow, conntrack-full, time-wait-bucket-overflow', (
 
 describe('healthy', () => {
   it('elsewhere: totals, utilization and headroom, no caution', () => {
-    const r = syntheticRecord({ timeline: Array.from({ length: 10 }, (_, t) => entry(t, { sockets: sockets({ utilization: 0.03 }) })) });
+    const r = syntheticRecord({ timeline: Array.from({ length: 10 }, (_, t) => entry(t, { sockets: sockets({ utilization: 0.03, timeWait: 100 * (t + 1) }) })) });
     assert.deepEqual(ids(r), ['healthy']);
     const v = verdict(r, 'healthy');
     assert.equal(v.severity, 'info');
     assert.equal(v.confidence, 0.9);
     says(v, '1 000 requests in 10.0 s', 'Peak port utilization 3 %', '≈ 471/s: 4.7× headroom');
-    assert.ok(!v.evidence.join(' ').includes('loopback'));
+    assert.ok(!v.evidence.join(' ').includes('Caution'));
   });
 
   it('on loopback with tcp_tw_reuse=2: the caution, lower confidence', () => {
-    const r = syntheticRecord({ targetUrl: 'http://127.0.0.1:34389/', builtin: true });
+    const r = syntheticRecord({ targetUrl: 'http://127.0.0.1:34389/', builtin: true, timeline: Array.from({ length: 10 }, (_, t) => entry(t, { sockets: sockets({ timeWait: 120 }) })) });
     r.timeline[3]!.counters = { TWRecycled: 250 };
     const v = verdict(r, 'healthy');
     says(v, 'loopback hides exhaustion', 'TWRecycled rose by 250');
@@ -228,7 +232,7 @@ describe('healthy', () => {
   });
 
   it('says a rate above the sustainable one was run too briefly to exhaust', () => {
-    const r = syntheticRecord({ timeline: Array.from({ length: 8 }, (_, t) => entry(t, { attempted: 500, sockets: sockets({ utilization: 0.1 }) })) });
+    const r = syntheticRecord({ timeline: Array.from({ length: 8 }, (_, t) => entry(t, { attempted: 500, sockets: sockets({ utilization: 0.1, timeWait: 500 * (t + 1) }) })) });
     says(verdict(r, 'healthy'), '(1.1× it)', 'ports run out after ≈ 56.5 s', 'this run lasted 8.0 s');
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { analyzeExhaustion, earlyWarning, isExhaustionSignal, pearson, predictOnset } from '../../src/analysis/exhaustion.js';
+import { analyzeExhaustion, earlyWarning, exhaustionSignalCounts, isExhaustionSignal, pearson, predictOnset } from '../../src/analysis/exhaustion.js';
 import { clientCloseTimeline, entry, sockets, syntheticRecord } from '../helpers/synthetic-record.js';
 
 const near = (actual: number | null, expected: number, tol: number) =>
@@ -40,29 +40,49 @@ describe('exhaustion onset', () => {
     assert.equal(ex.timeWaitAtFirst, null);
   });
 
-  it('counts EADDRINUSE / ENOBUFS / EAGAIN only on connect', () => {
+  it('counts EADDRINUSE / ENOBUFS / EAGAIN only on connect, and only where the platform reports them for ports', () => {
     assert.equal(isExhaustionSignal('EADDRNOTAVAIL', 'response'), true);
     assert.equal(isExhaustionSignal('EADDRINUSE', 'connect'), true);
     assert.equal(isExhaustionSignal('EADDRINUSE', 'send'), false);
     assert.equal(isExhaustionSignal('ECONNRESET', 'connect'), false);
+    assert.equal(isExhaustionSignal('ENOBUFS', 'connect', 'linux'), false);
+    assert.equal(isExhaustionSignal('EAGAIN', 'connect', 'linux'), false);
+    assert.equal(isExhaustionSignal('EADDRINUSE', 'connect', 'linux'), true);
+    assert.equal(isExhaustionSignal('ENOBUFS', 'connect', 'win32'), true);
+    assert.equal(isExhaustionSignal('EAGAIN', 'connect', 'win32'), false);
+    assert.equal(isExhaustionSignal('EAGAIN', 'connect', 'darwin'), true);
     const timeline = [entry(0), entry(1), entry(2, { completed: 90, failed: 10, errors: { EADDRINUSE: 10 } }), entry(3, { completed: 90, failed: 10, errors: { ENOBUFS: 10 } })];
     assert.equal(analyzeExhaustion(syntheticRecord({ timeline, errorsByPhase: { 'send:EADDRINUSE': 10, 'response:ENOBUFS': 10 } })).firstAtS, null);
-    const onConnect = syntheticRecord({
-      timeline,
-      errorsByPhase: { 'send:EADDRINUSE': 10, 'connect:ENOBUFS': 10 },
-      errorSamples: [{ code: 'ENOBUFS', phase: 'connect', message: '', t: 3.5, localPort: null }],
-    });
-    assert.equal(analyzeExhaustion(onConnect).firstAtS, 3.5);
+    const onConnect = (platform: string) =>
+      syntheticRecord({
+        timeline,
+        host: { platform },
+        errorsByPhase: { 'send:EADDRINUSE': 10, 'connect:ENOBUFS': 10 },
+        errorSamples: [{ code: 'ENOBUFS', phase: 'connect', message: '', t: 3.5, localPort: null }],
+      });
+    assert.equal(analyzeExhaustion(onConnect('win32')).firstAtS, 3.5);
+    assert.equal(analyzeExhaustion(onConnect('linux')).firstAtS, null, 'ENOBUFS on Linux is memory, not ports');
+  });
+
+  it('leaves out EADDRNOTAVAIL from bind() of a source address', () => {
+    const timeline = [entry(0, { completed: 0, failed: 100, errors: { EADDRNOTAVAIL: 100 } }), entry(1, { completed: 0, failed: 100, errors: { EADDRNOTAVAIL: 100 } })];
+    const r = syntheticRecord({ timeline, connection: { localAddresses: ['10.9.9.9'] }, errorSamples: [{ code: 'EADDRNOTAVAIL', phase: 'connect', message: 'bind EADDRNOTAVAIL 10.9.9.9', t: 0.001, localPort: null, syscall: 'bind' }] });
+    r.errorsBySyscall = { 'bind:EADDRNOTAVAIL': 150, 'connect:EADDRNOTAVAIL': 50 };
+    assert.deepEqual(exhaustionSignalCounts(r), { EADDRNOTAVAIL: 50 });
+    r.errorsBySyscall = { 'bind:EADDRNOTAVAIL': 200 };
+    assert.deepEqual(exhaustionSignalCounts(r), {});
+    assert.equal(analyzeExhaustion(r).firstAtS, null);
   });
 });
 
 describe('capacity model against the run', () => {
-  it('1 000/s with 28 232 ports and W = 60: predicted ≈ 28.2 s, observed onset matches', () => {
+  it('1 000/s with 28 232 ports and a 60 s hold: predicted 28 232 / 1 000 = 28.2 s, sustainable 28 232 / 60 = 470.5/s', () => {
     const ex = analyzeExhaustion(run1000());
     near(ex.predictedAtS, 28.232, 0.01);
-    near(ex.onsetVsPredictionS, 0.007, 0.01);
     near(ex.sustainableRate, 470.5, 0.1);
     assert.equal(ex.peakConnectionRate, 1000);
+    assert.equal(ex.capacity?.holdS, 60);
+    assert.equal(ex.capacity?.timeWaitSide.source, 'monitor');
   });
 
   it('250/s with 500 ports: 2.0 s (the namespace measurement)', () => {
@@ -87,15 +107,29 @@ describe('capacity model against the run', () => {
     near(analyzeExhaustion(r).predictedAtS, 18.232, 0.01);
   });
 
-  it('is null when the client keeps no TIME_WAIT (close server / reset, reuse) or ports never run out', () => {
+  it('is null when the policy says the client keeps no TIME_WAIT and the monitor is off, or ports never run out', () => {
+    const blind = (e: ReturnType<typeof entry>) => ({ ...e, sockets: null });
     for (const connection of [{ close: 'server' as const }, { close: 'reset' as const }, { reuse: true }]) {
-      const r = syntheticRecord({ connection, timeline: clientCloseTimeline({ rate: () => 1000, seconds: 40, usable: 28_232 }) });
+      const r = syntheticRecord({ connection, monitor: { enabled: false }, ports: null, timeline: Array.from({ length: 40 }, (_, t) => blind(entry(t, { attempted: 1000 }))) });
       assert.equal(analyzeExhaustion(r).predictedAtS, null, JSON.stringify(connection));
+      assert.equal(analyzeExhaustion(r).capacity?.timeWaitSide.source, 'scenario');
     }
-    const slow = syntheticRecord({ timeline: clientCloseTimeline({ rate: () => 400, seconds: 60, usable: 28_232 }) });
-    assert.equal(analyzeExhaustion(slow).predictedAtS, null);
-    assert.equal(analyzeExhaustion(syntheticRecord({ host: { timeWaitS: null } })).predictedAtS, null);
-    assert.equal(analyzeExhaustion(syntheticRecord({ host: { timeWaitS: null } })).sustainableRate, null);
+    const slow = syntheticRecord({ timeline: Array.from({ length: 60 }, (_, t) => entry(t, { attempted: 400, sockets: sockets({ timeWait: 400 * (t + 1) }) })) });
+    assert.equal(analyzeExhaustion(slow).predictedAtS, null, '400/s < 470.5/s');
+    assert.equal(analyzeExhaustion(syntheticRecord({ host: { usablePorts: null } })).predictedAtS, null);
+    assert.equal(analyzeExhaustion(syntheticRecord({ host: { usablePorts: null } })).sustainableRate, null);
+  });
+
+  it('follows the observed side: close: server against a server that never closes is predicted; close: client against a server that closes first is not', () => {
+    const clientTw = Array.from({ length: 40 }, (_, t) => entry(t, { attempted: 1000, sockets: sockets({ timeWait: Math.min(28_232, 1000 * (t + 1)) }) }));
+    const neverCloses = analyzeExhaustion(syntheticRecord({ connection: { close: 'server' }, timeline: clientTw }));
+    near(neverCloses.predictedAtS, 28.232, 0.01);
+    assert.equal(neverCloses.capacity?.timeWaitSide.side, 'client');
+    const serverTw = Array.from({ length: 40 }, (_, t) => entry(t, { attempted: 1000, sockets: sockets({ timeWait: 1000 * (t + 1), serverTimeWait: 1000 * (t + 1) }) }));
+    const http10 = analyzeExhaustion(syntheticRecord({ connection: { close: 'client' }, timeline: serverTw }));
+    assert.equal(http10.predictedAtS, null);
+    assert.equal(http10.capacity?.timeWaitSide.side, 'server');
+    assert.equal(http10.capacity?.timeWaitSide.source, 'monitor');
   });
 
   it('multiplies the sustainable rate by the source addresses when there are several', () => {
