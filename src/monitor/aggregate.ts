@@ -34,12 +34,14 @@ interface DestTally {
   timeWait: number;
   established: number;
   bySource: Map<string, number>;
-  /** null once a TIME_WAIT socket without a timer was seen. */
-  left: number[] | null;
+  /** Per TIME_LEFT_STEP_MS step; null once a TIME_WAIT socket without a timer was seen. */
+  left: Uint32Array | null;
 }
 
 /** Steps of `DestinationUsage.timeWaitLeft`, ms. */
 export const TIME_LEFT_STEP_MS = 100;
+/** Steps up to the most a record can tell (sock_diag saturates at 65 535 ms; TIME_WAIT is 60 s). */
+const TIME_LEFT_STEPS = Math.ceil(65_536 / TIME_LEFT_STEP_MS);
 
 /** `ip:port`, with IPv6 addresses in brackets. */
 export const hostPort = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
@@ -100,7 +102,7 @@ export function aggregateScan(
     const key = rows.destination(ref);
     let d = dests.get(key);
     if (!d) {
-      d = { dest: key, inUse: 0, timeWait: 0, established: 0, bySource: new Map(), left: [] };
+      d = { dest: key, inUse: 0, timeWait: 0, established: 0, bySource: new Map(), left: new Uint32Array(TIME_LEFT_STEPS) };
       dests.set(key, d);
     }
     d.inUse++;
@@ -108,11 +110,7 @@ export function aggregateScan(
       d.timeWait++;
       const ms = d.left === null ? null : rows.timeWaitLeftMs(ref);
       if (ms === null) d.left = null;
-      else {
-        const k = Math.floor(Math.max(0, ms) / TIME_LEFT_STEP_MS);
-        while (d.left!.length <= k) d.left!.push(0);
-        d.left![k]!++;
-      }
+      else d.left![Math.min(TIME_LEFT_STEPS - 1, Math.max(0, Math.floor(ms / TIME_LEFT_STEP_MS)))]!++;
     } else if (name === 'established') d.established++;
     d.bySource.set(src, (d.bySource.get(src) ?? 0) + 1);
   });
@@ -124,7 +122,7 @@ export function aggregateScan(
   for (const key of own) {
     if (seen.has(canonicalDest(key))) continue;
     seen.add(canonicalDest(key));
-    kept.push({ dest: key, inUse: 0, timeWait: 0, established: 0, bySource: new Map(), left: [] });
+    kept.push({ dest: key, inUse: 0, timeWait: 0, established: 0, bySource: new Map(), left: null });
   }
   const destinations: DestinationUsage[] = kept.map((d) => {
     const busiest = d.bySource.size > 0 ? Math.max(...d.bySource.values()) : 0;
@@ -138,13 +136,20 @@ export function aggregateScan(
     };
     // Set only where they say something: most destinations are other traffic without TIME_WAIT timers.
     if (isOwn(d)) out.own = true;
-    if (d.left !== null && d.timeWait > 0) out.timeWaitLeft = d.left;
+    if (d.left !== null && d.timeWait > 0) out.timeWaitLeft = trimmed(d.left);
     return out;
   });
   return { at, costMs, source, total, states, client, server, ephemeralInUse, destinations, sources: Object.fromEntries(sources), ownServerTimeWait };
 }
 
 const round4 = (x: number): number => Math.round(x * 10_000) / 10_000;
+
+/** The steps up to the last non-zero one, as a plain array (it is posted between threads and kept). */
+function trimmed(steps: Uint32Array): number[] {
+  let end = steps.length;
+  while (end > 0 && steps[end - 1] === 0) end--;
+  return Array.from(steps.subarray(0, end));
+}
 
 /** Linux state numbers by the names /proc and netstat print. */
 export const STATE_NUMBER_BY_NAME: Readonly<Record<string, number>> = {
