@@ -173,8 +173,8 @@ export function foldMonitor(samples: readonly MonitorSample[], status: SamplerSt
     perSecond.set(t, { sockets: socketsOf(scan, tws.length > 0 ? Math.max(...tws) : null, split), counters });
   }
 
-  // Only scans taken while the load ran (and the final one) describe the run: the pre-load scans
-  // belong to the baseline, and an own destination's leftovers from an earlier run are not this run's peak.
+  // With own destinations, the peaks come from the scans taken while the load ran (and the final
+  // one); the pre-load scans are the baseline's.
   const runScans = own.length > 0 ? during.flatMap((s) => (s.scan ? [s.scan] : [])) : scans;
   const parts = split ? runScans.map(split) : null;
   const destinations = peaks(parts ? parts.map((p) => p.own) : runScans.map((s) => s.destinations));
@@ -194,9 +194,8 @@ export function foldMonitor(samples: readonly MonitorSample[], status: SamplerSt
           peakInUse: destinations[0]?.peakInUse ?? 0,
           peakUtilization: destinations.length > 0 ? Math.max(...destinations.map((d) => d.peakUtilization ?? 0)) : o.usable ? 0 : null,
           peakTimeWait,
-          busiestDestination: destinations.find((d) => d.peakInUse > 0)?.dest ?? (own.length > 0 ? own[0]! : null),
+          busiestDestination: own.length > 0 ? (destinations.find((d) => d.peakInUse > 0)?.dest ?? own[0]!) : (destinations[0]?.dest ?? null),
         };
-  if (ports && own.length === 0) ports.busiestDestination = destinations[0]?.dest ?? null;
   const otherTraffic = parts ? otherOf(runScans, parts) : null;
 
   const lateness = samples.flatMap((s) => (s.lateMs === null ? [] : [Math.abs(s.lateMs)]));
