@@ -34,8 +34,11 @@ interface DestTally {
   timeWait: number;
   established: number;
   bySource: Map<string, number>;
-  /** Per TIME_LEFT_STEP_MS step; null once a TIME_WAIT socket without a timer was seen. */
-  left: Uint32Array | null;
+  /**
+   * TIME_WAIT sockets per TIME_LEFT_STEP_MS step of time left (saturating counts), allocated at the
+   * destination's first TIME_WAIT socket; null once one without a timer was seen.
+   */
+  left: Uint16Array | undefined | null;
 }
 
 /** Steps of `DestinationUsage.timeWaitLeft`, ms. */
@@ -102,7 +105,7 @@ export function aggregateScan(
     const key = rows.destination(ref);
     let d = dests.get(key);
     if (!d) {
-      d = { dest: key, inUse: 0, timeWait: 0, established: 0, bySource: new Map(), left: new Uint32Array(TIME_LEFT_STEPS) };
+      d = { dest: key, inUse: 0, timeWait: 0, established: 0, bySource: new Map(), left: undefined };
       dests.set(key, d);
     }
     d.inUse++;
@@ -110,7 +113,11 @@ export function aggregateScan(
       d.timeWait++;
       const ms = d.left === null ? null : rows.timeWaitLeftMs(ref);
       if (ms === null) d.left = null;
-      else d.left![Math.min(TIME_LEFT_STEPS - 1, Math.max(0, Math.floor(ms / TIME_LEFT_STEP_MS)))]!++;
+      else {
+        const k = Math.min(TIME_LEFT_STEPS - 1, Math.max(0, Math.floor(ms / TIME_LEFT_STEP_MS)));
+        const left = (d.left ??= new Uint16Array(TIME_LEFT_STEPS));
+        if (left[k]! < 0xffff) left[k]!++;
+      }
     } else if (name === 'established') d.established++;
     d.bySource.set(src, (d.bySource.get(src) ?? 0) + 1);
   });
@@ -122,7 +129,7 @@ export function aggregateScan(
   for (const key of own) {
     if (seen.has(canonicalDest(key))) continue;
     seen.add(canonicalDest(key));
-    kept.push({ dest: key, inUse: 0, timeWait: 0, established: 0, bySource: new Map(), left: null });
+    kept.push({ dest: key, inUse: 0, timeWait: 0, established: 0, bySource: new Map(), left: undefined });
   }
   const destinations: DestinationUsage[] = kept.map((d) => {
     const busiest = d.bySource.size > 0 ? Math.max(...d.bySource.values()) : 0;
@@ -136,7 +143,7 @@ export function aggregateScan(
     };
     // Set only where they say something: most destinations are other traffic without TIME_WAIT timers.
     if (isOwn(d)) out.own = true;
-    if (d.left !== null && d.timeWait > 0) out.timeWaitLeft = trimmed(d.left);
+    if (d.left) out.timeWaitLeft = trimmed(d.left);
     return out;
   });
   return { at, costMs, source, total, states, client, server, ephemeralInUse, destinations, sources: Object.fromEntries(sources), ownServerTimeWait };
@@ -144,8 +151,8 @@ export function aggregateScan(
 
 const round4 = (x: number): number => Math.round(x * 10_000) / 10_000;
 
-/** The steps up to the last non-zero one, as a plain array (it is posted between threads and kept). */
-function trimmed(steps: Uint32Array): number[] {
+/** The steps up to the last non-empty one, as a plain array (it is posted between threads and kept). */
+function trimmed(steps: Uint16Array): number[] {
   let end = steps.length;
   while (end > 0 && steps[end - 1] === 0) end--;
   return Array.from(steps.subarray(0, end));
