@@ -53,7 +53,7 @@ export const ADDONS = [
     fallback: 'the monitor will read /proc instead',
     // A sandbox may forbid netlink sockets.
     check: (mod) => {
-      if (mod.version !== 1) throw new Error(`unexpected addon version ${mod.version}`);
+      if (mod.version !== 2) throw new Error(`unexpected addon version ${mod.version}`);
       mod.dump(4, 1 << 10);
     },
   },

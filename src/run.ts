@@ -14,6 +14,7 @@ import { limitsReached, releaseFdReserve } from './limits.js';
 import { requestLogName, startLoad, type RunningLoad } from './load/engine.js';
 import { connectionEngine, type EngineChoice } from './load/transport/index.js';
 import { resolveTarget, type TargetAddress } from './load/target-address.js';
+import { hostPort } from './monitor/aggregate.js';
 import { foldMonitor, monitorOff } from './monitor/fold.js';
 import { hostInfo } from './monitor/host.js';
 import { startMonitor, type RunningMonitor } from './monitor/monitor.js';
@@ -123,10 +124,11 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const host = hostInfo();
   const { addr, url, thread } = await startTarget(s, opts.allowRemote ?? s.allowRemote);
   const samples: MonitorSample[] = [];
-  const monitor = s.monitor.enabled ? await startRunMonitor(s, host, samples, opts.signal) : null;
+  const ownDestinations = [hostPort(addr.host, addr.port)];
+  const monitor = s.monitor.enabled ? await startRunMonitor(s, host, ownDestinations, samples, opts.signal) : null;
   const workers = s.workers === 'auto' ? autoWorkers(thread !== null) : s.workers;
   const engine = connectionEngine(s.connection.reuse, addr.host, s.protocol);
-  const run: RunFacts = { s, runId, label: opts.label ?? null, url, builtin: thread !== null, startedAt, workers, engine, host, acc: new RunAccumulator() };
+  const run: RunFacts = { s, runId, label: opts.label ?? null, url, builtin: thread !== null, startedAt, workers, engine, host, ownDestinations, acc: new RunAccumulator() };
   let load: RunningLoad | null = null;
   let status: RunStatus = 'completed';
   let failure: unknown = null;
@@ -169,13 +171,14 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       const observer = { buckets: (b: WireBucket[]) => run.acc.add(b), sample: (x: ErrorSampleRecord) => run.acc.addSample(x) };
       load = await startLoad(s, { ...addr, authority: new URL(url).host }, workers, observer, opts.logRequests ? dir : null);
       const started = load.startEpochMs;
+      monitor?.loadStarted(started);
       if (opts.signal?.aborted) onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       if (opts.onProgress) {
         const progress = opts.onProgress;
         ticker = setInterval(() => {
           const elapsed = (epochMs() - started) / 1000;
-          progress(elapsed, { ...run.acc.live(elapsed), sockets: liveSockets(monitor) });
+          progress(elapsed, { ...run.acc.live(elapsed), sockets: liveSockets(monitor, ownDestinations) });
         }, 500);
       }
       const intervalS = opts.checkpointIntervalS ?? DEFAULT_CHECKPOINT_INTERVAL_S;
@@ -243,18 +246,21 @@ function startCheckpoints(intervalMs: number, write: () => Promise<number>): Che
 
 /**
  * Starts the sampler threads, collecting every sample into `samples` (for checkpoints), and waits
- * (briefly, and not once `signal` aborts) for the first sample: the pre-load baseline.
+ * (briefly, and not once `signal` aborts) for the first sample and the first scan: the pre-load
+ * baseline, per destination.
  */
-async function startRunMonitor(s: Scenario, host: HostInfo, samples: MonitorSample[], signal?: AbortSignal): Promise<RunningMonitor> {
+async function startRunMonitor(s: Scenario, host: HostInfo, ownDestinations: string[], samples: MonitorSample[], signal?: AbortSignal): Promise<RunningMonitor> {
   const monitor = startMonitor(
     {
       intervalMs: s.monitor.interval * 1000,
       scanIntervalMs: s.monitor.scanInterval * 1000,
       budget: { range: host.portRange ?? [0, 65535], usable: host.usablePorts ?? 0 },
+      ownDestinations,
     },
     (sample) => samples.push(sample),
   );
-  for (let waited = 0; monitor.latest().sample === null && waited < BASELINE_WAIT_MS && !signal?.aborted; waited += 10) await sleep(10);
+  const ready = (): boolean => monitor.latest().sample !== null && monitor.scanTried();
+  for (let waited = 0; !ready() && waited < BASELINE_WAIT_MS && !signal?.aborted; waited += 10) await sleep(10);
   return monitor;
 }
 
@@ -267,11 +273,13 @@ function latestSource(samples: readonly MonitorSample[]): SamplerStatus['source'
   return null;
 }
 
-function liveSockets(monitor: RunningMonitor | null): LiveStats['sockets'] {
+function liveSockets(monitor: RunningMonitor | null, own: readonly string[]): LiveStats['sockets'] {
   const { sample, scan } = monitor?.latest() ?? { sample: null, scan: null };
   const timeWait = sample?.sockstat?.timeWait ?? scan?.scan?.states.timeWait ?? null;
   if (timeWait === null) return null;
-  return { timeWait, utilization: scan?.scan?.destinations[0]?.utilization ?? null };
+  const mine = scan?.scan?.destinations.filter((d) => d.own || own.includes(d.dest)) ?? [];
+  const utilization = mine.reduce<number | null>((m, d) => (d.utilization === null ? m : Math.max(m ?? 0, d.utilization)), null);
+  return { timeWait, utilization };
 }
 
 /** What a run record is built from that does not change while the run goes on. */
@@ -285,6 +293,8 @@ interface RunFacts {
   workers: number;
   engine: EngineChoice;
   host: HostInfo;
+  /** The ip:port pairs the load connects to. */
+  ownDestinations: string[];
   acc: RunAccumulator;
 }
 
@@ -308,6 +318,7 @@ function buildRecord(run: RunFacts, m: RunMoment): RunRecord {
         intervalS: s.monitor.interval,
         scanIntervalS: s.monitor.scanInterval,
         usable: run.host.usablePorts,
+        ownDestinations: run.ownDestinations,
       })
     : null;
   const results = run.acc.results(m.durationS);
@@ -330,6 +341,8 @@ function buildRecord(run: RunFacts, m: RunMoment): RunRecord {
     ...results,
     ports: fold?.ports ?? null,
     destinations: fold?.destinations ?? [],
+    ownDestinations: run.ownDestinations,
+    otherTraffic: fold?.otherTraffic ?? null,
     monitor: fold?.monitor ?? monitorOff(s.monitor.interval, s.monitor.scanInterval),
     requestLogs: m.requestLogs,
     thresholds: [],

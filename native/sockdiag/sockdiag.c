@@ -5,7 +5,9 @@
  *   dump(family: 4 | 6, statesMask?: number): Buffer
  *
  * returns packed 40-byte records, one per socket:
- *   [0] family (4 or 6)  [1] TCP state (1 ESTABLISHED .. 6 TIME_WAIT .. 10 LISTEN)  [2..3] 0
+ *   [0] family (4 or 6)  [1] TCP state (1 ESTABLISHED .. 6 TIME_WAIT .. 10 LISTEN)
+ *   [2..3] TIME_WAIT sockets: milliseconds until the TIME_WAIT timer fires (idiag_expires,
+ *          big-endian, saturating at 65535; Linux holds TIME_WAIT 60 000 ms); other states 0
  *   [4..5] source port (big-endian)  [6..7] destination port (big-endian)
  *   [8..23] source address  [24..39] destination address (IPv4: first 4 bytes, rest 0)
  *
@@ -40,6 +42,7 @@
 #include "errno-name.h"
 
 #define RECORD_BYTES 40
+#define TCP_TIME_WAIT_STATE 6
 #define RECV_BYTES (128 * 1024)
 #define MAX_EINTR 1000
 #define RECV_TIMEOUT_S 10
@@ -90,6 +93,12 @@ static void put_record(uint8_t *r, const struct inet_diag_msg *m) {
   memset(r, 0, RECORD_BYTES);
   r[0] = m->idiag_family == AF_INET6 ? 6 : 4;
   r[1] = m->idiag_state;
+  /* idiag_timer 3 is the TIME_WAIT timer; idiag_expires is in ms (jiffies_delta_to_msecs). */
+  if (m->idiag_state == TCP_TIME_WAIT_STATE && m->idiag_timer == 3) {
+    uint32_t ms = m->idiag_expires > 0xFFFF ? 0xFFFF : m->idiag_expires;
+    r[2] = (uint8_t)(ms >> 8);
+    r[3] = (uint8_t)(ms & 0xFF);
+  }
   memcpy(r + 4, &m->id.idiag_sport, 2);
   memcpy(r + 6, &m->id.idiag_dport, 2);
   if (m->idiag_family == AF_INET6) {
@@ -315,7 +324,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (napi_set_named_property(env, exports, "dump", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "errname", NAPI_AUTO_LENGTH, errname, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "errname", fn) != napi_ok) return NULL;
-  if (napi_create_int32(env, 1, &version) != napi_ok) return NULL;
+  if (napi_create_int32(env, 2, &version) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "version", version) != napi_ok) return NULL;
   return exports;
 }

@@ -7,6 +7,7 @@ import { MAX_DESTINATIONS, STATE_BY_NUMBER, zeroStates, type DestinationUsage, t
 
 const LISTEN = 10;
 const CLOSE = 7;
+const TIME_WAIT = 6;
 
 /** Sockets as a source offers them: Linux state numbers, ports, and addresses on demand. */
 export interface RowCursor {
@@ -16,6 +17,8 @@ export interface RowCursor {
   destination(ref: number): string;
   /** The local address. */
   source(ref: number): string;
+  /** A TIME_WAIT socket's ms left, or null when the source gives no timer. */
+  timeWaitLeftMs(ref: number): number | null;
 }
 
 /** The port budget a scan is measured against. */
@@ -31,14 +34,47 @@ interface DestTally {
   timeWait: number;
   established: number;
   bySource: Map<string, number>;
+  /**
+   * TIME_WAIT sockets per TIME_LEFT_STEP_MS step of time left (saturating counts), allocated at the
+   * destination's first TIME_WAIT socket; null once one without a timer was seen.
+   */
+  left: Uint16Array | undefined | null;
 }
+
+/** Steps of `DestinationUsage.timeWaitLeft`, ms. */
+export const TIME_LEFT_STEP_MS = 100;
+/** Steps up to the most a record can tell (sock_diag saturates at 65 535 ms; TIME_WAIT is 60 s). */
+const TIME_LEFT_STEPS = Math.ceil(65_536 / TIME_LEFT_STEP_MS);
 
 /** `ip:port`, with IPv6 addresses in brackets. */
 export const hostPort = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
-/** Aggregates one scan. */
-export function aggregateScan(rows: RowCursor, budget: PortBudget, at: number, costMs: number, source: SocketScan['source']): SocketScan {
+/**
+ * A destination key in the form own destinations are matched in: an IPv4-mapped IPv6 address
+ * (`[::ffff:1.2.3.4]:80`, what a dual-stack socket reports for an IPv4 peer) as plain IPv4.
+ */
+export function canonicalDest(key: string): string {
+  const m = /^\[::ffff:(\d+\.\d+\.\d+\.\d+)\]:(\d+)$/i.exec(key);
+  return m ? `${m[1]}:${m[2]}` : key;
+}
+
+/**
+ * Aggregates one scan. `own` (ip:port keys) are the run's own destinations: they are always in
+ * `destinations` (zero when idle), and TIME_WAIT sockets whose local end is one of them are
+ * counted in `ownServerTimeWait`.
+ */
+export function aggregateScan(
+  rows: RowCursor,
+  budget: PortBudget,
+  at: number,
+  costMs: number,
+  source: SocketScan['source'],
+  own: readonly string[] = [],
+): SocketScan {
   const [lo, hi] = budget.range;
+  const ownKeys = new Set(own.map(canonicalDest));
+  const ownPorts = new Set([...ownKeys].map((k) => Number(k.slice(k.lastIndexOf(':') + 1))));
+  let ownServerTimeWait = 0;
   const listening = new Set<number>();
   rows.forEach((state, localPort) => {
     if (state === LISTEN) listening.add(localPort);
@@ -55,6 +91,7 @@ export function aggregateScan(rows: RowCursor, budget: PortBudget, at: number, c
     if (!name) return;
     total++;
     states[name]++;
+    if (state === TIME_WAIT && ownPorts.has(localPort) && ownKeys.has(canonicalDest(hostPort(rows.source(ref), localPort)))) ownServerTimeWait++;
     if (listening.has(localPort)) {
       server[name]++;
       return;
@@ -68,32 +105,58 @@ export function aggregateScan(rows: RowCursor, budget: PortBudget, at: number, c
     const key = rows.destination(ref);
     let d = dests.get(key);
     if (!d) {
-      d = { dest: key, inUse: 0, timeWait: 0, established: 0, bySource: new Map() };
+      d = { dest: key, inUse: 0, timeWait: 0, established: 0, bySource: new Map(), left: undefined };
       dests.set(key, d);
     }
     d.inUse++;
-    if (name === 'timeWait') d.timeWait++;
-    else if (name === 'established') d.established++;
+    if (name === 'timeWait') {
+      d.timeWait++;
+      const ms = d.left === null ? null : rows.timeWaitLeftMs(ref);
+      if (ms === null) d.left = null;
+      else {
+        const k = Math.min(TIME_LEFT_STEPS - 1, Math.max(0, Math.floor(ms / TIME_LEFT_STEP_MS)));
+        const left = (d.left ??= new Uint16Array(TIME_LEFT_STEPS));
+        if (left[k]! < 0xffff) left[k]!++;
+      }
+    } else if (name === 'established') d.established++;
     d.bySource.set(src, (d.bySource.get(src) ?? 0) + 1);
   });
-  const destinations: DestinationUsage[] = [...dests.values()]
-    .sort((a, b) => b.inUse - a.inUse)
-    .slice(0, MAX_DESTINATIONS)
-    .map((d) => {
-      const busiest = Math.max(...d.bySource.values());
-      return {
-        dest: d.dest,
-        inUse: d.inUse,
-        timeWait: d.timeWait,
-        established: d.established,
-        bySource: d.bySource.size > 1 ? Object.fromEntries(d.bySource) : null,
-        utilization: budget.usable > 0 ? round4(busiest / budget.usable) : null,
-      };
-    });
-  return { at, costMs, source, total, states, client, server, ephemeralInUse, destinations, sources: Object.fromEntries(sources) };
+  const isOwn = (d: DestTally): boolean => ownKeys.has(canonicalDest(d.dest));
+  const ranked = [...dests.values()].sort((a, b) => b.inUse - a.inUse);
+  const kept = ranked.slice(0, MAX_DESTINATIONS);
+  for (const d of ranked.slice(MAX_DESTINATIONS)) if (isOwn(d)) kept.push(d);
+  const seen = new Set(kept.map((d) => canonicalDest(d.dest)));
+  for (const key of own) {
+    if (seen.has(canonicalDest(key))) continue;
+    seen.add(canonicalDest(key));
+    kept.push({ dest: key, inUse: 0, timeWait: 0, established: 0, bySource: new Map(), left: undefined });
+  }
+  const destinations: DestinationUsage[] = kept.map((d) => {
+    const busiest = d.bySource.size > 0 ? Math.max(...d.bySource.values()) : 0;
+    const out: DestinationUsage = {
+      dest: d.dest,
+      inUse: d.inUse,
+      timeWait: d.timeWait,
+      established: d.established,
+      bySource: d.bySource.size > 1 ? Object.fromEntries(d.bySource) : null,
+      utilization: budget.usable > 0 ? round4(busiest / budget.usable) : null,
+    };
+    // Set only where they say something: most destinations are other traffic without TIME_WAIT timers.
+    if (isOwn(d)) out.own = true;
+    if (d.left) out.timeWaitLeft = trimmed(d.left);
+    return out;
+  });
+  return { at, costMs, source, total, states, client, server, ephemeralInUse, destinations, sources: Object.fromEntries(sources), ownServerTimeWait };
 }
 
 const round4 = (x: number): number => Math.round(x * 10_000) / 10_000;
+
+/** The steps up to the last non-empty one, as a plain array (it is posted between threads and kept). */
+function trimmed(steps: Uint16Array): number[] {
+  let end = steps.length;
+  while (end > 0 && steps[end - 1] === 0) end--;
+  return Array.from(steps.subarray(0, end));
+}
 
 /** Linux state numbers by the names /proc and netstat print. */
 export const STATE_NUMBER_BY_NAME: Readonly<Record<string, number>> = {
@@ -123,6 +186,8 @@ export interface ParsedRow {
   remotePort: number;
   /** A state name as printed (TIME_WAIT, FIN_WAIT_2, LISTENING, ...). */
   state: string;
+  /** TIME_WAIT: ms until it ends, where the source tells (/proc's timer field); else absent or null. */
+  timeWaitLeftMs?: number | null;
 }
 
 /** A cursor over parsed rows; unknown state names are skipped. */
@@ -137,6 +202,7 @@ export function rowsCursor(rows: readonly ParsedRow[]): RowCursor {
     },
     destination: (i) => hostPort(rows[i]!.remoteAddress, rows[i]!.remotePort),
     source: (i) => rows[i]!.localAddress,
+    timeWaitLeftMs: (i) => rows[i]!.timeWaitLeftMs ?? null,
   };
 }
 

@@ -16,6 +16,13 @@ export type ToSampler = { type: 'stop' };
 export interface RunningMonitor {
   /** The newest sample, and the newest one with a scan. */
   latest(): { sample: MonitorSample | null; scan: MonitorSample | null };
+  /** Whether a scan was tried yet (it may have failed: then `scan` stays null). */
+  scanTried(): boolean;
+  /**
+   * The load starts at `epochMs`: scans from then on drop their TIME_WAIT time-left detail, which
+   * only the baseline needs (it would otherwise be kept for every scan of a long run).
+   */
+  loadStarted(epochMs: number): void;
   /** Stops sampling; resolves with every sample taken (in time order) and what could not be read. */
   stop(): Promise<{ samples: MonitorSample[]; status: SamplerStatus }>;
 }
@@ -58,7 +65,11 @@ export function startMonitor(opts: SamplerOptions, onSample?: (s: MonitorSample)
   const samples: MonitorSample[] = [];
   let latest: MonitorSample | null = null;
   let latestScan: MonitorSample | null = null;
+  let tried = false;
+  let loadStartMs = Infinity;
   const take = (s: MonitorSample): void => {
+    if (s.scan !== null || s.missing?.scan !== undefined) tried = true;
+    if (s.scan && s.at >= loadStartMs) for (const d of s.scan.destinations) d.timeWaitLeft = null;
     samples.push(s);
     if (s.scan) latestScan = s;
     else latest = s;
@@ -68,6 +79,10 @@ export function startMonitor(opts: SamplerOptions, onSample?: (s: MonitorSample)
   const scan = samplerThread({ ...opts, role: 'scan' }, take);
   return {
     latest: () => ({ sample: latest ?? latestScan, scan: latestScan }),
+    scanTried: () => tried,
+    loadStarted: (epochMs) => {
+      loadStartMs = epochMs;
+    },
     async stop() {
       const [f, s] = await Promise.all([fast.stop(), scan.stop()]);
       return {

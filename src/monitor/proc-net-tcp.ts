@@ -49,6 +49,20 @@ function endpoint(field: string): [string, number] | null {
   return null;
 }
 
+/**
+ * Clock ticks per second of the `tm->when` field: the kernel prints TIME_WAIT's time left with
+ * jiffies_delta_to_clock_t(), in USER_HZ, which is 100 on every architecture Node runs on (a fresh
+ * TIME_WAIT socket shows 00001770 = 6000 ticks = 60 s).
+ */
+export const USER_HZ = 100;
+
+/** The `tr:tm->when` field of a TIME_WAIT row (timer 3) as ms left; null when absent or another timer. */
+function timeWaitLeft(field: string | undefined): number | null {
+  const m = field === undefined ? null : /^([0-9A-Fa-f]{2}):([0-9A-Fa-f]+)$/.exec(field);
+  if (!m || parseInt(m[1]!, 16) !== 3) return null;
+  return (parseInt(m[2]!, 16) * 1000) / USER_HZ;
+}
+
 /** Parses one data line; returns null for the header or a malformed line. */
 export function parseTcpLine(line: string): ParsedRow | null {
   const f = line.trim().split(/\s+/);
@@ -57,7 +71,9 @@ export function parseTcpLine(line: string): ParsedRow | null {
   const remote = endpoint(f[2]!);
   const state = TCP_STATES[f[3]!.toUpperCase()];
   if (!local || !remote || !state) return null;
-  return { localAddress: local[0], localPort: local[1], remoteAddress: remote[0], remotePort: remote[1], state };
+  const row: ParsedRow = { localAddress: local[0], localPort: local[1], remoteAddress: remote[0], remotePort: remote[1], state };
+  if (state === 'TIME_WAIT') row.timeWaitLeftMs = timeWaitLeft(f[5]);
+  return row;
 }
 
 /** Parses a whole /proc/net/tcp(6) text. */

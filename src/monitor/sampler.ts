@@ -15,6 +15,8 @@ export interface SamplerOptions {
   intervalMs: number;
   scanIntervalMs: number;
   budget: PortBudget;
+  /** The run's own destinations (ip:port): every scan keeps them, however busy other traffic is. */
+  ownDestinations?: string[];
   /** /proc root (tests point it at fixtures). */
   procRoot?: string;
   /** Force one scan source (tests, benchmarks). */
@@ -77,7 +79,7 @@ export class Sampler {
     // Held open from the start: read through these when the load has taken every descriptor.
     if (role !== 'scan') this.proc.hold(FAST_FILES);
     if (role !== 'fast') this.proc.hold(SCAN_FILES);
-    this.scanner = new Scanner(opts.budget, this.proc, opts.prefer);
+    this.scanner = new Scanner(opts.budget, this.proc, opts.prefer, opts.ownDestinations ?? []);
     this.effectiveScanIntervalMs = opts.scanIntervalMs;
     this.maxCpuShare = opts.maxCpuShare ?? 0.02;
   }

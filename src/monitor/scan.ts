@@ -10,7 +10,7 @@ import { aggregateScan, rowsCursor, type PortBudget, type RowCursor } from './ag
 import { errnoOf, LinuxProc, TRANSIENT_CODES } from './linux.js';
 import { netstatCommand, parseNetstatMac, parseNetstatWindows } from './netstat.js';
 import { parseProcNetTcp } from './proc-net-tcp.js';
-import { addressAt, destinationKey, forEachRow, loadSockDiag, type DestinationCache } from './sockdiag.js';
+import { addressAt, destinationKey, forEachRow, loadSockDiag, timeWaitLeftMsAt, type DestinationCache } from './sockdiag.js';
 import type { SocketScan } from './types.js';
 
 const run = promisify(execFile);
@@ -35,6 +35,7 @@ function sockdiagSource(): ScanSource | string {
           forEachRow(buf, (state, _family, localPort, _remotePort, offset) => fn(state, localPort, offset));
         },
         destination: (offset) => destinationKey(buf, offset, destinations),
+        timeWaitLeftMs: (offset) => timeWaitLeftMsAt(buf, offset),
         source(offset) {
           if (buf[offset] !== 4) return addressAt(buf, offset, 'local');
           const key = buf.readUInt32BE(offset + 8);
@@ -85,10 +86,14 @@ export class Scanner {
   /** The errno that dropped the last source: what every scan fails for once none is left. */
   private droppedFor: string | null = null;
 
+  /**
+   * `own`: the run's own destinations (ip:port), kept in every scan however busy other traffic is.
+   */
   constructor(
     private readonly budget: PortBudget,
     proc = new LinuxProc(),
     prefer: 'auto' | SocketScan['source'] = 'auto',
+    private readonly own: readonly string[] = [],
   ) {
     const candidates: Array<[SocketScan['source'], () => ScanSource | string]> = [
       ['sockdiag', sockdiagSource],
@@ -123,7 +128,7 @@ export class Scanner {
       try {
         const rows = await src.rows();
         const at = performance.timeOrigin + started;
-        const scan = aggregateScan(rows, this.budget, at, 0, src.name);
+        const scan = aggregateScan(rows, this.budget, at, 0, src.name, this.own);
         scan.costMs = Math.round((performance.now() - started) * 1000) / 1000;
         this.lastFailure = null;
         return scan;

@@ -2,7 +2,9 @@
  * The native socket reader (native/sockdiag): lists the TCP sockets of the current network
  * namespace through NETLINK_SOCK_DIAG, as `ss` does, into a Buffer of packed 40-byte records:
  *
- *   [0] family (4 | 6)  [1] TCP state number  [2..3] 0
+ *   [0] family (4 | 6)  [1] TCP state number
+ *   [2..3] TIME_WAIT sockets: ms until the TIME_WAIT timer fires (big-endian, saturating at
+ *          65535); other states 0
  *   [4..5] local port (big-endian)  [6..7] remote port (big-endian)
  *   [8..23] local address  [24..39] remote address (IPv4: first 4 bytes, rest 0)
  *
@@ -51,6 +53,8 @@ export interface SocketRow {
   localPort: number;
   remoteAddress: string;
   remotePort: number;
+  /** TIME_WAIT: ms until it ends (the kernel's idiag_expires); null in other states. */
+  timeWaitLeftMs: number | null;
 }
 
 export type SockDiag =
@@ -83,7 +87,7 @@ export function loadSockDiag(): SockDiag {
 
 function load(): SockDiag {
   if (process.platform !== 'linux') return { available: false, reason: 'netlink sock_diag is Linux-only' };
-  const found = loadAddon<Addon>('sockdiag', 1, 'dump');
+  const found = loadAddon<Addon>('sockdiag', 2, 'dump');
   if (found.addon === null) return { available: false, reason: found.reason };
   const addon = found.addon;
   try {
@@ -113,6 +117,11 @@ export function forEachRow(
   for (let o = 0; o < end; o += RECORD_BYTES) {
     fn(buf[o + 1]!, buf[o]!, (buf[o + 4]! << 8) | buf[o + 5]!, (buf[o + 6]! << 8) | buf[o + 7]!, o);
   }
+}
+
+/** The TIME_WAIT time left (ms) of the record at `offset`; meaningful for TIME_WAIT records only. */
+export function timeWaitLeftMsAt(buf: Buffer, offset: number): number {
+  return (buf[offset + 2]! << 8) | buf[offset + 3]!;
 }
 
 /** Number of records in a dump Buffer. */
@@ -172,6 +181,7 @@ export function decodeRows(buf: Buffer): SocketRow[] {
       localPort,
       remoteAddress: addressAt(buf, o, 'remote'),
       remotePort,
+      timeWaitLeftMs: state === TCP_STATE.TIME_WAIT ? timeWaitLeftMsAt(buf, o) : null,
     });
   });
   return rows;

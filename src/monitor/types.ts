@@ -63,6 +63,14 @@ export interface DestinationUsage {
   bySource: Record<string, number> | null;
   /** inUse of the busiest source toward this destination / usable ports. */
   utilization: number | null;
+  /** One of the run's own destinations (kept in every scan, even when idle or less busy than others); absent means no. */
+  own?: boolean;
+  /**
+   * TIME_WAIT sockets by time left at the scan, in 100 ms steps: index k counts those whose
+   * TIME_WAIT ends in [k·100, (k+1)·100) ms. Absent (or null) when there is no TIME_WAIT, when the
+   * source gives no timer (netstat), or when the detail was dropped (scans after the load started).
+   */
+  timeWaitLeft?: number[] | null;
 }
 
 /** One per-socket scan, aggregated. */
@@ -82,8 +90,10 @@ export interface SocketScan {
   server: StateCounts;
   /** Client sockets holding an ephemeral port, all destinations. */
   ephemeralInUse: number;
-  /** Busiest destinations first; at most `MAX_DESTINATIONS`. */
+  /** Busiest destinations first, at most `MAX_DESTINATIONS`; then any own destination not among them. */
   destinations: DestinationUsage[];
+  /** TIME_WAIT sockets whose local ip:port is one of the own destinations (the target's side, when it runs on this host). */
+  ownServerTimeWait?: number;
   /** Client sockets per source address (matters when connections bind a source address). */
   sources: Record<string, number>;
 }

@@ -37,7 +37,7 @@ export interface LiveStats {
   rate: number;
   /** p99 latency (ms) of the last complete second. */
   p99Ms: number;
-  /** Host TIME_WAIT and the busiest destination's port utilization, when the monitor runs. */
+  /** Host TIME_WAIT and the port utilization toward the run's own destinations, when the monitor runs. */
   sockets?: { timeWait: number; utilization: number | null } | null;
 }
 

@@ -49,7 +49,8 @@ export interface TimelineSockets {
   lastAck: number | null;
   /** Client sockets holding an ephemeral port (all destinations). */
   ephemeralInUse: number | null;
-  /** Busiest destination's ports in use / usable ports. */
+  /** Ports in use toward the busiest of this run's own destinations (its busiest source) / usable
+   * ports; in records without `ownDestinations`, toward the busiest destination of all. */
   utilization: number | null;
   /** TIME_WAIT sockets on a listening port (the server side). */
   serverTimeWait: number | null;
@@ -61,13 +62,19 @@ export interface TimelineSockets {
   ownServerTimeWait?: number | null;
 }
 
-/** The port budget over the run. */
+/**
+ * The port budget over the run, toward this run's own destinations (`RunRecord.ownDestinations`);
+ * in records without them, toward every destination.
+ */
 export interface PortsSummary {
   usable: number | null;
   /** Most ports in use toward one destination. */
   peakInUse: number;
   peakUtilization: number | null;
+  /** Most client TIME_WAIT sockets toward the own destinations at once (older records, and runs
+   * whose scans all failed: the host-wide TIME_WAIT peak). */
   peakTimeWait: number;
+  /** The own destination with the most ports in use (the first own one when none had any). */
   busiestDestination: string | null;
 }
 
@@ -103,7 +110,8 @@ export interface MonitorInfo {
     ephemeralInUse: number | null;
     /** Client sockets present before the load, per destination (own destinations first). Absent in older records. */
     byDestination?: BaselineDestination[];
-    /** Seconds from the baseline sample to the start of the load. */
+    /** Seconds from the baseline sample (the last scan before the load, which `byDestination` comes
+     * from) to the start of the load. */
     ageS?: number;
   } | null;
   peakConntrack: { count: number; max: number } | null;
@@ -120,7 +128,9 @@ export interface BaselineDestination {
   timeWait: number;
   /**
    * TIME_WAIT sockets by whole seconds left until they expire, measured from the start of the load:
-   * index i counts those that free their port in [i, i+1) s. Null when the source gives no timer.
+   * index i counts those that free their port in [i, i+1) s. Null when the source gives no timer
+   * (netstat); `[]` when there is no TIME_WAIT. Sockets that expired between the baseline scan and
+   * the load start are left out, so the sum can be below `timeWait`.
    */
   timeWaitExpiry: number[] | null;
 }

@@ -158,12 +158,24 @@ ${CHART_KIT}
 
   // ---- c. sockets and port utilization ----------------------------------------------------------
   var usable = rec.ports && num(rec.ports.usable) !== null ? rec.ports.usable : (rec.host ? num(rec.host.usablePorts) : null);
-  var sockData = [
+  // Records with own-destination figures plot those; the host-wide TIME_WAIT stays as a thin line.
+  var ownFigures = tl.some(function (e) { return sock(e, 'ownInUse') !== null; });
+  var sockData = ownFigures ? [
+    tl.map(function (e) { return sock(e, 'ownTimeWait'); }),
+    tl.map(function (e) { return sock(e, 'ownInUse'); }),
+    tl.map(function (e) { return sock(e, 'ownServerTimeWait'); }),
+    tl.map(function (e) { return sock(e, 'timeWait'); }),
+  ] : [
     tl.map(function (e) { return sock(e, 'timeWait'); }),
     tl.map(function (e) { return sock(e, 'ephemeralInUse'); }),
     tl.map(function (e) { return sock(e, 'serverTimeWait'); }),
   ];
-  var sockSeries = [
+  var sockSeries = ownFigures ? [
+    series('TIME_WAIT toward the target', '#1971c2'),
+    series('ports in use toward the target', '#2f9e44'),
+    series('TIME_WAIT on the target side', '#ae3ec9', { width: 1.5 }),
+    series('TIME_WAIT, whole host', '#868e96', { dash: [4, 4], width: 1 }),
+  ] : [
     series('TIME_WAIT', '#1971c2'),
     series('ephemeral ports in use', '#2f9e44'),
     series('server TIME_WAIT', '#ae3ec9', { width: 1.5 }),
@@ -182,7 +194,7 @@ ${CHART_KIT}
   var sockTop = Math.max(10, sockMax * 1.08);
   var anySockets = tl.some(function (e) { return e.sockets !== null && e.sockets !== undefined; });
   var monitorOff = rec.monitor && rec.monitor.enabled === false;
-  makeChart('sockets', 'Sockets and port utilization', {
+  makeChart('sockets', ownFigures ? 'Sockets and port utilization toward the target' : 'Sockets and port utilization', {
     note: anySockets ? null : (monitorOff ? 'The monitor was off for this run: there is no socket data.' : 'No socket source worked during this run: there is no socket data.'),
     series: sockSeries,
     data: sockData,

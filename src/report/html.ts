@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Exhaustion, LatencySummary, RunRecord, Verdict } from '../record/types.js';
 import { HTML_CLIENT_SCRIPT } from './html-client.js';
+import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusClass, statusLabel } from './status.js';
 
 const require = createRequire(import.meta.url);
@@ -194,10 +195,14 @@ function renderPorts(r: RunRecord): string {
     ['Peak utilization', p ? fmtPct(p.peakUtilization) : '–'],
     ['Peak in use (one destination)', p ? fmtInt(p.peakInUse) : '–'],
     ['Peak TIME_WAIT', p ? fmtInt(p.peakTimeWait) : '–'],
-    ['Busiest destination', p?.busiestDestination ? `<code>${e(p.busiestDestination)}</code>` : '–'],
+    [r.ownDestinations?.length ? 'Busiest own destination' : 'Busiest destination', p?.busiestDestination ? `<code>${e(p.busiestDestination)}</code>` : '–'],
     ['Monitor', r.monitor.enabled ? e(`${r.monitor.source ?? 'no socket source'}, ${r.monitor.scans} scans, ${r.monitor.samples} samples`) : 'off'],
   ];
-  return `<section class="card"><h2>Ports</h2>${kvTable(rows)}</section>`;
+  const headline = portsHeadline(r);
+  const notes = [otherTrafficLine(r), baselineLine(r)].filter((x): x is string => x !== null);
+  const lead = headline ? `<p class="headline" id="ports-headline">Ports: ${e(headline)}</p>` : '';
+  const extra = notes.map((n) => `<p class="muted ports-note">${e(n[0]!.toUpperCase() + n.slice(1))}.</p>`).join('');
+  return `<section class="card"><h2>Ports</h2>${lead}${kvTable(rows)}${extra}</section>`;
 }
 
 /** The busiest destinations, when there was more than one. */

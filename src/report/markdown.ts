@@ -4,6 +4,8 @@
  */
 import type { LatencySummary, RunRecord, Verdict } from '../record/types.js';
 import { verdictTitle } from './html.js';
+import { num as count, pct as share } from '../vocab/format.js';
+import { baselineLine, otherTrafficLine } from './ports-lines.js';
 import { partialNote, statusLabel } from './status.js';
 
 /** Escapes text for a GFM table cell: pipes, line breaks, and HTML tags (rendered as text). */
@@ -139,16 +141,18 @@ export function renderMarkdown(r: RunRecord): string {
       ['Usable ports', 'Peak in use', 'Peak utilization', 'Peak TIME_WAIT', 'Busiest destination'],
       [
         [
-          int(p?.usable ?? r.host.usablePorts),
-          p ? int(p.peakInUse) : '–',
-          p ? pct(p.peakUtilization) : '–',
-          p ? int(p.peakTimeWait) : '–',
+          ((u) => (u === null ? '–' : count(u)))(p?.usable ?? r.host.usablePorts),
+          p ? count(p.peakInUse) : '–',
+          p && p.peakUtilization !== null ? share(p.peakUtilization) : '–',
+          p ? count(p.peakTimeWait) : '–',
           p?.busiestDestination ? code(p.busiestDestination, true) : '–',
         ],
       ],
       ['r', 'r', 'r', 'r', 'l'],
     ),
   );
+  if (p && r.ownDestinations?.length) out.push('', `_These figures are about this run's own destinations: ${r.ownDestinations.map((d) => code(d)).join(', ')}._`);
+  for (const line of [otherTrafficLine(r), baselineLine(r)]) if (line) out.push('', `${escapeText(line[0]!.toUpperCase() + line.slice(1))}.`);
 
   const x = r.exhaustion;
   if (x) {

@@ -1,5 +1,6 @@
 /** The plain-text summary of a run record, as printed at the end of `portstorm run`. */
 import type { LatencySummary, RunRecord } from '../record/types.js';
+import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusLabel } from './status.js';
 
 const fmtMs = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -29,10 +30,13 @@ export function renderTextSummary(r: RunRecord, file: string | null, html: strin
   lines.push(latencyLine('latency (corrected)', r.latencyMs));
   lines.push(latencyLine('latency (uncorrected)', r.latencyUncorrectedMs));
   lines.push(latencyLine('connect', r.connectMs));
-  if (r.ports) {
-    const p = r.ports;
-    const util = p.peakUtilization === null ? '' : ` (${(p.peakUtilization * 100).toFixed(1)}% of ${p.usable})`;
-    lines.push(`  ports                  peak ${p.peakInUse} in use${util}${p.busiestDestination ? ` toward ${p.busiestDestination}` : ''}, peak TIME_WAIT ${p.peakTimeWait}`);
+  const headline = portsHeadline(r);
+  if (headline) {
+    lines.push(`  ports                  ${headline}`);
+    const other = otherTrafficLine(r);
+    if (other) lines.push(`  ${other}`);
+    const before = baselineLine(r);
+    if (before) lines.push(`  baseline               ${before}`);
   } else if (!r.monitor.enabled) lines.push('  ports                  not monitored (monitor.enabled: false)');
   else lines.push(`  ports                  unknown: ${Object.values(r.monitor.unavailable).join('; ') || 'no socket source'}`);
   const ex = r.exhaustion;

@@ -20,6 +20,8 @@ function run(close: 'client' | 'server'): RunRecord {
   return runInNetns<RunRecord>(fixture('run-probe.js'), [JSON.stringify(scenario)], SETUP);
 }
 
+const closedByServerOf = (r: RunRecord): number => r.target.stats?.closedByServer ?? 0;
+
 describe('run with the socket monitor (network namespace)', () => {
   it('close: client — client TIME_WAIT rises with the connections, toward the target', () => {
     const r = run('client');
@@ -36,6 +38,12 @@ describe('run with the socket monitor (network namespace)', () => {
     assert.ok(Math.abs(r.ports.peakUtilization! - r.ports.peakInUse / 5000) < 0.001);
     const d = r.destinations.find((x) => x.dest === target)!;
     assert.ok(d.peakTimeWait >= 1700);
+    // Own-destination figures: the client's TIME_WAIT toward the target, none on the target side.
+    assert.deepEqual(r.ownDestinations, [target]);
+    assert.equal(r.otherTraffic, null);
+    const end = r.timeline.at(-1)!.sockets!;
+    assert.ok(end.ownTimeWait! >= 1700 && end.ownInUse! >= end.ownTimeWait!, `own ${JSON.stringify(end)}`);
+    assert.ok(end.ownServerTimeWait! <= closedByServerOf(r), `ownServerTimeWait ${end.ownServerTimeWait}`);
     // The timeline rises: more TIME_WAIT at the end than after the first second.
     const tw = r.timeline.map((e) => e.sockets?.timeWait ?? -1);
     assert.ok(tw.every((x) => x >= 0), `a second without sockets: ${tw}`);
@@ -62,5 +70,8 @@ describe('run with the socket monitor (network namespace)', () => {
     assert.ok(last.serverTimeWait! >= 900, `server TIME_WAIT ${last.serverTimeWait}`);
     assert.ok(last.timeWait >= last.serverTimeWait!);
     assert.ok(r.ports!.peakInUse < 200, `client ports in use ${r.ports!.peakInUse}`);
+    // The target listens here: its TIME_WAIT has the own destination as its local end.
+    assert.equal(last.ownServerTimeWait, last.serverTimeWait);
+    assert.ok(last.ownTimeWait! < 50, `client TIME_WAIT toward the target ${last.ownTimeWait}`);
   });
 });

@@ -67,7 +67,13 @@ describe('foldMonitor', () => {
   it('peaks, destinations, baseline and monitor facts', () => {
     assert.deepEqual(f.ports, { usable: 1000, peakInUse: 902, peakUtilization: 0.902, peakTimeWait: 1200, busiestDestination: '127.0.0.1:80' });
     assert.deepEqual(f.destinations, [{ dest: '127.0.0.1:80', peakInUse: 902, peakTimeWait: 900, peakUtilization: 0.902 }]);
-    assert.deepEqual(f.monitor.baseline, { timeWait: 5, ephemeralInUse: 7 });
+    // The fixture's scans carry no TIME_WAIT timers: the baseline says so (null), not 0 s.
+    assert.deepEqual(f.monitor.baseline, {
+      timeWait: 5,
+      ephemeralInUse: 7,
+      byDestination: [{ dest: '127.0.0.1:80', own: false, inUse: 7, timeWait: 5, timeWaitExpiry: null }],
+      ageS: 0.1,
+    });
     assert.equal(f.monitor.samples, 13);
     assert.equal(f.monitor.scans, 4);
     assert.deepEqual(f.monitor.scanCostMs, { p50: 3, max: 3 });

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { RunRecord } from '../../src/record/types.js';
 import { escapeHtml, jsonForScript, renderHtml } from '../../src/report/html.js';
 import { escapeCell, renderMarkdown } from '../../src/report/markdown.js';
+import { renderTextSummary } from '../../src/report/text.js';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/records/', import.meta.url));
 
@@ -130,7 +131,7 @@ describe('renderMarkdown', () => {
     assert.match(md, /^\| uncorrected \| /m);
     assert.match(md, /^\| connect \| /m);
     assert.match(md, /^## Ports\n/m);
-    assert.match(md, /^\| 2,000 \| 2,000 \| 100\.0 % \| 2,000 \| `10\.200\.0\.1:8080` \|$/m);
+    assert.match(md, /^\| 2 000 \| 2 000 \| 100 % \| 2 000 \| `10\.200\.0\.1:8080` \|$/m);
     assert.match(md, /^## Exhaustion timing\n/m);
     assert.match(md, /^\| 4 s \| 6 s \| 5\.5 s \| 0\.5 s \|/m);
     assert.match(md, /^## Thresholds \(1 failed\)\n/m);
@@ -187,5 +188,61 @@ describe('renderMarkdown', () => {
       const widths = b.split('\n').map((l) => l.replace(/\\\|/g, '').split('|').length);
       assert.ok(widths.every((w) => w === widths[0]), b);
     }
+  });
+});
+
+/** The exhaustion fixture as a newer writer makes it: own destination, other traffic, an ageing baseline. */
+function withOwnDestinations(): RunRecord {
+  const r = fixture('exhaustion');
+  r.ownDestinations = ['10.200.0.1:8080'];
+  r.otherTraffic = {
+    peakInUse: 3496,
+    peakTimeWait: 3490,
+    busiestDestination: '127.0.0.1:34505',
+    destinations: [{ dest: '127.0.0.1:34505', peakInUse: 3496, peakTimeWait: 3490, peakUtilization: 0.1238 }],
+  };
+  r.monitor.baseline = {
+    timeWait: 3530,
+    ephemeralInUse: 3536,
+    ageS: 0.4,
+    byDestination: [
+      { dest: '10.200.0.1:8080', own: true, inUse: 40, timeWait: 40, timeWaitExpiry: [0, 0, 10, 30] },
+      { dest: '127.0.0.1:34505', own: false, inUse: 3496, timeWait: 3490, timeWaitExpiry: null },
+    ],
+  };
+  for (const e of r.timeline) if (e.sockets) Object.assign(e.sockets, { ownInUse: 10, ownTimeWait: 8, ownServerTimeWait: 0 });
+  return r;
+}
+
+describe('own destinations in the reports', () => {
+  it('text: the headline is about the own destination; other traffic and the baseline come apart', () => {
+    const text = renderTextSummary(withOwnDestinations(), null);
+    assert.match(text, /^ {2}ports {18}peak 2 000 in use \(100 % of 2 000\) toward 10\.200\.0\.1:8080, peak TIME_WAIT 2 000$/m);
+    assert.match(text, /^ {2}other traffic on this host: 3 496 ports toward 127\.0\.0\.1:34505 \(peak TIME_WAIT 3 490\), not counted above$/m);
+    assert.match(text, /^ {2}baseline {15}before the load: 40 TIME_WAIT toward 10\.200\.0\.1:8080, all free by 4\.0 s$/m);
+  });
+
+  it('an older record (no own destinations, no other traffic) renders as before, without those lines', () => {
+    const r = fixture('exhaustion');
+    const text = renderTextSummary(r, null);
+    assert.match(text, /^ {2}ports {18}peak 2 000 in use \(100 % of 2 000\) toward 10\.200\.0\.1:8080/m);
+    assert.doesNotMatch(text, /other traffic|baseline/);
+    const md = renderMarkdown(r);
+    assert.doesNotMatch(md, /Other traffic|own destinations/);
+    assert.doesNotMatch(renderHtml(r), /ports-note/);
+  });
+
+  it('markdown and HTML say the same, escaped', () => {
+    const r = withOwnDestinations();
+    const md = renderMarkdown(r);
+    assert.ok(md.includes("_These figures are about this run's own destinations: `10.200.0.1:8080`._"), md);
+    assert.ok(md.includes('Other traffic on this host: 3 496 ports toward 127.0.0.1:34505 (peak TIME_WAIT 3 490), not counted above.'));
+    assert.ok(md.includes('Before the load: 40 TIME_WAIT toward 10.200.0.1:8080, all free by 4.0 s.'));
+    const html = renderHtml(r);
+    assert.ok(html.includes('<p class="headline" id="ports-headline">Ports: peak 2 000 in use (100 % of 2 000) toward 10.200.0.1:8080, peak TIME_WAIT 2 000</p>'));
+    assert.ok(html.includes('Other traffic on this host: 3 496 ports toward 127.0.0.1:34505'));
+    assert.ok(html.includes('Busiest own destination'));
+    r.otherTraffic!.busiestDestination = '<b>x</b>';
+    assert.ok(renderHtml(r).includes('toward &lt;b&gt;x&lt;/b&gt;'));
   });
 });

@@ -24,10 +24,11 @@ import {
 import { nativeSkipReason, nativeSkipped } from '../../src/native-skip.js';
 
 /** A hand-built record. */
-function record(family: 4 | 6, state: number, local: number[], lport: number, remote: number[], rport: number): Buffer {
+function record(family: 4 | 6, state: number, local: number[], lport: number, remote: number[], rport: number, leftMs = 0): Buffer {
   const b = Buffer.alloc(RECORD_BYTES);
   b[0] = family;
   b[1] = state;
+  b.writeUInt16BE(leftMs, 2);
   b.writeUInt16BE(lport, 4);
   b.writeUInt16BE(rport, 6);
   Buffer.from(local).copy(b, 8);
@@ -42,16 +43,16 @@ describe('sockdiag decoding', () => {
   const buf = Buffer.concat([
     record(4, TCP_STATE.ESTABLISHED, [127, 0, 0, 1], 40000, [10, 1, 2, 3], 8080),
     record(6, TCP_STATE.LISTEN, V6_LOOPBACK, 443, new Array(16).fill(0), 0),
-    record(6, TCP_STATE.TIME_WAIT, mapped(192, 168, 0, 1), 65535, mapped(1, 2, 3, 4), 80),
+    record(6, TCP_STATE.TIME_WAIT, mapped(192, 168, 0, 1), 65535, mapped(1, 2, 3, 4), 80, 59_123),
     record(6, TCP_STATE.CLOSE_WAIT, [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 1, [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1], 2),
   ]);
 
   it('decodeRows round-trips IPv4, IPv6 and v4-mapped records', () => {
     const expected: SocketRow[] = [
-      { family: 4, state: 1, localAddress: '127.0.0.1', localPort: 40000, remoteAddress: '10.1.2.3', remotePort: 8080 },
-      { family: 6, state: 10, localAddress: '::1', localPort: 443, remoteAddress: '::', remotePort: 0 },
-      { family: 6, state: 6, localAddress: '::ffff:192.168.0.1', localPort: 65535, remoteAddress: '::ffff:1.2.3.4', remotePort: 80 },
-      { family: 6, state: 8, localAddress: 'fe80::1', localPort: 1, remoteAddress: '2001:db8::1:0:0:1', remotePort: 2 },
+      { family: 4, state: 1, localAddress: '127.0.0.1', localPort: 40000, remoteAddress: '10.1.2.3', remotePort: 8080, timeWaitLeftMs: null },
+      { family: 6, state: 10, localAddress: '::1', localPort: 443, remoteAddress: '::', remotePort: 0, timeWaitLeftMs: null },
+      { family: 6, state: 6, localAddress: '::ffff:192.168.0.1', localPort: 65535, remoteAddress: '::ffff:1.2.3.4', remotePort: 80, timeWaitLeftMs: 59_123 },
+      { family: 6, state: 8, localAddress: 'fe80::1', localPort: 1, remoteAddress: '2001:db8::1:0:0:1', remotePort: 2, timeWaitLeftMs: null },
     ];
     assert.deepEqual(decodeRows(buf), expected);
     // Same text as Node's own formatting of those addresses.
@@ -148,7 +149,7 @@ describe('sockdiag addon', () => {
         assert.ok(rows.every((r) => r.family === family));
         const port = ports[family];
         const listen = rows.filter((r) => r.state === TCP_STATE.LISTEN && r.localPort === port);
-        assert.deepEqual(listen, [{ family, state: 10, localAddress: host, localPort: port, remoteAddress: family === 4 ? '0.0.0.0' : '::', remotePort: 0 }]);
+        assert.deepEqual(listen, [{ family, state: 10, localAddress: host, localPort: port, remoteAddress: family === 4 ? '0.0.0.0' : '::', remotePort: 0, timeWaitLeftMs: null }]);
         for (const cp of clientPorts[family]) {
           const has = (r: Partial<SocketRow>): boolean =>
             rows.some((x) => x.state === TCP_STATE.ESTABLISHED && x.localAddress === host && x.remoteAddress === host && x.localPort === r.localPort && x.remotePort === r.remotePort);
