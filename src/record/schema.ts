@@ -26,6 +26,9 @@ const timelineSockets = z.object({
   ephemeralInUse: nullable(count),
   utilization: nullable(nonneg),
   serverTimeWait: nullable(count),
+  ownInUse: nullable(count).optional(),
+  ownTimeWait: nullable(count).optional(),
+  ownServerTimeWait: nullable(count).optional(),
 });
 
 const timelineEntry = z.object({
@@ -73,6 +76,7 @@ const hostInfo = z.object({
     }),
   ).optional(),
   conntrackMax: nullable(count),
+  localAddresses: nullable(z.array(z.string())).optional(),
   unavailable: z.record(z.string(), z.string()),
 });
 
@@ -98,10 +102,23 @@ const monitorInfo = z.object({
   scanCostMs: nullable(p50Max),
   lateMs: nullable(p50Max),
   unavailable: z.record(z.string(), z.string()),
-  baseline: nullable(z.object({ timeWait: nullable(count), ephemeralInUse: nullable(count) })),
+  baseline: nullable(
+    z.object({
+      timeWait: nullable(count),
+      ephemeralInUse: nullable(count),
+      byDestination: z
+        .array(z.object({ dest: z.string(), own: z.boolean(), inUse: count, timeWait: count, timeWaitExpiry: nullable(z.array(count)) }))
+        .optional(),
+      ageS: nonneg.optional(),
+    }),
+  ),
   peakConntrack: nullable(z.object({ count, max: count })),
   peakFds: nullable(z.object({ open: count, soft: nullable(count) })),
 });
+
+const sourceStrategy = z.enum(['kernel', 'bind', 'bind-no-port']);
+
+const destinationSummary = z.object({ dest: z.string(), peakInUse: count, peakTimeWait: count, peakUtilization: nullable(nonneg) });
 
 const exhaustion = z.object({
   firstAtS: nullable(nonneg),
@@ -115,6 +132,22 @@ const exhaustion = z.object({
   sustainableRate: nullable(nonneg),
   peakConnectionRate: nullable(nonneg),
   correlation: z.object({ utilizationVsErrorRate: nullable(num), utilizationVsLatencyP99: nullable(num) }),
+  capacity: z
+    .object({
+      holdS: nonneg,
+      holdReason: z.string(),
+      holdSource: z.enum(['host', 'observed']),
+      budget: nullable(count),
+      budgetScope: z.enum(['source-destination', 'source']),
+      budgetReason: z.string(),
+      pools: count,
+      sources: count,
+      destinations: count,
+      sourceStrategy: sourceStrategy,
+      sustainableRate: nullable(nonneg),
+      timeWaitSide: z.object({ side: z.enum(['client', 'server', 'both', 'none']), source: z.enum(['monitor', 'target', 'scenario']), reason: z.string() }),
+    })
+    .optional(),
 });
 
 const verdict = z.object({
@@ -187,7 +220,13 @@ export const runRecordSchema = z.object({
       busiestDestination: nullable(z.string()),
     }),
   ),
-  destinations: z.array(z.object({ dest: z.string(), peakInUse: count, peakTimeWait: count, peakUtilization: nullable(nonneg) })),
+  destinations: z.array(destinationSummary),
+  ownDestinations: z.array(z.string()).optional(),
+  otherTraffic: nullable(
+    z.object({ peakInUse: count, peakTimeWait: count, busiestDestination: nullable(z.string()), destinations: z.array(destinationSummary) }),
+  ).optional(),
+  sourceStrategy: sourceStrategy.optional(),
+  errorsBySyscall: counts.optional(),
   monitor: monitorInfo,
   errorSamples: z.array(
     z.object({
@@ -196,6 +235,7 @@ export const runRecordSchema = z.object({
       message: z.string(),
       t: nonneg,
       localPort: nullable(count),
+      syscall: nullable(z.string()).optional(),
     }),
   ),
 });
