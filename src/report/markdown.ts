@@ -5,6 +5,7 @@
 import type { LatencySummary, RunRecord, Verdict } from '../record/types.js';
 import { verdictTitle } from './html.js';
 import { partialNote, statusLabel } from './status.js';
+import { dec, msValue, num, orDash, pct as share, perSecond, sec as seconds } from '../vocab/format.js';
 
 /** Escapes text for a GFM table cell: pipes, line breaks, and HTML tags (rendered as text). */
 export function escapeCell(s: string): string {
@@ -29,16 +30,12 @@ function table(header: string[], rows: string[][], align?: Array<'l' | 'r'>): st
   return [header, sep, ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
 
-const int = (v: number | null | undefined): string =>
-  v === null || v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US');
-const ms = (v: number | null | undefined): string =>
-  v === null || v === undefined || !Number.isFinite(v) ? '–' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
-const pct = (v: number | null | undefined): string =>
-  v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)} %`;
-const sec = (v: number | null | undefined): string =>
-  v === null || v === undefined || !Number.isFinite(v) ? '–' : `${+v.toFixed(2)} s`;
-const numOr = (v: number | null | undefined, digits = 1): string =>
-  v === null || v === undefined || !Number.isFinite(v) ? '–' : `${+v.toFixed(digits)}`;
+// The shared formats (vocab/format.ts), with – where there is no figure.
+const int = (v: number | null | undefined): string => orDash(v, num);
+const ms = (v: number | null | undefined): string => orDash(v, msValue);
+const pct = (v: number | null | undefined): string => orDash(v, share);
+const sec = (v: number | null | undefined): string => orDash(v, (x) => seconds(x));
+const numOr = (v: number | null | undefined, digits = 1): string => orDash(v, (x) => dec(x, digits));
 
 const SEVERITY_ICON: Record<Verdict['severity'], string> = { critical: '🔴', warning: '🟠', info: '🔵' };
 
@@ -46,7 +43,7 @@ function verdictSection(v: Verdict): string {
   const lines = [
     `### ${SEVERITY_ICON[v.severity] ?? ''} ${escapeText(verdictTitle(v.verdict))} (${code(v.verdict)})`,
     '',
-    `**Severity:** ${v.severity} · **Confidence:** ${Math.round(v.confidence * 100)} % · **From:** ${v.atS === null ? 'whole run' : `t = ${sec(v.atS)}`}`,
+    `**Severity:** ${v.severity} · **Confidence:** ${pct(v.confidence)} · **From:** ${v.atS === null ? 'whole run' : `t = ${sec(v.atS)}`}`,
     '',
     '**Evidence**',
     '',
@@ -75,7 +72,7 @@ export function renderMarkdown(r: RunRecord): string {
       `**Run** ${code(r.runId)}`,
       `**Target** ${code(r.target.url)}${r.target.builtin ? ' (built-in)' : ''}`,
       `**Started** ${escapeText(r.startedAt)}`,
-      `**Duration** ${d.toFixed(1)} s`,
+      `**Duration** ${seconds(d)}`,
       `**Status** ${status}`,
     ].join(' · '),
   );
@@ -98,8 +95,8 @@ export function renderMarkdown(r: RunRecord): string {
           `${int(t.failed)}${done > 0 ? ` (${pct(t.failed / done)})` : ''}`,
           int(t.dropped),
           int(t.connectionsOpened),
-          d > 0 ? (t.completed / d).toFixed(1) : '–',
-          d > 0 ? (t.connectionsOpened / d).toFixed(1) : '–',
+          d > 0 ? perSecond(t.completed / d) : '–',
+          d > 0 ? perSecond(t.connectionsOpened / d) : '–',
         ],
       ],
       ['r', 'r', 'r', 'r', 'r', 'r', 'r'],

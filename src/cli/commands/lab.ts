@@ -21,6 +21,7 @@ import { renderCompareText } from '../../report/compare-text.js';
 import { displayArg, loadScenario } from '../../scenario/load.js';
 import type { Scenario } from '../../scenario/schema.js';
 import { defineCommand } from '../command.js';
+import { num, orDash, rate, sec } from '../../vocab/format.js';
 
 export interface LabArgs {
   scenario: string;
@@ -171,15 +172,20 @@ function variantPlans(file: string, base: Scenario, argv: LabArgs, baseSysctls: 
 }
 
 function renderKnee(k: KneeResult, file: string): string {
-  const lines = [`portstorm lab --find-knee: ${k.usablePorts} usable ports, ${k.durationS} s per probe`];
+  const lines = [`portstorm lab --find-knee: ${num(k.usablePorts)} usable ports, ${sec(k.durationS)} per probe`];
   for (const p of k.probes) {
-    const outcome = p.exhaustionErrors === 0 ? 'no exhaustion' : `${p.exhaustionErrors} exhaustion errors, first at ${p.firstAtS?.toFixed(2) ?? '?'} s`;
-    lines.push(`  ${String(p.rate).padStart(8)}/s  ${outcome}`);
+    const outcome = p.exhaustionErrors === 0 ? 'no exhaustion' : `${num(p.exhaustionErrors)} exhaustion errors, first at ${p.firstAtS === null ? '? s' : sec(p.firstAtS, 2)}`;
+    lines.push(`  ${rate(p.rate).padStart(10)}  ${outcome}`);
   }
-  const knee = k.knee === null ? `below ${k.firstFailing}/s (every probe ran out of ports)` : k.firstFailing === null ? `at least ${k.knee}/s (no probe ran out of ports)` : `${k.knee}/s (${k.firstFailing}/s ran out)`;
+  const knee =
+    k.knee === null
+      ? `below ${orDash(k.firstFailing, rate)} (every probe ran out of ports)`
+      : k.firstFailing === null
+        ? `at least ${rate(k.knee)} (no probe ran out of ports)`
+        : `${rate(k.knee)} (${rate(k.firstFailing)} ran out)`;
   lines.push(`  knee                   ${knee}`);
   lines.push(
-    `  model                  ${k.predicted === null ? 'ports do not bound this scenario (no client TIME_WAIT)' : `${Math.round(k.predicted)}/s = usable ports / min(duration, TIME_WAIT)`}` +
+    `  model                  ${k.predicted === null ? 'ports do not bound this scenario (no client TIME_WAIT)' : `${rate(k.predicted)} = usable ports / min(duration, TIME_WAIT)`}` +
       (k.predicted !== null && k.knee !== null ? `; measured/model ${(k.knee / k.predicted).toFixed(2)}` : ''),
   );
   lines.push(`  result                 ${file}`);
