@@ -119,7 +119,7 @@ function renderVerdict(v: Verdict): string {
   const list = (items: string[]): string => (items.length ? `<ul>${items.map((s) => `<li>${e(s)}</li>`).join('')}</ul>` : '<p class="muted">none</p>');
   return `<article class="verdict sev-${e(v.severity)}" data-verdict="${e(v.verdict)}">
 <h3><span class="badge sev-${e(v.severity)}">${e(v.severity)}</span> ${e(verdictTitle(v.verdict))} <span class="muted">(${e(v.verdict)})</span></h3>
-<p class="verdict-meta">confidence ${Math.round(v.confidence * 100)} % · ${e(at)}</p>
+<p class="verdict-meta">confidence ${fmtPct(v.confidence)} · ${e(at)}</p>
 <div class="verdict-body"><div><h4>Evidence</h4>${list(v.evidence)}</div><div><h4>Advice</h4>${list(v.advice)}</div></div>
 </article>`;
 }

@@ -80,7 +80,7 @@ export function renderMarkdown(r: RunRecord): string {
   const top = r.diagnosis?.[0];
   if (top) {
     out.push('');
-    out.push(`> ${SEVERITY_ICON[top.severity] ?? ''} **${escapeText(verdictTitle(top.verdict))}** (${top.severity}, confidence ${Math.round(top.confidence * 100)} %)`);
+    out.push(`> ${SEVERITY_ICON[top.severity] ?? ''} **${escapeText(verdictTitle(top.verdict))}** (${top.severity}, confidence ${pct(top.confidence)})`);
   }
 
   out.push('', '## Totals', '');
