@@ -199,8 +199,9 @@ export async function readRunRecord(where: string): Promise<RunRecord> {
     (st) => (st.isDirectory() ? 'dir' : 'file'),
     () => 'missing',
   );
-  // A file is read as it is, whatever its name; a directory (or a name that does not exist) means its run.json.
-  const target = kind === 'file' || (kind === 'missing' && where.endsWith('.json')) ? where : path.join(where, 'run.json');
+  // A file is read as it is, whatever its name; a directory means its run.json; a name that does
+  // not exist is told as given.
+  const target = kind === 'dir' ? path.join(where, 'run.json') : where;
   const file = displayArg(target);
   let text: string;
   try {
@@ -210,7 +211,8 @@ export async function readRunRecord(where: string): Promise<RunRecord> {
     if (kind === 'dir' && code === 'ENOENT') {
       const runs = await runsIn(where);
       if (runs.length > 0) {
-        throw new UsageError(`${displayArg(where)} holds ${runs.length} run${runs.length === 1 ? '' : 's'}, not one: name a run directory, e.g. ${displayArg(path.join(where, runs.at(-1)!))}`);
+        const n = runs.length === 1 ? 'one run' : `${runs.length} runs`;
+        throw new UsageError(`${displayArg(where)} is a results directory holding ${n}: name a run directory in it, e.g. ${displayArg(path.join(where, runs.at(-1)!))}`);
       }
     }
     throw new UsageError(`cannot read run record ${file}: ${code ?? String(err)}`);

@@ -311,7 +311,9 @@ load:
     assert.equal(cli(['run', scenarioFile('many.yaml', SMALL), '--quiet', '--out', out]).status, 0);
     const r = cli(['report', out]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, new RegExp(`^portstorm: ${out} holds 1 run, not one: name a run directory, e\\.g\\. ${out}/\\S+-small-\\w+\\n$`));
+    assert.match(r.stderr, new RegExp(`^portstorm: ${out} is a results directory holding one run: name a run directory in it, e\\.g\\. ${out}/\\S+-small-\\w+\\n$`));
+    const missing = cli(['report', path.join(tmp, 'no-such-run')]);
+    assert.equal(missing.stderr, `portstorm: cannot read run record ${path.join(tmp, 'no-such-run')}: ENOENT\n`);
   });
 
   it('a run record with several problems lists each of them', () => {
