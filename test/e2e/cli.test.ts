@@ -297,6 +297,28 @@ load:
     }
   });
 
+  it('a disk that fills up: the record goes to the temp directory, no temp file is left behind', () => {
+    const file = scenarioFile('full.yaml', 'name: full\ntarget: builtin\nload: [{ model: arrival-rate, rate: 50, duration: 1s }]\nworkers: 1\n');
+    const dir = path.join(tmp, 'full-disk');
+    mkdirSync(dir);
+    // A 4 KiB tmpfs in a private mount namespace: the --out check passes (an empty probe file), the record does not fit.
+    const script = `mount -t tmpfs -o size=4k tmpfs "$DIR" && "$NODE" "$MAIN" run ${JSON.stringify(file)} --out "$DIR" --quiet --checkpoint-interval 0; echo "exit $?"; ls -A "$DIR"/*`;
+    const env = { ...process.env, NODE: process.execPath, MAIN, DIR: dir };
+    let r = spawnSync('unshare', ['-rm', 'sh', '-c', script], { env, encoding: 'utf8', timeout: 60_000, cwd: tmp });
+    if (!/exit \d+/.test(r.stdout)) r = spawnSync('unshare', ['-m', 'sh', '-c', script], { env, encoding: 'utf8', timeout: 60_000, cwd: tmp });
+    assert.match(r.stdout, /exit 0\n/, r.stderr);
+    const runId = /writing to \S+portstorm-(\S+) instead/.exec(r.stderr)?.[1];
+    assert.ok(runId, r.stderr);
+    const fallback = path.join(os.tmpdir(), `portstorm-${runId}`);
+    try {
+      assert.match(r.stderr, /^portstorm: cannot write \S+\/run\.json \(ENOSPC: no space left on device\); writing to /);
+      assert.equal(r.stdout.split('exit 0\n')[1], '', 'the run directory on the full disk holds no half-written temp file');
+      assert.equal(JSON.parse(readFileSync(path.join(fallback, 'run.json'), 'utf8')).totals.attempted, 50);
+    } finally {
+      rmSync(fallback, { recursive: true, force: true });
+    }
+  });
+
   it('report on a scenario says it is a scenario, not a run, and how to run it', () => {
     const demo = fileURLToPath(new URL('../../../scenarios/demo.yaml', import.meta.url));
     const r = cli(['report', demo]);
