@@ -39,6 +39,8 @@ export async function writeBeside(dir: string, name: string, text: string): Prom
   try {
     return await writeAtomic(dir, name, text);
   } catch (err) {
+    // Out of descriptors is not about the place: another directory would fail the same way.
+    if (NOT_THE_PLACE.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
     const fallback = fallbackDir(dir);
     const why = errnoText(err);
     try {
@@ -53,6 +55,9 @@ export async function writeBeside(dir: string, name: string, text: string): Prom
     }
   }
 }
+
+/** Write failures a fallback directory cannot help with. */
+const NOT_THE_PLACE = new Set(['EMFILE', 'ENFILE']);
 
 async function writeAtomic(dir: string, name: string, text: string): Promise<string> {
   // Node's recursive mkdir never returns on /proc: refuse a pseudo-filesystem before trying.
