@@ -5,13 +5,13 @@
  * address, adds `lab` to the run record and prints the usual summary. Exit codes are those of
  * `portstorm run`.
  */
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { diagnose } from '../analysis/diagnose.js';
 import { exitAfterOutput, toleratePipeClose } from './exit.js';
 import { createProgress } from './progress.js';
 import { ExitCode, PortstormError, RuntimeFailure } from '../errors.js';
-import { writeBeside, writeRunRecord } from '../record/run-file.js';
+import { fallbackDir, writeBeside, writeRunRecord } from '../record/run-file.js';
 import { renderHtml } from '../report/html.js';
 import { renderTextSummary } from '../report/text.js';
 import { autoWorkers, builtinClose, runScenario } from '../run.js';
@@ -117,7 +117,15 @@ async function main(cfg: LabInnerConfig): Promise<number> {
     }
   }
   const result: LabInnerResult = { file, dir: outcome.dir };
-  writeFileSync(cfg.resultFile, JSON.stringify(result) + '\n');
+  try {
+    writeFileSync(cfg.resultFile, JSON.stringify(result) + '\n');
+  } catch {
+    // The results directory stopped taking files during the run: the record went to the fallback
+    // directory (writeRunRecord said so), and the outer process looks for this note there too.
+    const fallback = path.join(fallbackDir(cfg.resultsDir), path.basename(cfg.resultFile));
+    mkdirSync(path.dirname(fallback), { recursive: true });
+    writeFileSync(fallback, JSON.stringify(result) + '\n');
+  }
 
   if (cfg.print === 'json') process.stdout.write(JSON.stringify(record) + '\n');
   else if (cfg.print === 'text') process.stdout.write(renderTextSummary(record, file, html));

@@ -18,6 +18,7 @@ import { demoCommand } from './commands/demo.js';
 import { compareCommand } from './commands/compare.js';
 import { labCommand } from './commands/lab.js';
 import { exitAfterOutput, toleratePipeClose } from './exit.js';
+import { ALL_EXIT_CODES, COMMAND_EXIT_CODES, exitCodesEpilogue } from './exit-codes.js';
 
 const commands: Command<any>[] = [runCommand, reportCommand, compareCommand, serveCommand, monitorCommand, doctorCommand, labCommand, demoCommand];
 
@@ -38,16 +39,22 @@ class CliFailure {
 /** Control characters, line breaks included: an argument echoed in a message may hold any. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
+/** A problem line blamed on an override flag rather than on the file: `--set load[0].rate=abc: ...`. */
+const FLAG_SOURCE = /^--(set|variant) [^\n]*?: /;
+
 /**
  * The message with control characters written as `\uXXXX`, so it is one line and cannot steer the
  * terminal. Only a list of problems keeps its line breaks: several lines each starting with the
- * same `<file>: ` (a scenario with more than one thing wrong).
+ * same `<file>: ` or with the `--set`/`--variant` that put a bad value there (a scenario or record
+ * with more than one thing wrong).
  */
-function printable(message: string): string {
+export function printable(message: string): string {
   const escape = (s: string) => s.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   const lines = message.split('\n');
-  const source = /^[^\n]+?: /.exec(lines[0]!)?.[0];
-  if (lines.length > 1 && source !== undefined && lines.every((l) => l.startsWith(source))) return lines.map(escape).join('\n');
+  const fileLine = lines.find((l) => !FLAG_SOURCE.test(l));
+  const source = fileLine === undefined ? undefined : /^[^\n]+?: /.exec(fileLine)?.[0];
+  const listed = (l: string) => FLAG_SOURCE.test(l) || (source !== undefined && l.startsWith(source));
+  if (lines.length > 1 && (source !== undefined || fileLine === undefined) && lines.every(listed)) return lines.map(escape).join('\n');
   return escape(message);
 }
 
@@ -104,7 +111,7 @@ export async function runCli(args: string[], exitProcess = true): Promise<CliOut
     .version()
     .exitProcess(exitProcess)
     .wrap(Math.min(100, process.stdout.columns ?? 100))
-    .epilogue('Exit codes: 0 completed, 1 a threshold failed, 2 usage or scenario error, 3 runtime failure, 130 interrupted.')
+    .epilogue(exitCodesEpilogue(ALL_EXIT_CODES))
     .fail((msg, err) => {
       // yargs reports some usage errors ("Not enough arguments following: x") as a YError, and
       // passes a check's message as the error too.
@@ -117,7 +124,9 @@ export async function runCli(args: string[], exitProcess = true): Promise<CliOut
       throw new CliFailure(`${why} (see portstorm ${verb ? `${args[0]} ` : ''}--help)`, ExitCode.USAGE);
     });
   for (const c of commands) {
-    cli = cli.command(c.command, c.describe, (y) => oneValueEach(c.builder(y), c.command, args), async (argv) => {
+    const verb = c.command.split(' ')[0]!;
+    const codes = COMMAND_EXIT_CODES[verb] ?? ALL_EXIT_CODES;
+    cli = cli.command(c.command, c.describe, (y) => oneValueEach(c.builder(y), c.command, args).epilogue(exitCodesEpilogue(codes, verb)), async (argv) => {
       exitCode = await c.run(argv);
     });
   }

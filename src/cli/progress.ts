@@ -4,10 +4,15 @@
  */
 import ora, { type Ora } from 'ora';
 import type { LiveStats } from '../record/accumulator.js';
+import { DASH, ms, pct, rate } from '../vocab/format.js';
 
 const PLAIN_EVERY_S = 5;
 
-/** Formats one progress line. */
+/**
+ * Formats one progress line. Before anything completed there is no rate or latency to show, so
+ * both read `–` rather than a made-up `0/s` and `p99 0 ms`; so does p99 in a second where nothing
+ * completed.
+ */
 export function progressLine(elapsedS: number, live: LiveStats): string {
   const t = live.totals;
   const errs = Object.entries(live.errors)
@@ -16,8 +21,12 @@ export function progressLine(elapsedS: number, live: LiveStats): string {
     .map(([c, n]) => `${c} ${n}`)
     .join(' ');
   const sk = live.sockets;
-  const ports = sk ? `  TIME_WAIT ${sk.timeWait}${sk.utilization === null ? '' : `  ports ${(sk.utilization * 100).toFixed(1)}%`}` : '';
-  return `${elapsedS.toFixed(0)}s  ${live.rate}/s  completed ${t.completed}  failed ${t.failed}${errs ? ` (${errs})` : ''}  dropped ${t.dropped}  p99 ${live.p99Ms.toFixed(1)} ms${ports}`;
+  const ports = sk ? `  TIME_WAIT ${sk.timeWait}${sk.utilization === null ? '' : `  ports ${pct(sk.utilization)}`}` : '';
+  const started = t.completed > 0;
+  const speed = started ? rate(live.rate) : `${DASH}/s`;
+  const p99 = started && live.rate > 0 ? ms(live.p99Ms) : DASH;
+  // Counts stay ungrouped on this line: test/integration/lab.test.ts reads `failed \d+ (EADDRNOTAVAIL \d+)` from it.
+  return `${Math.floor(elapsedS)}s  ${speed}  completed ${t.completed}  failed ${t.failed}${errs ? ` (${errs})` : ''}  dropped ${t.dropped}  p99 ${p99}${ports}`;
 }
 
 /** A progress display; `stop` clears it. */

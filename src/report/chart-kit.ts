@@ -1,13 +1,20 @@
 /**
  * Browser helpers shared by the run report and the comparison report (plain ES2017, inlined into
  * each page's script): number formatting, gap handling, exhaustion markers, isolated points.
+ * The page cannot import vocab/format.ts, so `num` is inlined from its compiled source (one
+ * definition; test/unit/report-render.test.ts checks the page's figures agree with it).
  */
+import { num as formatNum } from '../vocab/format.js';
+
+/** The shared browser helpers, as script text. */
 export const CHART_KIT = String.raw`
   function num(v) { return typeof v === 'number' && isFinite(v) ? v : null; }
+  /* vocab/format.ts num(), its compiled source inlined: the page groups thousands as every report does. */
+  var groupedInt = ${formatNum.toString()};
   function hasData(arr) { for (var i = 0; i < arr.length; i++) if (arr[i] !== null) return true; return false; }
   function fmt(v, digits) {
     if (v === null || v === undefined) return '–';
-    if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
+    if (Math.abs(v) >= 1000) return groupedInt(v);
     if (Math.abs(v) >= 100) return v.toFixed(0);
     if (Math.abs(v) >= 10) return v.toFixed(digits === undefined ? 1 : Math.min(digits, 1));
     return v.toFixed(digits === undefined ? 2 : digits);

@@ -9,6 +9,7 @@ import type { Exhaustion, LatencySummary, RunRecord, Verdict } from '../record/t
 import { HTML_CLIENT_SCRIPT } from './html-client.js';
 import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusClass, statusLabel } from './status.js';
+import { dec, msValue, num, orDash, pct, perSecond, rate, sec } from '../vocab/format.js';
 
 const require = createRequire(import.meta.url);
 
@@ -53,24 +54,23 @@ export function inlineStyle(src: string): string {
 const e = escapeHtml;
 
 function fmtMs(v: number | null | undefined): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+  return orDash(v, msValue);
 }
 
 function fmtInt(v: number | null | undefined): string {
-  return v === null || v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US');
+  return orDash(v, num);
 }
 
-function fmtPct(v: number | null | undefined, digits = 1): string {
-  return v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(digits)} %`;
+function fmtPct(v: number | null | undefined): string {
+  return orDash(v, pct);
 }
 
 function fmtS(v: number | null | undefined): string {
-  return v === null || v === undefined || !Number.isFinite(v) ? '–' : `${+v.toFixed(2)} s`;
+  return orDash(v, (x) => sec(x));
 }
 
 function fmtNum(v: number | null | undefined, digits = 1): string {
-  return v === null || v === undefined || !Number.isFinite(v) ? '–' : `${+v.toFixed(digits)}`;
+  return orDash(v, (x) => dec(x, digits));
 }
 
 /** A two-column table of label / value rows (values are already HTML). */
@@ -104,7 +104,7 @@ function renderHeader(r: RunRecord): string {
     ['Target', `<code>${e(r.target.url)}</code>${r.target.builtin ? ' (built-in)' : ''}`],
     ['Connections', e(`${sc.protocol}, reuse ${sc.connection.reuse}, close ${sc.connection.close}`)],
     ['Started at', e(r.startedAt)],
-    ['Duration', e(`${r.durationS.toFixed(1)} s on ${r.workers} worker${r.workers === 1 ? '' : 's'}`)],
+    ['Duration', e(`${sec(r.durationS)} on ${r.workers} worker${r.workers === 1 ? '' : 's'}`)],
     ['Status', `<span class="badge ${statusClass(r.status)}">${e(statusLabel(r.status))}</span>${partial ? ` <span class="muted">${e(partial)}</span>` : ''}`],
     ['Host', e(`${h.platform} ${h.kernel}, node ${h.node}, ${h.cpus} CPUs, ports ${range}, tcp_tw_reuse ${h.tcpTwReuse ?? '–'}`)],
     ['portstorm', e(r.portstormVersion)],
@@ -120,7 +120,7 @@ function renderVerdict(v: Verdict): string {
   const list = (items: string[]): string => (items.length ? `<ul>${items.map((s) => `<li>${e(s)}</li>`).join('')}</ul>` : '<p class="muted">none</p>');
   return `<article class="verdict sev-${e(v.severity)}" data-verdict="${e(v.verdict)}">
 <h3><span class="badge sev-${e(v.severity)}">${e(v.severity)}</span> ${e(verdictTitle(v.verdict))} <span class="muted">(${e(v.verdict)})</span></h3>
-<p class="verdict-meta">confidence ${Math.round(v.confidence * 100)} % · ${e(at)}</p>
+<p class="verdict-meta">confidence ${fmtPct(v.confidence)} · ${e(at)}</p>
 <div class="verdict-body"><div><h4>Evidence</h4>${list(v.evidence)}</div><div><h4>Advice</h4>${list(v.advice)}</div></div>
 </article>`;
 }
@@ -157,8 +157,8 @@ function renderTotals(r: RunRecord): string {
     ['Failed', `${fmtInt(t.failed)}${done > 0 ? ` (${fmtPct(t.failed / done)})` : ''}`],
     ['Dropped', fmtInt(t.dropped)],
     ['Connections opened', fmtInt(t.connectionsOpened)],
-    ['Throughput', d > 0 ? `${(t.completed / d).toFixed(1)} completed/s` : '–'],
-    ['New connections', d > 0 ? `${(t.connectionsOpened / d).toFixed(1)} /s` : '–'],
+    ['Throughput', d > 0 ? `${perSecond(t.completed / d)} completed/s` : '–'],
+    ['New connections', d > 0 ? rate(t.connectionsOpened / d) : '–'],
   ])}</section>`;
 }
 

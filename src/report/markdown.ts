@@ -4,9 +4,9 @@
  */
 import type { LatencySummary, RunRecord, Verdict } from '../record/types.js';
 import { verdictTitle } from './html.js';
-import { num as count, pct as share } from '../vocab/format.js';
 import { baselineLine, otherTrafficLine } from './ports-lines.js';
 import { partialNote, statusLabel } from './status.js';
+import { dec, msValue, num, orDash, pct as share, perSecond, sec as seconds } from '../vocab/format.js';
 
 /** Escapes text for a GFM table cell: pipes, line breaks, and HTML tags (rendered as text). */
 export function escapeCell(s: string): string {
@@ -31,16 +31,12 @@ function table(header: string[], rows: string[][], align?: Array<'l' | 'r'>): st
   return [header, sep, ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
 
-const int = (v: number | null | undefined): string =>
-  v === null || v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US');
-const ms = (v: number | null | undefined): string =>
-  v === null || v === undefined || !Number.isFinite(v) ? '–' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
-const pct = (v: number | null | undefined): string =>
-  v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)} %`;
-const sec = (v: number | null | undefined): string =>
-  v === null || v === undefined || !Number.isFinite(v) ? '–' : `${+v.toFixed(2)} s`;
-const numOr = (v: number | null | undefined, digits = 1): string =>
-  v === null || v === undefined || !Number.isFinite(v) ? '–' : `${+v.toFixed(digits)}`;
+// The shared formats (vocab/format.ts), with – where there is no figure.
+const int = (v: number | null | undefined): string => orDash(v, num);
+const ms = (v: number | null | undefined): string => orDash(v, msValue);
+const pct = (v: number | null | undefined): string => orDash(v, share);
+const sec = (v: number | null | undefined): string => orDash(v, (x) => seconds(x));
+const numOr = (v: number | null | undefined, digits = 1): string => orDash(v, (x) => dec(x, digits));
 
 const SEVERITY_ICON: Record<Verdict['severity'], string> = { critical: '🔴', warning: '🟠', info: '🔵' };
 
@@ -48,7 +44,7 @@ function verdictSection(v: Verdict): string {
   const lines = [
     `### ${SEVERITY_ICON[v.severity] ?? ''} ${escapeText(verdictTitle(v.verdict))} (${code(v.verdict)})`,
     '',
-    `**Severity:** ${v.severity} · **Confidence:** ${Math.round(v.confidence * 100)} % · **From:** ${v.atS === null ? 'whole run' : `t = ${sec(v.atS)}`}`,
+    `**Severity:** ${v.severity} · **Confidence:** ${pct(v.confidence)} · **From:** ${v.atS === null ? 'whole run' : `t = ${sec(v.atS)}`}`,
     '',
     '**Evidence**',
     '',
@@ -77,7 +73,7 @@ export function renderMarkdown(r: RunRecord): string {
       `**Run** ${code(r.runId)}`,
       `**Target** ${code(r.target.url)}${r.target.builtin ? ' (built-in)' : ''}`,
       `**Started** ${escapeText(r.startedAt)}`,
-      `**Duration** ${d.toFixed(1)} s`,
+      `**Duration** ${seconds(d)}`,
       `**Status** ${status}`,
     ].join(' · '),
   );
@@ -85,7 +81,7 @@ export function renderMarkdown(r: RunRecord): string {
   const top = r.diagnosis?.[0];
   if (top) {
     out.push('');
-    out.push(`> ${SEVERITY_ICON[top.severity] ?? ''} **${escapeText(verdictTitle(top.verdict))}** (${top.severity}, confidence ${Math.round(top.confidence * 100)} %)`);
+    out.push(`> ${SEVERITY_ICON[top.severity] ?? ''} **${escapeText(verdictTitle(top.verdict))}** (${top.severity}, confidence ${pct(top.confidence)})`);
   }
 
   out.push('', '## Totals', '');
@@ -100,8 +96,8 @@ export function renderMarkdown(r: RunRecord): string {
           `${int(t.failed)}${done > 0 ? ` (${pct(t.failed / done)})` : ''}`,
           int(t.dropped),
           int(t.connectionsOpened),
-          d > 0 ? (t.completed / d).toFixed(1) : '–',
-          d > 0 ? (t.connectionsOpened / d).toFixed(1) : '–',
+          d > 0 ? perSecond(t.completed / d) : '–',
+          d > 0 ? perSecond(t.connectionsOpened / d) : '–',
         ],
       ],
       ['r', 'r', 'r', 'r', 'r', 'r', 'r'],
@@ -141,10 +137,10 @@ export function renderMarkdown(r: RunRecord): string {
       ['Usable ports', 'Peak in use', 'Peak utilization', 'Peak TIME_WAIT', 'Busiest destination'],
       [
         [
-          ((u) => (u === null ? '–' : count(u)))(p?.usable ?? r.host.usablePorts),
-          p ? count(p.peakInUse) : '–',
+          ((u) => (u === null ? '–' : num(u)))(p?.usable ?? r.host.usablePorts),
+          p ? num(p.peakInUse) : '–',
           p && p.peakUtilization !== null ? share(p.peakUtilization) : '–',
-          p ? count(p.peakTimeWait) : '–',
+          p ? num(p.peakTimeWait) : '–',
           p?.busiestDestination ? code(p.busiestDestination, true) : '–',
         ],
       ],

@@ -1,20 +1,21 @@
 /** Human-readable lines for monitor samples (`portstorm monitor`). */
 import type { MonitorSample } from '../monitor/types.js';
+import { ms, num, pct as share } from '../vocab/format.js';
 
-const pct = (x: number | null): string => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
+const pct = (x: number | null): string => (x === null ? 'n/a' : share(x));
 
 /** One line for a sample: TIME_WAIT, the busiest (or chosen) destination's port use, the scan. */
 export function sampleLine(s: MonitorSample, usable: number | null, dest: string | null): string {
   const time = new Date(s.at).toISOString().slice(11, 23);
   const tw = s.sockstat?.timeWait ?? s.scan?.states.timeWait ?? null;
-  const parts = [time, `TIME_WAIT ${tw ?? 'n/a'}`];
+  const parts = [time, `TIME_WAIT ${tw === null ? 'n/a' : num(tw)}`];
   const scan = s.scan;
   if (scan) {
     const d = dest ? scan.destinations.find((x) => x.dest === dest) : scan.destinations[0];
-    parts.push(`established ${scan.states.established}`);
-    if (d) parts.push(`in use ${d.inUse}${usable ? `/${usable}` : ''} (${pct(d.utilization)}) → ${d.dest}`);
+    parts.push(`established ${num(scan.states.established)}`);
+    if (d) parts.push(`in use ${num(d.inUse)}${usable ? `/${num(usable)}` : ''} (${pct(d.utilization)}) → ${d.dest}`);
     else parts.push(dest ? `no sockets → ${dest}` : 'no client sockets');
-    parts.push(`server TIME_WAIT ${scan.server.timeWait}`, `scan ${scan.costMs.toFixed(1)} ms (${scan.source})`);
+    parts.push(`server TIME_WAIT ${num(scan.server.timeWait)}`, `scan ${ms(scan.costMs)} (${scan.source})`);
   }
   if (s.counters) {
     const c = s.counters;

@@ -2,8 +2,9 @@
 import type { LatencySummary, RunRecord } from '../record/types.js';
 import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusLabel } from './status.js';
+import { msValue, num, orDash, pct, perSecond, sec } from '../vocab/format.js';
 
-const fmtMs = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const fmtMs = (v: number): string => msValue(v);
 
 function latencyLine(name: string, l: LatencySummary): string {
   return `  ${name.padEnd(22)} p50 ${fmtMs(l.p50)}  p90 ${fmtMs(l.p90)}  p99 ${fmtMs(l.p99)}  p99.9 ${fmtMs(l.p999)}  max ${fmtMs(l.max)} ms`;
@@ -17,9 +18,10 @@ export function renderTextSummary(r: RunRecord, file: string | null, html: strin
   const lines = [
     `portstorm ${r.status === 'completed' ? 'run complete' : `run ${statusLabel(r.status)}`}: ${r.scenario.name}${r.label ? ` [${r.label}]` : ''}`,
     `  target                 ${r.target.url}${r.target.builtin ? ' (built-in)' : ''}  ${r.scenario.protocol}, reuse ${r.scenario.connection.reuse}, close ${r.scenario.connection.close}`,
-    `  duration               ${r.durationS.toFixed(1)} s on ${r.workers} worker${r.workers === 1 ? '' : 's'}${r.engine?.engine === 'native' ? ', native connection engine' : ''}`,
+    `  duration               ${sec(r.durationS)} on ${r.workers} worker${r.workers === 1 ? '' : 's'}${r.engine?.engine === 'native' ? ', native connection engine' : ''}`,
+        // Raw counts on these two lines: test/e2e/package.test.ts and test/integration/lab.test.ts read them as \d+.
     `  requests               ${t.attempted} attempted, ${t.completed} completed, ${t.failed} failed, ${t.dropped} dropped`,
-    `  throughput             ${rate.toFixed(1)} completed/s, ${newConn.toFixed(1)} new connections/s (${t.connectionsOpened} opened)`,
+    `  throughput             ${perSecond(rate)} completed/s, ${perSecond(newConn)} new connections/s (${num(t.connectionsOpened)} opened)`,
   ];
   const partial = partialNote(r);
   if (partial) lines.splice(1, 0, `  partial                ${partial}`);
@@ -41,12 +43,12 @@ export function renderTextSummary(r: RunRecord, file: string | null, html: strin
   else lines.push(`  ports                  unknown: ${Object.values(r.monitor.unavailable).join('; ') || 'no socket source'}`);
   const ex = r.exhaustion;
   if (ex?.firstAtS != null) {
-    const predicted = ex.predictedAtS === null ? '' : `, predicted ${ex.predictedAtS.toFixed(1)} s`;
-    const warning = ex.earlyWarningAtS === null ? '' : `, early warning ${ex.earlyWarningAtS.toFixed(1)} s`;
-    lines.push(`  exhaustion             first at ${ex.firstAtS.toFixed(2)} s${predicted}${warning}`);
+    const predicted = ex.predictedAtS === null ? '' : `, predicted ${sec(ex.predictedAtS)}`;
+    const warning = ex.earlyWarningAtS === null ? '' : `, early warning ${sec(ex.earlyWarningAtS)}`;
+    lines.push(`  exhaustion             first at ${sec(ex.firstAtS, 2)}${predicted}${warning}`);
   }
   for (const v of r.diagnosis ?? []) {
-    lines.push(`  verdict                ${v.verdict} (${v.severity}, confidence ${v.confidence.toFixed(2)}${v.atS === null ? '' : `, from ${v.atS.toFixed(1)} s`})`);
+    lines.push(`  verdict                ${v.verdict} (${v.severity}, confidence ${v.confidence.toFixed(2)}${v.atS === null ? '' : `, from ${sec(v.atS)}`})`);
     for (const e of v.evidence.slice(0, 3)) lines.push(`                           - ${e}`);
     if (v.advice[0]) lines.push(`                           → ${v.advice[0]}`);
   }

@@ -17,8 +17,26 @@ type Issue = z.core.$ZodIssue;
  * of several lines; what they warn about fails validation anyway, on one line naming the field. */
 const YAML_OPTIONS = { logLevel: 'error' } as const;
 
-/** Reads, overrides and validates a scenario file; every failure is a `UsageError` naming the file. */
-export async function loadScenario(file: string, overrides: string[] = []): Promise<Scenario> {
+/**
+ * One scenario override: `path=value` as given to `--set`, or with the flag to blame when it is
+ * wrong (`from`, e.g. `--variant rst:connection.close=reset`; default `--set <path=value>`).
+ */
+export type Override = string | { set: string; from: string };
+
+/** Where a problem in the scenario came from: the override that set the value at `steps`, named by `from` (its flag). */
+export interface Blame {
+  steps: Array<string | number>;
+  from: string;
+}
+
+const overrideText = (o: Override): string => (typeof o === 'string' ? o : o.set);
+const overrideFrom = (o: Override): string => (typeof o === 'string' ? `--set ${displayArg(o)}` : o.from);
+
+/**
+ * Reads, overrides and validates a scenario file; every failure is a `UsageError` naming the file,
+ * or, for a value an override put there, naming the override (`--set load[0].rate=abc: load[0].rate: ...`).
+ */
+export async function loadScenario(file: string, overrides: readonly Override[] = []): Promise<Scenario> {
   const label = displayArg(file);
   let text: string;
   try {
@@ -35,14 +53,35 @@ export async function loadScenario(file: string, overrides: string[] = []): Prom
   assertMapping(doc, label);
   // An unnamed scenario takes its file's name, so run ids and reports say which file ran.
   const named = 'name' in doc ? doc : { name: path.basename(file).replace(/\.(ya?ml|json)$/i, ''), ...doc };
-  return parseScenario(applyOverrides(named, overrides), label);
+  const blames = overrides.flatMap((o): Blame[] => {
+    const text = overrideText(o);
+    const steps = parseOverridePath(text.slice(0, Math.max(0, text.indexOf('='))).trim());
+    return steps ? [{ steps, from: overrideFrom(o) }] : [];
+  });
+  return parseScenario(applyOverrides(named, overrides), label, blames);
 }
 
-/** Validates an already-parsed scenario document; `source` names it in error messages. */
-export function parseScenario(doc: unknown, source: string): Scenario {
+/** The override that put the value at `at` there (the last one covering it), if any. */
+function blameFor(blames: readonly Blame[], at: readonly PathKey[], issue?: Issue): string | undefined {
+  const covers = (b: Blame) =>
+    (b.steps.length <= at.length && b.steps.every((k, i) => String(k) === String(at[i]))) ||
+    // A discriminator set to something unknown is reported at the mapping that holds it.
+    (issue?.code === 'invalid_union' &&
+      'discriminator' in issue &&
+      b.steps.length === at.length + 1 &&
+      String(b.steps.at(-1)) === String(issue.discriminator) &&
+      at.every((k, i) => String(k) === String(b.steps[i])));
+  return [...blames].reverse().find(covers)?.from;
+}
+
+/**
+ * Validates an already-parsed scenario document; `source` names it in error messages. A problem in
+ * a value one of `blames` set is told with that override's flag instead of the source.
+ */
+export function parseScenario(doc: unknown, source: string, blames: readonly Blame[] = []): Scenario {
   assertMapping(doc, source);
   const result = scenarioSchema.safeParse(doc);
-  const lines = result.success ? [] : formatIssues(source, result.error.issues, doc);
+  const lines = result.success ? [] : formatIssues(source, result.error.issues, doc, scenarioSchema, (at, issue) => blameFor(blames, at, issue));
   const thresholds = (doc as Record<string, unknown>).thresholds;
   if (Array.isArray(thresholds)) {
     thresholds.forEach((expr, i) => {
@@ -51,7 +90,7 @@ export function parseScenario(doc: unknown, source: string): Scenario {
         parseThreshold(expr);
       } catch (err) {
         if (!(err instanceof UsageError)) throw err;
-        lines.push(`${source}: ${formatPath(['thresholds', i])}: ${printable(err.message)}`);
+        lines.push(`${blameFor(blames, ['thresholds', i]) ?? source}: ${formatPath(['thresholds', i])}: ${printable(err.message)}`);
       }
     });
   }
@@ -62,8 +101,15 @@ export function parseScenario(doc: unknown, source: string): Scenario {
 /**
  * Turns zod issues into one line each, `<source>: <path>: <message>`; `doc` is the validated input
  * and `schema` the schema it was validated against (for the known keys an unknown key is told).
+ * `sourceFor` may name another source for a path (the `--set` that put the value there).
  */
-export function formatIssues(source: string, issues: readonly Issue[], doc: unknown, schema: z.core.$ZodType = scenarioSchema): string[] {
+export function formatIssues(
+  source: string,
+  issues: readonly Issue[],
+  doc: unknown,
+  schema: z.core.$ZodType = scenarioSchema,
+  sourceFor: (path: readonly PathKey[], issue: Issue) => string | undefined = () => undefined,
+): string[] {
   // One problem per field: zod goes on checking a value of the wrong type (a list for a name is
   // also "too short"), and only the first says what is wrong.
   const told = new Set<string>();
@@ -72,7 +118,7 @@ export function formatIssues(source: string, issues: readonly Issue[], doc: unkn
       const where = formatPath(path);
       if (told.has(where)) return [];
       told.add(where);
-      return [`${source}: ${where}: ${printable(message)}`];
+      return [`${sourceFor(path, issue) ?? source}: ${where}: ${printable(message)}`];
     }),
   );
 }
@@ -113,14 +159,16 @@ export function displayArg(s: string): string {
  * Applies `--set path=value` overrides to a copy of `doc`. Paths use dots between keys and `[n]`
  * for list items (`load[0].rate`); missing mappings are created; values are parsed as YAML.
  */
-export function applyOverrides(doc: unknown, overrides: string[]): unknown {
+export function applyOverrides(doc: unknown, overrides: readonly Override[]): unknown {
   if (overrides.length === 0) return doc;
   const root: unknown = doc == null ? {} : structuredClone(doc);
-  for (const override of overrides) {
+  for (const o of overrides) {
+    const override = overrideText(o);
+    const from = overrideFrom(o);
     const eq = override.indexOf('=');
     const steps = eq < 0 ? null : parseOverridePath(override.slice(0, eq).trim());
-    if (!steps) throw new UsageError(`--set ${displayArg(override)}: expected path=value, e.g. load[0].rate=1200`);
-    setAt(root, steps, parseOverrideValue(override, override.slice(eq + 1)), override);
+    if (!steps) throw new UsageError(`${from}: expected path=value, e.g. load[0].rate=1200`);
+    setAt(root, steps, parseOverrideValue(from, override.slice(eq + 1)), from);
   }
   return root;
 }
@@ -303,20 +351,20 @@ function parseOverridePath(path: string): Array<string | number> | null {
   return steps;
 }
 
-function parseOverrideValue(override: string, raw: string): unknown {
+function parseOverrideValue(from: string, raw: string): unknown {
   if (raw.trim() === '') return '';
   let value: unknown;
   try {
     value = parseYaml(raw, YAML_OPTIONS);
   } catch (err) {
     const reason = String((err as Error).message).replace(/ at line \d+, column \d+:[\s\S]*$/, '').split('\n')[0];
-    throw new UsageError(`--set ${displayArg(override)}: cannot parse the value: ${printable(reason ?? '')}`);
+    throw new UsageError(`${from}: cannot parse the value: ${printable(reason ?? '')}`);
   }
   return value === null && !/^\s*(null|Null|NULL|~)\s*$/.test(raw) ? raw : value;
 }
 
-function setAt(root: unknown, steps: Array<string | number>, value: unknown, override: string): void {
-  const fail = (why: string) => new UsageError(`--set ${displayArg(override)}: ${why}`);
+function setAt(root: unknown, steps: Array<string | number>, value: unknown, from: string): void {
+  const fail = (why: string) => new UsageError(`${from}: ${why}`);
   let container = root;
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;

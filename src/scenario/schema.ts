@@ -85,18 +85,25 @@ const loadGroup = z.discriminatedUnion('model', [arrivalRateGroup, usersGroup], 
   error: 'expected a group with model: arrival-rate or model: users',
 });
 
-const target = z.string().refine(
-  (t) => {
-    if (t === 'builtin') return true;
-    try {
-      const u = new URL(t);
-      return (u.protocol === 'http:' || u.protocol === 'tcp:') && u.hostname !== '' && (u.protocol === 'http:' || u.port !== '');
-    } catch {
-      return false;
-    }
-  },
-  { message: 'expected builtin, http://host:port/path or tcp://host:port' },
-);
+/** Why `t` is not a usable target, or null when it is. */
+export function targetProblem(t: string): string | null {
+  if (t === 'builtin') return null;
+  const expected = 'expected builtin, http://host:port/path or tcp://host:port';
+  let u: URL;
+  try {
+    u = new URL(t);
+  } catch {
+    return expected;
+  }
+  if (u.protocol === 'https:') return 'HTTPS is not supported yet; use an http:// target (or tcp://host:port)';
+  const ok = (u.protocol === 'http:' || u.protocol === 'tcp:') && u.hostname !== '' && (u.protocol === 'http:' || u.port !== '');
+  return ok ? null : expected;
+}
+
+const target = z.string().superRefine((t, ctx) => {
+  const problem = targetProblem(t);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 /** Namespace sysctls, checked as `--sysctl` is; keys resolve to their full names. */
 const sysctlMap = z.record(z.string(), z.union([z.string(), z.number()])).transform((m, ctx) => {

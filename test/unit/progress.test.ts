@@ -17,7 +17,29 @@ function fakeStream(isTTY: boolean, columns: number): NodeJS.WriteStream & { tex
 
 describe('progress', () => {
   it('a progress line has elapsed, rate, counts, errors by code and p99', () => {
-    assert.equal(progressLine(12.4, live), '12s  7/s  completed 7  failed 3 (EADDRNOTAVAIL 2 ECONNRESET 1)  dropped 1  p99 1.2 ms');
+    assert.equal(progressLine(12.4, live), '12s  7.0/s  completed 7  failed 3 (EADDRNOTAVAIL 2 ECONNRESET 1)  dropped 1  p99 1.2 ms');
+  });
+
+  it('before anything completed: – for the rate and p99, not 0/s and p99 0 ms', () => {
+    const none: LiveStats = { totals: { attempted: 3, completed: 0, failed: 0, dropped: 0, connectionsOpened: 3 }, errors: {}, rate: 0, p99Ms: 0 };
+    assert.equal(progressLine(0.6, none), '0s  –/s  completed 0  failed 0  dropped 0  p99 –');
+    // Later, a second in which nothing completed has a true rate of 0 but no p99.
+    const stalled = { ...none, totals: { ...none.totals, completed: 5 } };
+    assert.equal(progressLine(3, stalled), '3s  0.0/s  completed 5  failed 0  dropped 0  p99 –');
+  });
+
+  it('rates, latency and shares use the shared formats (counts stay ungrouped on this line)', () => {
+    const big: LiveStats = {
+      totals: { attempted: 30_000, completed: 28_232, failed: 1_500, dropped: 0, connectionsOpened: 30_000 },
+      errors: { EADDRNOTAVAIL: 1_500 },
+      rate: 1_200,
+      p99Ms: 35.4,
+      sockets: { timeWait: 28_232, utilization: 0.124 },
+    };
+    assert.equal(
+      progressLine(61.9, big),
+      '61s  1 200/s  completed 28232  failed 1500 (EADDRNOTAVAIL 1500)  dropped 0  p99 35 ms  TIME_WAIT 28232  ports 12 %',
+    );
   });
 
   it('not a TTY: a plain line every 5 s of run time', () => {

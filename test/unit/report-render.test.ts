@@ -6,7 +6,11 @@ import { fileURLToPath } from 'node:url';
 import type { RunRecord } from '../../src/record/types.js';
 import { escapeHtml, jsonForScript, renderHtml } from '../../src/report/html.js';
 import { escapeCell, renderMarkdown } from '../../src/report/markdown.js';
+import vm from 'node:vm';
+import { CHART_KIT } from '../../src/report/chart-kit.js';
+import { HTML_CLIENT_SCRIPT } from '../../src/report/html-client.js';
 import { renderTextSummary } from '../../src/report/text.js';
+import { num, pct } from '../../src/vocab/format.js';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/records/', import.meta.url));
 
@@ -79,7 +83,7 @@ describe('renderHtml', () => {
   it('shows the header, summary tables and port figures', () => {
     const r = fixture('healthy');
     const html = renderHtml(r);
-    for (const s of [r.scenario.name, r.runId, r.target.url, r.startedAt, 'completed', 'Totals', 'Latency (ms)', 'p99.9', 'Peak utilization', 'Peak TIME_WAIT', 'Busiest destination', '12.4 %', r.ports!.busiestDestination!]) {
+    for (const s of [r.scenario.name, r.runId, r.target.url, r.startedAt, 'completed', 'Totals', 'Latency (ms)', 'p99.9', 'Peak utilization', 'Peak TIME_WAIT', 'Busiest destination', '12 %', r.ports!.busiestDestination!]) {
       assert.ok(html.includes(escapeHtml(s)), `has ${s}`);
     }
     assert.ok(html.includes('No errors.'));
@@ -124,16 +128,16 @@ describe('renderMarkdown', () => {
     const md = renderMarkdown(r);
     assert.match(md, /^# portstorm: lab-exhaustion — narrow port range\n/);
     assert.match(md, /^## Totals\n\n\| Attempted \| Completed \| Failed \| Dropped \|/m);
-    assert.match(md, /^\| 5,000 \| 1,997 \| 2,991 \(60\.0 %\) \| 12 \|/m);
-    assert.match(md, /^## Errors by code\n\n\| Code \| Count \| Phase \|\n\| --- \| ---: \| --- \|\n\| `EADDRNOTAVAIL` \| 2,988 \| connect 2,988 \|/m);
+    assert.match(md, /^\| 5 000 \| 1 997 \| 2 991 \(60 %\) \| 12 \|/m);
+    assert.match(md, /^## Errors by code\n\n\| Code \| Count \| Phase \|\n\| --- \| ---: \| --- \|\n\| `EADDRNOTAVAIL` \| 2 988 \| connect 2 988 \|/m);
     assert.match(md, /^\|  \| p50 \| p90 \| p99 \| p99\.9 \| max \| count \|$/m);
-    assert.match(md, /^\| corrected \| 0\.52 \| 4\.10 \| 41\.3 \| 62\.9 \| 66\.0 \| 1,997 \|$/m);
+    assert.match(md, /^\| corrected \| 0\.52 \| 4\.1 \| 41 \| 63 \| 66 \| 1 997 \|$/m);
     assert.match(md, /^\| uncorrected \| /m);
     assert.match(md, /^\| connect \| /m);
     assert.match(md, /^## Ports\n/m);
     assert.match(md, /^\| 2 000 \| 2 000 \| 100 % \| 2 000 \| `10\.200\.0\.1:8080` \|$/m);
     assert.match(md, /^## Exhaustion timing\n/m);
-    assert.match(md, /^\| 4 s \| 6 s \| 5\.5 s \| 0\.5 s \|/m);
+    assert.match(md, /^\| 4\.0 s \| 6\.0 s \| 5\.5 s \| 0\.5 s \|/m);
     assert.match(md, /^## Thresholds \(1 failed\)\n/m);
     assert.match(md, /^\| ❌ fail \| `errors\.EADDRNOTAVAIL == 0` \| 2988 \|$/m);
     assert.match(md, /^\| ✅ pass \| `latency\.p99 < 250` \| 41\.3 \|$/m);
@@ -153,7 +157,7 @@ describe('renderMarkdown', () => {
     const sections = md.split(/^### /m).slice(1);
     assert.equal(sections.length, r.diagnosis!.length);
     assert.match(sections[0], /^🔴 Client port exhaustion \(`client-port-exhaustion`\)\n/);
-    assert.match(sections[0], /\*\*Severity:\*\* critical · \*\*Confidence:\*\* 95 % · \*\*From:\*\* t = 6 s/);
+    assert.match(sections[0], /\*\*Severity:\*\* critical · \*\*Confidence:\*\* 95 % · \*\*From:\*\* t = 6\.0 s/);
     for (const s of r.diagnosis![0].evidence) assert.ok(sections[0].includes(`- ${s}`), s);
     for (const s of r.diagnosis![0].advice) assert.ok(sections[0].includes(`- ${s}`), s);
     assert.match(sections[1], /^🔵 Server-side TIME_WAIT/);
@@ -244,5 +248,31 @@ describe('own destinations in the reports', () => {
     assert.ok(html.includes('Busiest own destination'));
     r.otherTraffic!.busiestDestination = '<b>x</b>';
     assert.ok(renderHtml(r).includes('toward &lt;b&gt;x&lt;/b&gt;'));
+  });
+});
+
+describe('shared number formats in every rendering', () => {
+  it('the text summary writes counts, shares, rates and seconds with vocab/format', () => {
+    const r = fixture('exhaustion');
+    const text = renderTextSummary(r, null);
+    const p = r.ports!;
+    assert.ok(text.includes(`peak ${num(p.peakInUse)} in use (${pct(p.peakUtilization!)} of ${num(p.usable!)})`), text);
+    assert.match(text, /peak TIME_WAIT \d{1,3}( \d{3})*\b/);
+    assert.match(text, /throughput\s+[\d ]+(\.\d)? completed\/s, [\d ]+(\.\d)? new connections\/s \([\d ]+ opened\)/);
+    assert.match(text, /duration\s+\d+\.\d s on/);
+    assert.doesNotMatch(text, /\d,\d{3}/, 'no en-US commas');
+  });
+
+  it('no rendering groups thousands with commas (toLocaleString), so every figure reads as DOMAIN.md writes it', () => {
+    const r = fixture('exhaustion');
+    for (const out of [renderMarkdown(r), renderHtml(r).replace(/<script[\s\S]*?<\/script>/g, '')]) assert.doesNotMatch(out, /\b\d{1,3},\d{3}\b/);
+  });
+
+  it("the page's chart labels group thousands as vocab/format num does (one definition, inlined)", () => {
+    assert.ok(CHART_KIT.includes(num.toString()), 'num is inlined from its compiled source');
+    assert.ok(HTML_CLIENT_SCRIPT.includes(CHART_KIT), 'the run report inlines the chart kit');
+    const fmt = vm.runInNewContext(`${CHART_KIT}; fmt`) as (v: number | null, digits?: number) => string;
+    for (const v of [1000, 28_232, -1500.4, 999_999.5, 1_234_567, -28_232]) assert.equal(fmt(v), num(v), String(v));
+    assert.equal(fmt(null), '–');
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../../src/errors.js';
-import { applyOverrides, formatPath, loadScenario, parseScenario } from '../../src/scenario/load.js';
+import { applyOverrides, formatPath, loadScenario, parseScenario, type Override } from '../../src/scenario/load.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'portstorm-scenario-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,7 +29,7 @@ function problems(fn: () => unknown): string[] {
   assert.fail('expected a UsageError');
 }
 
-async function loadProblems(file: string, overrides?: string[]): Promise<string[]> {
+async function loadProblems(file: string, overrides?: Override[]): Promise<string[]> {
   try {
     await loadScenario(file, overrides);
   } catch (err) {
@@ -99,7 +99,49 @@ describe('loadScenario', () => {
     assert.equal(s.load[0]!.model === 'arrival-rate' && s.load[0]!.rate, 1200);
     assert.equal(s.connection.reuse, true);
     assert.equal(s.builtin.delayMs, 5);
-    assert.deepEqual(await loadProblems(file, ['load[0].rate=-1']), [`${file}: load[0].rate: expected a number greater than 0, got -1`]);
+    assert.deepEqual(await loadProblems(file, ['load[0].rate=-1']), ['--set load[0].rate=-1: load[0].rate: expected a number greater than 0, got -1']);
+  });
+
+  it('blames the --set for a value it put there, and the file for the rest', async () => {
+    const file = write('blame.yaml', 'load:\n  - model: arrival-rate\n    rate: 100\n    duration: -3\n');
+    const [rate, duration, ...rest] = await loadProblems(file, ['load[0].rate=abc']);
+    assert.equal(rate, '--set load[0].rate=abc: load[0].rate: expected a number, got "abc"');
+    assert.ok(duration!.startsWith(`${file}: load[0].duration: `), duration);
+    assert.deepEqual(rest, []);
+    // A whole mapping set by --set: a problem inside it is the --set's.
+    assert.deepEqual(await loadProblems(write('ok.yaml', 'load: [{ model: users, users: 1, iterations: 1 }]\n'), ['connection={ reus: true }']), [
+      '--set connection={ reus: true }: connection.reus: unknown key (expected one of reuse, poolSize, close, localAddresses)',
+    ]);
+    // An unknown model set by --set is reported at the group, and still blamed on the --set.
+    const [model] = await loadProblems(file, ['load[0].model=ramp']);
+    assert.match(model!, /^--set load\[0\]\.model=ramp: load\[0\]\.model: expected arrival-rate or users, got "ramp"$/);
+    // The last override that covers the value is the one named.
+    assert.deepEqual(await loadProblems(file, ['load[0].rate=1', 'load[0].duration=1', 'load[0]={ model: users }']), [
+      '--set load[0]={ model: users }: load[0].users: missing, expected a number',
+    ]);
+    // A threshold set by --set.
+    assert.deepEqual(await loadProblems(write('ok2.yaml', 'load: [{ model: users, users: 1, iterations: 1 }]\n'), ['thresholds=["latency.p99 <"]']).then((l) => l.map((x) => x.split(': ')[0])), [
+      '--set thresholds=["latency.p99 <"]',
+    ]);
+  });
+
+  it('names the flag an override came from when it is not --set', async () => {
+    const file = write('from.yaml', 'load:\n  - model: arrival-rate\n    rate: 100\n    duration: 1s\n');
+    assert.deepEqual(await loadProblems(file, [{ set: 'connection.close=never', from: '--variant x:connection.close=never' }]), [
+      '--variant x:connection.close=never: connection.close: expected one of client, server, reset, got "never"',
+    ]);
+    assert.deepEqual(await loadProblems(file, [{ set: 'load[3].rate=1', from: '--variant y:load[3].rate=1' }]), [
+      '--variant y:load[3].rate=1: index 3 is past the end of load (1 item)',
+    ]);
+  });
+
+  it('says HTTPS is not supported yet, from the file or from --set', async () => {
+    const file = write('tls.yaml', 'target: https://127.0.0.1:8443/\nload: [{ model: users, users: 1, iterations: 1 }]\n');
+    assert.deepEqual(await loadProblems(file), [`${file}: target: HTTPS is not supported yet; use an http:// target (or tcp://host:port)`]);
+    const plain = write('plain.yaml', 'load: [{ model: users, users: 1, iterations: 1 }]\n');
+    assert.deepEqual(await loadProblems(plain, ['target=https://localhost/']), [
+      '--set target=https://localhost/: target: HTTPS is not supported yet; use an http:// target (or tcp://host:port)',
+    ]);
   });
 
   it('reports a missing file', async () => {

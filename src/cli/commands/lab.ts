@@ -5,7 +5,7 @@
  * host. Variants run it once each, in fresh namespaces, and compare the runs (the first is the
  * baseline); `--find-knee` searches for the highest rate that lasts the duration.
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { exhaustionSignalCounts } from '../../analysis/exhaustion.js';
 import { compareRuns } from '../../compare/compare.js';
@@ -15,12 +15,13 @@ import { detectNamespace, spawnLab, type LabChild } from '../../lab/netns.js';
 import { labSysctls, parseSysctlFlag } from '../../scenario/sysctls.js';
 import type { LabInnerConfig, LabInnerResult, LabNamespace } from '../../lab/types.js';
 import { parseVariant, type LabVariant } from '../../scenario/variant.js';
-import { readRunRecord, writeBeside } from '../../record/run-file.js';
+import { checkOutputDir, fallbackDir, readRunRecord, writeBeside } from '../../record/run-file.js';
 import type { RunRecord } from '../../record/types.js';
 import { renderCompareText } from '../../report/compare-text.js';
-import { loadScenario } from '../../scenario/load.js';
+import { displayArg, loadScenario } from '../../scenario/load.js';
 import type { Scenario } from '../../scenario/schema.js';
 import { defineCommand } from '../command.js';
+import { num, orDash, rate, sec } from '../../vocab/format.js';
 
 export interface LabArgs {
   scenario: string;
@@ -114,29 +115,56 @@ class LabSession {
     if (signal && !this.interrupted) process.stderr.write(`portstorm: lab: the lab process ended by ${signal}\n`);
     this.code = worse(this.code, signal ? (this.interrupted ? ExitCode.INTERRUPTED : ExitCode.RUNTIME) : code);
     if (code === ExitCode.INTERRUPTED) this.interrupted = true;
-    const result = await readFile(config.resultFile, 'utf8').then((t) => JSON.parse(t) as LabInnerResult).catch(() => null);
-    await rm(config.resultFile, { force: true });
-    await rm(config.pidFile, { force: true });
+    // Where the results directory stopped taking files mid-run, the note is in the fallback directory.
+    const spare = path.join(fallbackDir(this.resultsDir), path.basename(config.resultFile));
+    const readNote = (f: string) => readFile(f, 'utf8').then((t) => JSON.parse(t) as LabInnerResult);
+    const result = await readNote(config.resultFile).catch(() => readNote(spare)).catch(() => null);
+    await rm(config.resultFile, { force: true }).catch(() => undefined);
+    await rm(spare, { force: true });
+    await rm(config.pidFile, { force: true }).catch(() => undefined);
     return result?.file ?? null;
   }
 }
 
+/** A `--sysctl` problem without its `--sysctl <arg>: ` lead, for a variant that names the sysctl itself. */
+function withoutSysctlFlag(message: string): string {
+  return message.replace(/^--sysctl [^\n]*?: (?=\S)/, '');
+}
+
+/** `parseVariant(spec)`, with any problem told as `--variant <spec>: ...`. */
+function variantFlag(spec: string): LabVariant {
+  try {
+    return parseVariant(spec);
+  } catch (err) {
+    if (!(err instanceof UsageError) || err.message.startsWith('--variant ')) throw err;
+    throw new UsageError(`--variant ${displayArg(spec)}: ${withoutSysctlFlag(err.message)}`);
+  }
+}
+
 function variantPlans(file: string, base: Scenario, argv: LabArgs, baseSysctls: Record<string, string>): Promise<LabPlan[]> {
-  const fromScenario: LabVariant[] = (base.lab?.variants ?? []).map((v) => ({
+  const fromScenario: Array<LabVariant & { from: string }> = (base.lab?.variants ?? []).map((v, i) => ({
     name: v.name,
     sysctls: Object.entries(v.sysctls).map(([k, val]) => `${k}=${val}`),
     sets: v.set,
+    from: `${displayArg(file)}: lab.variants[${i}]`,
   }));
-  const variants = argv.variant.length > 0 ? argv.variant.map(parseVariant) : fromScenario;
+  const variants =
+    argv.variant.length > 0 ? argv.variant.map((spec) => ({ ...variantFlag(spec), from: `--variant ${displayArg(spec)}` })) : fromScenario;
   if (new Set(variants.map((v) => v.name)).size !== variants.length) throw new UsageError('--variant: variant names must differ');
   return Promise.all(
     variants.map(async (v) => {
-      const scenario = v.sets.length > 0 ? await loadScenario(file, [...argv.set, ...v.sets]) : base;
+      const overrides = [...argv.set, ...v.sets.map((set) => ({ set, from: v.from }))];
+      const scenario = v.sets.length > 0 ? await loadScenario(file, overrides) : base;
       checkTarget(file, scenario);
       const sysctls = { ...baseSysctls };
       for (const s of v.sysctls) {
-        const [k, val] = parseSysctlFlag(s);
-        sysctls[k] = val;
+        try {
+          const [k, val] = parseSysctlFlag(s);
+          sysctls[k] = val;
+        } catch (err) {
+          if (!(err instanceof UsageError)) throw err;
+          throw new UsageError(`${v.from}: ${withoutSysctlFlag(err.message)}`);
+        }
       }
       return { name: v.name, scenario, sysctls };
     }),
@@ -144,15 +172,20 @@ function variantPlans(file: string, base: Scenario, argv: LabArgs, baseSysctls: 
 }
 
 function renderKnee(k: KneeResult, file: string): string {
-  const lines = [`portstorm lab --find-knee: ${k.usablePorts} usable ports, ${k.durationS} s per probe`];
+  const lines = [`portstorm lab --find-knee: ${num(k.usablePorts)} usable ports, ${sec(k.durationS)} per probe`];
   for (const p of k.probes) {
-    const outcome = p.exhaustionErrors === 0 ? 'no exhaustion' : `${p.exhaustionErrors} exhaustion errors, first at ${p.firstAtS?.toFixed(2) ?? '?'} s`;
-    lines.push(`  ${String(p.rate).padStart(8)}/s  ${outcome}`);
+    const outcome = p.exhaustionErrors === 0 ? 'no exhaustion' : `${num(p.exhaustionErrors)} exhaustion errors, first at ${p.firstAtS === null ? '? s' : sec(p.firstAtS, 2)}`;
+    lines.push(`  ${rate(p.rate).padStart(10)}  ${outcome}`);
   }
-  const knee = k.knee === null ? `below ${k.firstFailing}/s (every probe ran out of ports)` : k.firstFailing === null ? `at least ${k.knee}/s (no probe ran out of ports)` : `${k.knee}/s (${k.firstFailing}/s ran out)`;
+  const knee =
+    k.knee === null
+      ? `below ${orDash(k.firstFailing, rate)} (every probe ran out of ports)`
+      : k.firstFailing === null
+        ? `at least ${rate(k.knee)} (no probe ran out of ports)`
+        : `${rate(k.knee)} (${rate(k.firstFailing)} ran out)`;
   lines.push(`  knee                   ${knee}`);
   lines.push(
-    `  model                  ${k.predicted === null ? 'ports do not bound this scenario (no client TIME_WAIT)' : `${Math.round(k.predicted)}/s = usable ports / min(duration, TIME_WAIT)`}` +
+    `  model                  ${k.predicted === null ? 'ports do not bound this scenario (no client TIME_WAIT)' : `${rate(k.predicted)} = usable ports / min(duration, TIME_WAIT)`}` +
       (k.predicted !== null && k.knee !== null ? `; measured/model ${(k.knee / k.predicted).toFixed(2)}` : ''),
   );
   lines.push(`  result                 ${file}`);
@@ -193,9 +226,9 @@ export const labCommand = defineCommand<LabArgs>({
     const maxRate = argv['knee-max-rate'] ?? 100_000;
     if (!Number.isInteger(probes) || probes < 1) throw new UsageError(`--knee-probes ${probes}: expected a whole number, 1 or more`);
     if (!(maxRate > 0)) throw new UsageError(`--knee-max-rate ${maxRate}: expected a rate above 0`);
+    // Before any load: refuses /proc, a file, a directory that cannot be written (exit 2).
+    const resultsDir = await checkOutputDir(argv.out);
     const namespace = detectNamespace();
-    const resultsDir = path.resolve(argv.out);
-    await mkdir(resultsDir, { recursive: true });
     const many = findKnee || variants.length > 0;
     const session = new LabSession(namespace, resultsDir, argv.json ? (many ? 'none' : 'json') : findKnee ? 'none' : 'text', argv.quiet, argv.label ?? null);
     try {

@@ -3,6 +3,7 @@ import { ExitCode, UsageError } from '../../errors.js';
 import { prepareFdLimits } from '../../limits.js';
 import { renderTextSummary } from '../../report/text.js';
 import { DEFAULT_CHECKPOINT_INTERVAL_S, runScenario } from '../../run.js';
+import { checkOutputDir } from '../../record/run-file.js';
 import { loadScenario } from '../../scenario/load.js';
 import { parseDuration } from '../../scenario/schema.js';
 import { defineCommand } from '../command.js';
@@ -66,6 +67,8 @@ export const runCommand = defineCommand<RunArgs>({
     let checkpointFailed = false;
     try {
       const scenario = await loadScenario(argv.scenario, argv.set);
+      // Before any load: a run that cannot be saved is not worth making.
+      await checkOutputDir(argv.out);
       progress.note(`starting ${scenario.name} (${scenario.target === 'builtin' ? 'built-in target' : scenario.target})`);
       const { record, file, html } = await runScenario({
         scenario,

@@ -7,6 +7,7 @@ import { defineCommand } from '../command.js';
 import { RuntimeFailure, UsageError } from '../../errors.js';
 import { parseDuration } from '../../scenario/schema.js';
 import { formatHostPort, startTarget, type TargetOptions, type TargetStats } from '../../target/server.js';
+import { num, sec } from '../../vocab/format.js';
 
 const PROTOCOLS = ['http', 'tcp'] as const;
 const CLOSE_MODES = ['never', 'after-response'] as const;
@@ -76,10 +77,10 @@ function untilStopped(durationS: number | null): Promise<string> {
 
 function statsLine(s: TargetStats, seconds: number, why: string): string {
   return (
-    `portstorm serve: stopped (${why}) after ${seconds.toFixed(1)} s: ` +
-    `${s.connectionsAccepted} connections accepted, ${s.requests} requests, ` +
-    `closed by server ${s.closedByServer}, closed by client ${s.closedByClient}, ` +
-    `resets by client ${s.resetByClient}, still open ${s.open}`
+    `portstorm serve: stopped (${why}) after ${sec(seconds)}: ` +
+    `${num(s.connectionsAccepted)} connections accepted, ${num(s.requests)} requests, ` +
+    `closed by server ${num(s.closedByServer)}, closed by client ${num(s.closedByClient)}, ` +
+    `resets by client ${num(s.resetByClient)}, still open ${num(s.open)}`
   );
 }
 

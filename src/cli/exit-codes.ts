@@ -1,0 +1,47 @@
+/**
+ * The exit codes each command can return, and the `--help` epilogue that lists them. One table, so
+ * `portstorm <command> --help` and the process agree; the codes themselves live in errors.ts.
+ */
+import { ExitCode } from '../errors.js';
+
+/** What each exit code means, as `--help` says it. */
+const MEANING: Record<ExitCode, string> = {
+  [ExitCode.OK]: 'completed (request errors are data, not a failure)',
+  [ExitCode.THRESHOLD_FAILED]: 'a threshold failed',
+  [ExitCode.USAGE]: 'usage error or bad input (a flag, a scenario, a file), told in one line',
+  [ExitCode.RUNTIME]: 'runtime failure (a target could not start, a worker died, a file could not be written)',
+  [ExitCode.INTERRUPTED]: 'interrupted by SIGINT/SIGTERM; partial results were written',
+};
+
+const LOAD: readonly ExitCode[] = [ExitCode.OK, ExitCode.THRESHOLD_FAILED, ExitCode.USAGE, ExitCode.RUNTIME, ExitCode.INTERRUPTED];
+
+/** The exit codes of every command, by its verb. */
+export const COMMAND_EXIT_CODES: Readonly<Record<string, readonly ExitCode[]>> = {
+  run: LOAD,
+  lab: LOAD,
+  demo: LOAD,
+  report: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
+  compare: [ExitCode.OK, ExitCode.THRESHOLD_FAILED, ExitCode.USAGE, ExitCode.RUNTIME],
+  serve: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
+  monitor: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
+  doctor: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
+};
+
+/** Command-specific wording where a code means something narrower than in general. */
+const SPECIFIC: Readonly<Record<string, Partial<Record<ExitCode, string>>>> = {
+  compare: { [ExitCode.OK]: 'compared; no --fail-if rule holds', [ExitCode.THRESHOLD_FAILED]: 'a --fail-if rule holds' },
+  report: { [ExitCode.USAGE]: 'not a readable run record (a scenario, a missing or invalid file)', [ExitCode.RUNTIME]: 'the --out file could not be written' },
+  lab: { [ExitCode.THRESHOLD_FAILED]: 'a threshold failed (in any variant)' },
+};
+
+/**
+ * The `--help` epilogue listing `codes`, one per line: `Exit codes:` then `  0    completed ...`.
+ * `verb` picks command-specific wording where there is some.
+ */
+export function exitCodesEpilogue(codes: readonly ExitCode[], verb?: string): string {
+  const specific = verb === undefined ? {} : (SPECIFIC[verb] ?? {});
+  return ['Exit codes:', ...codes.map((c) => `  ${String(c).padEnd(4)} ${specific[c] ?? MEANING[c]}`)].join('\n');
+}
+
+/** Every exit code there is, for the top-level `--help`. */
+export const ALL_EXIT_CODES: readonly ExitCode[] = LOAD;
