@@ -4,7 +4,7 @@
  */
 import ora, { type Ora } from 'ora';
 import type { LiveStats } from '../record/accumulator.js';
-import { DASH, ms, pct, rate } from '../vocab/format.js';
+import { DASH, ms, num, pct, rate } from '../vocab/format.js';
 
 const PLAIN_EVERY_S = 5;
 
@@ -18,15 +18,14 @@ export function progressLine(elapsedS: number, live: LiveStats): string {
   const errs = Object.entries(live.errors)
     .sort((a, b) => b[1] - a[1])
     .slice(0, 4)
-    .map(([c, n]) => `${c} ${n}`)
+    .map(([c, n]) => `${c} ${num(n)}`)
     .join(' ');
   const sk = live.sockets;
-  const ports = sk ? `  TIME_WAIT ${sk.timeWait}${sk.utilization === null ? '' : `  ports ${pct(sk.utilization)}`}` : '';
+  const ports = sk ? `  TIME_WAIT ${num(sk.timeWait)}${sk.utilization === null ? '' : `  ports ${pct(sk.utilization)}`}` : '';
   const started = t.completed > 0;
   const speed = started ? rate(live.rate) : `${DASH}/s`;
   const p99 = started && live.rate > 0 ? ms(live.p99Ms) : DASH;
-  // Counts stay ungrouped on this line: test/integration/lab.test.ts reads `failed \d+ (EADDRNOTAVAIL \d+)` from it.
-  return `${Math.floor(elapsedS)}s  ${speed}  completed ${t.completed}  failed ${t.failed}${errs ? ` (${errs})` : ''}  dropped ${t.dropped}  p99 ${p99}${ports}`;
+  return `${Math.floor(elapsedS)}s  ${speed}  completed ${num(t.completed)}  failed ${num(t.failed)}${errs ? ` (${errs})` : ''}  dropped ${num(t.dropped)}  p99 ${p99}${ports}`;
 }
 
 /** A progress display; `stop` clears it. */

@@ -20,14 +20,14 @@ export function renderTextSummary(r: RunRecord, file: string | null, html: strin
     `  target                 ${r.target.url}${r.target.builtin ? ' (built-in)' : ''}  ${r.scenario.protocol}, reuse ${r.scenario.connection.reuse}, close ${r.scenario.connection.close}`,
     `  duration               ${sec(r.durationS)} on ${r.workers} worker${r.workers === 1 ? '' : 's'}${r.engine?.engine === 'native' ? ', native connection engine' : ''}`,
         // Raw counts on these two lines: test/e2e/package.test.ts and test/integration/lab.test.ts read them as \d+.
-    `  requests               ${t.attempted} attempted, ${t.completed} completed, ${t.failed} failed, ${t.dropped} dropped`,
+    `  requests               ${num(t.attempted)} attempted, ${num(t.completed)} completed, ${num(t.failed)} failed, ${num(t.dropped)} dropped`,
     `  throughput             ${perSecond(rate)} completed/s, ${perSecond(newConn)} new connections/s (${num(t.connectionsOpened)} opened)`,
   ];
   const partial = partialNote(r);
   if (partial) lines.splice(1, 0, `  partial                ${partial}`);
   const errors = Object.entries(r.errorsByPhase).sort((a, b) => b[1] - a[1]);
   if (errors.length > 0) {
-    lines.push(`  errors                 ${errors.map(([k, n]) => `${k.split(':')[1]} ${n} (${k.split(':')[0]})`).join(', ')}`);
+    lines.push(`  errors                 ${errors.map(([k, n]) => `${k.split(':')[1]} ${num(n)} (${k.split(':')[0]})`).join(', ')}`);
   } else lines.push('  errors                 none');
   lines.push(latencyLine('latency (corrected)', r.latencyMs));
   lines.push(latencyLine('latency (uncorrected)', r.latencyUncorrectedMs));

@@ -28,7 +28,7 @@ describe('progress', () => {
     assert.equal(progressLine(3, stalled), '3s  0.0/s  completed 5  failed 0  dropped 0  p99 –');
   });
 
-  it('rates, latency and shares use the shared formats (counts stay ungrouped on this line)', () => {
+  it('counts, rates, latency and shares use the shared formats', () => {
     const big: LiveStats = {
       totals: { attempted: 30_000, completed: 28_232, failed: 1_500, dropped: 0, connectionsOpened: 30_000 },
       errors: { EADDRNOTAVAIL: 1_500 },
@@ -38,7 +38,7 @@ describe('progress', () => {
     };
     assert.equal(
       progressLine(61.9, big),
-      '61s  1 200/s  completed 28232  failed 1500 (EADDRNOTAVAIL 1500)  dropped 0  p99 35 ms  TIME_WAIT 28232  ports 12 %',
+      '61s  1 200/s  completed 28 232  failed 1 500 (EADDRNOTAVAIL 1 500)  dropped 0  p99 35 ms  TIME_WAIT 28 232  ports 12 %',
     );
   });
 
