@@ -19,7 +19,7 @@ export function renderDoctor(r: DoctorReport): string {
   ];
   if (r.now) {
     const u = r.now.utilization === null ? '' : ` (${pct(r.now.utilization)})`;
-    lines.push(`  now               TIME_WAIT ${r.now.timeWait}; ${r.now.destination ? `${r.now.inUse} ports in use toward ${r.now.destination}${u}` : 'no client sockets'}`);
+    lines.push(`  now               TIME_WAIT ${num(r.now.timeWait)}; ${r.now.destination ? `${num(r.now.inUse)} ports in use toward ${r.now.destination}${u}` : 'no client sockets'}`);
   }
   if (r.atRate) {
     lines.push(
