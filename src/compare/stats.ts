@@ -284,7 +284,7 @@ export function blockBootstrapMeans(
   const vc = variance(xcs) * inflate(cs, lc);
   const se = Math.sqrt(vb + vc);
   // Blocks that vary: a constant phase adds no information about noise.
-  const blocks = (ph: number[][], ls: number[]) => ph.reduce((s, p, j) => s + (variance(p) > 0 ? Math.ceil(p.length / ls[j]!) : 0), 0);
+  const blocks = (ph: number[][], ls: number[]) => ph.reduce((s, p, j) => s + (variance(p) > 0 ? p.length / ls[j]! : 0), 0);
   const mB = blocks(bs, lb);
   const mC = blocks(cs, lc);
   const part = (v: number, m: number) => (v > 0 ? (v * v) / Math.max(1, m - 1) : 0);

@@ -14,6 +14,8 @@ import { mulberry32 } from '../../src/compare/stats.js';
 import type { CompareResult, MetricComparison } from '../../src/compare/types.js';
 import { UsageError } from '../../src/errors.js';
 import type { BaselineDestination, RunRecord, TimelineEntry } from '../../src/record/types.js';
+import { renderCompareHtml } from '../../src/report/compare-html.js';
+import { renderCompareMarkdown } from '../../src/report/compare-markdown.js';
 import { renderCompareText } from '../../src/report/compare-text.js';
 import { entry, sockets, syntheticRecord } from '../helpers/synthetic-record.js';
 
@@ -127,6 +129,21 @@ describe('compare: the keep-alive fix against the exhaustion it fixes', () => {
     assert.deepEqual(evaluateFailIf(compareRuns([keepAliveRun(4), slower]), ['latency.p99 > +10%']).map((f) => [f.holds, f.skipped]), [[true, null]]);
     // Only latency rules take the suffix.
     assert.throws(() => parseFailIf('rate < -5% any-coverage'), (e: unknown) => e instanceof UsageError && /any-coverage applies to latency/.test(e.message));
+  });
+
+  it('every renderer says when a rule was not applied, and shows the effect interval', () => {
+    const runs = [exhaustionRun(1), keepAliveRun(2)];
+    const res = compareRuns(runs);
+    res.failIf = evaluateFailIf(res, ['latency.p99 > +10%', 'errors.EADDRNOTAVAIL > 0']);
+    const text = renderCompareText(res);
+    assert.match(text, /skip {3}latency\.p99 > \+10% .*not applied: p99 of 44 % of attempts → of 100 %/);
+    assert.match(text, /ok {5}errors\.EADDRNOTAVAIL > 0/);
+    assert.match(text, /completed\/s .*per-second mean \+\d+\.\d % \[\+\d+\.\d, \+\d+\.\d\]/);
+    const md = renderCompareMarkdown(res);
+    assert.match(md, /\| ⏭️ not applied: p99 of 44 % of attempts → of 100 %, different populations .*\| `latency\.p99 > \+10%` \|/);
+    const html = renderCompareHtml(runs, res);
+    assert.match(html, /<span class="badge ok" title="not applied: p99 of 44 % of attempts[^"]*">not applied<\/span>/);
+    assert.match(html, /<tr data-metric="rate">.*title="test: bootstrap; p = [^"]*change per-second mean \+[\d.]+ % \[[^"]*\] \(95 %\)"/);
   });
 
   it('is reproducible: the same records give the same document', () => {
