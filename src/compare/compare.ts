@@ -32,8 +32,11 @@ export const ALPHA = 0.05;
 export const MIN_SECONDS = 5;
 /** Relative duration difference above which runs are flagged as not comparable. */
 const DURATION_TOLERANCE = 0.1;
-/** Bootstrap replicates per metric. */
+/** Bootstrap replicates per metric (fewer for runs longer than BOOTSTRAP_BUDGET / REPLICATES seconds). */
 export const REPLICATES = 2000;
+/** Resampled seconds per metric at most (≈ 0.1 s of CPU): a day-long run gets MIN_REPLICATES. */
+const BOOTSTRAP_BUDGET = 4_000_000;
+const MIN_REPLICATES = 200;
 /** Two onsets closer than max(ONSET_TOLERANCE_S, ONSET_TOLERANCE_REL × the earlier) are the same. */
 export const ONSET_TOLERANCE_S = 0.5;
 export const ONSET_TOLERANCE_REL = 0.1;
@@ -62,7 +65,7 @@ const HOST_KEYS = [
 
 const NOISE_DESCRIPTION = [
   `Per-second samples come from each run's timeline, less the first and last second (warm-up and drain); with fewer than ${MIN_SECONDS} such seconds in a run the metric is inconclusive (too few samples).`,
-  `bootstrap (completed/s, new connections/s, latency p50/p90/p99/max and connect p50/p99 per second, peak port utilization and TIME_WAIT per second): a circular block bootstrap (${REPLICATES} replicates, seeded, so the report is reproducible) of the difference in per-second means. Seconds are neither independent nor identically distributed: each run is split at its exhaustion onset into the seconds before and from it, each part resampled on its own in blocks (length by Politis–White, at least n^(1/3)), so the state change stays where it happened and autocorrelation stays within blocks; the difference is referred to Student's t with degrees of freedom counted in blocks. The interval shown is the relative change of the per-second means (95 %).`,
+  `bootstrap (completed/s, new connections/s, latency p50/p90/p99/max and connect p50/p99 per second, peak port utilization and TIME_WAIT per second): a circular block bootstrap (${REPLICATES} replicates, fewer for runs over ${BOOTSTRAP_BUDGET / REPLICATES / 2} s; seeded, so the report is reproducible) of the difference in per-second means. Seconds are neither independent nor identically distributed: each run is split at its exhaustion onset into the seconds before and from it, each part resampled on its own in blocks (length by Politis–White, at least n^(1/3)), so the state change stays where it happened and autocorrelation stays within blocks; the difference is referred to Student's t with degrees of freedom counted in blocks. The interval shown is the relative change of the per-second means (95 %).`,
   `exact: error rate and errors by code by the conditional binomial test of two Poisson counts with the requests as exposure (with the rate ratio's exact 95 % interval); exhaustion onset and early warning, one event per run, differ when they are more than max(${ONSET_TOLERANCE_S} s, ${ONSET_TOLERANCE_REL * 100} %) apart (never is the latest).`,
   `Port utilization and TIME_WAIT closer than ${MIN_PORT_SHARE * 100} % of the port budget are within noise whatever p says: one run a side cannot tell a run-level difference (a pool that opened a few more connections) from noise.`,
   `A difference is real at p < ${ALPHA} after Holm's correction across the tested metrics of a candidate; direction-aware (completed/s up, new connections/s, errors, latency, utilization and TIME_WAIT down, a later onset are better).`,
@@ -347,7 +350,8 @@ function judgeSeries(def: MetricDef, b: number | null, c: number | null, sb: Sid
     const note = `too few samples for the noise test: ${nb} and ${nc} s (need ${MIN_SECONDS} per run)`;
     return { ...base, p: null, assessment: 'inconclusive', note };
   }
-  const bs = blockBootstrapMeans(pb, pc, { seed: seedFrom(def.key, sb.r.runId, sc.r.runId), replicates: REPLICATES });
+  const replicates = Math.max(MIN_REPLICATES, Math.min(REPLICATES, Math.floor(BOOTSTRAP_BUDGET / (nb + nc))));
+  const bs = blockBootstrapMeans(pb, pc, { seed: seedFrom(def.key, sb.r.runId, sc.r.runId), replicates });
   const p = round4(bs.p);
   const effect: EffectSize = { measure: 'mean-difference', level: 0.95, diff: bs.diff, pct: bs.pct };
   const phases = pb.length > 1 || pc.length > 1 ? 'split at the onset' : null;

@@ -143,7 +143,9 @@ export function blockLength(xs: number[]): number {
   const n = xs.length;
   if (n < 4) return 1;
   const kn = Math.max(5, Math.ceil(Math.sqrt(Math.log10(n))));
-  const mmax = Math.ceil(Math.sqrt(n)) + kn;
+  // Politis–White search lags up to √n + K_n; capped at MAX_LAG (a day of seconds would otherwise
+  // cost 600 lags per series; the block length used is at least √n anyway, phaseBlockLength).
+  const mmax = Math.min(MAX_LAG, Math.ceil(Math.sqrt(n)) + kn);
   const r = autocovariance(xs, mmax * 2);
   if (!(r[0]! > 0)) return 1;
   const rho = (k: number) => (k < r.length ? r[k]! / r[0]! : 0);
@@ -173,18 +175,25 @@ export function blockLength(xs: number[]): number {
   return Math.max(1, Math.min(cap, Math.round(b)));
 }
 
+/** The longest lag {@link blockLength} searches. */
+const MAX_LAG = 100;
+
 /** A series split into phases that are resampled apart (e.g. before and after an onset). */
 export type Phases = number[][];
 
-/** Circular block bootstrap of one phase into `out` (appends n values). */
-function resamplePhase(xs: number[], b: number, u: () => number, out: number[]): void {
+/** Circular block bootstrap of one phase: the sum of n values drawn in blocks of b. */
+function resamplePhaseSum(xs: number[], b: number, u: () => number): number {
   const n = xs.length;
-  if (b <= 0 || n === 0) return;
   let filled = 0;
+  let sum = 0;
   while (filled < n) {
-    const start = Math.floor(u() * n);
-    for (let j = 0; j < b && filled < n; j++, filled++) out.push(xs[(start + j) % n]!);
+    let i = Math.floor(u() * n);
+    for (let j = 0; j < b && filled < n; j++, filled++) {
+      sum += xs[i]!;
+      if (++i === n) i = 0;
+    }
   }
+  return sum;
 }
 
 /** An interval at some confidence level. */
@@ -259,15 +268,16 @@ export function blockBootstrapMeans(
   const xbs: number[] = [];
   const xcs: number[] = [];
   const pcts: number[] = [];
-  const buf: number[] = [];
+  const nB = bs.reduce((s, p) => s + p.length, 0);
+  const nC = cs.reduce((s, p) => s + p.length, 0);
   let pctOk = mb !== 0;
   for (let i = 0; i < B; i++) {
-    buf.length = 0;
-    bs.forEach((p, j) => resamplePhase(p, lb[j]!, u, buf));
-    const xb = mean(buf);
-    buf.length = 0;
-    cs.forEach((p, j) => resamplePhase(p, lc[j]!, u, buf));
-    const xc = mean(buf);
+    let sb = 0;
+    for (let j = 0; j < bs.length; j++) sb += resamplePhaseSum(bs[j]!, lb[j]!, u);
+    let sc = 0;
+    for (let j = 0; j < cs.length; j++) sc += resamplePhaseSum(cs[j]!, lc[j]!, u);
+    const xb = sb / nB;
+    const xc = sc / nC;
     xbs.push(xb);
     xcs.push(xc);
     if (xb === 0) pctOk = false;
