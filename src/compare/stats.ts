@@ -230,8 +230,8 @@ const variance = (xs: number[]) => {
 /**
  * Block length used for one phase: the larger of Politis–White's ({@link blockLength}) and √n
  * (rounded), never more than the phase. Politis–White is MSE-optimal for the variance, which is
- * too short for a test: on AR(1) seconds (φ = 0.5, 30 s) its blocks gave 12 % false differences
- * at 5 %, the n^(1/3) floor 12 %, the √n floor 9 % (test/unit/compare-stats.test.ts seeds).
+ * too short for a test, and cannot see dependence in a short series: on AR(1) seconds (φ = 0.5,
+ * 30 s, 100 seeded pairs) a floor of n^(1/3) gave 12 % false differences at 5 %, √n 9 %.
  */
 export function phaseBlockLength(xs: number[]): number {
   if (xs.length < 2) return 1;
