@@ -398,22 +398,24 @@ function logBinomPmf(k: number, n: number, p: number): number {
  */
 export function binomialTest(k: number, n: number, p: number): number {
   if (n === 0) return 1;
-  const lo = logBinomPmf(k, n, p);
+  if (p <= 0 || p >= 1) return (p <= 0 ? k === 0 : k === n) ? 1 : 0;
+  const lo = logBinomPmf(k, n, p) + Math.log1p(1e-7);
+  // ln pmf(i) by the recurrence pmf(i+1) = pmf(i) · (n − i)/(i + 1) · p/(1 − p): one log-gamma call.
+  const odds = Math.log(p) - Math.log1p(-p);
+  let l = n * Math.log1p(-p);
   let s = 0;
   for (let i = 0; i <= n; i++) {
-    const l = logBinomPmf(i, n, p);
-    if (l <= lo + Math.log1p(1e-7)) s += Math.exp(l);
+    if (l <= lo) s += Math.exp(l);
+    l += Math.log((n - i) / (i + 1)) + odds;
   }
   return Math.min(1, s);
 }
 
-/** P(X ≤ k) for X ~ Binomial(n, p). */
+/** P(X ≤ k) for X ~ Binomial(n, p) = I_{1−p}(n − k, k + 1). */
 function binomCdf(k: number, n: number, p: number): number {
   if (k < 0) return 0;
   if (k >= n) return 1;
-  let s = 0;
-  for (let i = 0; i <= k; i++) s += Math.exp(logBinomPmf(i, n, p));
-  return Math.min(1, s);
+  return incompleteBeta(1 - p, n - k, k + 1);
 }
 
 /** Clopper–Pearson interval for a binomial proportion k/n at `level` (bisection on the CDF). */
