@@ -65,7 +65,7 @@ const HOST_KEYS = [
 
 const NOISE_DESCRIPTION = [
   `Per-second samples come from each run's timeline, less the first and last second (warm-up and drain); with fewer than ${MIN_SECONDS} such seconds in a run the metric is inconclusive (too few samples).`,
-  `bootstrap (completed/s, new connections/s, latency p50/p90/p99/max and connect p50/p99 per second, peak port utilization and TIME_WAIT per second): a circular block bootstrap (${REPLICATES} replicates, fewer for runs over ${BOOTSTRAP_BUDGET / REPLICATES / 2} s; seeded, so the report is reproducible) of the difference in per-second means. Seconds are neither independent nor identically distributed: each run is split at its exhaustion onset into the seconds before and from it, each part resampled on its own in blocks (length by Politis–White, at least √n), so the state change stays where it happened and autocorrelation stays within blocks; the difference is referred to Student's t with degrees of freedom counted in blocks. The interval shown is the relative change of the per-second means (95 %).`,
+  `bootstrap (completed/s, new connections/s, latency p50/p90/p99/max and connect p50/p99 per second, peak port utilization and TIME_WAIT per second): a circular block bootstrap (${REPLICATES} replicates, fewer for runs over ${BOOTSTRAP_BUDGET / REPLICATES / 2} s; seeded, so the report is reproducible) of the difference in per-second means. Seconds are neither independent nor identically distributed: each run is split at its exhaustion onset into the seconds before and after it (the second it falls in left out), each part resampled on its own in blocks (length by Politis–White, at least √n), so the state change stays where it happened and autocorrelation stays within blocks; the difference is referred to Student's t with degrees of freedom counted in blocks. The interval shown is the relative change of the per-second means (95 %).`,
   `exact: error rate and errors by code by the conditional binomial test of two Poisson counts with the requests as exposure (with the rate ratio's exact 95 % interval); exhaustion onset and early warning, one event per run, differ when they are more than max(${ONSET_TOLERANCE_S} s, ${ONSET_TOLERANCE_REL * 100} %) apart (never is the latest).`,
   `Port utilization and TIME_WAIT closer than ${MIN_PORT_SHARE * 100} % of the port budget are within noise whatever p says: one run a side cannot tell a run-level difference (a pool that opened a few more connections) from noise.`,
   `A difference is real at p < ${ALPHA} after Holm's correction across the tested metrics of a candidate; direction-aware (completed/s up, new connections/s, errors, latency, utilization and TIME_WAIT down, a later onset are better).`,
@@ -293,14 +293,20 @@ interface Side {
 const round4 = (v: number) => Number(v.toPrecision(4));
 const dirOf = (def: MetricDef, up: boolean): Assessment => (up === (def.better !== 'lower') ? 'better' : 'worse');
 
-/** Per-second samples of a run split at its onset: the seconds wholly before it, and the rest. */
+/**
+ * Per-second samples of a run split at its onset into its two steady phases: the seconds wholly
+ * before it and those after the second it falls in. That second itself is left out: it mixes both
+ * states in a proportion set by where the onset fell, which two runs of one scenario do not share
+ * (an onset at 2.00 s or 2.05 s), and the onsets are compared on their own.
+ */
 export function phasesOf(timeline: TimelineEntry[], onsetS: number | null, sample: (e: TimelineEntry) => number | null): Phases {
   const before: number[] = [];
   const after: number[] = [];
   for (const e of timeline) {
     const v = sample(e);
     if (v === null || !Number.isFinite(v)) continue;
-    (onsetS !== null && e.t + 1 <= onsetS ? before : onsetS === null ? before : after).push(v);
+    if (onsetS === null || e.t + 1 <= onsetS) before.push(v);
+    else if (e.t > onsetS) after.push(v);
   }
   return [before, after].filter((p) => p.length > 0);
 }
@@ -354,7 +360,7 @@ function judgeSeries(def: MetricDef, b: number | null, c: number | null, sb: Sid
   const bs = blockBootstrapMeans(pb, pc, { seed: seedFrom(def.key, sb.r.runId, sc.r.runId), replicates });
   const p = round4(bs.p);
   const effect: EffectSize = { measure: 'mean-difference', level: 0.95, diff: bs.diff, pct: bs.pct };
-  const phases = pb.length > 1 || pc.length > 1 ? 'split at the onset' : null;
+  const phases = sb.onsetS !== null || sc.onsetS !== null ? 'split at the onset' : null;
   if (bs.p >= ALPHA || bs.diff.estimate === 0) return { ...base, p, assessment: 'within-noise', note: phases, effect };
   const floor = def.minEffect?.(sb.r) ?? null;
   if (floor !== null && Math.abs(c - b) < floor && Math.abs(bs.diff.estimate) < floor) {

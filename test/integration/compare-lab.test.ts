@@ -1,6 +1,6 @@
 /**
  * `compare` on real lab runs (issue 14 item 7): `lab-exhaustion.yaml` against `keep-alive-fix.yaml`,
- * each in its own private network namespace (500 ports, 250/s for 6 s: the exhaustion run's ports run
+ * each in its own private network namespace (500 ports, 250/s for 7 s: the exhaustion run's ports run
  * out at 2 s). The fix reads "better" on completed/s and new connections/s, latency over different
  * populations is shown as such, and the README's CI gate exits 0 for the fix and 1 for the reverse
  * order. Two runs of one scenario show no difference.
@@ -27,7 +27,7 @@ function cli(args: string[], timeoutMs = 120_000) {
 
 /** Runs a scenario of scenarios/ in the lab, shortened; returns its run directory. */
 function labRun(scenario: string, out: string, expectStatus: number): string {
-  const r = cli(['lab', path.join(SCENARIOS, scenario), '--port-range', '40000-40499', '--set', 'load[0].duration=6s', '--json', '--quiet', '--out', out]);
+  const r = cli(['lab', path.join(SCENARIOS, scenario), '--port-range', '40000-40499', '--set', 'load[0].duration=7s', '--json', '--quiet', '--out', out]);
   assert.equal(r.status, expectStatus, `${scenario}: ${r.stderr}`);
   const rec = JSON.parse(r.stdout.trim().split('\n').pop()!) as RunRecord;
   return path.join(out, rec.runId);

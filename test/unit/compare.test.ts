@@ -330,7 +330,7 @@ describe('compare renderers', () => {
     const text = renderCompareText(result);
     assert.match(text, /connection\.reuse: false → true/);
     assert.ok(text.indexOf('What changed') < text.indexOf('completed/s'));
-    assert.match(text, /completed\/s .*▲ better .*bootstrap p[=<][\d.]+ \(10\/10 s\), per-second mean \+\d+\.\d % \[\+\d+\.\d, \+\d+\.\d\]/);
+    assert.match(text, /completed\/s .*▲ better .*bootstrap p[=<][\d.]+ \(\d+\/10 s\), per-second mean \+\d+\.\d % \[\+\d+\.\d, \+\d+\.\d\]/);
     assert.match(text, /errors EADDRNOTAVAIL .*▲ better .*exact p<0\.0001, rate per request -100\.0 % \[-100\.0, -\d+\.\d\]/);
     assert.match(text, /latency p99\.9 .*· not tested\s+none/);
     assert.match(text, /Noise test/);
