@@ -66,7 +66,7 @@ const HOST_KEYS = [
 const NOISE_DESCRIPTION = [
   `Per-second samples come from each run's timeline, less the first and last second (warm-up and drain); with fewer than ${MIN_SECONDS} such seconds in a run the metric is inconclusive (too few samples).`,
   `bootstrap (completed/s, new connections/s, latency p50/p90/p99/max and connect p50/p99 per second, peak port utilization and TIME_WAIT per second): a circular block bootstrap (${REPLICATES} replicates, fewer for runs over ${BOOTSTRAP_BUDGET / REPLICATES / 2} s; seeded, so the report is reproducible) of the difference in per-second means. Seconds are neither independent nor identically distributed: each run is split at its exhaustion onset into the seconds before and after it (the second it falls in left out), each part resampled on its own in blocks (length by Politis–White, at least √n), so the state change stays where it happened and autocorrelation stays within blocks; the difference is referred to Student's t with degrees of freedom counted in blocks. The interval shown is the relative change of the per-second means (95 %).`,
-  `exact: error rate and errors by code by the conditional binomial test of two Poisson counts with the requests as exposure (with the rate ratio's exact 95 % interval); exhaustion onset and early warning, one event per run, differ when they are more than max(${ONSET_TOLERANCE_S} s, ${ONSET_TOLERANCE_REL * 100} %) apart (never is the latest).`,
+  `exact: error rate and errors by code by the conditional binomial test of two Poisson counts with the requests as exposure (with the rate ratio's exact 95 % interval); exhaustion onset and early warning, one event per run, differ when they are more than max(${ONSET_TOLERANCE_S} s, ${ONSET_TOLERANCE_REL * 100} %) apart (never is the latest; a warning no earlier than its run's onset counts as none).`,
   `Port utilization and TIME_WAIT closer than ${MIN_PORT_SHARE * 100} % of the port budget are within noise whatever p says: one run a side cannot tell a run-level difference (a pool that opened a few more connections) from noise.`,
   `A difference is real at p < ${ALPHA} after Holm's correction across the tested metrics of a candidate; direction-aware (completed/s up, new connections/s, errors, latency, utilization and TIME_WAIT down, a later onset are better).`,
   `Latency figures describe only the requests (connections) that succeeded: when the two runs' shares of attempts differ by more than ${COVERAGE_TOLERANCE * 100} percentage points (e.g. p99 of 50 % of attempts → of 100 %) the metric is inconclusive, and a --fail-if rule on it is not applied unless it ends in any-coverage.`,
@@ -324,6 +324,20 @@ function judgeOnset(def: MetricDef, b: number | null, c: number | null): Judged 
   return { ...base, assessment: dirOf(def, c > b), note: null, effect };
 }
 
+/**
+ * An early warning is judged like an onset, but one that came no earlier than its run's onset (less
+ * the onset tolerance) warned of nothing the onset does not say: it counts as none.
+ */
+function judgeWarning(def: MetricDef, b: number | null, c: number | null, onsets: { baseline: number | null; candidate: number | null }): Judged {
+  const early = (w: number | null, onset: number | null) =>
+    w === null || onset === null || w < onset - Math.max(ONSET_TOLERANCE_S, ONSET_TOLERANCE_REL * onset) ? w : null;
+  const eb = early(b, onsets.baseline);
+  const ec = early(c, onsets.candidate);
+  const j = judgeOnset(def, eb, ec);
+  if (eb === b && ec === c) return j;
+  return { ...j, note: 'a warning that came with the onset counts as none' + (j.note && j.note !== 'in neither run' ? `; ${j.note}` : '') };
+}
+
 function judgeCount(def: MetricDef, fb: RunFigures, fc: RunFigures): Judged {
   const x = def.count!(fb);
   const y = def.count!(fc);
@@ -396,7 +410,9 @@ export function compareMetrics(
     const delta = b === null || c === null ? null : c - b;
     const deltaPct = delta === null || b === 0 ? null : (delta / Math.abs(b!)) * 100;
     const judged: Judged = def.exact
-      ? judgeOnset(def, b, c)
+      ? def.key === 'exhaustion.earlyWarningAtS'
+        ? judgeWarning(def, b, c, onsets)
+        : judgeOnset(def, b, c)
       : def.count
         ? judgeCount(def, fb, fc)
         : def.samples

@@ -162,6 +162,13 @@ describe('compare: two runs of one scenario', () => {
     const onset = metric(r, 'exhaustion.firstAtS');
     assert.equal(onset.assessment, 'within-noise');
     assert.match(onset.note!, /0\.3 s apart, within the tolerance of 0\.5 s/);
+    // A "warning" at the onset itself warned of nothing: one run having it is no difference.
+    b.exhaustion = { ...analyzeExhaustion(b), firstAtS: 4.3, earlyWarningAtS: 4 };
+    const warn = metric(compareRuns([a, b]), 'exhaustion.earlyWarningAtS');
+    assert.deepEqual([warn.baseline, warn.candidate, warn.assessment], [null, 4, 'within-noise']);
+    assert.match(warn.note!, /came with the onset counts as none/);
+    b.exhaustion = { ...analyzeExhaustion(b), firstAtS: 4.3, earlyWarningAtS: 2 };
+    assert.equal(metric(compareRuns([a, b]), 'exhaustion.earlyWarningAtS').assessment, 'worse', 'an earlier warning is worse');
     // Two seconds apart is a change (a later onset is better).
     b.exhaustion = { ...analyzeExhaustion(b), firstAtS: 6 };
     assert.equal(metric(compareRuns([a, b]), 'exhaustion.firstAtS').assessment, 'better');
