@@ -50,6 +50,8 @@ export const COVERAGE_TOLERANCE = 0.1;
  * kind cannot be told from noise with one run a side.
  */
 export const MIN_PORT_SHARE = 0.05;
+/** DOMAIN.md: connect latency rises ~70× once half the range is used; a warning far below is another cause. */
+export const MIN_WARNING_UTILIZATION = 0.25;
 /** A run that starts with more than this share of a destination's budget in earlier TIME_WAIT is flagged. */
 export const LEFTOVER_TIME_WAIT_SHARE = 0.05;
 
@@ -66,7 +68,7 @@ const HOST_KEYS = [
 const NOISE_DESCRIPTION = [
   `Per-second samples come from each run's timeline, less the first and last second (warm-up and drain); with fewer than ${MIN_SECONDS} such seconds in a run the metric is inconclusive (too few samples).`,
   `bootstrap (completed/s, new connections/s, latency p50/p90/p99/max and connect p50/p99 per second, peak port utilization and TIME_WAIT per second): a circular block bootstrap (${REPLICATES} replicates, fewer for runs over ${BOOTSTRAP_BUDGET / REPLICATES / 2} s; seeded, so the report is reproducible) of the difference in per-second means. Seconds are neither independent nor identically distributed: each run is split at its exhaustion onset into the seconds before and after it (the second it falls in left out), each part resampled on its own in blocks (length by Politis–White, at least √n), so the state change stays where it happened and autocorrelation stays within blocks; the difference is referred to Student's t with degrees of freedom counted in blocks. The interval shown is the relative change of the per-second means (95 %).`,
-  `exact: error rate and errors by code by the conditional binomial test of two Poisson counts with the requests as exposure (with the rate ratio's exact 95 % interval); exhaustion onset and early warning, one event per run, differ when they are more than max(${ONSET_TOLERANCE_S} s, ${ONSET_TOLERANCE_REL * 100} %) apart (never is the latest; a warning no earlier than its run's onset counts as none).`,
+  `exact: error rate and errors by code by the conditional binomial test of two Poisson counts with the requests as exposure (with the rate ratio's exact 95 % interval); exhaustion onset and early warning, one event per run, differ when they are more than max(${ONSET_TOLERANCE_S} s, ${ONSET_TOLERANCE_REL * 100} %) apart (never is the latest; a warning no earlier than its run's onset, or at under ${MIN_WARNING_UTILIZATION * 100} % port utilization, counts as none).`,
   `Port utilization and TIME_WAIT closer than ${MIN_PORT_SHARE * 100} % of the port budget are within noise whatever p says: one run a side cannot tell a run-level difference (a pool that opened a few more connections) from noise.`,
   `A difference is real at p < ${ALPHA} after Holm's correction across the tested metrics of a candidate; direction-aware (completed/s up, new connections/s, errors, latency, utilization and TIME_WAIT down, a later onset are better).`,
   `Latency figures describe only the requests (connections) that succeeded: when the two runs' shares of attempts differ by more than ${COVERAGE_TOLERANCE * 100} percentage points (e.g. p99 of 50 % of attempts → of 100 %) the metric is inconclusive, and a --fail-if rule on it is not applied unless it ends in any-coverage.`,
@@ -328,14 +330,32 @@ function judgeOnset(def: MetricDef, b: number | null, c: number | null): Judged 
  * An early warning is judged like an onset, but one that came no earlier than its run's onset (less
  * the onset tolerance) warned of nothing the onset does not say: it counts as none.
  */
-function judgeWarning(def: MetricDef, b: number | null, c: number | null, onsets: { baseline: number | null; candidate: number | null }): Judged {
-  const early = (w: number | null, onset: number | null) =>
-    w === null || onset === null || w < onset - Math.max(ONSET_TOLERANCE_S, ONSET_TOLERANCE_REL * onset) ? w : null;
-  const eb = early(b, onsets.baseline);
-  const ec = early(c, onsets.candidate);
+function judgeWarning(def: MetricDef, b: number | null, c: number | null, onsets: Onsets): Judged {
+  const why: string[] = [];
+  const early = (w: number | null, onset: number | null, util: number | null | undefined) => {
+    if (w === null) return null;
+    if (onset !== null && w >= onset - Math.max(ONSET_TOLERANCE_S, ONSET_TOLERANCE_REL * onset)) {
+      why.push('a warning that came with the onset counts as none');
+      return null;
+    }
+    if (util !== null && util !== undefined && util < MIN_WARNING_UTILIZATION) {
+      why.push(`a warning at ${pct(util)} port utilization (below ${pct(MIN_WARNING_UTILIZATION)}) is a connect-latency blip, not ports running low; it counts as none`);
+      return null;
+    }
+    return w;
+  };
+  const eb = early(b, onsets.baseline, onsets.warningUtilization?.baseline);
+  const ec = early(c, onsets.candidate, onsets.warningUtilization?.candidate);
   const j = judgeOnset(def, eb, ec);
-  if (eb === b && ec === c) return j;
-  return { ...j, note: 'a warning that came with the onset counts as none' + (j.note && j.note !== 'in neither run' ? `; ${j.note}` : '') };
+  if (why.length === 0) return j;
+  return { ...j, note: [...new Set(why)].join('; ') + (j.note && j.note !== 'in neither run' ? `; ${j.note}` : '') };
+}
+
+/** The runs' onsets (s) and the port utilization at their early warnings. */
+interface Onsets {
+  baseline: number | null;
+  candidate: number | null;
+  warningUtilization?: { baseline: number | null; candidate: number | null };
 }
 
 function judgeCount(def: MetricDef, fb: RunFigures, fc: RunFigures): Judged {
@@ -397,7 +417,7 @@ export function compareMetrics(
   cand: RunRecord,
   fb: RunFigures,
   fc: RunFigures,
-  onsets: { baseline: number | null; candidate: number | null } = { baseline: fb.exhaustion.firstAtS, candidate: fc.exhaustion.firstAtS },
+  onsets: Onsets = { baseline: fb.exhaustion.firstAtS, candidate: fc.exhaustion.firstAtS },
 ): MetricComparison[] {
   const totals = new Map<string, number>();
   for (const f of [fb, fc]) for (const [code, n] of Object.entries(f.errors)) totals.set(code, (totals.get(code) ?? 0) + n);
@@ -497,7 +517,11 @@ export function compareRuns(runs: RunRecord[]): CompareResult {
       run: ref,
       changes: describeChanges(base.r, c.r),
       warnings: comparability(base.r, c.r, ref),
-      metrics: compareMetrics(base.r, c.r, base.figures, c.figures, { baseline: base.ex.firstAtS, candidate: c.ex.firstAtS }),
+      metrics: compareMetrics(base.r, c.r, base.figures, c.figures, {
+        baseline: base.ex.firstAtS,
+        candidate: c.ex.firstAtS,
+        warningUtilization: { baseline: base.ex.utilizationAtWarning, candidate: c.ex.utilizationAtWarning },
+      }),
       verdicts: verdictChange(base.diagnosis, c.diagnosis),
     };
   });

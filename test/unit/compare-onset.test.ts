@@ -169,6 +169,13 @@ describe('compare: two runs of one scenario', () => {
     assert.match(warn.note!, /came with the onset counts as none/);
     b.exhaustion = { ...analyzeExhaustion(b), firstAtS: 4.3, earlyWarningAtS: 2 };
     assert.equal(metric(compareRuns([a, b]), 'exhaustion.earlyWarningAtS').assessment, 'worse', 'an earlier warning is worse');
+    // A warning at 0.4 % port utilization in a run that never ran out is a latency blip, not a change.
+    const calm = keepAliveRun(20);
+    const blip = keepAliveRun(21);
+    blip.exhaustion = { ...analyzeExhaustion(blip), earlyWarningAtS: 4, utilizationAtWarning: 0.004 };
+    const blipped = metric(compareRuns([calm, blip]), 'exhaustion.earlyWarningAtS');
+    assert.deepEqual([blipped.candidate, blipped.assessment], [4, 'within-noise']);
+    assert.match(blipped.note!, /at 0\.4 % port utilization \(below 25 %\)/);
     // Two seconds apart is a change (a later onset is better).
     b.exhaustion = { ...analyzeExhaustion(b), firstAtS: 6 };
     assert.equal(metric(compareRuns([a, b]), 'exhaustion.firstAtS').assessment, 'better');
