@@ -67,7 +67,7 @@ const HOST_KEYS = [
 
 const NOISE_DESCRIPTION = [
   `Per-second samples come from each run's timeline, less the first and last second (warm-up and drain); with fewer than ${MIN_SECONDS} such seconds in a run the metric is inconclusive (too few samples).`,
-  `bootstrap (completed/s, new connections/s, latency p50/p90/p99/max and connect p50/p99 per second, peak port utilization and TIME_WAIT per second): a circular block bootstrap (${REPLICATES} replicates, fewer for runs over ${BOOTSTRAP_BUDGET / REPLICATES / 2} s; seeded, so the report is reproducible) of the difference in per-second means. Seconds are neither independent nor identically distributed: each run is split at its exhaustion onset into the seconds before and after it (the second it falls in left out), each part resampled on its own in blocks (length by Politis–White, at least √n), so the state change stays where it happened and autocorrelation stays within blocks; the difference is referred to Student's t with degrees of freedom counted in blocks. The interval shown is the relative change of the per-second means (95 %).`,
+  `bootstrap (completed/s, new connections/s, latency p50/p90/p99/max and connect p50/p99 per second, peak port utilization and TIME_WAIT per second): a circular block bootstrap (${REPLICATES} replicates, fewer for runs over ${BOOTSTRAP_BUDGET / REPLICATES / 2} s; seeded, so the report is reproducible) of the difference in per-second means. Seconds are neither independent nor identically distributed: each run is split at its exhaustion onset into the seconds before and after it (the second it falls in left out), each part resampled on its own in blocks (length by Politis–White, at least √n), so the state change stays where it happened and autocorrelation stays within blocks; the difference is referred to Student's t with degrees of freedom counted in blocks. A phase of counts (completed/s, new connections/s, TIME_WAIT) with no variation at all, or of one second, tells nothing of its noise: its mean gets at least the counting (Poisson) variance of one second. The interval shown is the relative change of the per-second means (95 %).`,
   `exact: error rate and errors by code by the conditional binomial test of two Poisson counts with the requests as exposure (with the rate ratio's exact 95 % interval); exhaustion onset and early warning, one event per run, differ when they are more than max(${ONSET_TOLERANCE_S} s, ${ONSET_TOLERANCE_REL * 100} %) apart (never is the latest; a warning no earlier than its run's onset, or at under ${MIN_WARNING_UTILIZATION * 100} % port utilization, counts as none).`,
   `Port utilization and TIME_WAIT closer than ${MIN_PORT_SHARE * 100} % of the port budget are within noise whatever p says: one run a side cannot tell a run-level difference (a pool that opened a few more connections) from noise.`,
   `A difference is real at p < ${ALPHA} after Holm's correction across the tested metrics of a candidate; direction-aware (completed/s up, new connections/s, errors, latency, utilization and TIME_WAIT down, a later onset are better).`,
@@ -231,6 +231,8 @@ interface MetricDef {
   exact?: boolean;
   /** Latency figures: which coverage they have. */
   coverage?: 'latency' | 'connect';
+  /** Per-second counts: the Poisson variance of one second's value (see blockBootstrapMeans). */
+  countingVariance?: (r: RunRecord) => (phaseMean: number) => number;
   /** The smallest difference that matters, in the metric's unit (null: any); from the baseline record. */
   minEffect?: (r: RunRecord) => number | null;
 }
@@ -250,10 +252,12 @@ const lat = (stat: keyof LatencyFigures, src: 'latency' | 'connect', perSecond?:
 });
 
 const requests = (f: RunFigures) => f.totals.completed + f.totals.failed;
+/** Counting noise of a per-second count: Poisson, variance = mean. */
+const poisson = () => (m: number) => m;
 
 function metricDefs(codes: string[]): MetricDef[] {
   return [
-    { key: 'rate', label: 'completed/s', unit: '/s', better: 'higher', value: (f) => f.rate, samples: (e) => e.completed },
+    { key: 'rate', label: 'completed/s', unit: '/s', better: 'higher', value: (f) => f.rate, samples: (e) => e.completed, countingVariance: poisson },
     {
       key: 'errorRate', label: 'error rate', unit: 'ratio', better: 'lower', value: (f) => f.errorRate,
       count: (f) => ({ k: f.totals.failed, exposure: requests(f) }),
@@ -264,14 +268,17 @@ function metricDefs(codes: string[]): MetricDef[] {
     })),
     lat('p50', 'latency', 'p50'), lat('p90', 'latency', 'p90'), lat('p99', 'latency', 'p99'), lat('p999', 'latency'), lat('max', 'latency', 'max'),
     lat('p50', 'connect', 'p50'), lat('p90', 'connect'), lat('p99', 'connect', 'p99'), lat('p999', 'connect'), lat('max', 'connect'),
-    { key: 'connectionRate', label: 'new connections/s', unit: '/s', better: 'lower', value: (f) => f.connectionRate, samples: (e) => e.connectionsOpened },
+    {
+      key: 'connectionRate', label: 'new connections/s', unit: '/s', better: 'lower', value: (f) => f.connectionRate,
+      samples: (e) => e.connectionsOpened, countingVariance: poisson,
+    },
     {
       key: 'ports.peakUtilization', label: 'peak port utilization', unit: 'ratio', better: 'lower',
       value: (f) => f.ports.peakUtilization, samples: (e) => e.sockets?.utilization ?? null, minEffect: () => MIN_PORT_SHARE,
     },
     {
       key: 'ports.peakTimeWait', label: 'peak TIME_WAIT', unit: 'count', better: 'lower',
-      value: (f) => f.ports.peakTimeWait, samples: (e) => e.sockets?.timeWait ?? null,
+      value: (f) => f.ports.peakTimeWait, samples: (e) => e.sockets?.timeWait ?? null, countingVariance: poisson,
       minEffect: (r) => {
         const usable = r.ports?.usable ?? r.host?.usablePorts ?? null;
         return usable ? MIN_PORT_SHARE * usable : null;
@@ -391,7 +398,8 @@ function judgeSeries(def: MetricDef, b: number | null, c: number | null, sb: Sid
     return { ...base, p: null, assessment: 'inconclusive', note };
   }
   const replicates = Math.max(MIN_REPLICATES, Math.min(REPLICATES, Math.floor(BOOTSTRAP_BUDGET / (nb + nc))));
-  const bs = blockBootstrapMeans(pb, pc, { seed: seedFrom(def.key, sb.r.runId, sc.r.runId), replicates });
+  const counting = def.countingVariance?.(sb.r);
+  const bs = blockBootstrapMeans(pb, pc, { seed: seedFrom(def.key, sb.r.runId, sc.r.runId), replicates, ...(counting ? { countingVariance: counting } : {}) });
   const p = round4(bs.p);
   const effect: EffectSize = { measure: 'mean-difference', level: 0.95, diff: bs.diff, pct: bs.pct };
   const phases = sb.onsetS !== null || sc.onsetS !== null ? 'split at the onset' : null;

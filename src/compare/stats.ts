@@ -252,7 +252,17 @@ export function phaseBlockLength(xs: number[]): number {
 export function blockBootstrapMeans(
   baseline: Phases,
   candidate: Phases,
-  opts: { seed: number; replicates?: number; level?: number },
+  opts: {
+    seed: number;
+    replicates?: number;
+    level?: number;
+    /**
+     * Counting noise of one second's value at a phase mean (e.g. Poisson: the mean itself). A phase
+     * with no variation (or one second) tells nothing of its noise; its mean then gets this
+     * variance, as one observation, when that exceeds the bootstrap's, and is taken as known.
+     */
+    countingVariance?: (phaseMean: number) => number;
+  },
 ): BootstrapResult {
   const bs = baseline.filter((p) => p.length > 0);
   const cs = candidate.filter((p) => p.length > 0);
@@ -291,15 +301,27 @@ export function blockBootstrapMeans(
     const b = ph.reduce((s, p, j) => s + ls[j]! * p.length, 0) / n;
     return n > b ? n / (n - b) : 1;
   };
-  const vb = variance(xbs) * inflate(bs, lb);
-  const vc = variance(xcs) * inflate(cs, lc);
+  // The floor of each run's mean variance from its phases that show no variation.
+  const floorOf = (ph: number[][]) => {
+    const n = ph.reduce((s, p) => s + p.length, 0);
+    const f = opts.countingVariance;
+    return f ? ph.reduce((s, p) => s + (variance(p) > 0 ? 0 : (p.length / n) ** 2 * Math.max(0, f(mean(p)))), 0) : 0;
+  };
+  const fb = floorOf(bs);
+  const fc = floorOf(cs);
+  const bootB = variance(xbs) * inflate(bs, lb);
+  const bootC = variance(xcs) * inflate(cs, lc);
+  const vb = Math.max(bootB, fb);
+  const vc = Math.max(bootC, fc);
   const se = Math.sqrt(vb + vc);
   // Blocks that vary: a constant phase adds no information about noise.
   const blocks = (ph: number[][], ls: number[]) => ph.reduce((s, p, j) => s + (variance(p) > 0 ? p.length / ls[j]! : 0), 0);
   const mB = blocks(bs, lb);
   const mC = blocks(cs, lc);
-  const part = (v: number, m: number) => (v > 0 ? (v * v) / Math.max(1, m - 1) : 0);
-  const df = se > 0 ? Math.max(1, (vb + vc) ** 2 / (part(vb, mB) + part(vc, mC))) : Infinity;
+  // A variance from the counting floor is taken as known: it adds no estimation uncertainty.
+  const part = (v: number, m: number, floored: boolean) => (v > 0 && !floored ? (v * v) / Math.max(1, m - 1) : 0);
+  const parts = part(vb, mB, fb > bootB) + part(vc, mC, fc > bootC);
+  const df = se > 0 && parts > 0 ? Math.max(1, (vb + vc) ** 2 / parts) : Infinity;
   const tq = Number.isFinite(df) ? studentTQuantile(1 - (1 - level) / 2, df) : 1.959963984540054;
   const p = se > 0 ? 2 * (1 - studentTCdf(Math.abs(d0) / se, df)) : d0 === 0 ? 1 : 0;
   const seP = pcts.length > 1 ? Math.sqrt(variance(pcts)) : 0;
