@@ -230,6 +230,16 @@ describe('blockBootstrapMeans', () => {
     assert.ok(mannWhitneyU([...before, ...after], fix).p > 0.05);
   });
 
+  it('a phase with no variation gets the counting variance: 250 vs 249 in one second is not a difference', () => {
+    const a = [[250], [0, 0, 0, 0]];
+    const b = [[249], [0, 0, 0, 0]];
+    assert.ok(blockBootstrapMeans(a, b, { seed: 1 }).p < 0.001, 'without it, constant phases look certain');
+    const counted = blockBootstrapMeans(a, b, { seed: 1, countingVariance: (m) => m });
+    assert.ok(counted.p > 0.5, `p=${counted.p}`);
+    // Against 250/s throughout, the same one-second phase is still plainly worse.
+    assert.ok(blockBootstrapMeans(a, [[250, 251, 249, 250, 250]], { seed: 1, countingVariance: (m) => m }).p < 1e-6);
+  });
+
   it('gives no relative change when the baseline mean is 0, and refuses empty or non-finite runs', () => {
     const r = blockBootstrapMeans([[0, 0, 0, 0, 0]], [[1, 2, 1, 2, 1]], { seed: 1 });
     assert.equal(r.pct, null);
