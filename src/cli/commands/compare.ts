@@ -55,8 +55,7 @@ export const compareCommand = defineCommand<CompareArgs>({
       .example('$0 compare results/before results/after', 'what changed, and whether it made a difference')
       .example('$0 compare base/run.json new/run.json --fail-if "latency.p99 > +10%" --fail-if "errors.EADDRNOTAVAIL > 0"', 'a CI gate')
       .example('$0 compare a b --fail-if "latency.p99 > +10% any-coverage"', 'a latency gate even when the runs failed different shares of requests')
-      .example('$0 compare a b --format md >> "$GITHUB_STEP_SUMMARY"', 'a CI job summary')
-      .epilogue('Exit codes: 0 compared (no --fail-if rule holds), 1 a --fail-if rule holds, 2 usage error (a malformed rule, an unreadable run), 3 runtime failure (e.g. --out cannot be written).') as never,
+      .example('$0 compare a b --format md >> "$GITHUB_STEP_SUMMARY"', 'a CI job summary') as never,
   async run(argv) {
     const rules = argv['fail-if'] ?? [];
     rules.forEach(parseFailIf); // a malformed rule is a usage error before any file is read
