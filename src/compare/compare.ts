@@ -6,7 +6,9 @@ import { diagnose } from '../analysis/diagnose.js';
 import { analyzeExhaustion } from '../analysis/exhaustion.js';
 import { decodeHistogram, summarize } from '../record/histogram.js';
 import type { LatencySummary, RunRecord, TimelineEntry, Verdict } from '../record/types.js';
-import { mannWhitneyU } from './stats.js';
+import { EXHAUSTION_CODES, FD_CODES } from '../vocab/failure.js';
+import { num, pct } from '../vocab/format.js';
+import { blockBootstrapMeans, poissonRatesTest, seedFrom, type Phases } from './stats.js';
 import {
   COMPARE_SCHEMA,
   type Assessment,
@@ -15,6 +17,7 @@ import {
   type Change,
   type CompareResult,
   type ComparabilityWarning,
+  type EffectSize,
   type LatencyFigures,
   type MetricComparison,
   type RunFigures,
@@ -25,12 +28,37 @@ import {
 
 /** p below this is a real difference. */
 export const ALPHA = 0.05;
-/** Failures counted in one run and absent from the other: a change in kind, not a matter of noise. */
-const MIN_NEW_FAILURES = 10;
 /** Fewest per-second samples per run the noise test accepts. */
 export const MIN_SECONDS = 5;
 /** Relative duration difference above which runs are flagged as not comparable. */
 const DURATION_TOLERANCE = 0.1;
+/** Bootstrap replicates per metric (fewer for runs longer than BOOTSTRAP_BUDGET / REPLICATES seconds). */
+export const REPLICATES = 2000;
+/** Resampled seconds per metric at most (≈ 0.1 s of CPU): a day-long run gets MIN_REPLICATES. */
+const BOOTSTRAP_BUDGET = 4_000_000;
+const MIN_REPLICATES = 200;
+/** Two onsets closer than max(ONSET_TOLERANCE_S, ONSET_TOLERANCE_REL × the earlier) are the same. */
+export const ONSET_TOLERANCE_S = 0.5;
+export const ONSET_TOLERANCE_REL = 0.1;
+/** Latency figures whose runs' coverage (share of attempts they describe) differs by more than
+ * this are different populations. */
+export const COVERAGE_TOLERANCE = 0.1;
+/**
+ * Port figures (utilization, TIME_WAIT) closer than this share of the port budget are the same: a
+ * keep-alive pool that happened to open 8 or 17 connections is not a change, though each run's
+ * per-second picture is constant and so "significantly" different. A run-level difference of that
+ * kind cannot be told from noise with one run a side.
+ */
+export const MIN_PORT_SHARE = 0.05;
+/** DOMAIN.md: connect latency rises ~70× once half the range is used; a warning far below is another cause. */
+export const MIN_WARNING_UTILIZATION = 0.25;
+/** A run that starts with more than this share of a destination's budget in earlier TIME_WAIT is flagged. */
+export const LEFTOVER_TIME_WAIT_SHARE = 0.05;
+
+/** Failure codes that mean a connect() did not succeed (for the coverage of connect latency). */
+const CONNECT_FAILURES: ReadonlySet<string> = new Set([
+  ...EXHAUSTION_CODES, ...FD_CODES, 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT',
+]);
 
 const HOST_KEYS = [
   'kernel', 'node', 'portRange', 'reservedPorts', 'usablePorts', 'tcpTwReuse', 'tcpTwReuseDelayMs', 'tcpTimestamps',
@@ -38,9 +66,12 @@ const HOST_KEYS = [
 ] as const;
 
 const NOISE_DESCRIPTION = [
-  `Noise test on per-second samples from each run's timeline, less the first and last second (warm-up and drain); with fewer than ${MIN_SECONDS} such seconds in a run the metric is inconclusive (too few samples).`,
-  `mann-whitney (Mann–Whitney U, two-sided, normal approximation with tie and continuity correction; p < ${ALPHA} after Holm's correction across the metrics of a candidate is a real difference): completed/s, error rate and errors by code, latency p50/p90/p99/max (per-second percentiles), connect p50/p99 (seconds that opened connections), new connections/s, peak port utilization and peak TIME_WAIT (per-second socket picture).`,
-  'exact: exhaustion onset and early warning, one event per run; any difference counts (never is the latest). Also a failure code absent in one run and counted 10 or more times in the other.',
+  `Per-second samples come from each run's timeline, less the first and last second (warm-up and drain); with fewer than ${MIN_SECONDS} such seconds in a run the metric is inconclusive (too few samples).`,
+  `bootstrap (completed/s, new connections/s, latency p50/p90/p99/max and connect p50/p99 per second, peak port utilization and TIME_WAIT per second): a circular block bootstrap (${REPLICATES} replicates, fewer for runs over ${BOOTSTRAP_BUDGET / REPLICATES / 2} s; seeded, so the report is reproducible) of the difference in per-second means. Seconds are neither independent nor identically distributed: each run is split at its exhaustion onset into the seconds before and after it (the second it falls in left out), each part resampled on its own in blocks (length by Politis–White, at least √n), so the state change stays where it happened and autocorrelation stays within blocks; the difference is referred to Student's t with degrees of freedom counted in blocks. A phase of counts (completed/s, new connections/s, TIME_WAIT) with no variation at all, or of one second, tells nothing of its noise: its mean gets at least the counting (Poisson) variance of one second. The interval shown is the relative change of the per-second means (95 %).`,
+  `exact: error rate and errors by code by the conditional binomial test of two Poisson counts with the requests as exposure (with the rate ratio's exact 95 % interval); exhaustion onset and early warning, one event per run, differ when they are more than max(${ONSET_TOLERANCE_S} s, ${ONSET_TOLERANCE_REL * 100} %) apart (never is the latest; a warning no earlier than its run's onset, or at under ${MIN_WARNING_UTILIZATION * 100} % port utilization, counts as none).`,
+  `Port utilization and TIME_WAIT closer than ${MIN_PORT_SHARE * 100} % of the port budget are within noise whatever p says: one run a side cannot tell a run-level difference (a pool that opened a few more connections) from noise.`,
+  `A difference is real at p < ${ALPHA} after Holm's correction across the tested metrics of a candidate; direction-aware (completed/s up, new connections/s, errors, latency, utilization and TIME_WAIT down, a later onset are better).`,
+  `Latency figures describe only the requests (connections) that succeeded: when the two runs' shares of attempts differ by more than ${COVERAGE_TOLERANCE * 100} percentage points (e.g. p99 of 50 % of attempts → of 100 %) the metric is inconclusive, and a --fail-if rule on it is not applied unless it ends in any-coverage.`,
   'none (not tested): latency p99.9 and connect p90/p99.9/max; the record keeps these only as whole-run histograms, with no per-second samples to test.',
 ];
 
@@ -68,6 +99,9 @@ export function runFigures(r: RunRecord): RunFigures {
   const done = r.totals.completed + r.totals.failed;
   const perS = (n: number) => (r.durationS > 0 ? n / r.durationS : null);
   const ex = r.exhaustion ?? analyzeExhaustion(r);
+  const attempts = r.totals.attempted > 0 ? r.totals.attempted : r.totals.completed + r.totals.failed;
+  const connectFailures = Object.entries(r.errors).reduce((s, [code, n]) => s + (CONNECT_FAILURES.has(code) ? n : 0), 0);
+  const connects = r.totals.connectionsOpened + connectFailures;
   return {
     durationS: r.durationS,
     totals: { ...r.totals },
@@ -79,6 +113,10 @@ export function runFigures(r: RunRecord): RunFigures {
     latencySource: lat.fromHistogram ? 'histogram' : 'summary',
     connectSource: con.fromHistogram ? 'histogram' : 'summary',
     connectionRate: perS(r.totals.connectionsOpened),
+    coverage: {
+      latency: attempts > 0 ? Math.min(1, r.totals.completed / attempts) : null,
+      connect: connects > 0 ? r.totals.connectionsOpened / connects : null,
+    },
     ports: {
       peakUtilization: r.ports?.peakUtilization ?? null,
       peakTimeWait: r.ports?.peakTimeWait ?? null,
@@ -150,10 +188,37 @@ export function comparability(base: RunRecord, cand: RunRecord, ref: RunRef): Co
   for (const [r, who] of [[base, 'baseline'], [cand, ref.name]] as const) {
     if (r.status !== 'completed') warn('status', `${who} did not complete (status ${r.status}): its figures cover part of the run`);
   }
+  for (const [r, who] of [[base, 'baseline'], [cand, ref.name]] as const) {
+    for (const message of leftoverTimeWait(r, who)) warn('leftover-time-wait', message);
+  }
   return out;
 }
 
-/** One metric: how to read it from the figures and, if tested, its per-second samples. */
+/**
+ * Sentences for each of a run's own destinations that held more than LEFTOVER_TIME_WAIT_SHARE of
+ * the port budget (`ports.usable`, else `host.usablePorts`) in TIME_WAIT when the load started, from
+ * `monitor.baseline.byDestination`. Records without that field (older ones) give none: their
+ * host-wide `baseline.timeWait` counts every destination, so it cannot say whether this run's budget
+ * was touched (issue 14: the old baseline was wrongly charged to every destination).
+ */
+export function leftoverTimeWait(r: RunRecord, who: string): string[] {
+  const dests = r.monitor?.baseline?.byDestination;
+  const usable = r.ports?.usable ?? r.host?.usablePorts ?? null;
+  if (!dests || !usable || usable <= 0) return [];
+  return dests
+    .filter((d) => d.own && d.timeWait / usable > LEFTOVER_TIME_WAIT_SHARE)
+    .map((d) => {
+      const exp = d.timeWaitExpiry;
+      const last = exp ? exp.reduce((at, n, i) => (n > 0 ? i + 1 : at), 0) : 0;
+      const frees = exp && last > 0 ? `; the last of them frees its port ${last} s into the run` : '';
+      return (
+        `${who} started with ${num(d.timeWait)} TIME_WAIT toward ${d.dest} left by earlier traffic ` +
+        `(${pct(d.timeWait / usable)} of its ${num(usable)} usable ports${frees}): its ports run out sooner than from a clean start`
+      );
+    });
+}
+
+/** One metric: how to read it from the figures and, if tested, its per-second samples or counts. */
 interface MetricDef {
   key: string;
   label: string;
@@ -161,7 +226,15 @@ interface MetricDef {
   better: Better;
   value: (f: RunFigures) => number | null;
   samples?: (e: TimelineEntry) => number | null;
+  /** Error counts: events and the requests they happened in. */
+  count?: (f: RunFigures) => { k: number; exposure: number };
   exact?: boolean;
+  /** Latency figures: which coverage they have. */
+  coverage?: 'latency' | 'connect';
+  /** Per-second counts: the Poisson variance of one second's value (see blockBootstrapMeans). */
+  countingVariance?: (r: RunRecord) => (phaseMean: number) => number;
+  /** The smallest difference that matters, in the metric's unit (null: any); from the baseline record. */
+  minEffect?: (r: RunRecord) => number | null;
 }
 
 const lat = (stat: keyof LatencyFigures, src: 'latency' | 'connect', perSecond?: 'p50' | 'p90' | 'p99' | 'max'): MetricDef => ({
@@ -169,6 +242,7 @@ const lat = (stat: keyof LatencyFigures, src: 'latency' | 'connect', perSecond?:
   label: `${src === 'latency' ? 'latency' : 'connect'} ${stat === 'p999' ? 'p99.9' : stat}`,
   unit: 'ms',
   better: 'lower',
+  coverage: src,
   value: (f) => f[src]?.[stat] ?? null,
   samples: perSecond
     ? src === 'latency'
@@ -177,110 +251,235 @@ const lat = (stat: keyof LatencyFigures, src: 'latency' | 'connect', perSecond?:
     : undefined,
 });
 
+const requests = (f: RunFigures) => f.totals.completed + f.totals.failed;
+/** Counting noise of a per-second count: Poisson, variance = mean. */
+const poisson = () => (m: number) => m;
+
 function metricDefs(codes: string[]): MetricDef[] {
   return [
-    { key: 'rate', label: 'completed/s', unit: '/s', better: 'higher', value: (f) => f.rate, samples: (e) => e.completed },
+    { key: 'rate', label: 'completed/s', unit: '/s', better: 'higher', value: (f) => f.rate, samples: (e) => e.completed, countingVariance: poisson },
     {
       key: 'errorRate', label: 'error rate', unit: 'ratio', better: 'lower', value: (f) => f.errorRate,
-      samples: (e) => (e.completed + e.failed > 0 ? e.failed / (e.completed + e.failed) : null),
+      count: (f) => ({ k: f.totals.failed, exposure: requests(f) }),
     },
     ...codes.map((c): MetricDef => ({
-      key: `errors.${c}`, label: `errors ${c}`, unit: 'count', better: 'lower', value: (f) => f.errors[c] ?? 0, samples: (e) => e.errors[c] ?? 0,
+      key: `errors.${c}`, label: `errors ${c}`, unit: 'count', better: 'lower', value: (f) => f.errors[c] ?? 0,
+      count: (f) => ({ k: f.errors[c] ?? 0, exposure: requests(f) }),
     })),
     lat('p50', 'latency', 'p50'), lat('p90', 'latency', 'p90'), lat('p99', 'latency', 'p99'), lat('p999', 'latency'), lat('max', 'latency', 'max'),
     lat('p50', 'connect', 'p50'), lat('p90', 'connect'), lat('p99', 'connect', 'p99'), lat('p999', 'connect'), lat('max', 'connect'),
-    { key: 'connectionRate', label: 'new connections/s', unit: '/s', better: 'lower', value: (f) => f.connectionRate, samples: (e) => e.connectionsOpened },
+    {
+      key: 'connectionRate', label: 'new connections/s', unit: '/s', better: 'lower', value: (f) => f.connectionRate,
+      samples: (e) => e.connectionsOpened, countingVariance: poisson,
+    },
     {
       key: 'ports.peakUtilization', label: 'peak port utilization', unit: 'ratio', better: 'lower',
-      value: (f) => f.ports.peakUtilization, samples: (e) => e.sockets?.utilization ?? null,
+      value: (f) => f.ports.peakUtilization, samples: (e) => e.sockets?.utilization ?? null, minEffect: () => MIN_PORT_SHARE,
     },
     {
       key: 'ports.peakTimeWait', label: 'peak TIME_WAIT', unit: 'count', better: 'lower',
-      value: (f) => f.ports.peakTimeWait, samples: (e) => e.sockets?.timeWait ?? null,
+      value: (f) => f.ports.peakTimeWait, samples: (e) => e.sockets?.timeWait ?? null, countingVariance: poisson,
+      minEffect: (r) => {
+        const usable = r.ports?.usable ?? r.host?.usablePorts ?? null;
+        return usable ? MIN_PORT_SHARE * usable : null;
+      },
     },
     { key: 'exhaustion.firstAtS', label: 'exhaustion onset', unit: 's', better: 'later', value: (f) => f.exhaustion.firstAtS, exact: true },
     { key: 'exhaustion.earlyWarningAtS', label: 'early warning', unit: 's', better: 'later', value: (f) => f.exhaustion.earlyWarningAtS, exact: true },
   ];
 }
 
-type Judged = Pick<MetricComparison, 'test' | 'p' | 'samples' | 'assessment' | 'note'>;
+type Judged = Pick<MetricComparison, 'test' | 'p' | 'samples' | 'assessment' | 'note' | 'effect'>;
 
-function judge(def: MetricDef, b: number | null, c: number | null, tb: TimelineEntry[], tc: TimelineEntry[]): Judged {
-  if (def.exact) {
-    // An onset: null means it never happened, the latest possible.
-    const x = b ?? Infinity;
-    const y = c ?? Infinity;
-    const assessment: Assessment = x === y ? 'within-noise' : (y > x) === (def.better !== 'lower') ? 'better' : 'worse';
-    return { test: 'exact', p: null, samples: null, assessment, note: b === null && c === null ? 'in neither run' : null };
-  }
-  if (!def.samples) return { test: 'none', p: null, samples: null, assessment: 'not-tested', note: 'whole-run histogram only' };
-  const pick = (t: TimelineEntry[]) => t.map(def.samples!).filter((v): v is number => v !== null && Number.isFinite(v));
-  const xs = pick(tb);
-  const ys = pick(tc);
-  const samples = { baseline: xs.length, candidate: ys.length };
-  if (b === null || c === null) return { test: 'mann-whitney', p: null, samples, assessment: 'inconclusive', note: 'no data' };
-  if (xs.length < MIN_SECONDS || ys.length < MIN_SECONDS) {
-    const note = `too few samples for the noise test: ${xs.length} and ${ys.length} s (need ${MIN_SECONDS} per run)`;
-    return { test: 'mann-whitney', p: null, samples, assessment: 'inconclusive', note };
-  }
-  const mw = mannWhitneyU(xs, ys);
-  const p = Number(mw.p.toPrecision(4));
-  if (mw.p >= ALPHA) return { test: 'mann-whitney', p, samples, assessment: 'within-noise', note: null };
-  const up = mw.probBHigher > 0.5;
-  if (c === b || c > b !== up) {
-    const note = c === b ? 'per-second samples differ but the whole-run figure is unchanged' : 'per-second samples and the whole-run figure move in opposite directions';
-    return { test: 'mann-whitney', p, samples, assessment: 'inconclusive', note };
-  }
-  return { test: 'mann-whitney', p, samples, assessment: up === (def.better !== 'lower') ? 'better' : 'worse', note: null };
+/** One side of a comparison: its record, figures, noise timeline and onset. */
+interface Side {
+  r: RunRecord;
+  f: RunFigures;
+  timeline: TimelineEntry[];
+  onsetS: number | null;
 }
 
-/** Every metric of a candidate beside the baseline. */
-export function compareMetrics(base: RunRecord, cand: RunRecord, fb: RunFigures, fc: RunFigures): MetricComparison[] {
+const round4 = (v: number) => Number(v.toPrecision(4));
+const dirOf = (def: MetricDef, up: boolean): Assessment => (up === (def.better !== 'lower') ? 'better' : 'worse');
+
+/**
+ * Per-second samples of a run split at its onset into its two steady phases: the seconds wholly
+ * before it and those after the second it falls in. That second itself is left out: it mixes both
+ * states in a proportion set by where the onset fell, which two runs of one scenario do not share
+ * (an onset at 2.00 s or 2.05 s), and the onsets are compared on their own.
+ */
+export function phasesOf(timeline: TimelineEntry[], onsetS: number | null, sample: (e: TimelineEntry) => number | null): Phases {
+  const before: number[] = [];
+  const after: number[] = [];
+  for (const e of timeline) {
+    const v = sample(e);
+    if (v === null || !Number.isFinite(v)) continue;
+    if (onsetS === null || e.t + 1 <= onsetS) before.push(v);
+    else if (e.t > onsetS) after.push(v);
+  }
+  return [before, after].filter((p) => p.length > 0);
+}
+
+function judgeOnset(def: MetricDef, b: number | null, c: number | null): Judged {
+  // An onset: null means it never happened, the latest possible.
+  const base = { test: 'exact' as const, p: null, samples: null };
+  if (b === null && c === null) return { ...base, assessment: 'within-noise', note: 'in neither run', effect: null };
+  if (b === null || c === null) return { ...base, assessment: dirOf(def, c === null), note: null, effect: null };
+  const tol = Math.max(ONSET_TOLERANCE_S, ONSET_TOLERANCE_REL * Math.min(b, c));
+  const effect: EffectSize = { measure: 'onset-difference', level: 1, diff: { estimate: c - b, low: c - b, high: c - b }, pct: null };
+  if (Math.abs(c - b) <= tol) {
+    return { ...base, assessment: 'within-noise', note: `${+(c - b).toFixed(2)} s apart, within the tolerance of ${+tol.toFixed(2)} s`, effect };
+  }
+  return { ...base, assessment: dirOf(def, c > b), note: null, effect };
+}
+
+/**
+ * An early warning is judged like an onset, but one that came no earlier than its run's onset (less
+ * the onset tolerance) warned of nothing the onset does not say: it counts as none.
+ */
+function judgeWarning(def: MetricDef, b: number | null, c: number | null, onsets: Onsets): Judged {
+  const why: string[] = [];
+  const early = (w: number | null, onset: number | null, util: number | null | undefined) => {
+    if (w === null) return null;
+    if (onset !== null && w >= onset - Math.max(ONSET_TOLERANCE_S, ONSET_TOLERANCE_REL * onset)) {
+      why.push('a warning that came with the onset counts as none');
+      return null;
+    }
+    if (util !== null && util !== undefined && util < MIN_WARNING_UTILIZATION) {
+      why.push(`a warning at ${pct(util)} port utilization (below ${pct(MIN_WARNING_UTILIZATION)}) is a connect-latency blip, not ports running low; it counts as none`);
+      return null;
+    }
+    return w;
+  };
+  const eb = early(b, onsets.baseline, onsets.warningUtilization?.baseline);
+  const ec = early(c, onsets.candidate, onsets.warningUtilization?.candidate);
+  const j = judgeOnset(def, eb, ec);
+  if (why.length === 0) return j;
+  return { ...j, note: [...new Set(why)].join('; ') + (j.note && j.note !== 'in neither run' ? `; ${j.note}` : '') };
+}
+
+/** The runs' onsets (s) and the port utilization at their early warnings. */
+interface Onsets {
+  baseline: number | null;
+  candidate: number | null;
+  warningUtilization?: { baseline: number | null; candidate: number | null };
+}
+
+function judgeCount(def: MetricDef, fb: RunFigures, fc: RunFigures): Judged {
+  const x = def.count!(fb);
+  const y = def.count!(fc);
+  if (x.exposure <= 0 || y.exposure <= 0) return { test: 'exact', p: null, samples: null, assessment: 'inconclusive', note: 'no requests in a run', effect: null };
+  const t = poissonRatesTest(x.k, x.exposure, y.k, y.exposure);
+  const p = round4(t.p);
+  const side = (k: number, n: number) => `${k === 0 ? 'none' : num(k)} of ${num(n)}`;
+  const note = `${side(x.k, x.exposure)} → ${side(y.k, y.exposure)} requests`;
+  const effect: EffectSize = {
+    measure: 'rate-ratio',
+    level: 0.95,
+    diff: null,
+    pct: t.ratio === null ? null : { estimate: (t.ratio - 1) * 100, low: (t.low - 1) * 100, high: (t.high - 1) * 100 },
+  };
+  const rateB = x.k / x.exposure;
+  const rateC = y.k / y.exposure;
+  const assessment: Assessment = t.p >= ALPHA || rateB === rateC ? 'within-noise' : dirOf(def, rateC > rateB);
+  return { test: 'exact', p, samples: null, assessment, note, effect };
+}
+
+function judgeSeries(def: MetricDef, b: number | null, c: number | null, sb: Side, sc: Side): Judged {
+  const pb = phasesOf(sb.timeline, sb.onsetS, def.samples!);
+  const pc = phasesOf(sc.timeline, sc.onsetS, def.samples!);
+  const nb = pb.reduce((s, p) => s + p.length, 0);
+  const nc = pc.reduce((s, p) => s + p.length, 0);
+  const samples = { baseline: nb, candidate: nc };
+  const base = { test: 'bootstrap' as const, samples, effect: null };
+  if (b === null || c === null) return { ...base, p: null, assessment: 'inconclusive', note: 'no data' };
+  if (nb < MIN_SECONDS || nc < MIN_SECONDS) {
+    const note = `too few samples for the noise test: ${nb} and ${nc} s (need ${MIN_SECONDS} per run)`;
+    return { ...base, p: null, assessment: 'inconclusive', note };
+  }
+  const replicates = Math.max(MIN_REPLICATES, Math.min(REPLICATES, Math.floor(BOOTSTRAP_BUDGET / (nb + nc))));
+  const counting = def.countingVariance?.(sb.r);
+  const bs = blockBootstrapMeans(pb, pc, { seed: seedFrom(def.key, sb.r.runId, sc.r.runId), replicates, ...(counting ? { countingVariance: counting } : {}) });
+  const p = round4(bs.p);
+  const effect: EffectSize = { measure: 'mean-difference', level: 0.95, diff: bs.diff, pct: bs.pct };
+  const phases = sb.onsetS !== null || sc.onsetS !== null ? 'split at the onset' : null;
+  if (bs.p >= ALPHA || bs.diff.estimate === 0) return { ...base, p, assessment: 'within-noise', note: phases, effect };
+  const floor = def.minEffect?.(sb.r) ?? null;
+  if (floor !== null && Math.abs(c - b) < floor && Math.abs(bs.diff.estimate) < floor) {
+    const note = `the difference is below ${pct(MIN_PORT_SHARE)} of the port budget`;
+    return { ...base, p, assessment: 'within-noise', note, effect };
+  }
+  const up = bs.diff.estimate > 0;
+  if (c === b || c > b !== up) {
+    const note = c === b ? 'per-second samples differ but the whole-run figure is unchanged' : 'per-second samples and the whole-run figure move in opposite directions';
+    return { ...base, p, assessment: 'inconclusive', note, effect };
+  }
+  return { ...base, p, assessment: dirOf(def, up), note: phases, effect };
+}
+
+const share = (v: number | null) => (v === null ? '–' : pct(v));
+
+/** Every metric of a candidate beside the baseline. `onsets` are the runs' exhaustion onsets (s). */
+export function compareMetrics(
+  base: RunRecord,
+  cand: RunRecord,
+  fb: RunFigures,
+  fc: RunFigures,
+  onsets: Onsets = { baseline: fb.exhaustion.firstAtS, candidate: fc.exhaustion.firstAtS },
+): MetricComparison[] {
   const totals = new Map<string, number>();
   for (const f of [fb, fc]) for (const [code, n] of Object.entries(f.errors)) totals.set(code, (totals.get(code) ?? 0) + n);
   const codes = [...totals.entries()].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0])).map(([code]) => code);
-  const tb = noiseTimeline(base);
-  const tc = noiseTimeline(cand);
+  const sb: Side = { r: base, f: fb, timeline: noiseTimeline(base), onsetS: onsets.baseline };
+  const sc: Side = { r: cand, f: fc, timeline: noiseTimeline(cand), onsetS: onsets.candidate };
   const metrics = metricDefs(codes).map((def): MetricComparison => {
     const b = def.value(fb);
     const c = def.value(fc);
     const delta = b === null || c === null ? null : c - b;
     const deltaPct = delta === null || b === 0 ? null : (delta / Math.abs(b!)) * 100;
-    return { key: def.key, label: def.label, unit: def.unit, better: def.better, baseline: b, candidate: c, delta, deltaPct, ...judge(def, b, c, tb, tc) };
+    const judged: Judged = def.exact
+      ? def.key === 'exhaustion.earlyWarningAtS'
+        ? judgeWarning(def, b, c, onsets)
+        : judgeOnset(def, b, c)
+      : def.count
+        ? judgeCount(def, fb, fc)
+        : def.samples
+          ? judgeSeries(def, b, c, sb, sc)
+          : { test: 'none', p: null, samples: null, assessment: 'not-tested', note: 'whole-run histogram only', effect: null };
+    const m: MetricComparison = { key: def.key, label: def.label, unit: def.unit, better: def.better, baseline: b, candidate: c, delta, deltaPct, ...judged };
+    if (def.coverage) {
+      const cb = fb.coverage?.[def.coverage] ?? null;
+      const cc = fc.coverage?.[def.coverage] ?? null;
+      m.coverage = { baseline: cb, candidate: cc, differs: cb !== null && cc !== null && Math.abs(cb - cc) > COVERAGE_TOLERANCE };
+    }
+    return m;
   });
-  return appearedOrVanished(holm(metrics), fb, fc);
-}
-
-
-/**
- * A failure that is absent in one run and counted at least MIN_NEW_FAILURES times in the other is
- * a real difference whatever a rank test over a few seconds can show, so it is judged exactly.
- */
-function appearedOrVanished(metrics: MetricComparison[], fb: RunFigures, fc: RunFigures): MetricComparison[] {
+  holm(metrics);
   for (const m of metrics) {
-    const code = m.key.startsWith('errors.') ? m.key.slice('errors.'.length) : null;
-    const [b, c] = m.key === 'errorRate' ? [fb.totals.failed, fc.totals.failed] : code ? [fb.errors[code] ?? 0, fc.errors[code] ?? 0] : [null, null];
-    if (b === null || c === null || (b === 0) === (c === 0) || Math.max(b, c) < MIN_NEW_FAILURES) continue;
-    m.test = 'exact';
-    m.assessment = c > b ? 'worse' : 'better';
-    m.note = c > b ? `none in the baseline, ${c} in this run` : `${b} in the baseline, none in this run`;
+    if (!m.coverage?.differs) continue;
+    const stat = m.key.slice(m.key.indexOf('.') + 1).replace('p999', 'p99.9');
+    const what = m.key.startsWith('connect.') ? 'connects' : 'attempts';
+    const pop = `${stat} of ${share(m.coverage.baseline)} of ${what} → of ${share(m.coverage.candidate)}: different populations`;
+    if (m.assessment === 'better' || m.assessment === 'worse' || m.assessment === 'within-noise') m.assessment = 'inconclusive';
+    m.note = m.note ? `${pop}; ${m.note}` : pop;
   }
   return metrics;
 }
 
 /**
- * Holm's step-down correction over a candidate's rank tests: with a dozen metrics tested at 5 %,
- * two identical runs would otherwise often show one spurious difference. A metric whose adjusted
- * p is not below ALPHA is within noise.
+ * Holm's step-down correction over a candidate's tests (bootstrap and exact counts): with a dozen
+ * metrics tested at 5 %, two identical runs would otherwise often show one spurious difference. A
+ * metric whose adjusted p is not below ALPHA is within noise.
  */
 function holm(metrics: MetricComparison[]): MetricComparison[] {
-  const tested = metrics.filter((m) => m.test === 'mann-whitney' && m.p !== null).sort((a, b) => a.p! - b.p!);
+  const tested = metrics.filter((m) => m.test !== 'none' && m.p !== null).sort((a, b) => a.p! - b.p!);
   let running = 0;
   tested.forEach((m, i) => {
     running = Math.max(running, Math.min(1, (tested.length - i) * m.p!));
-    if (m.p! < ALPHA && running >= ALPHA) {
+    if (m.p! < ALPHA && running >= ALPHA && (m.assessment === 'better' || m.assessment === 'worse')) {
       m.assessment = 'within-noise';
-      m.note = `p=${m.p} is not significant after Holm's correction for ${tested.length} tests (adjusted p=${Number(running.toPrecision(4))})`;
+      const why = `p=${m.p} is not significant after Holm's correction for ${tested.length} tests (adjusted p=${round4(running)})`;
+      m.note = m.note ? `${m.note}; ${why}` : why;
     }
   });
   return metrics;
@@ -326,7 +525,11 @@ export function compareRuns(runs: RunRecord[]): CompareResult {
       run: ref,
       changes: describeChanges(base.r, c.r),
       warnings: comparability(base.r, c.r, ref),
-      metrics: compareMetrics(base.r, c.r, base.figures, c.figures),
+      metrics: compareMetrics(base.r, c.r, base.figures, c.figures, {
+        baseline: base.ex.firstAtS,
+        candidate: c.ex.firstAtS,
+        warningUtilization: { baseline: base.ex.utilizationAtWarning, candidate: c.ex.utilizationAtWarning },
+      }),
       verdicts: verdictChange(base.diagnosis, c.diagnosis),
     };
   });

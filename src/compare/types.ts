@@ -10,19 +10,24 @@ export const COMPARE_SCHEMA = 1;
 
 /**
  * How a metric's difference was tested:
- * - `mann-whitney`: two-sided Mann–Whitney U test on per-second samples from the timelines;
- * - `bootstrap`: a bootstrap over per-second buckets (reserved; no metric uses it today);
- * - `exact`: a single event per run (e.g. exhaustion onset), compared as is: any difference counts;
+ * - `bootstrap`: a circular block bootstrap of the difference in per-second means, each run's steady
+ *   phases (before and after its exhaustion onset) resampled apart (see stats.blockBootstrapMeans);
+ * - `exact`: error counts by the exact conditional binomial test of two Poisson counts with the
+ *   requests as exposure (`p` set), or a single event per run (an onset, `p` null) compared with a
+ *   tolerance of max(0.5 s, 10 %);
+ * - `mann-whitney`: the rank test earlier versions used (documents written by them; not produced now);
  * - `none`: not tested (no per-second samples exist for this figure).
  */
 export type NoiseTest = 'mann-whitney' | 'bootstrap' | 'exact' | 'none';
 
 /**
  * The judgement of one metric, direction-aware:
- * - `better` / `worse`: a real difference (p < 0.05, or any difference for `exact`);
+ * - `better` / `worse`: a real difference (p < 0.05 after Holm's correction; for an onset, a
+ *   difference beyond the tolerance);
  * - `within-noise`: no real difference;
- * - `inconclusive`: fewer than 5 usable seconds in a run, no data, or the per-second samples and
- *   the whole-run figure disagree on the direction;
+ * - `inconclusive`: fewer than 5 usable seconds in a run, no data, the per-second samples and
+ *   the whole-run figure disagree on the direction, or a latency figure covers very different shares
+ *   of the attempts in the two runs (`coverage`);
  * - `not-tested`: the metric has no noise test (`test: 'none'`).
  */
 export type Assessment = 'better' | 'worse' | 'within-noise' | 'inconclusive' | 'not-tested';
@@ -63,6 +68,12 @@ export interface RunFigures {
   connectSource?: 'histogram' | 'summary';
   /** New connections per second. */
   connectionRate: number | null;
+  /**
+   * The share of attempts each latency figure describes: `latency` completed / attempted requests;
+   * `connect` connections opened / (opened + connects that failed: exhaustion, fd, refused,
+   * unreachable, connect timeout). Null when nothing was attempted. Optional for older documents.
+   */
+  coverage?: { latency: number | null; connect: number | null };
   ports: { peakUtilization: number | null; peakTimeWait: number | null; peakInUse: number | null };
   exhaustion: { firstAtS: number | null; earlyWarningAtS: number | null };
 }
@@ -97,7 +108,9 @@ export interface Change {
 
 /** Why a candidate may not be comparable with the baseline. */
 export interface ComparabilityWarning {
-  kind: 'target' | 'protocol' | 'duration' | 'status';
+  /** `leftover-time-wait`: a run started with more than 5 % of a destination's port budget held by
+   * TIME_WAIT from earlier traffic (the record's `monitor.baseline.byDestination`). */
+  kind: 'target' | 'protocol' | 'duration' | 'status' | 'leftover-time-wait';
   candidate: RunRef;
   message: string;
 }
@@ -126,6 +139,26 @@ export interface MetricComparison {
   assessment: Assessment;
   /** Why a metric is inconclusive or not tested, or what it was tested on. */
   note: string | null;
+  /** The effect size with its interval, when the test gives one. Optional for older documents. */
+  effect?: EffectSize | null;
+  /** For latency figures: the share of attempts each run's figure describes (RunFigures.coverage),
+   * and whether they differ by more than COVERAGE_TOLERANCE. Absent for other metrics. */
+  coverage?: { baseline: number | null; candidate: number | null; differs: boolean };
+}
+
+/**
+ * How large a difference is, with its interval (95 %):
+ * - `mean-difference` (bootstrap): `diff` is candidate − baseline of the per-second means in the
+ *   metric's unit, `pct` the relative change of those means in %;
+ * - `rate-ratio` (exact counts): `pct` is (candidate's rate / baseline's rate − 1) × 100 per
+ *   request, `diff` is null; `pct` is null when the baseline has none;
+ * - `onset-difference`: `diff` is candidate − baseline in s (no interval: low = high = estimate).
+ */
+export interface EffectSize {
+  measure: 'mean-difference' | 'rate-ratio' | 'onset-difference';
+  level: number;
+  diff: { estimate: number; low: number; high: number } | null;
+  pct: { estimate: number; low: number; high: number } | null;
 }
 
 /** How the verdicts moved between the baseline and a candidate. */
@@ -154,8 +187,12 @@ export interface FailIfResult {
   baseline: number | null;
   /** The number the candidate was compared with (a relative rule: baseline × (1 + N/100)). */
   limit: number | null;
-  /** True when the rule holds (the candidate fails). False when a value is missing. */
+  /** True when the rule holds (the candidate fails). False when a value is missing, or when the rule
+   * reads a latency figure that covers very different shares of the attempts in the two runs and
+   * does not end in `any-coverage` (then `skipped` says so). */
   holds: boolean;
+  /** Why the rule was not applied (e.g. `p99 of 50 % of attempts → of 100 %`). Optional. */
+  skipped?: string | null;
 }
 
 /** How "within noise" was decided, for the reader. */

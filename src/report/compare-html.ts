@@ -8,6 +8,7 @@ import type { Assessment, CandidateComparison, Change, CompareResult, MetricComp
 import type { RunRecord, TimelineEntry } from '../record/types.js';
 import { CSS, escapeHtml, inlineScript, inlineStyle, jsonForScript, loadUplot, verdictTitle } from './html.js';
 import { COMPARE_CLIENT_SCRIPT } from './compare-html-client.js';
+import { formatEffect } from './compare-text.js';
 import { statusClass, statusLabel } from './status.js';
 
 const e = escapeHtml;
@@ -232,6 +233,8 @@ function testDetail(m: MetricComparison): string {
   if (m.samples) parts.push(`seconds tested: ${m.samples.baseline} / ${m.samples.candidate}`);
   parts.push(`${m.better} is better`);
   if (m.note) parts.push(m.note);
+  const effect = formatEffect(m);
+  if (effect) parts.push(`change ${effect} (95 %)`);
   return parts.join('; ');
 }
 
@@ -376,7 +379,7 @@ function renderFailIf(runs: RunRecord[], result: CompareResult, model: CompareCh
   return `<section class="card wide" id="fail-if"><h2>--fail-if (${failed} of ${rules.length} hold${failed === 1 ? 's' : ''})</h2><table class="grid"><thead><tr><th>Result</th><th>Rule</th><th>Candidate</th><th class="n">Actual</th><th class="n">Baseline</th><th class="n">Limit</th></tr></thead><tbody>${rules
     .map(
       (r) =>
-        `<tr><td><span class="badge ${r.holds ? 'bad' : 'ok'}">${r.holds ? 'fail' : 'pass'}</span></td><td><code>${e(r.rule)}</code></td><td>${e(runName(runIndex(r.candidate, runs), model, r.candidate.name))}</td><td class="n">${num(r.actual)}</td><td class="n">${num(r.baseline)}</td><td class="n">${num(r.limit)}</td></tr>`,
+        `<tr><td><span class="badge ${r.holds ? 'bad' : 'ok'}"${r.skipped ? ` title="${e(r.skipped)}"` : ''}>${r.holds ? 'fail' : r.skipped ? 'not applied' : 'pass'}</span></td><td><code>${e(r.rule)}</code></td><td>${e(runName(runIndex(r.candidate, runs), model, r.candidate.name))}</td><td class="n">${num(r.actual)}</td><td class="n">${num(r.baseline)}</td><td class="n">${num(r.limit)}</td></tr>`,
     )
     .join('')}</tbody></table></section>`;
 }

@@ -85,7 +85,7 @@ export function renderCompareMarkdown(result: CompareResult): string {
     out.push('## fail-if', '');
     const num = (v: number | null) => (v === null ? 'n/a' : `${+v.toPrecision(6)}`);
     const rows = result.failIf.map((f) => [
-      f.holds ? '❌ holds' : '✅ ok',
+      f.holds ? '❌ holds' : f.skipped ? `⏭️ ${escapeCell(f.skipped)}` : '✅ ok',
       code(f.rule),
       code(f.candidate.name),
       num(f.actual),

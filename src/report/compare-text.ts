@@ -53,12 +53,26 @@ export function formatPct(p: number | null): string {
   return p === null || !Number.isFinite(p) ? '–' : sign(p, `${p.toFixed(1)} %`);
 }
 
-/** Which test decided the metric, with its p-value and sample sizes or why it could not run. */
+/** A p-value for a table: 4 decimals, or `p<0.0001`. */
+export function formatP(p: number): string {
+  return p < 0.0001 ? 'p<0.0001' : `p=${+p.toFixed(4)}`;
+}
+
+/** A relative change with its interval, e.g. `+99.7 % [+95.1, +104.3]`; `≥ +…` for an open end. */
+export function formatEffect(m: Pick<MetricComparison, 'effect'>): string | null {
+  const e = m.effect?.pct;
+  if (!e || m.effect?.measure === 'onset-difference') return null;
+  const f = (v: number) => (Number.isFinite(v) ? (v > 0 ? `+${v.toFixed(1)}` : v.toFixed(1)) : v > 0 ? '+∞' : '−∞');
+  return `${m.effect!.measure === 'rate-ratio' ? 'rate per request' : 'per-second mean'} ${f(e.estimate)} % [${f(e.low)}, ${f(e.high)}]`;
+}
+
+/** Which test decided the metric, with its p-value, sample sizes, effect interval, or why it could not run. */
 export function formatTest(m: MetricComparison): string {
-  if (m.test !== 'mann-whitney') return m.note ? `${m.test} (${m.note})` : m.test;
-  if (m.p === null) return `mann-whitney: ${m.note ?? 'not run'}`;
+  if (m.test === 'none') return m.note ? `none (${m.note})` : 'none';
+  if (m.p === null) return m.note ? `${m.test}${m.test === 'exact' ? ' (' : ': '}${m.note}${m.test === 'exact' ? ')' : ''}` : m.test;
   const n = m.samples ? ` (${m.samples.baseline}/${m.samples.candidate} s)` : '';
-  return `mann-whitney p=${m.p < 0.0001 ? m.p.toExponential(1) : +m.p.toFixed(4)}${n}${m.note ? `; ${m.note}` : ''}`;
+  const eff = formatEffect(m);
+  return `${m.test} ${formatP(m.p)}${n}${eff ? `, ${eff}` : ''}${m.note ? `; ${m.note}` : ''}`;
 }
 
 /** A setting value: strings bare, others as JSON, an absent side as `(absent)`. */
@@ -82,7 +96,7 @@ export function formatVerdicts(r: RunSummary): string {
 export function formatFailIf(f: FailIfResult): string {
   const num = (v: number | null) => (v === null ? 'n/a' : `${+v.toPrecision(6)}`);
   const limit = f.limit === null ? '' : `, limit ${num(f.limit)}`;
-  return `${f.rule}  ${f.candidate.name}: actual ${num(f.actual)}, baseline ${num(f.baseline)}${limit}`;
+  return `${f.rule}  ${f.candidate.name}: actual ${num(f.actual)}, baseline ${num(f.baseline)}${limit}${f.skipped ? `; ${f.skipped}` : ''}`;
 }
 
 const pad = (s: string, n: number, right = false): string => (right ? s.padStart(n) : s.padEnd(n));
@@ -122,7 +136,7 @@ export function renderCompareText(result: CompareResult): string {
   lines.push('Noise test', ...result.noise.description.map((d) => `  - ${d}`));
   if (result.failIf.length > 0) {
     lines.push('', 'fail-if');
-    for (const f of result.failIf) lines.push(`  ${f.holds ? 'HOLDS' : 'ok   '}  ${formatFailIf(f)}`);
+    for (const f of result.failIf) lines.push(`  ${f.holds ? 'HOLDS' : f.skipped ? 'skip ' : 'ok   '}  ${formatFailIf(f)}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -104,14 +104,18 @@ describe('compareRuns: reuse false vs true', () => {
     for (const key of ['rate', 'connectionRate', 'ports.peakUtilization', 'ports.peakTimeWait', 'latency.p50', 'latency.p99']) {
       const m = metric(result, key);
       assert.equal(m.assessment, 'better', `${key}: ${JSON.stringify(m)}`);
-      assert.equal(m.test, 'mann-whitney');
+      assert.equal(m.test, 'bootstrap');
       assert.ok(m.p !== null && m.p < 0.05);
+      assert.equal(m.effect?.measure, 'mean-difference');
     }
-    // Failures the candidate no longer has at all are judged exactly, not by a rank test.
+    // Error counts are judged by the exact test of two Poisson counts, with the rate ratio's interval.
     for (const key of ['errorRate', 'errors.EADDRNOTAVAIL']) {
       const m = metric(result, key);
       assert.deepEqual([m.assessment, m.test], ['better', 'exact'], `${key}: ${JSON.stringify(m)}`);
-      assert.match(m.note!, /none in this run/);
+      assert.ok(m.p !== null && m.p < 1e-6, `${key}: p=${m.p}`);
+      assert.match(m.note!, /→ none of [\d ]+ requests/);
+      assert.deepEqual(m.effect?.measure, 'rate-ratio');
+      assert.ok(m.effect!.pct!.estimate === -100 && m.effect!.pct!.high < -90, JSON.stringify(m.effect));
     }
     assert.ok(metric(result, 'rate').delta! > 30);
     assert.ok(metric(result, 'connectionRate').deltaPct! < -90);
@@ -156,7 +160,7 @@ describe('compareRuns: no difference', () => {
     for (const m of ms.filter((x) => x.test !== 'none')) assert.equal(m.assessment, 'within-noise', `${m.key}: ${JSON.stringify(m)}`);
     assert.deepEqual(ms.filter((x) => x.test === 'none').map((x) => x.key), ['latency.p999', 'connect.p90', 'connect.p999', 'connect.max']);
     assert.ok(ms.filter((x) => x.test === 'none').every((x) => x.assessment === 'not-tested'));
-    assert.ok(ms.some((x) => x.key === 'errors.ECONNRESET' && x.test === 'mann-whitney'));
+    assert.ok(ms.some((x) => x.key === 'errors.ECONNRESET' && x.test === 'exact' && x.p !== null));
     assert.deepEqual(result.candidates[0]!.changes, []);
     assert.deepEqual(result.warnings, []);
   });
@@ -165,7 +169,7 @@ describe('compareRuns: no difference', () => {
     let flagged = 0;
     for (let seed = 1; seed <= 20; seed++) {
       const r = compareRuns([makeRun({ ...SAME, seed }), makeRun({ ...SAME, seed: seed + 1000 })]);
-      if (r.candidates[0]!.metrics.some((m) => m.test === 'mann-whitney' && (m.assessment === 'better' || m.assessment === 'worse'))) flagged++;
+      if (r.candidates[0]!.metrics.some((m) => m.test !== 'none' && (m.assessment === 'better' || m.assessment === 'worse'))) flagged++;
     }
     // Uncorrected, a dozen tests at 5 % would flag up to 1 − 0.95^12 ≈ 46 % of such pairs; Holm
     // keeps the family-wise rate near 5 %.
@@ -267,9 +271,12 @@ describe('fail-if rules', () => {
   const cand = result.runs[1]!.figures;
 
   it('parses absolute and relative rules', () => {
-    assert.deepEqual(parseFailIf('latency.p99 > +10%'), { rule: 'latency.p99 > +10%', metric: 'latency.p99', op: '>', value: 10, relative: true });
-    assert.deepEqual(parseFailIf('rate<-5%'), { rule: 'rate<-5%', metric: 'rate', op: '<', value: -5, relative: true });
-    assert.deepEqual(parseFailIf('latency.p99 > 250'), { rule: 'latency.p99 > 250', metric: 'latency.p99', op: '>', value: 250, relative: false });
+    assert.deepEqual(parseFailIf('latency.p99 > +10%'), { rule: 'latency.p99 > +10%', metric: 'latency.p99', op: '>', value: 10, relative: true, anyCoverage: false });
+    assert.deepEqual(parseFailIf('rate<-5%'), { rule: 'rate<-5%', metric: 'rate', op: '<', value: -5, relative: true, anyCoverage: false });
+    assert.deepEqual(parseFailIf('latency.p99 > 250'), { rule: 'latency.p99 > 250', metric: 'latency.p99', op: '>', value: 250, relative: false, anyCoverage: false });
+    assert.deepEqual(parseFailIf('latency.p99 > +10% any-coverage'), {
+      rule: 'latency.p99 > +10% any-coverage', metric: 'latency.p99', op: '>', value: 10, relative: true, anyCoverage: true,
+    });
     for (const r of ['errors.EADDRNOTAVAIL > 0', 'ports.peakUtilization > 0.8', 'errorRate > 0.01', 'connect.p99 > +20%', 'ports.peakTimeWait > +50%', 'exhaustion.firstAtS < 10', 'connectionRate != 0', 'errors.total >= 1']) {
       assert.equal(parseFailIf(r).rule, r);
     }
@@ -323,7 +330,8 @@ describe('compare renderers', () => {
     const text = renderCompareText(result);
     assert.match(text, /connection\.reuse: false → true/);
     assert.ok(text.indexOf('What changed') < text.indexOf('completed/s'));
-    assert.match(text, /completed\/s .*▲ better .*mann-whitney p=/);
+    assert.match(text, /completed\/s .*▲ better .*bootstrap p[=<][\d.]+ \(\d+\/10 s\), per-second mean \+\d+\.\d % \[\+\d+\.\d, \+\d+\.\d\]/);
+    assert.match(text, /errors EADDRNOTAVAIL .*▲ better .*exact p<0\.0001, rate per request -100\.0 % \[-100\.0, -\d+\.\d\]/);
     assert.match(text, /latency p99\.9 .*· not tested\s+none/);
     assert.match(text, /Noise test/);
     assert.match(text, /HOLDS {2}rate > \+10% {2}run-12: actual /);
@@ -359,7 +367,9 @@ describe('compareRuns: a failure that appears', () => {
     const m = metric(r, 'errors.EADDRNOTAVAIL');
     assert.deepEqual([m.baseline, m.assessment, m.test], [0, 'worse', 'exact']);
     assert.equal(metric(r, 'errorRate').assessment, 'worse');
-    // Three ECONNRESET are too few to call a change in kind.
-    assert.notEqual(metric(r, 'errors.ECONNRESET').test, 'exact');
+    // Three ECONNRESET in about as many requests as the baseline's none: no real difference.
+    const reset = metric(r, 'errors.ECONNRESET');
+    assert.deepEqual([reset.baseline, reset.candidate, reset.test, reset.assessment], [0, 3, 'exact', 'within-noise']);
+    assert.ok(reset.p! > 0.05);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * `portstorm compare <baseline> <candidate> [<more> ...]`: what changed between saved runs, and
- * each candidate's figures beside the baseline's with a noise test; `--fail-if` rules gate CI.
+ * each candidate's figures beside the baseline's with a noise test fit for runs that change state
+ * (block bootstrap split at the onset, exact tests for error counts); `--fail-if` rules gate CI.
  */
 import { readAnalysedRun } from '../../analysis/analysed-run.js';
 import { compareRuns } from '../../compare/compare.js';
@@ -46,10 +47,14 @@ export const compareCommand = defineCommand<CompareArgs>({
         array: true,
         nargs: 1,
         default: [],
-        describe: 'exit 1 when a candidate matches: <metric> <op> <number | +N% | -N%>, e.g. "latency.p99 > +10%"',
+        describe:
+          'exit 1 when a candidate matches: <metric> <op> <number | +N% | -N%>, e.g. "latency.p99 > +10%". A latency.<stat> or ' +
+          'connect.<stat> rule is not applied when the two runs\' figures cover shares of their attempts more than 10 points apart ' +
+          '(p99 of the 28 % that succeeded before ports ran out vs of all); end it in any-coverage to apply it anyway: "latency.p99 > +10% any-coverage"',
       })
       .example('$0 compare results/before results/after', 'what changed, and whether it made a difference')
       .example('$0 compare base/run.json new/run.json --fail-if "latency.p99 > +10%" --fail-if "errors.EADDRNOTAVAIL > 0"', 'a CI gate')
+      .example('$0 compare a b --fail-if "latency.p99 > +10% any-coverage"', 'a latency gate even when the runs failed different shares of requests')
       .example('$0 compare a b --format md >> "$GITHUB_STEP_SUMMARY"', 'a CI job summary') as never,
   async run(argv) {
     const rules = argv['fail-if'] ?? [];
