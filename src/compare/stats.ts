@@ -171,6 +171,8 @@ export function blockLength(xs: number[]): number {
   const d = (4 / 3) * s0 * s0;
   if (!(d > 0) || g === 0) return 1;
   const b = Math.pow((2 * g * g) / d, 1 / 3) * Math.pow(n, 1 / 3);
+  // Values near the float range overflow g² and d to Infinity (b = NaN): no usable estimate.
+  if (!Number.isFinite(b)) return 1;
   const cap = Math.max(1, Math.min(Math.floor(n / 3), Math.ceil(3 * Math.sqrt(n))));
   return Math.max(1, Math.min(cap, Math.round(b)));
 }
@@ -184,6 +186,8 @@ export type Phases = number[][];
 /** Circular block bootstrap of one phase: the sum of n values drawn in blocks of b. */
 function resamplePhaseSum(xs: number[], b: number, u: () => number): number {
   const n = xs.length;
+  // A block shorter than 1 (or NaN) would never fill the sample.
+  if (!(b >= 1)) throw new RangeError(`block length ${b} is not at least 1`);
   let filled = 0;
   let sum = 0;
   while (filled < n) {

@@ -248,4 +248,12 @@ describe('blockBootstrapMeans', () => {
     assert.throws(() => blockBootstrapMeans([[]], [[1]], { seed: 1 }), RangeError);
     assert.throws(() => blockBootstrapMeans([[1, NaN]], [[1]], { seed: 1 }), RangeError);
   });
+
+  it('values near the float range (a mutated record: a latency of 1.5e97 ms) give a block length of 1 and a finite answer, not a hang', () => {
+    const xs = [2.9, 1.480268022251437e97, 3.1, 2.8, 3.0, 2.7, 3.2, 2.9];
+    const b = blockLength(xs);
+    assert.ok(Number.isInteger(b) && b >= 1, `block length ${b}`);
+    const r = blockBootstrapMeans([xs], [xs.slice()], { seed: 1 });
+    assert.ok(r.p >= 0 && r.p <= 1, `p ${r.p}`);
+  });
 });
