@@ -9,7 +9,8 @@ import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { expectedSourceStrategy } from '../../src/load/transport/index.js';
-import { loadNativeEngine, monotonicOriginNs, type ConnEngineAddon, type EngineCreateOptions } from '../../src/load/transport/native-engine.js';
+import { loadNativeEngine, type ConnEngineAddon, type EngineCreateOptions } from '../../src/load/transport/native-engine.js';
+import { pingOptions } from '../helpers/engine-options.js';
 import { nativeOneShotTransport } from '../../src/load/transport/native-oneshot.js';
 import type { TransportOptions } from '../../src/load/transport/types.js';
 
@@ -19,24 +20,7 @@ function engineAddon(): ConnEngineAddon {
   return n.addon;
 }
 
-function options(port: number, extra: Partial<EngineCreateOptions>): EngineCreateOptions {
-  return {
-    family: 4,
-    host: '127.0.0.1',
-    port,
-    localAddresses: [],
-    close: 0,
-    connectTimeoutMs: 5000,
-    requestTimeoutMs: 5000,
-    request: Buffer.from('ping'),
-    reader: 0,
-    isHead: false,
-    expectBytes: 4,
-    originNs: monotonicOriginNs(),
-    onReady: () => undefined,
-    ...extra,
-  };
-}
+const options = pingOptions;
 
 describe('native engine: IP_BIND_ADDRESS_NO_PORT', () => {
   let server: net.Server;

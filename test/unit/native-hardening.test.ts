@@ -11,7 +11,8 @@ import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import util from 'node:util';
-import { loadNativeEngine, monotonicOriginNs, type ConnEngineAddon, type EngineCreateOptions, type EngineHandle } from '../../src/load/transport/native-engine.js';
+import { loadNativeEngine, type ConnEngineAddon, type EngineCreateOptions, type EngineHandle } from '../../src/load/transport/native-engine.js';
+import { pingOptions } from '../helpers/engine-options.js';
 import { loadSockDiag } from '../../src/monitor/sockdiag.js';
 
 function engineAddon(): ConnEngineAddon {
@@ -26,23 +27,7 @@ function sockDiag(): Extract<ReturnType<typeof loadSockDiag>, { available: true 
   return d;
 }
 
-function options(port: number, onReady: () => void): EngineCreateOptions {
-  return {
-    family: 4,
-    host: '127.0.0.1',
-    port,
-    localAddresses: [],
-    close: 0,
-    connectTimeoutMs: 5000,
-    requestTimeoutMs: 5000,
-    request: Buffer.from('ping'),
-    reader: 0,
-    isHead: false,
-    expectBytes: 4,
-    originNs: monotonicOriginNs(),
-    onReady,
-  };
-}
+const options = (port: number, onReady: () => void): EngineCreateOptions => pingOptions(port, { onReady });
 
 /** A 127.0.0.1 server answering "pong" to anything, for the suite that calls it; its port once up. */
 function pongServer(): { port: number } {
