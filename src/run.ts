@@ -169,7 +169,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     if (opts.signal?.aborted) onAbort();
     else {
       const observer = { buckets: (b: WireBucket[]) => run.acc.add(b), sample: (x: ErrorSampleRecord) => run.acc.addSample(x) };
-      load = await startLoad(s, { ...addr, authority: new URL(url).host }, workers, observer, opts.logRequests ? dir : null);
+      load = await startLoad(s, { ...addr, authority: new URL(url).host, tls: null, lookupName: null }, workers, observer, opts.logRequests ? dir : null);
       const started = load.startEpochMs;
       monitor?.loadStarted(started);
       if (opts.signal?.aborted) onAbort();

@@ -34,10 +34,13 @@ export function requestLogName(index: number): string {
   return `requests-${index}.ndjson`;
 }
 
-/** Starts `workers` load workers on the scenario against host:port; resolves once they run. */
+/** Where the load goes: the resolved address, the Host header, TLS and per-connection lookups (see GeneratorConfig). */
+export type LoadTarget = Pick<GeneratorConfig, 'host' | 'port' | 'authority' | 'tls' | 'lookupName'>;
+
+/** Starts `workers` load workers on the scenario against `target`; resolves once they run. */
 export async function startLoad(
   scenario: Scenario,
-  target: { host: string; port: number; authority: string },
+  target: LoadTarget,
   workers: number,
   observer: LoadObserver,
   requestLogDir: string | null = null,

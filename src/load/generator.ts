@@ -13,7 +13,7 @@ import { syscallKey } from '../vocab/failure.js';
 import { runClock, sleep, type RunClock } from './clock.js';
 import { arrivalSchedule, userStartOffset } from './pacer.js';
 import { createTransport } from './transport/index.js';
-import type { Transport } from './transport/types.js';
+import type { TlsClientOptions, Transport } from './transport/types.js';
 
 /** Which part of the load this generator runs: arrivals n ≡ index (mod count), users likewise. */
 export interface Shard {
@@ -45,6 +45,10 @@ export interface GeneratorConfig {
   port: number;
   /** host:port as the target URL names it (the HTTP Host header). */
   authority: string;
+  /** TLS client settings (HTTPS), or null. */
+  tls: TlsClientOptions | null;
+  /** `dns: per-connection`: the name every new connection looks up; else null. */
+  lookupName: string | null;
   shard: Shard;
   /** Where to write this shard's per-request NDJSON log, if at all. */
   requestLogFile: string | null;
@@ -113,10 +117,23 @@ export class LoadGenerator {
       http: { ...s.request, path: s.request.path ?? '/', authority: cfg.authority },
       tcp: { payload: s.payload, expectBytes: s.expectBytes },
       scheduled: s.load.some((g) => g.model === 'arrival-rate'),
+      tls: cfg.tls,
+      lookupName: cfg.lookupName,
       onConnect: (connectMs) => {
         const b = this.bucketAt(this.clock.nowS());
         b.connectionsOpened++;
         recordMs(b.connect, connectMs);
+      },
+      onHandshake: (tlsMs, resumed) => {
+        const b = this.bucketAt(this.clock.nowS());
+        b.tlsHandshakes++;
+        if (resumed) b.tlsResumed++;
+        recordMs(b.tls, tlsMs);
+      },
+      onLookup: (dnsMs) => {
+        const b = this.bucketAt(this.clock.nowS());
+        b.dnsLookups++;
+        recordMs(b.dns, dnsMs);
       },
     });
   }

@@ -53,10 +53,21 @@ export type LoadResults = Pick<
   | 'latencyUncorrectedMs'
   | 'connectMs'
   | 'ttfbMs'
+  | 'tlsMs'
+  | 'dnsMs'
   | 'histograms'
   | 'timeline'
   | 'errorSamples'
 >;
+
+/**
+ * Which optional phases a run has: `tls` (HTTPS: handshake figures), `dns` (`dns: per-connection`:
+ * lookup figures). Their fields are in the record only when the run has the phase.
+ */
+export interface RunPhases {
+  tls?: boolean;
+  dns?: boolean;
+}
 
 const MAX_SAMPLES = 50;
 /** How many seconds behind the newest one a second's bucket stays live (flat histograms). */
@@ -83,6 +94,8 @@ export class RunAccumulator {
   private readonly entries = new Map<number, TimelineEntry>();
   private readonly bySyscall: Record<string, number> = {};
   private strategy: RunRecord['sourceStrategy'];
+
+  constructor(private readonly phases: RunPhases = {}) {}
 
   /** Adds bucket deltas from a worker. */
   add(deltas: LoadWireBucket[]): void {
@@ -147,8 +160,12 @@ export class RunAccumulator {
     const lastSecond = Math.max(Math.ceil(durationS) - 1, this.newest);
     for (let t = 0; t <= lastSecond; t++) {
       const e = this.entry(t);
-      timeline.push({ ...e, errors: { ...e.errors }, latencyMs: { ...e.latencyMs }, connectMs: { ...e.connectMs } });
+      const entry: TimelineEntry = { ...e, errors: { ...e.errors }, latencyMs: { ...e.latencyMs }, connectMs: { ...e.connectMs } };
+      if (e.tlsMs) entry.tlsMs = { ...e.tlsMs };
+      if (e.dnsMs) entry.dnsMs = { ...e.dnsMs };
+      timeline.push(entry);
     }
+    const { tls, dns } = this.phases;
     return {
       totals: this.totals(),
       errors: { ...all.errors },
@@ -159,11 +176,15 @@ export class RunAccumulator {
       latencyUncorrectedMs: summarize(all.latencyUncorrected),
       connectMs: summarize(all.connect),
       ttfbMs: summarize(all.ttfb),
+      ...(tls ? { tlsMs: summarize(all.tls) } : {}),
+      ...(dns ? { dnsMs: summarize(all.dns) } : {}),
       histograms: {
         latency: encodeHistogram(all.latency),
         latencyUncorrected: encodeHistogram(all.latencyUncorrected),
         connect: encodeHistogram(all.connect),
         ttfb: encodeHistogram(all.ttfb),
+        ...(tls ? { tls: encodeHistogram(all.tls) } : {}),
+        ...(dns ? { dns: encodeHistogram(all.dns) } : {}),
       },
       timeline,
       errorSamples: [...this.samples].sort((a, b) => a.t - b.t),
@@ -172,7 +193,10 @@ export class RunAccumulator {
 
   private totals(): Totals {
     const a = this.all;
-    return { attempted: a.attempted, completed: a.completed, failed: a.failed, dropped: a.dropped, connectionsOpened: a.connectionsOpened };
+    const totals: Totals = { attempted: a.attempted, completed: a.completed, failed: a.failed, dropped: a.dropped, connectionsOpened: a.connectionsOpened };
+    if (this.phases.tls) Object.assign(totals, { tlsHandshakes: a.tlsHandshakes, tlsResumed: a.tlsResumed });
+    if (this.phases.dns) totals.dnsLookups = a.dnsLookups;
+    return totals;
   }
 
   /** Second t's timeline entry (socket fields null: the monitor fills them). */
@@ -195,6 +219,14 @@ export class RunAccumulator {
       sockets: null,
       counters: null,
     };
+    if (this.phases.tls) {
+      const tls = summarize(b.tls);
+      Object.assign(e, { tlsHandshakes: b.tlsHandshakes, tlsMs: { p50: tls.p50, p99: tls.p99 } });
+    }
+    if (this.phases.dns) {
+      const dns = summarize(b.dns);
+      Object.assign(e, { dnsLookups: b.dnsLookups, dnsMs: { p50: dns.p50, p99: dns.p99 } });
+    }
     this.entries.set(t, e);
     return e;
   }

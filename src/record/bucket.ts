@@ -14,23 +14,37 @@ export interface Bucket {
   failed: number;
   dropped: number;
   connectionsOpened: number;
+  /** TLS handshakes completed, and how many of them resumed a session. */
+  tlsHandshakes: number;
+  tlsResumed: number;
+  /** Successful lookups of the target's name (`dns: per-connection`). */
+  dnsLookups: number;
   errors: Record<string, number>;
   errorsByPhase: Record<string, number>;
   latency: Histogram;
   latencyUncorrected: Histogram;
   connect: Histogram;
   ttfb: Histogram;
+  /** Handshake time of each completed TLS handshake. */
+  tls: Histogram;
+  /** Lookup time of each successful lookup. */
+  dns: Histogram;
 }
 
 /** A bucket as sent between threads: histograms encoded. */
-export interface WireBucket extends Omit<Bucket, 'latency' | 'latencyUncorrected' | 'connect' | 'ttfb'> {
+export interface WireBucket extends Omit<Bucket, HistogramName> {
   latency: string | null;
   latencyUncorrected: string | null;
   connect: string | null;
   ttfb: string | null;
+  tls: string | null;
+  dns: string | null;
 }
 
-const HISTOGRAMS = ['latency', 'latencyUncorrected', 'connect', 'ttfb'] as const;
+/** The histograms every bucket holds. */
+export const HISTOGRAMS = ['latency', 'latencyUncorrected', 'connect', 'ttfb', 'tls', 'dns'] as const;
+/** The name of one of a bucket's histograms. */
+export type HistogramName = (typeof HISTOGRAMS)[number];
 
 /** An empty bucket for second t; `flat` for one that is read often (see newFlatHistogram). */
 export function newBucket(t: number, kind: 'packed' | 'flat' = 'packed'): Bucket {
@@ -42,12 +56,17 @@ export function newBucket(t: number, kind: 'packed' | 'flat' = 'packed'): Bucket
     failed: 0,
     dropped: 0,
     connectionsOpened: 0,
+    tlsHandshakes: 0,
+    tlsResumed: 0,
+    dnsLookups: 0,
     errors: {},
     errorsByPhase: {},
     latency: newHistogram(),
     latencyUncorrected: newHistogram(),
     connect: newHistogram(),
     ttfb: newHistogram(),
+    tls: newHistogram(),
+    dns: newHistogram(),
   };
 }
 
@@ -76,6 +95,8 @@ export function toWire(b: Bucket): WireBucket {
     latencyUncorrected: enc(b.latencyUncorrected),
     connect: enc(b.connect),
     ttfb: enc(b.ttfb),
+    tls: enc(b.tls),
+    dns: enc(b.dns),
   };
 }
 
@@ -83,16 +104,19 @@ function addCounts(into: Record<string, number>, from: Record<string, number>): 
   for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
 }
 
-type Counts = Pick<Bucket, 'attempted' | 'completed' | 'failed' | 'dropped' | 'connectionsOpened' | 'errors' | 'errorsByPhase'>;
+type Counts = Pick<Bucket, 'attempted' | 'completed' | 'failed' | 'dropped' | 'connectionsOpened' | 'tlsHandshakes' | 'tlsResumed' | 'dnsLookups' | 'errors' | 'errorsByPhase'>;
 
-function mergeCounts(into: Counts, from: Counts): void {
-  into.attempted += from.attempted;
-  into.completed += from.completed;
-  into.failed += from.failed;
-  into.dropped += from.dropped;
-  into.connectionsOpened += from.connectionsOpened;
-  addCounts(into.errors, from.errors);
-  addCounts(into.errorsByPhase, from.errorsByPhase);
+function mergeCounts(into: Counts, from: Partial<Counts>): void {
+  into.attempted += from.attempted ?? 0;
+  into.completed += from.completed ?? 0;
+  into.failed += from.failed ?? 0;
+  into.dropped += from.dropped ?? 0;
+  into.connectionsOpened += from.connectionsOpened ?? 0;
+  into.tlsHandshakes += from.tlsHandshakes ?? 0;
+  into.tlsResumed += from.tlsResumed ?? 0;
+  into.dnsLookups += from.dnsLookups ?? 0;
+  addCounts(into.errors, from.errors ?? {});
+  addCounts(into.errorsByPhase, from.errorsByPhase ?? {});
 }
 
 /** Adds a wire delta into each of `into` (e.g. its second's bucket and the run's), decoding it once. */
@@ -100,7 +124,7 @@ export function mergeWire(into: Bucket[], w: WireBucket): void {
   for (const b of into) mergeCounts(b, w);
   for (const name of HISTOGRAMS) {
     const enc = w[name];
-    if (enc === null) continue;
+    if (enc === null || enc === undefined) continue;
     const delta = decodeHistogram(enc, 'flat');
     for (const b of into) b[name].add(delta);
   }

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { scenarioSchema } from '../scenario/schema.js';
+import { PHASES } from '../vocab/failure.js';
 import { RUN_SCHEMA } from './types.js';
 
 const num = z.number();
@@ -41,6 +42,11 @@ const timelineEntry = z.object({
   latencyMs: z.object({ p50: nonneg, p90: nonneg, p99: nonneg, max: nonneg }),
   connectMs: z.object({ p50: nonneg, p99: nonneg }),
   connectionsOpened: count,
+  tlsHandshakes: count.optional(),
+  tlsMs: z.object({ p50: nonneg, p99: nonneg }).optional(),
+  dnsLookups: count.optional(),
+  dnsMs: z.object({ p50: nonneg, p99: nonneg }).optional(),
+  cpu: nullable(z.object({ process: nullable(nonneg), host: nullable(nonneg) })).optional(),
   sockets: nullable(timelineSockets),
   counters: nullable(z.record(z.string(), nullable(num))),
 });
@@ -184,7 +190,24 @@ export const runRecordSchema = z.object({
   runId: z.string().min(1),
   label: nullable(z.string()),
   scenario: scenarioSchema,
-  target: z.object({ url: z.string(), builtin: z.boolean(), stats: nullable(targetStats) }),
+  target: z.object({
+    url: z.string(),
+    builtin: z.boolean(),
+    stats: nullable(targetStats),
+    resolved: z
+      .object({ name: nullable(z.string()), dns: z.enum(['once', 'per-connection']), addresses: z.array(z.string()), used: nullable(z.string()) })
+      .optional(),
+    tls: nullable(
+      z.object({
+        servername: nullable(z.string()),
+        insecure: z.boolean(),
+        sessionResumption: z.boolean(),
+        alpn: z.array(z.string()),
+        trust: z.enum(['system', 'ca', 'builtin', 'none']),
+        clientCertificate: nullable(z.string()),
+      }),
+    ).optional(),
+  }),
   startedAt: z.string(),
   durationS: nonneg,
   status: z.enum(['completed', 'interrupted', 'failed', 'checkpoint']),
@@ -192,14 +215,32 @@ export const runRecordSchema = z.object({
   engine: z.object({ engine: z.enum(['native', 'js']), reason: z.string().nullable() }).optional(),
   host: hostInfo,
   workers: count,
-  totals: z.object({ attempted: count, completed: count, failed: count, dropped: count, connectionsOpened: count }),
+  totals: z.object({
+    attempted: count,
+    completed: count,
+    failed: count,
+    dropped: count,
+    connectionsOpened: count,
+    tlsHandshakes: count.optional(),
+    tlsResumed: count.optional(),
+    dnsLookups: count.optional(),
+  }),
   errors: counts,
   errorsByPhase: counts,
   latencyMs: latencySummary,
   latencyUncorrectedMs: latencySummary,
   connectMs: latencySummary,
   ttfbMs: latencySummary,
-  histograms: z.object({ latency: z.string(), latencyUncorrected: z.string(), connect: z.string(), ttfb: z.string() }),
+  tlsMs: latencySummary.optional(),
+  dnsMs: latencySummary.optional(),
+  histograms: z.object({
+    latency: z.string(),
+    latencyUncorrected: z.string(),
+    connect: z.string(),
+    ttfb: z.string(),
+    tls: z.string().optional(),
+    dns: z.string().optional(),
+  }),
   // The writer makes one entry per second from 0 (accumulator.ts); readers walk the seconds from
   // the first to the last, so a far-off `t` would have them count to it.
   timeline: z.array(timelineEntry).superRefine((entries, ctx) => {
@@ -231,7 +272,7 @@ export const runRecordSchema = z.object({
   errorSamples: z.array(
     z.object({
       code: z.string(),
-      phase: z.enum(['connect', 'send', 'response']),
+      phase: z.enum(PHASES),
       message: z.string(),
       t: nonneg,
       localPort: nullable(count),

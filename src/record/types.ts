@@ -33,6 +33,20 @@ export interface TimelineEntry {
   latencyMs: { p50: number; p90: number; p99: number; max: number };
   connectMs: { p50: number; p99: number };
   connectionsOpened: number;
+  /** TLS handshakes completed in this second, by completion (HTTPS only; absent in older records and plain runs). */
+  tlsHandshakes?: number;
+  /** Handshake time of the handshakes completed in this second (HTTPS only). */
+  tlsMs?: { p50: number; p99: number };
+  /** Lookups of the target's name that succeeded in this second (`dns: per-connection` only); failed ones are `errors` in phase `dns`. */
+  dnsLookups?: number;
+  /** Time of those lookups (`dns: per-connection` only). */
+  dnsMs?: { p50: number; p99: number };
+  /**
+   * CPU in use during this second, in cores (1 = one core busy all second): `process`, portstorm's
+   * own process (every thread: load workers, the engine threads, the monitor, a built-in target);
+   * `host`, the whole machine (or the host the monitor reads). Null where unreadable; absent in older records.
+   */
+  cpu?: { process: number | null; host: number | null } | null;
   /** Host sockets at the end of this second (last scan); null when no socket source worked. */
   sockets: TimelineSockets | null;
   /** Kernel TCP counters: increase during this second; null when unreadable. */
@@ -313,6 +327,37 @@ export interface Totals {
   failed: number;
   dropped: number;
   connectionsOpened: number;
+  /** TLS handshakes completed (HTTPS; absent in older records). */
+  tlsHandshakes?: number;
+  /** Of those, handshakes that resumed an earlier session (`tls.sessionResumption`). */
+  tlsResumed?: number;
+  /** Successful lookups of the target's name during the load (`dns: per-connection`). */
+  dnsLookups?: number;
+}
+
+/** How the target's name was resolved (the record's `target.resolved`). */
+export interface TargetResolution {
+  /** The host name in the target URL, or null when the URL holds an IP address. */
+  name: string | null;
+  /** `once`: resolved at the start, these addresses used for the whole run; `per-connection`: every new connection looks the name up. */
+  dns: 'once' | 'per-connection';
+  /** The addresses the name resolved to at the start (each checked by the remote-target guard), in resolver order. */
+  addresses: string[];
+  /** The address connections went to (`once`: the first of `addresses`); null with per-connection lookups. */
+  used: string | null;
+}
+
+/** The TLS settings of an HTTPS run (the record's `target.tls`). Never holds key material. */
+export interface TargetTls {
+  /** The SNI name sent and checked against the certificate; null for an IP address target without `tls.servername`. */
+  servername: string | null;
+  insecure: boolean;
+  sessionResumption: boolean;
+  alpn: string[];
+  /** Where trust came from: `system` (Node's root store), a `ca` file, or the built-in target's generated certificate. */
+  trust: 'system' | 'ca' | 'builtin' | 'none';
+  /** The client certificate file, or null. */
+  clientCertificate: string | null;
 }
 
 /** Result of one threshold expression evaluated on the record. */
@@ -333,7 +378,15 @@ export interface RunRecord {
   label: string | null;
   scenario: Scenario;
   /** The target; `stats` are the built-in target's own counters (null for other targets). */
-  target: { url: string; builtin: boolean; stats: TargetStats | null };
+  target: {
+    url: string;
+    builtin: boolean;
+    stats: TargetStats | null;
+    /** How the target's name was resolved; absent in older records. */
+    resolved?: TargetResolution;
+    /** The TLS settings of an HTTPS run, else null; absent in older records. */
+    tls?: TargetTls | null;
+  };
   startedAt: string;
   durationS: number;
   /**
@@ -356,7 +409,12 @@ export interface RunRecord {
   latencyUncorrectedMs: LatencySummary;
   connectMs: LatencySummary;
   ttfbMs: LatencySummary;
-  histograms: { latency: string; latencyUncorrected: string; connect: string; ttfb: string };
+  /** TLS handshake time per new connection, from the TCP connect to the handshake's end (HTTPS; absent in older records). */
+  tlsMs?: LatencySummary;
+  /** Lookup time of the target's name per new connection (`dns: per-connection`; absent in older records). */
+  dnsMs?: LatencySummary;
+  /** HdrHistograms; `tls` and `dns` are absent in older records. */
+  histograms: { latency: string; latencyUncorrected: string; connect: string; ttfb: string; tls?: string; dns?: string };
   timeline: TimelineEntry[];
   thresholds: ThresholdResult[];
   /** The namespace settings of a `portstorm lab` run; absent for other runs. */

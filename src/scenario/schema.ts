@@ -88,17 +88,38 @@ const loadGroup = z.discriminatedUnion('model', [arrivalRateGroup, usersGroup], 
 /** Why `t` is not a usable target, or null when it is. */
 export function targetProblem(t: string): string | null {
   if (t === 'builtin') return null;
-  const expected = 'expected builtin, http://host:port/path or tcp://host:port';
+  const expected = 'expected builtin, http://host:port/path, https://host:port/path or tcp://host:port (IPv6 in brackets: http://[::1]:8080/)';
   let u: URL;
   try {
     u = new URL(t);
   } catch {
     return expected;
   }
-  if (u.protocol === 'https:') return 'HTTPS is not supported yet; use an http:// target (or tcp://host:port)';
-  const ok = (u.protocol === 'http:' || u.protocol === 'tcp:') && u.hostname !== '' && (u.protocol === 'http:' || u.port !== '');
+  const web = u.protocol === 'http:' || u.protocol === 'https:';
+  const ok = (web || u.protocol === 'tcp:') && u.hostname !== '' && (web || u.port !== '');
   return ok ? null : expected;
 }
+
+/**
+ * TLS client settings of an HTTPS target (`https://` or `builtin.tls: true`). File paths are read
+ * relative to the scenario file (scenario/load.ts resolves and checks them before any load).
+ */
+const tls = z.strictObject({
+  /** Accept a certificate that does not verify (self-signed staging certificates); a warning is printed. */
+  insecure: z.boolean().default(false),
+  /** PEM file of CA certificates to trust instead of Node's root store. */
+  ca: z.string().min(1, 'expected a file path').optional(),
+  /** Client certificate (PEM); needs `key`. */
+  cert: z.string().min(1, 'expected a file path').optional(),
+  /** Client private key (PEM); needs `cert`. */
+  key: z.string().min(1, 'expected a file path').optional(),
+  /** The SNI name sent and checked against the certificate (default: the URL's host name). */
+  servername: z.string().min(1).optional(),
+  /** Resume TLS sessions across new connections (as browsers do); false: a full handshake every time. */
+  sessionResumption: z.boolean().default(true),
+  /** ALPN protocols offered; only HTTP/1.1 is spoken for now. */
+  alpn: z.array(z.literal('http/1.1', { error: 'expected http/1.1 (the only protocol portstorm speaks over TLS for now)' })).default(['http/1.1']),
+});
 
 const target = z.string().superRefine((t, ctx) => {
   const problem = targetProblem(t);
@@ -181,8 +202,10 @@ export const scenarioSchema = z
     connection: connection.default({ reuse: false, poolSize: 50, close: 'client', localAddresses: [] }),
     load: z.array(loadGroup).min(1, 'expected at least one load group'),
     timeouts: z
-      .strictObject({ connect: positiveDuration.default(2), request: positiveDuration.default(10) })
+      .strictObject({ connect: positiveDuration.default(2), tls: positiveDuration.optional(), request: positiveDuration.default(10) })
       .default({ connect: 2, request: 10 }),
+    tls: tls.default({ insecure: false, sessionResumption: true, alpn: ['http/1.1'] }),
+    dns: z.enum(['once', 'per-connection']).default('once'),
     workers: z.union([z.literal('auto'), positiveInt], { error: 'expected auto or a positive integer' }).default('auto'),
     thresholds: z.array(z.string()).default([]),
     builtin: z
@@ -190,8 +213,10 @@ export const scenarioSchema = z
         delayMs: z.number().nonnegative().default(0),
         bodyBytes: z.number().int().nonnegative().default(2),
         keepAlive: z.boolean().default(true),
+        /** Serve HTTPS with a self-signed certificate made at start (the run trusts it). */
+        tls: z.boolean().default(false),
       })
-      .default({ delayMs: 0, bodyBytes: 2, keepAlive: true }),
+      .default({ delayMs: 0, bodyBytes: 2, keepAlive: true, tls: false }),
     allowRemote: z.boolean().default(false),
     monitor: z
       .strictObject({
@@ -210,16 +235,24 @@ export const scenarioSchema = z
   })
   .transform((s, ctx) => {
     const scheme = s.target === 'builtin' ? null : new URL(s.target).protocol.slice(0, -1);
-    if (scheme && s.protocol && scheme !== s.protocol) {
-      ctx.addIssue({ code: 'custom', path: ['protocol'], message: `expected ${scheme} to match the target URL scheme` });
+    const urlProtocol = scheme === 'https' ? 'http' : scheme;
+    if (urlProtocol && s.protocol && urlProtocol !== s.protocol) {
+      ctx.addIssue({ code: 'custom', path: ['protocol'], message: `expected ${urlProtocol} to match the target URL scheme (${scheme}://)` });
     }
-    const protocol = (s.protocol ?? scheme ?? 'http') as 'http' | 'tcp';
-    const urlPath = scheme === 'http' ? new URL(s.target).pathname + new URL(s.target).search : '/';
+    const protocol = (s.protocol ?? urlProtocol ?? 'http') as 'http' | 'tcp';
+    if (s.target === 'builtin' && s.builtin.tls && protocol === 'tcp') {
+      ctx.addIssue({ code: 'custom', path: ['builtin', 'tls'], message: 'expected protocol: http (the built-in target serves TLS over HTTP only)' });
+    }
+    if ((s.tls.cert === undefined) !== (s.tls.key === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tls', s.tls.cert === undefined ? 'cert' : 'key'], message: `expected tls.cert and tls.key together (a client certificate needs its key)` });
+    }
+    const urlPath = urlProtocol === 'http' ? new URL(s.target).pathname + new URL(s.target).search : '/';
     return {
       ...s,
       protocol,
       request: { ...s.request, path: s.request.path ?? urlPath },
       expectBytes: s.expectBytes ?? Buffer.byteLength(s.payload),
+      timeouts: { ...s.timeouts, tls: s.timeouts.tls ?? s.timeouts.connect },
     };
   });
 
@@ -232,3 +265,8 @@ export type UsersGroup = Extract<LoadGroup, { model: 'users' }>;
 export type ConnectionPolicy = Scenario['connection'];
 /** A resolved `lab:` block. */
 export type LabBlock = NonNullable<Scenario['lab']>;
+
+/** True when the scenario's connections speak TLS: an `https://` target, or the built-in target with `builtin.tls`. */
+export function usesTls(s: Pick<Scenario, 'target' | 'builtin'>): boolean {
+  return s.target === 'builtin' ? s.builtin.tls : s.target.startsWith('https:');
+}

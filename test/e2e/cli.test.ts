@@ -381,14 +381,14 @@ load:
     assert.match(c.stderr, /^portstorm: --variant x:connection\.close=never: connection\.close: expected one of client, server, reset, got "never"\n$/);
   });
 
-  it('an https:// target: HTTPS is not supported yet (in the file or by --set)', () => {
-    const file = scenarioFile('tls.yaml', 'target: https://127.0.0.1:8443/\nload: [{ model: users, users: 1, iterations: 1 }]\n');
+  it('an https:// target with protocol: tcp, or a client certificate without its key: one line naming the field, exit 2', () => {
+    const file = scenarioFile('tls.yaml', 'target: https://127.0.0.1:8443/\nprotocol: tcp\nload: [{ model: users, users: 1, iterations: 1 }]\n');
     const a = cli(['run', file]);
     assert.equal(a.status, 2);
-    assert.equal(a.stderr, `portstorm: ${file}: target: HTTPS is not supported yet; use an http:// target (or tcp://host:port)\n`);
-    const b = cli(['run', scenarioFile('tls2.yaml', SMALL), '--set', 'target=https://localhost/']);
+    assert.equal(a.stderr, `portstorm: ${file}: protocol: expected http to match the target URL scheme (https://), got "tcp"\n`);
+    const b = cli(['run', scenarioFile('tls2.yaml', SMALL), '--set', 'target=https://127.0.0.1:8443/', '--set', 'tls.cert=client.pem']);
     assert.equal(b.status, 2);
-    assert.match(b.stderr, /^portstorm: --set target=https:\/\/localhost\/: target: HTTPS is not supported yet/);
+    assert.match(b.stderr, /^portstorm: \S+tls2\.yaml: tls\.key: missing, expected tls\.cert and tls\.key together \(a client certificate needs its key\)\n$/);
   });
 
   it("each command's --help lists the exit codes it can return", () => {

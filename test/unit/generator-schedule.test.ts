@@ -86,7 +86,7 @@ async function runGenerator(
     sample: (): void => undefined,
   };
   const gen = new LoadGenerator(
-    { scenario, host: '127.0.0.1', port: 9, authority: '127.0.0.1:9', shard: { index: 0, count: 1 }, requestLogFile: null },
+    { scenario, host: '127.0.0.1', port: 9, authority: '127.0.0.1:9', tls: null, lookupName: null, shard: { index: 0, count: 1 }, requestLogFile: null },
     sink,
     transport,
   );

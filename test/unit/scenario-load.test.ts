@@ -50,7 +50,10 @@ describe('loadScenario', () => {
     assert.equal(s.payload, 'PING\n');
     assert.equal(s.expectBytes, 5);
     assert.deepEqual(s.connection, { reuse: false, poolSize: 50, close: 'client', localAddresses: [] });
-    assert.deepEqual(s.timeouts, { connect: 2, request: 10 });
+    assert.deepEqual(s.timeouts, { connect: 2, tls: 2, request: 10 });
+    assert.deepEqual(s.tls, { insecure: false, sessionResumption: true, alpn: ['http/1.1'] });
+    assert.equal(s.dns, 'once');
+    assert.equal(s.builtin.tls, false);
     assert.equal(s.workers, 'auto');
     assert.deepEqual(s.thresholds, []);
     const g = s.load[0]!;
@@ -135,13 +138,14 @@ describe('loadScenario', () => {
     ]);
   });
 
-  it('says HTTPS is not supported yet, from the file or from --set', async () => {
-    const file = write('tls.yaml', 'target: https://127.0.0.1:8443/\nload: [{ model: users, users: 1, iterations: 1 }]\n');
-    assert.deepEqual(await loadProblems(file), [`${file}: target: HTTPS is not supported yet; use an http:// target (or tcp://host:port)`]);
-    const plain = write('plain.yaml', 'load: [{ model: users, users: 1, iterations: 1 }]\n');
-    assert.deepEqual(await loadProblems(plain, ['target=https://localhost/']), [
-      '--set target=https://localhost/: target: HTTPS is not supported yet; use an http:// target (or tcp://host:port)',
-    ]);
+  it('takes an https target as HTTP over TLS, and refuses it with protocol: tcp', async () => {
+    const file = write('tls.yaml', 'target: https://127.0.0.1:8443/api?x=1\ntimeouts: { connect: 1s }\nload: [{ model: users, users: 1, iterations: 1 }]\n');
+    const s = await loadScenario(file);
+    assert.equal(s.protocol, 'http');
+    assert.equal(s.request.path, '/api?x=1');
+    assert.equal(s.timeouts.tls, 1, 'the handshake timeout defaults to the connect timeout');
+    const tcp = write('tls-tcp.yaml', 'target: https://127.0.0.1:8443/\nprotocol: tcp\nload: [{ model: users, users: 1, iterations: 1 }]\n');
+    assert.deepEqual(await loadProblems(tcp), [`${tcp}: protocol: expected http to match the target URL scheme (https://), got "tcp"`]);
   });
 
   it('reports a missing file', async () => {
@@ -189,7 +193,7 @@ describe('parseScenario errors', () => {
 
   it('rejects a bad target URL', () => {
     assert.deepEqual(one({ target: 'ftp://example.com', load: [group] }), [
-      'scenarios/x.yaml: target: expected builtin, http://host:port/path or tcp://host:port, got "ftp://example.com"',
+      'scenarios/x.yaml: target: expected builtin, http://host:port/path, https://host:port/path or tcp://host:port (IPv6 in brackets: http://[::1]:8080/), got "ftp://example.com"',
     ]);
     assert.equal(one({ target: 'tcp://localhost', load: [group] }).length, 1);
   });
@@ -219,7 +223,7 @@ describe('parseScenario errors', () => {
 
   it('rejects a protocol that contradicts the target scheme', () => {
     assert.deepEqual(one({ target: 'tcp://127.0.0.1:9000', protocol: 'http', load: [group] }), [
-      'scenarios/x.yaml: protocol: expected tcp to match the target URL scheme, got "http"',
+      'scenarios/x.yaml: protocol: expected tcp to match the target URL scheme (tcp://), got "http"',
     ]);
   });
 

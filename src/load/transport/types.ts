@@ -27,6 +27,34 @@ export interface ExchangeResult {
 /** Called whenever a transport opens a TCP connection. */
 export type OnConnect = (connectMs: number, localPort: number | null) => void;
 
+/** Called whenever a TLS handshake completes: its time (from the TCP connect to its end) and whether it resumed a session. */
+export type OnHandshake = (tlsMs: number, resumed: boolean) => void;
+
+/** Called whenever a lookup of the target's name succeeds (`dns: per-connection`), with its time. */
+export type OnLookup = (dnsMs: number) => void;
+
+/**
+ * The TLS client side of an HTTPS scenario, read once on the main thread (PEM text, never paths):
+ * what both engines need to make the same handshake.
+ */
+export interface TlsClientOptions {
+  /** SNI and the name the certificate must cover; null: no SNI (an IP address target), the certificate is checked against `host`. */
+  servername: string | null;
+  /** Verify nothing (tls.insecure). */
+  insecure: boolean;
+  /** PEM CA certificates to trust; null: Node's root store (tls.rootCertificates). */
+  ca: string | null;
+  /** PEM client certificate chain and key, or null. */
+  cert: string | null;
+  key: string | null;
+  /** Offer the last session on every new connection (false: a full handshake each time). */
+  sessionResumption: boolean;
+  /** ALPN protocols offered, e.g. ['http/1.1']. */
+  alpn: string[];
+  /** Most time the handshake may take, from the TCP connect (TLS_HANDSHAKE_TIMEOUT past it), ms. */
+  handshakeTimeoutMs: number;
+}
+
 /** Everything a transport needs to know; built once per run from the scenario. */
 export interface TransportOptions {
   host: string;
@@ -42,6 +70,18 @@ export interface TransportOptions {
   onConnect: OnConnect;
   /** True when requests start on a schedule (arrival-rate groups): start promptly rather than in batches. */
   scheduled?: boolean;
+  /** TLS on every connection (HTTPS), or null for plain TCP. */
+  tls?: TlsClientOptions | null;
+  /**
+   * `dns: per-connection`: the host name every new connection looks up first (a failed lookup fails
+   * the exchange in phase `dns`); `host` is then only the address the run resolved at its start.
+   * Null or absent: connect to `host`.
+   */
+  lookupName?: string | null;
+  /** TLS handshakes, as they complete (with `tls`). */
+  onHandshake?: OnHandshake;
+  /** Successful lookups (with `lookupName`). */
+  onLookup?: OnLookup;
 }
 
 /** A way of carrying exchanges to the target. */
