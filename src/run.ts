@@ -53,6 +53,11 @@ export interface RunOptions {
   checkpointIntervalS?: number;
   /** Called after each checkpoint with what it cost, or why it could not be written. */
   onCheckpoint?: (info: CheckpointInfo) => void;
+  /**
+   * PEM certificate the run trusts for its target (with `tls.ca` and Node's roots left aside): the
+   * built-in target's generated certificate when the caller started the target itself (the lab).
+   */
+  targetCertificate?: string | null;
 }
 
 /** One checkpoint of run.json and its cost. */

@@ -8,6 +8,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import type { CertificatePair } from './certificate.js';
 
 /** How the built-in target behaves. */
 export interface TargetOptions {
@@ -21,6 +22,8 @@ export interface TargetOptions {
   bodyBytes: number;
   /** 'after-response': the server closes first after one response/echo; 'never': the client decides. */
   close: 'never' | 'after-response';
+  /** Serve HTTPS with this certificate and key (PEM); absent: plain HTTP/TCP. */
+  tls?: CertificatePair;
 }
 
 export type { TargetStats } from '../record/types.js';
