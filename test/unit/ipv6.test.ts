@@ -27,7 +27,7 @@ import { sampleLine } from '../../src/report/monitor-text.js';
 import { parseScenario } from '../../src/scenario/load.js';
 import { sourceFamilyProblem } from '../../src/scenario/source-family.js';
 import { addressFamily, canonicalIp, formatIpv6, hostPort, isLoopbackIp, normalDest, splitHostPort, unmappedIp } from '../../src/vocab/address.js';
-import { clientCloseTimeline, syntheticRecord } from '../helpers/synthetic-record.js';
+import { clientCloseTimeline, entry, syntheticRecord } from '../helpers/synthetic-record.js';
 
 describe('IPv6 address text (vocab/address.ts)', () => {
   it('formats groups per RFC 5952: lower case, the longest zero run (first on a tie) as ::, never a single zero group, IPv4-mapped dotted', () => {
@@ -295,6 +295,20 @@ describe('the capacity model, verdicts and reports with IPv6 destinations', () =
     after.label = 'after';
     const cmp = renderCompareText(compareRuns([before, after]));
     assert.match(cmp, /toward \[fd00::2\]:8080/);
+  });
+
+  it('source-address-unavailable: an IPv6 source the host lacks is matched in RFC 5952 form, and the advice adds it as IPv6', () => {
+    const timeline = Array.from({ length: 3 }, (_, t) => entry(t, { completed: 0, failed: 100, errors: { EADDRNOTAVAIL: 100 }, connectionsOpened: 0 }));
+    const r = syntheticRecord({ timeline, connection: { localAddresses: ['fd00::9'] }, host: { localAddresses: ['127.0.0.1', '::1', 'fd00::1'] }, targetUrl: 'http://[fd00::2]:8080/' });
+    r.errorsBySyscall = { 'bind:EADDRNOTAVAIL': 300 };
+    r.exhaustion = analyzeExhaustion(r);
+    const v = diagnose(r, r.exhaustion).find((x) => x.verdict === 'source-address-unavailable');
+    assert.ok(v, JSON.stringify(diagnose(r, r.exhaustion).map((x) => x.verdict)));
+    assert.ok(v.evidence.some((e) => e.includes('connection.localAddresses has fd00::9, which is not among')), v.evidence.join('\n'));
+    assert.match(v.advice[0]!, /ip -6 addr add fd00::9\/128 dev lo nodad/);
+    // fd00::1 is the host's: nothing missing.
+    r.scenario.connection.localAddresses = ['fd00::1'];
+    assert.ok(!diagnose(r, analyzeExhaustion(r)).find((x) => x.verdict === 'source-address-unavailable')?.evidence.some((e) => e.includes('not among')));
   });
 
   it('portstorm monitor --dest finds an IPv6 destination however it is written', () => {
