@@ -53,7 +53,7 @@ export async function resolveTarget(url: string, allowRemote: boolean): Promise<
   }
   if (!allowRemote && !isLocalAddress(host)) {
     throw new UsageError(
-      `target ${url} resolves to ${host}, which is not a loopback, private (RFC 1918, fc00::/7) or benchmarking (198.18.0.0/15, 2001:2::/48) address; portstorm only loads hosts you run ` +
+      `target ${url} resolves to ${host}, which is not a loopback or private address; portstorm only loads hosts you run ` +
         'unless the scenario sets allowRemote: true or you pass --allow-remote',
     );
   }
