@@ -93,6 +93,20 @@ describe('portstorm lab --ipv6 (private network namespace, fd00::1 → fd00::2)'
     });
   }
 
+  it('extra IPv6 source addresses go on lo; with the native engine each has its own ports toward [fd00::2]:8080 (2 × 250 ports at 250/s: onset ≈ 2 s)', () => {
+    const dir = tmp();
+    const r = lab([scenarioFile(dir, '[fd00::1, fd00::11]'), '--ipv6', '--port-range', '40000-40249', '--json', '--quiet', '--out', dir], { PORTSTORM_ENGINE: 'native' });
+    assert.equal(r.status, 0, r.stderr);
+    const rec = lastRecord(r.stdout);
+    assert.equal(rec.sourceStrategy, 'bind-no-port');
+    assert.ok(rec.host.localAddresses?.includes('fd00::11'), JSON.stringify(rec.host.localAddresses));
+    assert.deepEqual(Object.keys(rec.errorsBySyscall ?? {}), ['connect:EADDRNOTAVAIL'], JSON.stringify(rec.errorsBySyscall));
+    assert.ok(rec.totals.completed >= 480 && rec.totals.completed <= 520, `completed ${rec.totals.completed}`);
+    assert.equal(rec.exhaustion?.capacity?.pools, 2);
+    assertOnsetNearModel(rec, 'two sources');
+    assert.equal(rec.diagnosis![0]!.verdict, 'client-port-exhaustion');
+  });
+
   it('tcp://[fd00::2]:9000 served by lab.serve (HOST=fd00::2): every exchange completes over IPv6', () => {
     const dir = tmp();
     const app = path.join(dir, 'echo.cjs');
