@@ -201,15 +201,15 @@ export function setupInside(sysctls: Record<string, string>, extraSources: reado
   for (const a of [client, target, ...extraSources]) {
     if (added.has(a)) continue;
     if (net.isIPv4(a) && !a.startsWith('127.')) ip(['addr', 'add', `${a}/32`, 'dev', 'lo']);
-    // nodad: usable at once (lo skips duplicate address detection anyway; other kernels may not).
+    // nodad: usable at once, never `tentative` (Linux skips duplicate address detection on lo; say so anyway).
     else if (net.isIPv6(a) && a !== '::1') ip(['-6', 'addr', 'add', `${a}/128`, 'dev', 'lo', 'nodad']);
     added.add(a);
   }
   if (ipv6) {
     // Both addresses are local, so source address selection would pick the target's own address
-    // (RFC 6724 rule 1). The kernel's local route carries no preferred source and a second route
-    // with one is not used while it exists (it has metric 0), so it is replaced by one with
-    // `src fd00::1` (checked: connect() to fd00::2 without bind() leaves from fd00::1).
+    // (RFC 6724 rule 1). A local route's preferred source wins over it, but `route replace` adds a
+    // second route (metric 1024) that the kernel's own (metric 0) hides: the kernel's is deleted and
+    // added again with `src fd00::1` (checked: connect() to fd00::2 without bind() leaves from fd00::1).
     ip(['-6', 'route', 'del', 'local', target, 'dev', 'lo', 'table', 'local']);
     ip(['-6', 'route', 'add', 'local', target, 'dev', 'lo', 'table', 'local', 'proto', 'kernel', 'src', client]);
   } else {
