@@ -14,7 +14,9 @@ import { limitsReached, releaseFdReserve } from './limits.js';
 import { requestLogName, startLoad, type RunningLoad } from './load/engine.js';
 import { connectionEngine, type EngineChoice } from './load/transport/index.js';
 import { resolveTarget, type TargetAddress } from './load/target-address.js';
-import { hostPort } from './monitor/aggregate.js';
+import { hostPort } from './vocab/address.js';
+import { UsageError } from './errors.js';
+import { sourceFamilyProblem } from './scenario/source-family.js';
 import { foldMonitor, monitorOff } from './monitor/fold.js';
 import { hostInfo } from './monitor/host.js';
 import { startMonitor, type RunningMonitor } from './monitor/monitor.js';
@@ -58,6 +60,8 @@ export interface RunOptions {
    * built-in target's generated certificate when the caller started the target itself (the lab).
    */
   targetCertificate?: string | null;
+  /** What names the scenario in a usage error found at the start (its file, as the CLI shows it). */
+  scenarioSource?: string;
 }
 
 /** One checkpoint of run.json and its cost. */
@@ -103,20 +107,31 @@ export function builtinClose(s: Scenario): 'never' | 'after-response' {
   return serverCloses ? 'after-response' : 'never';
 }
 
-async function startTarget(s: Scenario, allowRemote: boolean): Promise<{ addr: TargetAddress; url: string; thread: TargetThread | null }> {
+/** Refuses source addresses of the other family than the target's address, before any load. */
+function checkSourceFamily(s: Scenario, target: string, what: string, source: string | undefined): void {
+  const problem = sourceFamilyProblem(s.connection.localAddresses, target, what);
+  if (problem !== null) throw new UsageError(source ? `${source}: ${problem}` : problem);
+}
+
+/** The address the built-in target listens on in `portstorm run`: IPv4 loopback. */
+const BUILTIN_HOST = '127.0.0.1';
+
+async function startTarget(s: Scenario, allowRemote: boolean, source: string | undefined): Promise<{ addr: TargetAddress; url: string; thread: TargetThread | null }> {
   if (s.target !== 'builtin') {
     const addr = await resolveTarget(s.target, allowRemote);
+    checkSourceFamily(s, addr.host, `the target ${s.target}`, source);
     return { addr, url: s.target, thread: null };
   }
+  checkSourceFamily(s, BUILTIN_HOST, 'the built-in target', source);
   const thread = await startTargetThread({
     protocol: s.protocol,
-    host: '127.0.0.1',
+    host: BUILTIN_HOST,
     port: 0,
     delayMs: s.builtin.delayMs,
     bodyBytes: s.builtin.bodyBytes,
     close: builtinClose(s),
   });
-  const url = `${s.protocol}://${thread.host}:${thread.port}${s.protocol === 'http' ? s.request.path : ''}`;
+  const url = `${s.protocol}://${hostPort(thread.host, thread.port)}${s.protocol === 'http' ? s.request.path : ''}`;
   return { addr: { host: thread.host, port: thread.port }, url, thread };
 }
 
@@ -127,7 +142,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const runId = newRunId(s.name, startedAt);
   const dir = path.join(opts.resultsDir, runId);
   const host = hostInfo();
-  const { addr, url, thread } = await startTarget(s, opts.allowRemote ?? s.allowRemote);
+  const { addr, url, thread } = await startTarget(s, opts.allowRemote ?? s.allowRemote, opts.scenarioSource);
   const samples: MonitorSample[] = [];
   const ownDestinations = [hostPort(addr.host, addr.port)];
   const monitor = s.monitor.enabled ? await startRunMonitor(s, host, ownDestinations, samples, opts.signal) : null;

@@ -661,6 +661,8 @@ static void start(engine *e, uint32_t slot) {
       return;
     }
     if (e->bind_no_port) {
+      /* Level IPPROTO_IP on AF_INET6 sockets too: ipv6_setsockopt passes SOL_IP to the IPv4 code,
+       * whose flag inet6_bind reads (test/integration/source-addresses.test.ts, IPv6). */
       int rc = faulty(e, FAULT_NO_PORT) ? (errno = ENOPROTOOPT, -1) : setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
       /* Never fall back to a plain bind(): the record says bind-no-port for every connection. */
       if (rc < 0) {

@@ -6,6 +6,7 @@
  * the hold, and a run's own TIME_WAIT figures can show that it was shorter. Pure.
  */
 import type { BaselineDestination, Capacity, HostInfo, RunRecord, SourceStrategy, TimelineEntry, TimeWaitSide } from '../record/types.js';
+import { isLoopbackIp, splitHostPort } from '../vocab/address.js';
 import { num } from '../vocab/format.js';
 
 /** Linux's TCP_TIMEWAIT_LEN (include/net/tcp.h; not tunable). */
@@ -204,12 +205,15 @@ export function sourceStrategyOf(r: Pick<RunRecord, 'sourceStrategy' | 'scenario
   return r.sourceStrategy ?? (r.scenario.connection.localAddresses.length > 0 ? 'bind' : 'kernel');
 }
 
-/** Whether an ip:port (IPv6 as [ip]:port) or a URL host is on loopback. */
+/**
+ * Whether an ip:port (IPv6 as [ip]:port), an address or a URL host (`[::1]`, `localhost`) is on
+ * loopback as tcp_tw_reuse=2 sees it (127.0.0.0/8, ::1, IPv4-mapped 127.0.0.0/8; not fd00::/8).
+ */
 export function isLoopbackHost(host: string): boolean {
-  let h = host.toLowerCase();
-  if (h.startsWith('[')) h = h.slice(1, h.indexOf(']') > 0 ? h.indexOf(']') : undefined);
-  else if (h.split(':').length === 2) h = h.slice(0, h.indexOf(':'));
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h.startsWith('::ffff:127.');
+  const h = host.toLowerCase();
+  if (h === 'localhost') return true;
+  const ip = splitHostPort(h)?.host ?? (h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h);
+  return isLoopbackIp(ip);
 }
 
 function targetIsLoopback(r: RunRecord): boolean {

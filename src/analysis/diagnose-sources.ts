@@ -27,8 +27,10 @@ export function sourceAddressUnavailable(f: Facts): Verdict | null {
   }
   evidence.push('This is not port exhaustion: bind() of an address the host lacks fails with the same code as a connect() that finds no free port.');
   if (f.signalTotal > 0) evidence.push(`${num(f.signalTotal)} other failures do signal exhaustion (see client-port-exhaustion).`);
+  const address = addresses[0] ?? 'ADDRESS';
+  const example = address.includes(':') ? `ip -6 addr add ${address}/128 dev lo nodad` : `ip addr add ${address}/32 dev lo`;
   const advice = [
-    `Add ${addresses.join(', ')} to an interface (e.g. ip addr add ${addresses[0] ?? 'ADDRESS'}/32 dev lo for a test) or remove ${addresses.length > 1 ? 'them' : 'it'} from connection.localAddresses.`,
+    `Add ${addresses.join(', ')} to an interface (e.g. ${example} for a test) or remove ${addresses.length > 1 ? 'them' : 'it'} from connection.localAddresses.`,
     'Check with `ip -br addr` (Linux) or `ifconfig` that every source address is configured before the run.',
   ];
   return { verdict: 'source-address-unavailable', severity: 'critical', confidence: missing.length > 0 || r.errorsBySyscall ? 0.95 : 0.85, atS: first, evidence, advice };

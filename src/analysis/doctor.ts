@@ -3,7 +3,9 @@
  * to change, each change with its trade-off. Pure: host facts and a scan in, a report out.
  */
 import type { HostInfo } from '../record/types.js';
+import { canonicalDest } from '../monitor/aggregate.js';
 import type { SocketScan } from '../monitor/types.js';
+import { normalDest } from '../vocab/address.js';
 import { num, pct } from '../vocab/format.js';
 import { isLoopbackHost, portBudget, portHold, secondsToExhaustion, sustainableRate } from './capacity.js';
 
@@ -42,7 +44,8 @@ export interface DoctorReport {
 export function diagnoseHost(host: HostInfo, scan: SocketScan | null, rate: number | null, dest: string | null): DoctorReport {
   const usable = host.usablePorts;
   const tw = host.timeWaitS;
-  const d = scan ? (dest ? scan.destinations.find((x) => x.dest === dest) : scan.destinations[0]) : undefined;
+  const want = dest === null ? null : normalDest(dest);
+  const d = scan ? (want ? scan.destinations.find((x) => canonicalDest(x.dest) === want) : scan.destinations[0]) : undefined;
   // Without --dest the production case: a destination off loopback.
   const hold = portHold(host, dest !== null && isLoopbackHost(dest));
   const loop = portHold(host, true);

@@ -19,7 +19,8 @@ import { parseScenario } from '../scenario/load.js';
 import type { Scenario } from '../scenario/schema.js';
 import { startTargetThread, type TargetThread } from '../target/thread.js';
 import { capMainYoungGeneration } from '../thread-limits.js';
-import { LAB_CLIENT, LAB_TARGET, LAB_TARGET_PORT, setupInside } from '../lab/netns.js';
+import { labAddresses, LAB_TARGET_PORT, setupInside } from '../lab/netns.js';
+import { hostPort } from '../vocab/address.js';
 import { startServe, type RunningServe } from '../lab/serve.js';
 import type { LabInfo, LabInnerConfig, LabInnerResult } from '../lab/types.js';
 
@@ -32,7 +33,9 @@ async function main(cfg: LabInnerConfig): Promise<number> {
   writeFileSync(cfg.pidFile, `${process.pid}\n`);
   (await import('../limits.js')).prepareFdLimits();
   const scenario = parseScenario(cfg.scenario, 'lab scenario');
-  setupInside(cfg.sysctls, scenario.connection.localAddresses);
+  const ipv6 = scenario.lab?.ipv6 === true;
+  const addresses = labAddresses(ipv6);
+  setupInside(cfg.sysctls, scenario.connection.localAddresses, ipv6);
 
   const progress = createProgress(process.stderr, cfg.quiet);
   const controller = new AbortController();
@@ -57,23 +60,23 @@ async function main(cfg: LabInnerConfig): Promise<number> {
   let thread: TargetThread | null = null;
   let serve: RunningServe | null = null;
   if (serveSpec) {
-    progress.note(`lab: starting lab.serve (${serveSpec.command}) with HOST=${LAB_TARGET} PORT=${port}`);
-    serve = await startServe(serveSpec, LAB_TARGET, serveLog);
+    progress.note(`lab: starting lab.serve (${serveSpec.command}) with HOST=${addresses.target} PORT=${port}`);
+    serve = await startServe(serveSpec, addresses.target, serveLog);
   } else {
     try {
       thread = await startTargetThread({
         protocol: scenario.protocol,
-        host: LAB_TARGET,
+        host: addresses.target,
         port,
         delayMs: scenario.builtin.delayMs,
         bodyBytes: scenario.builtin.bodyBytes,
         close: builtinClose(scenario),
       });
     } catch (err) {
-      throw new RuntimeFailure(`lab: the built-in target cannot listen on ${LAB_TARGET}:${port}: ${(err as Error).message}`);
+      throw new RuntimeFailure(`lab: the built-in target cannot listen on ${hostPort(addresses.target, port)}: ${(err as Error).message}`);
     }
   }
-  const url = `${scenario.protocol}://${LAB_TARGET}:${port}${scenario.protocol === 'http' ? scenario.request.path : ''}`;
+  const url = `${scenario.protocol}://${hostPort(addresses.target, port)}${scenario.protocol === 'http' ? scenario.request.path : ''}`;
   const inLab: Scenario = {
     ...scenario,
     target: url,
@@ -88,7 +91,7 @@ async function main(cfg: LabInnerConfig): Promise<number> {
       resultsDir: cfg.resultsDir,
       label: cfg.label,
       signal: controller.signal,
-      onStart: (i) => progress.note(`lab ${cfg.variant ? `variant ${cfg.variant}, ` : ''}run ${i.runId}: ${i.targetUrl} from ${LAB_CLIENT} with ${i.workers} worker${i.workers === 1 ? '' : 's'}`),
+      onStart: (i) => progress.note(`lab ${cfg.variant ? `variant ${cfg.variant}, ` : ''}run ${i.runId}: ${i.targetUrl} from ${addresses.client} with ${i.workers} worker${i.workers === 1 ? '' : 's'}`),
       onProgress: (e, live) => progress.update(e, live),
     });
     stats = thread ? await thread.stats().catch(() => null) : null;
@@ -101,7 +104,7 @@ async function main(cfg: LabInnerConfig): Promise<number> {
   }
 
   // The record as if the target had run on this machine: the scenario as given, the built-in target's counters.
-  const lab: LabInfo = { namespace: cfg.namespace, sysctls: cfg.sysctls, addresses: { client: LAB_CLIENT, target: LAB_TARGET }, variant: cfg.variant };
+  const lab: LabInfo = { namespace: cfg.namespace, sysctls: cfg.sysctls, addresses, variant: cfg.variant };
   const record = outcome.record;
   record.scenario = scenario;
   record.target = { url, builtin: serve === null, stats };

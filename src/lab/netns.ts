@@ -19,8 +19,17 @@ import type { LabInnerConfig, LabNamespace } from './types.js';
 export const LAB_CLIENT = '198.18.0.1';
 /** The built-in target's address in the lab. */
 export const LAB_TARGET = '198.18.0.2';
+/** The client's address in an IPv6 lab (unique local, fd00::/8: not loopback to the kernel). */
+export const LAB_CLIENT6 = 'fd00::1';
+/** The target's address in an IPv6 lab. */
+export const LAB_TARGET6 = 'fd00::2';
 /** The built-in target's port in the lab. */
 export const LAB_TARGET_PORT = 8080;
+
+/** The lab's client and target addresses: IPv4 (198.18.0.1 → 198.18.0.2) or IPv6 (fd00::1 → fd00::2). */
+export function labAddresses(ipv6: boolean): { client: string; target: string } {
+  return ipv6 ? { client: LAB_CLIENT6, target: LAB_TARGET6 } : { client: LAB_CLIENT, target: LAB_TARGET };
+}
 
 /** The compiled inner script (build/src/cli/lab-inner.js). */
 export const INNER_SCRIPT = fileURLToPath(new URL('../cli/lab-inner.js', import.meta.url));
@@ -162,23 +171,52 @@ export function readSysctl(key: string): string | null {
   }
 }
 
-/**
- * Sets up the namespace this process runs in: lo up, the lab addresses (and any extra IPv4 source
- * addresses) on lo, a route so that connections to the target leave from the client address without
- * binding, and the sysctls. Must only be called inside a namespace the lab created.
- */
-export function setupInside(sysctls: Record<string, string>, extraSources: readonly string[]): void {
-  ip(['link', 'set', 'lo', 'up']);
-  const added = new Set<string>();
-  for (const a of [LAB_CLIENT, LAB_TARGET, ...extraSources]) {
-    if (net.isIPv4(a) && !a.startsWith('127.') && !added.has(a)) {
-      ip(['addr', 'add', `${a}/32`, 'dev', 'lo']);
-      added.add(a);
-    }
+/** Makes sure lo has IPv6 in this (the lab's own) namespace; a RuntimeFailure where the kernel has none. */
+function enableIpv6(): void {
+  const key = 'net.ipv6.conf.lo.disable_ipv6';
+  const disabled = readSysctl(key);
+  if (disabled === null) throw new RuntimeFailure('lab: this kernel has no IPv6 (no /proc/sys/net/ipv6; booted with ipv6.disable=1?); run the lab without --ipv6 / lab.ipv6');
+  if (disabled === '0') return;
+  try {
+    writeFileSync(sysctlFile(key), '0\n');
+  } catch (err) {
+    throw new RuntimeFailure(`lab: IPv6 is disabled on the lab's lo and cannot be enabled (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  // Both addresses are local, so the kernel would use the target's own address as the source; this
-  // makes it pick the client address (checked: local 198.18.0.1 -> 198.18.0.2 without bind()).
-  ip(['route', 'replace', 'local', LAB_TARGET, 'dev', 'lo', 'table', 'local', 'proto', 'kernel', 'scope', 'host', 'src', LAB_CLIENT]);
+}
+
+/**
+ * Sets up the namespace this process runs in: lo up, the lab addresses of the family (and the
+ * extra source addresses) on lo, a route so that connections to the target leave from the client
+ * address without binding, and the sysctls. Must only be called inside a namespace the lab created.
+ *
+ * The port sysctls are the net.ipv4 ones for both families: ip_local_port_range, tcp_tw_reuse,
+ * tcp_timestamps and the other net.ipv4.tcp_* keys apply to IPv6 connections too (one per-namespace
+ * setting; checked in a namespace: 50 ports gave 50 IPv6 connections, then EADDRNOTAVAIL).
+ */
+export function setupInside(sysctls: Record<string, string>, extraSources: readonly string[], ipv6 = false): void {
+  ip(['link', 'set', 'lo', 'up']);
+  if (ipv6) enableIpv6();
+  const { client, target } = labAddresses(ipv6);
+  const added = new Set<string>();
+  for (const a of [client, target, ...extraSources]) {
+    if (added.has(a)) continue;
+    if (net.isIPv4(a) && !a.startsWith('127.')) ip(['addr', 'add', `${a}/32`, 'dev', 'lo']);
+    // nodad: usable at once, never `tentative` (Linux skips duplicate address detection on lo; say so anyway).
+    else if (net.isIPv6(a) && a !== '::1') ip(['-6', 'addr', 'add', `${a}/128`, 'dev', 'lo', 'nodad']);
+    added.add(a);
+  }
+  if (ipv6) {
+    // Both addresses are local, so source address selection would pick the target's own address
+    // (RFC 6724 rule 1). A local route's preferred source wins over it, but `route replace` adds a
+    // second route (metric 1024) that the kernel's own (metric 0) hides: the kernel's is deleted and
+    // added again with `src fd00::1` (checked: connect() to fd00::2 without bind() leaves from fd00::1).
+    ip(['-6', 'route', 'del', 'local', target, 'dev', 'lo', 'table', 'local']);
+    ip(['-6', 'route', 'add', 'local', target, 'dev', 'lo', 'table', 'local', 'proto', 'kernel', 'src', client]);
+  } else {
+    // Both addresses are local, so the kernel would use the target's own address as the source; this
+    // makes it pick the client address (checked: local 198.18.0.1 -> 198.18.0.2 without bind()).
+    ip(['route', 'replace', 'local', target, 'dev', 'lo', 'table', 'local', 'proto', 'kernel', 'scope', 'host', 'src', client]);
+  }
   for (const [key, value] of Object.entries(sysctls)) {
     try {
       writeFileSync(sysctlFile(key), `${value}\n`);

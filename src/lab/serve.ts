@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { RuntimeFailure } from '../errors.js';
 import { parseProcNetTcp } from '../monitor/proc-net-tcp.js';
+import { hostPort } from '../vocab/address.js';
 import { findExecutable } from './netns.js';
 
 /** The resolved `lab.serve` block. */
@@ -102,11 +103,11 @@ export async function startServe(spec: ServeSpec, host: string, logFile: string)
   const deadline = Date.now() + spec.ready * 1000;
   while (!isListening(spec.port)) {
     if (exited !== null) {
-      throw new RuntimeFailure(`lab: lab.serve command ended (${exited}) before listening on ${host}:${spec.port}${logTail(logFile)}`);
+      throw new RuntimeFailure(`lab: lab.serve command ended (${exited}) before listening on ${hostPort(host, spec.port)}${logTail(logFile)}`);
     }
     if (Date.now() >= deadline) {
       await serve.stop(1000);
-      throw new RuntimeFailure(`lab: lab.serve command did not listen on ${host}:${spec.port} within ${spec.ready} s (it gets HOST and PORT in its environment)${logTail(logFile)}`);
+      throw new RuntimeFailure(`lab: lab.serve command did not listen on ${hostPort(host, spec.port)} within ${spec.ready} s (it gets HOST and PORT in its environment)${logTail(logFile)}`);
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

@@ -1,10 +1,11 @@
 /**
  * Resolves a scenario's target URL to one address and applies the remote-target guard: only
- * loopback and private-network addresses are load-tested unless the user says otherwise.
+ * loopback, private-network and benchmarking addresses are load-tested unless the user says otherwise.
  */
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { UsageError } from '../errors.js';
+import { unmappedIp } from '../vocab/address.js';
 
 const LOCAL = new net.BlockList();
 LOCAL.addSubnet('127.0.0.0', 8, 'ipv4');
@@ -14,12 +15,17 @@ LOCAL.addSubnet('192.168.0.0', 16, 'ipv4');
 LOCAL.addSubnet('198.18.0.0', 15, 'ipv4');
 LOCAL.addAddress('::1', 'ipv6');
 LOCAL.addSubnet('fc00::', 7, 'ipv6');
+LOCAL.addSubnet('2001:2::', 48, 'ipv6');
 
-/** True for loopback, RFC 1918, RFC 2544 (198.18.0.0/15) and IPv6 loopback/ULA addresses. */
+/**
+ * True for loopback (127.0.0.0/8, ::1), RFC 1918, unique local IPv6 (fc00::/7) and the benchmarking
+ * ranges (198.18.0.0/15, RFC 2544; 2001:2::/48, RFC 5180). An IPv4-mapped IPv6 address
+ * (::ffff:a.b.c.d) is judged by its IPv4 address.
+ */
 export function isLocalAddress(ip: string): boolean {
-  const family = net.isIP(ip);
-  if (family === 0) return false;
-  return LOCAL.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+  if (net.isIP(ip) === 0) return false;
+  const a = unmappedIp(ip);
+  return LOCAL.check(a, net.isIPv4(a) ? 'ipv4' : 'ipv6');
 }
 
 /** A resolved target. */
@@ -28,15 +34,19 @@ export interface TargetAddress {
   port: number;
 }
 
-/** Resolves host:port of a target URL and refuses non-local addresses unless `allowRemote`. */
+/**
+ * Resolves host:port of a target URL and refuses non-local addresses unless `allowRemote`. The
+ * address comes back without brackets (IPv6 in RFC 5952 form), an IPv4-mapped one as its IPv4
+ * address: connections to it are IPv4 connections.
+ */
 export async function resolveTarget(url: string, allowRemote: boolean): Promise<TargetAddress> {
   const u = new URL(url);
   const hostname = u.hostname.replace(/^\[|\]$/g, '');
   const port = u.port === '' ? 80 : Number(u.port);
-  let host = hostname;
+  let host = net.isIP(hostname) === 0 ? hostname : unmappedIp(hostname);
   if (net.isIP(hostname) === 0) {
     try {
-      host = (await lookup(hostname)).address;
+      host = unmappedIp((await lookup(hostname)).address);
     } catch (err) {
       throw new UsageError(`target ${url}: cannot resolve ${hostname} (${(err as NodeJS.ErrnoException).code ?? 'lookup failed'})`);
     }

@@ -3,7 +3,10 @@
  * split into client sockets (local port in the ephemeral range) and server sockets (local port is
  * a listening port), and the port budget per destination.
  */
+import { hostPort, normalDest } from '../vocab/address.js';
 import { MAX_DESTINATIONS, STATE_BY_NUMBER, zeroStates, type DestinationUsage, type SocketScan, type StateCounts } from './types.js';
+
+export { hostPort } from '../vocab/address.js';
 
 const LISTEN = 10;
 const CLOSE = 7;
@@ -46,12 +49,10 @@ export const TIME_LEFT_STEP_MS = 100;
 /** Steps up to the most a record can tell (sock_diag saturates at 65 535 ms; TIME_WAIT is 60 s). */
 const TIME_LEFT_STEPS = Math.ceil(65_536 / TIME_LEFT_STEP_MS);
 
-/** `ip:port`, with IPv6 addresses in brackets. */
-export const hostPort = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
-
 /**
- * A destination key in the form own destinations are matched in: an IPv4-mapped IPv6 address
- * (`[::ffff:1.2.3.4]:80`, what a dual-stack socket reports for an IPv4 peer) as plain IPv4.
+ * A destination key as the socket sources print it (RFC 5952) in the form own destinations are
+ * matched in: an IPv4-mapped IPv6 address (`[::ffff:1.2.3.4]:80`, what a dual-stack socket reports
+ * for an IPv4 peer) as plain IPv4. Cheap: for keys the sources made; `normalDest` takes any text.
  */
 export function canonicalDest(key: string): string {
   const m = /^\[::ffff:(\d+\.\d+\.\d+\.\d+)\]:(\d+)$/i.exec(key);
@@ -72,7 +73,7 @@ export function aggregateScan(
   own: readonly string[] = [],
 ): SocketScan {
   const [lo, hi] = budget.range;
-  const ownKeys = new Set(own.map(canonicalDest));
+  const ownKeys = new Set(own.map(normalDest));
   const ownPorts = new Set([...ownKeys].map((k) => Number(k.slice(k.lastIndexOf(':') + 1))));
   let ownServerTimeWait = 0;
   const listening = new Set<number>();
@@ -127,8 +128,8 @@ export function aggregateScan(
   for (const d of ranked.slice(MAX_DESTINATIONS)) if (isOwn(d)) kept.push(d);
   const seen = new Set(kept.map((d) => canonicalDest(d.dest)));
   for (const key of own) {
-    if (seen.has(canonicalDest(key))) continue;
-    seen.add(canonicalDest(key));
+    if (seen.has(normalDest(key))) continue;
+    seen.add(normalDest(key));
     kept.push({ dest: key, inUse: 0, timeWait: 0, established: 0, bySource: new Map(), left: undefined });
   }
   const destinations: DestinationUsage[] = kept.map((d) => {

@@ -3,6 +3,7 @@
  * second of the run, the port-budget peaks, and how the monitor itself fared.
  */
 import type { BaselineDestination, DestinationSummary, MonitorInfo, PortsSummary, RunRecord, TimelineSockets } from '../record/types.js';
+import { normalDest } from '../vocab/address.js';
 import { canonicalDest, TIME_LEFT_STEP_MS } from './aggregate.js';
 import type { SamplerStatus } from './sampler.js';
 import { MAX_DESTINATIONS, type DestinationUsage, type MonitorSample, type SocketScan } from './types.js';
@@ -36,7 +37,7 @@ export interface FoldOptions {
 
 /** Splits a scan's destinations into the own ones and the rest. */
 function splitter(own: readonly string[]): (scan: SocketScan) => { own: DestinationUsage[]; other: DestinationUsage[] } {
-  const keys = new Set(own.map(canonicalDest));
+  const keys = new Set(own.map(normalDest));
   return (scan) => {
     const mine: DestinationUsage[] = [];
     const other: DestinationUsage[] = [];
@@ -112,7 +113,7 @@ export function expiryFromStart(left: readonly number[] | null | undefined, ageS
 
 /** Client sockets before the load, per destination: the own ones first (listed even when idle). */
 function baselineByDestination(scan: SocketScan, own: readonly string[], ageS: number): BaselineDestination[] {
-  const keys = new Set(own.map(canonicalDest));
+  const keys = new Set(own.map(normalDest));
   // No TIME_WAIT: an empty histogram where the source has timers (sockdiag, /proc), else null.
   const none = scan.source === 'netstat' ? null : [];
   const entry = (d: DestinationUsage, isOwn: boolean): BaselineDestination => ({
@@ -123,7 +124,7 @@ function baselineByDestination(scan: SocketScan, own: readonly string[], ageS: n
     timeWaitExpiry: d.timeWait === 0 ? none : expiryFromStart(d.timeWaitLeft, ageS),
   });
   const mine = own.map((key) => {
-    const d = scan.destinations.find((x) => canonicalDest(x.dest) === canonicalDest(key));
+    const d = scan.destinations.find((x) => canonicalDest(x.dest) === normalDest(key));
     return d ? entry(d, true) : { dest: key, own: true, inUse: 0, timeWait: 0, timeWaitExpiry: none };
   });
   const others = scan.destinations.filter((d) => d.inUse > 0 && !d.own && !keys.has(canonicalDest(d.dest))).map((d) => entry(d, false));

@@ -3,6 +3,7 @@
  * widens past 9999, so never by column offsets); addresses are hex in host byte order.
  */
 
+import { formatIpv6 } from '../vocab/address.js';
 import type { ParsedRow } from './aggregate.js';
 
 /** TCP states by their /proc hex code. */
@@ -27,16 +28,15 @@ function ipv4(hex: string): string {
 }
 
 function ipv6(hex: string): string {
-  const words: string[] = [];
-  for (let i = 0; i < 32; i += 8) {
-    const w = hex.slice(i, i + 8);
-    // Each 32-bit word is in host (little-endian) order.
-    const be = w.slice(6, 8) + w.slice(4, 6) + w.slice(2, 4) + w.slice(0, 2);
-    words.push(be.slice(0, 4), be.slice(4, 8));
+  const groups = new Array<number>(8);
+  for (let i = 0; i < 4; i++) {
+    // Each 32-bit word is in host (little-endian) order: its bytes reversed give two groups.
+    const w = parseInt(hex.slice(i * 8, i * 8 + 8), 16);
+    const be = (((w & 0xff) << 24) | ((w & 0xff00) << 8) | ((w >>> 8) & 0xff00) | (w >>> 24)) >>> 0;
+    groups[i * 2] = be >>> 16;
+    groups[i * 2 + 1] = be & 0xffff;
   }
-  const v4mapped = words.slice(0, 5).every((x) => x === '0000') && words[5] === 'ffff';
-  if (v4mapped) return `::ffff:${ipv4(hex.slice(24, 32))}`;
-  return words.map((x) => parseInt(x, 16).toString(16)).join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+  return formatIpv6(groups);
 }
 
 function endpoint(field: string): [string, number] | null {

@@ -16,6 +16,7 @@
  * `dump()` is synchronous: it blocks the event loop for the length of the kernel dump.
  */
 import { loadAddon } from '../native-addon.js';
+import { formatIpv6 } from '../vocab/address.js';
 
 /** Bytes per record in a dump Buffer. */
 export const RECORD_BYTES = 40;
@@ -140,28 +141,9 @@ function isV4Mapped(buf: Buffer, at: number): boolean {
 
 /** RFC 5952 text, as Node prints addresses: '::1', 'fe80::1', '::ffff:1.2.3.4'. */
 function ipv6At(buf: Buffer, at: number): string {
-  if (isV4Mapped(buf, at)) return `::ffff:${ipv4At(buf, at + 12)}`;
-  const w: number[] = [];
-  for (let i = 0; i < 16; i += 2) w.push((buf[at + i]! << 8) | buf[at + i + 1]!);
-  // The longest run (>= 2) of zero words, the first one on a tie, becomes '::'.
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number, b: number): string => w.slice(a, b).map((x) => x.toString(16)).join(':');
-  if (best < 0) return hex(0, 8);
-  return `${hex(0, best)}::${hex(best + bestLen, 8)}`;
+  const w = new Array<number>(8);
+  for (let i = 0; i < 8; i++) w[i] = (buf[at + 2 * i]! << 8) | buf[at + 2 * i + 1]!;
+  return formatIpv6(w);
 }
 
 /** The local or remote address of the record at `offset`, as text. */
@@ -192,17 +174,33 @@ export type DestinationCache = Map<number, string>;
 
 const V4_MAPPED_TAG = 2 ** 48;
 
+/** The last IPv6 destination `destinationKey` formatted: its port and address bytes, and its key. */
+const lastV6Bytes = new Uint8Array(18);
+let lastV6Key: string | null = null;
+
+/** Whether the port and address at `at` (18 bytes) are the last IPv6 destination's. */
+function isLastV6(buf: Buffer, at: number): boolean {
+  if (lastV6Key === null) return false;
+  for (let i = 17; i >= 0; i--) if (buf[at + (i < 2 ? i : i + 16)] !== lastV6Bytes[i]) return false;
+  return true;
+}
+
 /**
  * 'ip:port' of the record's remote end ('[v6]:port' for IPv6, like the aggregator's keys). IPv4 and
  * v4-mapped destinations are looked up by a number (address * 65536 + port), so the string is
- * built once per distinct destination; other IPv6 destinations are formatted each time.
+ * built once per distinct destination; other IPv6 destinations are formatted unless they are the
+ * previous one's (most sockets of a load go to one destination).
  */
 export function destinationKey(buf: Buffer, offset: number, cache: DestinationCache): string {
   const port = (buf[offset + 6]! << 8) | buf[offset + 7]!;
   let at = offset + 24;
   let tag = 0;
   if (buf[offset] === 6) {
-    if (!isV4Mapped(buf, at)) return `[${ipv6At(buf, at)}]:${port}`;
+    if (!isV4Mapped(buf, at)) {
+      if (isLastV6(buf, offset + 6)) return lastV6Key!;
+      for (let i = 0; i < 18; i++) lastV6Bytes[i] = buf[offset + 6 + (i < 2 ? i : i + 16)]!;
+      return (lastV6Key = `[${ipv6At(buf, at)}]:${port}`);
+    }
     at += 12;
     tag = V4_MAPPED_TAG;
   }

@@ -1,5 +1,7 @@
 /** Human-readable lines for monitor samples (`portstorm monitor`). */
+import { canonicalDest } from '../monitor/aggregate.js';
 import type { MonitorSample } from '../monitor/types.js';
+import { normalDest } from '../vocab/address.js';
 import { ms, num, pct as share } from '../vocab/format.js';
 
 const pct = (x: number | null): string => (x === null ? 'n/a' : share(x));
@@ -11,7 +13,8 @@ export function sampleLine(s: MonitorSample, usable: number | null, dest: string
   const parts = [time, `TIME_WAIT ${tw === null ? 'n/a' : num(tw)}`];
   const scan = s.scan;
   if (scan) {
-    const d = dest ? scan.destinations.find((x) => x.dest === dest) : scan.destinations[0];
+    const want = dest === null ? null : normalDest(dest);
+    const d = want ? scan.destinations.find((x) => canonicalDest(x.dest) === want) : scan.destinations[0];
     parts.push(`established ${num(scan.states.established)}`);
     if (d) parts.push(`in use ${num(d.inUse)}${usable ? `/${num(usable)}` : ''} (${pct(d.utilization)}) → ${d.dest}`);
     else parts.push(dest ? `no sockets → ${dest}` : 'no client sockets');

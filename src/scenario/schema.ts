@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { unmappedIp } from '../vocab/address.js';
 import { sysctlProblem } from './sysctls.js';
 import { isVariantName, parseVariant } from './variant.js';
 
@@ -52,6 +53,7 @@ const connection = z.strictObject({
   reuse: z.boolean().default(false),
   poolSize: positiveInt.default(50),
   close: z.enum(['client', 'server', 'reset']).default('client'),
+  /** Source addresses, used round-robin; resolved to one textual form (IPv6 per RFC 5952, an IPv4-mapped one as IPv4). */
   localAddresses: z
     .array(z.string().refine((a) => isIP(a) !== 0, 'expected an IPv4 or IPv6 address'))
     .default([]),
@@ -161,6 +163,8 @@ const labVariant = z.preprocess(
 
 /** `portstorm lab` settings; ignored by `portstorm run`. */
 const lab = z.strictObject({
+  /** true: an IPv6 lab, the client on fd00::1 and the target on fd00::2 (else 198.18.0.1 and 198.18.0.2). */
+  ipv6: z.boolean().optional(),
   portRange: z
     .string()
     .transform((v, ctx) => {
@@ -249,6 +253,7 @@ export const scenarioSchema = z
     const urlPath = urlProtocol === 'http' ? new URL(s.target).pathname + new URL(s.target).search : '/';
     return {
       ...s,
+      connection: { ...s.connection, localAddresses: s.connection.localAddresses.map(unmappedIp) },
       protocol,
       request: { ...s.request, path: s.request.path ?? urlPath },
       expectBytes: s.expectBytes ?? Buffer.byteLength(s.payload),

@@ -4,13 +4,19 @@
  *   (`bind:EADDRNOTAVAIL`), a real exhaustion fails connect() (`connect:EADDRNOTAVAIL`), on both engines;
  * - the port budget of two sources × two destinations with 200 ports and TIME_WAIT reuse off: ~200 per
  *   source across both destinations when bind() picks the port (node:net), ~200 per source and
- *   destination when connect() does (the native engine with IP_BIND_ADDRESS_NO_PORT).
+ *   destination when connect() does (the native engine with IP_BIND_ADDRESS_NO_PORT);
+ * - the same over IPv6 (fd00::1 and fd00::11 toward fd00::2 and fd00::3): the engine sets
+ *   IP_BIND_ADDRESS_NO_PORT at level IPPROTO_IP on its AF_INET6 sockets too (Linux's
+ *   ipv6_setsockopt hands SOL_IP options to the IPv4 code, which sets the flag that inet6_bind
+ *   reads), and
+ *   net.ipv4.ip_local_port_range and tcp_tw_reuse bound IPv6 connections as well.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadNativeEngine } from '../../src/load/transport/native-engine.js';
 import type { RunRecord } from '../../src/record/types.js';
 import type { SourceBudgetProbe } from '../fixtures/source-budget-probe.js';
+import { hostPort } from '../../src/vocab/address.js';
 import { fixture, runInNetns } from '../helpers/netns.js';
 
 const ENGINES = ['js', 'native'] as const;
@@ -64,41 +70,49 @@ describe('source addresses (network namespace)', () => {
     });
   }
 
-  describe('two sources × two destinations, 200 ports, TIME_WAIT reuse off', () => {
-    const SOURCES = ['198.18.0.1', '198.18.0.11'];
-    const DESTINATIONS: Array<[string, number]> = [
-      ['198.18.0.2', 8080],
-      ['198.18.0.3', 8080],
-    ];
-    const SETUP = [
-      ...[...SOURCES, ...DESTINATIONS.map(([h]) => h)].map((a) => `ip addr add ${a}/32 dev lo`),
-      'echo "40000 40199" > /proc/sys/net/ipv4/ip_local_port_range',
-      NO_REUSE,
-    ];
-    const probe = (engine: Engine): SourceBudgetProbe =>
-      runInNetns<SourceBudgetProbe>(
-        fixture('source-budget-probe.js'),
-        [JSON.stringify({ engine, sources: SOURCES, destinations: DESTINATIONS, attempts: 1200, concurrency: 4, deadlineMs: 30_000 })],
-        SETUP,
-      );
+  for (const family of [4, 6] as const) {
+    describe(`IPv${family}: two sources × two destinations, 200 ports, TIME_WAIT reuse off`, () => {
+      const SOURCES = family === 4 ? ['198.18.0.1', '198.18.0.11'] : ['fd00::1', 'fd00::11'];
+      const DESTINATIONS: Array<[string, number]> =
+        family === 4
+          ? [
+              ['198.18.0.2', 8080],
+              ['198.18.0.3', 8080],
+            ]
+          : [
+              ['fd00::2', 8080],
+              ['fd00::3', 8080],
+            ];
+      const SETUP = [
+        ...[...SOURCES, ...DESTINATIONS.map(([h]) => h)].map((a) => (family === 4 ? `ip addr add ${a}/32 dev lo` : `ip -6 addr add ${a}/128 dev lo nodad`)),
+        'echo "40000 40199" > /proc/sys/net/ipv4/ip_local_port_range',
+        NO_REUSE,
+      ];
+      const probe = (engine: Engine): SourceBudgetProbe =>
+        runInNetns<SourceBudgetProbe>(
+          fixture('source-budget-probe.js'),
+          [JSON.stringify({ engine, sources: SOURCES, destinations: DESTINATIONS, attempts: 1200, concurrency: 4, deadlineMs: 30_000 })],
+          SETUP,
+        );
 
-    it('bind() before connect() (node:net): ~200 connections per source across both destinations, then connect:EADDRINUSE', () => {
-      const p = probe('js');
-      assert.equal(p.sourceStrategy, 'bind');
-      assert.equal(p.attempted, 1200);
-      near(p.completed, 400, 0.05, `completed ${JSON.stringify(p)}`);
-      for (const [h, port] of DESTINATIONS) near(p.completedByDestination[`${h}:${port}`] ?? 0, 200, 0.1, `toward ${h}`);
-      // The implicit bind finds no port of the source free; Node reports it from connect().
-      assert.deepEqual(Object.keys(p.failures), ['connect:EADDRINUSE'], JSON.stringify(p.failures));
-    });
+      it('bind() before connect() (node:net): ~200 connections per source across both destinations, then connect:EADDRINUSE', () => {
+        const p = probe('js');
+        assert.equal(p.sourceStrategy, 'bind');
+        assert.equal(p.attempted, 1200);
+        near(p.completed, 400, 0.05, `completed ${JSON.stringify(p)}`);
+        for (const [h, port] of DESTINATIONS) near(p.completedByDestination[hostPort(h, port)] ?? 0, 200, 0.1, `toward ${h}`);
+        // The implicit bind finds no port of the source free; Node reports it from connect().
+        assert.deepEqual(Object.keys(p.failures), ['connect:EADDRINUSE'], JSON.stringify(p.failures));
+      });
 
-    it('IP_BIND_ADDRESS_NO_PORT (native): ~200 per source and destination, twice as many, then connect:EADDRNOTAVAIL', () => {
-      const p = probe('native');
-      assert.equal(p.sourceStrategy, 'bind-no-port');
-      assert.equal(p.attempted, 1200);
-      near(p.completed, 800, 0.05, `completed ${JSON.stringify(p)}`);
-      for (const [h, port] of DESTINATIONS) near(p.completedByDestination[`${h}:${port}`] ?? 0, 400, 0.1, `toward ${h}`);
-      assert.deepEqual(Object.keys(p.failures), ['connect:EADDRNOTAVAIL'], JSON.stringify(p.failures));
+      it('IP_BIND_ADDRESS_NO_PORT (native): ~200 per source and destination, twice as many, then connect:EADDRNOTAVAIL', () => {
+        const p = probe('native');
+        assert.equal(p.sourceStrategy, 'bind-no-port');
+        assert.equal(p.attempted, 1200);
+        near(p.completed, 800, 0.05, `completed ${JSON.stringify(p)}`);
+        for (const [h, port] of DESTINATIONS) near(p.completedByDestination[hostPort(h, port)] ?? 0, 400, 0.1, `toward ${h}`);
+        assert.deepEqual(Object.keys(p.failures), ['connect:EADDRNOTAVAIL'], JSON.stringify(p.failures));
+      });
     });
-  });
+  }
 });

@@ -11,14 +11,15 @@ import { exhaustionSignalCounts } from '../../analysis/exhaustion.js';
 import { compareRuns } from '../../compare/compare.js';
 import { ExitCode, PortstormError, RuntimeFailure, UsageError } from '../../errors.js';
 import { kneeGroupIndex, labUsablePorts, predictedKnee, searchKnee, type KneeResult } from '../../lab/knee.js';
-import { detectNamespace, spawnLab, type LabChild } from '../../lab/netns.js';
+import { detectNamespace, labAddresses, spawnLab, type LabChild } from '../../lab/netns.js';
 import { labSysctls, parseSysctlFlag } from '../../scenario/sysctls.js';
 import type { LabInnerConfig, LabInnerResult, LabNamespace } from '../../lab/types.js';
 import { parseVariant, type LabVariant } from '../../scenario/variant.js';
 import { checkOutputDir, fallbackDir, readRunRecord, writeBeside } from '../../record/run-file.js';
 import type { RunRecord } from '../../record/types.js';
 import { renderCompareText } from '../../report/compare-text.js';
-import { displayArg, loadScenario } from '../../scenario/load.js';
+import { displayArg, loadScenario, type Override } from '../../scenario/load.js';
+import { sourceFamilyProblem } from '../../scenario/source-family.js';
 import type { Scenario } from '../../scenario/schema.js';
 import { defineCommand } from '../command.js';
 import { num, orDash, rate, sec } from '../../vocab/format.js';
@@ -34,6 +35,7 @@ export interface LabArgs {
   'find-knee'?: boolean;
   'knee-probes'?: number;
   'knee-max-rate'?: number;
+  ipv6?: boolean;
   json: boolean;
   quiet: boolean;
 }
@@ -63,6 +65,15 @@ function checkTarget(file: string, s: Scenario): void {
       `${file}: target: the lab runs the built-in target or lab.serve (got ${s.target}); set target: builtin, or lab.serve: "<command that listens on $HOST:$PORT>"`,
     );
   }
+  const ipv6 = s.lab?.ipv6 === true;
+  const hint = ipv6 ? 'give IPv6 source addresses (e.g. fd00::11), or run the lab without --ipv6 / lab.ipv6' : 'give IPv4 source addresses (e.g. 198.18.0.11), or run an IPv6 lab (--ipv6, or lab.ipv6: true)';
+  const problem = sourceFamilyProblem(s.connection.localAddresses, labAddresses(ipv6).target, 'the lab\'s target', hint);
+  if (problem !== null) throw new UsageError(`${displayArg(file)}: ${problem}`);
+}
+
+/** The scenario overrides of the command line: `--set`, and `--ipv6` as `lab.ipv6=true`. */
+function overridesOf(argv: LabArgs): Override[] {
+  return argv.ipv6 ? [...argv.set, { set: 'lab.ipv6=true', from: '--ipv6' }] : argv.set;
 }
 
 /** Runs plans one after another, each in its own namespace; stops at the first interruption. */
@@ -153,7 +164,7 @@ function variantPlans(file: string, base: Scenario, argv: LabArgs, baseSysctls: 
   if (new Set(variants.map((v) => v.name)).size !== variants.length) throw new UsageError('--variant: variant names must differ');
   return Promise.all(
     variants.map(async (v) => {
-      const overrides = [...argv.set, ...v.sets.map((set) => ({ set, from: v.from }))];
+      const overrides = [...overridesOf(argv), ...v.sets.map((set) => ({ set, from: v.from }))];
       const scenario = v.sets.length > 0 ? await loadScenario(file, overrides) : base;
       checkTarget(file, scenario);
       const sysctls = { ...baseSysctls };
@@ -202,6 +213,7 @@ export const labCommand = defineCommand<LabArgs>({
       .option('port-range', { type: 'string', describe: 'the namespace\'s ip_local_port_range (default 40000-40999, or lab.portRange)' })
       .option('sysctl', { type: 'string', array: true, default: [], describe: 'a namespace sysctl: --sysctl net.ipv4.tcp_tw_reuse=1' })
       .option('variant', { type: 'string', array: true, default: [], describe: 'run once per variant and compare: name[:sysctl.<key>=<v>|path=<v>,...] (replaces lab.variants)' })
+      .option('ipv6', { type: 'boolean', default: false, describe: 'an IPv6 lab: client fd00::1, target fd00::2 (http://[fd00::2]:8080/); the same as lab.ipv6: true' })
       .option('find-knee', { type: 'boolean', default: false, describe: 'find the highest rate that lasts the duration without exhaustion errors (one arrival-rate group)' })
       .option('knee-probes', { type: 'number', default: 8, describe: 'with --find-knee: at most this many runs' })
       .option('knee-max-rate', { type: 'number', default: 100_000, describe: 'with --find-knee: never probe above this rate' })
@@ -212,9 +224,10 @@ export const labCommand = defineCommand<LabArgs>({
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
       .example('$0 lab scenarios/lab-exhaustion.yaml', 'reproduce client port exhaustion in seconds')
       .example('$0 lab s.yaml --variant baseline --variant "tw-reuse:sysctl.net.ipv4.tcp_tw_reuse=1" --variant "rst:connection.close=reset"', 'try fixes side by side')
+      .example('$0 lab s.yaml --ipv6', 'the same over IPv6, fd00::1 → fd00::2')
       .example('$0 lab s.yaml --find-knee', 'the highest new-connection rate the port range sustains for the duration') as never,
   async run(argv) {
-    const base = await loadScenario(argv.scenario, argv.set);
+    const base = await loadScenario(argv.scenario, overridesOf(argv));
     checkTarget(argv.scenario, base);
     const baseSysctls = labSysctls(argv['port-range'], argv.sysctl, { portRange: base.lab?.portRange, sysctls: base.lab?.sysctls });
     const findKnee = argv['find-knee'] === true;

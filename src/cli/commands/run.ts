@@ -4,7 +4,7 @@ import { prepareFdLimits } from '../../limits.js';
 import { renderTextSummary } from '../../report/text.js';
 import { DEFAULT_CHECKPOINT_INTERVAL_S, runScenario } from '../../run.js';
 import { checkOutputDir } from '../../record/run-file.js';
-import { loadScenario } from '../../scenario/load.js';
+import { displayArg, loadScenario } from '../../scenario/load.js';
 import { parseDuration } from '../../scenario/schema.js';
 import { defineCommand } from '../command.js';
 import { createProgress } from '../progress.js';
@@ -79,6 +79,7 @@ export const runCommand = defineCommand<RunArgs>({
           progress.note(`cannot write a checkpoint to ${c.file} (${c.error}); the run goes on`);
         },
         resultsDir: argv.out,
+        scenarioSource: displayArg(argv.scenario),
         label: argv.label ?? null,
         allowRemote: argv['allow-remote'] || undefined,
         signal: controller.signal,
