@@ -234,7 +234,7 @@ export function tlsFailures(f: Facts): Verdict | null {
   for (const [code] of codes.slice(0, 5)) {
     const { why, fix } = explainTlsCode(code);
     evidence.push(`${code}: ${why}.`);
-    if (fix) advice.push(`${code}: ${fix[0]!.toUpperCase()}${fix.slice(1)}.`);
+    if (fix) advice.push(`${code}: ${fix}.`);
   }
   const handshakes = r.totals.tlsHandshakes ?? 0;
   if (handshakes > 0) evidence.push(`${num(handshakes)} handshakes succeeded.`);
