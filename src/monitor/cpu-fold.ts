@@ -31,7 +31,8 @@ function valueAt(points: readonly Point[], x: number): number[] | null {
   }
   const a = points[lo]!;
   const b = points[hi]!;
-  if (b.at === a.at) return a.values;
+  if (x === a.at) return a.values;
+  if (x === b.at) return b.values;
   if (b.at - a.at > MAX_GAP_MS) return null;
   const f = (x - a.at) / (b.at - a.at);
   return a.values.map((v, i) => v + f * (b.values[i]! - v));
