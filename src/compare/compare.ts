@@ -264,6 +264,8 @@ interface MetricDef {
   samples?: (e: TimelineEntry) => number | null;
   /** Error counts: events and the requests they happened in. */
   count?: (f: RunFigures) => { k: number; exposure: number };
+  /** What the exposure counts (default `requests`). */
+  exposureOf?: string;
   exact?: boolean;
   /** Latency figures: which coverage they have. */
   coverage?: LatencySource;
@@ -321,6 +323,7 @@ function tlsDefs(): MetricDef[] {
     {
       key: 'tlsResumedRate', label: 'TLS resumed share', unit: 'ratio', better: 'higher', value: (f) => f.tlsResumedRate ?? null,
       count: (f) => ({ k: f.totals.tlsResumed ?? 0, exposure: f.totals.tlsHandshakes ?? 0 }),
+      exposureOf: 'handshakes',
     },
   ];
 }
@@ -440,11 +443,12 @@ interface Onsets {
 function judgeCount(def: MetricDef, fb: RunFigures, fc: RunFigures): Judged {
   const x = def.count!(fb);
   const y = def.count!(fc);
-  if (x.exposure <= 0 || y.exposure <= 0) return { test: 'exact', p: null, samples: null, assessment: 'inconclusive', note: 'no requests in a run', effect: null };
+  const of = def.exposureOf ?? 'requests';
+  if (x.exposure <= 0 || y.exposure <= 0) return { test: 'exact', p: null, samples: null, assessment: 'inconclusive', note: `no ${of} in a run`, effect: null };
   const t = poissonRatesTest(x.k, x.exposure, y.k, y.exposure);
   const p = round4(t.p);
   const side = (k: number, n: number) => `${k === 0 ? 'none' : num(k)} of ${num(n)}`;
-  const note = `${side(x.k, x.exposure)} → ${side(y.k, y.exposure)} requests`;
+  const note = `${side(x.k, x.exposure)} → ${side(y.k, y.exposure)} ${of}`;
   const effect: EffectSize = {
     measure: 'rate-ratio',
     level: 0.95,
