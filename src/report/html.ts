@@ -199,7 +199,7 @@ ${row('corrected', r.latencyMs)}${row('uncorrected', r.latencyUncorrectedMs)}${r
 </tbody></table></section>`;
 }
 
-/** The TLS settings and handshakes, and how the target's name was resolved and looked up. */
+/** The TLS settings and handshakes, and the lookups of a `dns: per-connection` run (the resolution is in the header). */
 function renderTlsDns(r: RunRecord): string {
   if (!hasTlsOrDns(r)) return '';
   const rows: Array<[string, string]> = [];
@@ -212,10 +212,9 @@ function renderTlsDns(r: RunRecord): string {
     const insecure = r.target.tls?.insecure ?? r.scenario.tls?.insecure ?? false;
     rows.push(['TLS settings', insecure ? `<span class="badge warn">insecure</span> ${e(settings)}` : e(settings)]);
   }
-  const resolved = resolutionLine(r);
-  if (resolved) rows.push(['Resolved', e(resolved)]);
   const lookups = lookupCounts(r);
   if (lookups !== null) rows.push(['Lookups', e(lookups)]);
+  if (rows.length === 0) return '';
   return `<section class="card" id="tls-dns"><h2>TLS and DNS</h2>${kvTable(rows)}</section>`;
 }
 
