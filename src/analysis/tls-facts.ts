@@ -10,7 +10,7 @@ import { usesTls } from '../scenario/schema.js';
 export function isTlsRun(r: RunRecord): boolean {
   if (r.tlsMs !== undefined || r.totals.tlsHandshakes !== undefined || (r.target.tls ?? null) !== null) return true;
   const s = r.scenario as Partial<RunRecord['scenario']>;
-  return typeof s.target === 'string' && s.builtin !== undefined && usesTls({ target: s.target, builtin: s.builtin });
+  return typeof s.target === 'string' && s.builtin !== undefined && usesTls({ target: s.target, builtin: s.builtin }) === true;
 }
 
 /** Whether the run looked the target's name up for every new connection. */
