@@ -7,6 +7,7 @@
  */
 import type { BaselineDestination, Capacity, HostInfo, RunRecord, SourceStrategy, TimelineEntry, TimeWaitSide } from '../record/types.js';
 import { isLoopbackIp, splitHostPort } from '../vocab/address.js';
+import { DNS_CODES } from '../vocab/failure.js';
 import { num } from '../vocab/format.js';
 
 /** Linux's TCP_TIMEWAIT_LEN (include/net/tcp.h; not tunable). */
@@ -226,9 +227,19 @@ function targetIsLoopback(r: RunRecord): boolean {
   }
 }
 
-/** New connection attempts in one second: every request without reuse, opened connections with it. */
+/** Failure codes only a lookup gives (DNS_CODES less ECONNREFUSED, which a connect() gives too). */
+const LOOKUP_ONLY_CODES = [...DNS_CODES].filter((c) => c !== 'ECONNREFUSED');
+
+/**
+ * New connection attempts in one second: every request without reuse, opened connections with it.
+ * With `dns: per-connection` a request whose lookup failed never reached connect(), so it took no
+ * port: those are left out.
+ */
 export function connectionAttempts(r: RunRecord, e: TimelineEntry): number {
-  return r.scenario.connection.reuse ? e.connectionsOpened : e.attempted;
+  if (r.scenario.connection.reuse) return e.connectionsOpened;
+  if (r.scenario.dns !== 'per-connection') return e.attempted;
+  const lookupFailed = LOOKUP_ONLY_CODES.reduce((a, c) => a + (e.errors[c] ?? 0), 0);
+  return Math.max(e.connectionsOpened, e.attempted - lookupFailed);
 }
 
 /** Client TIME_WAIT toward the run's destinations; in older records (no `ownTimeWait`) host TIME_WAIT

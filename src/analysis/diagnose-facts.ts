@@ -79,6 +79,26 @@ export function codeCount(r: RunRecord, code: string): number {
   return Math.max(r.errors[code] ?? 0, byPhase);
 }
 
+/**
+ * Failures with `code` outside the `dns` phase: a resolver that refuses a query gives ECONNREFUSED
+ * too, which says nothing of the target. Records without phases count every failure of the code.
+ */
+export function codeCountBeyondDns(r: RunRecord, code: string): number {
+  const phased = Object.entries(r.errorsByPhase).filter(([key]) => key.endsWith(`:${code}`));
+  if (phased.length === 0) return r.errors[code] ?? 0;
+  return phased.reduce((a, [key, n]) => a + (key.startsWith('dns:') ? 0 : n), 0);
+}
+
+/** Failures in `phase` by code, most first (from `errorsByPhase`). */
+export function phaseFailures(r: RunRecord, phase: string): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  for (const [key, n] of Object.entries(r.errorsByPhase)) {
+    const i = key.indexOf(':');
+    if (n > 0 && key.slice(0, i) === phase) out.push([key.slice(i + 1), n]);
+  }
+  return out.sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+}
+
 /** Sum of a kernel counter over the timeline; null when no second had it. */
 export function counterSum(f: Facts, name: string): number | null {
   let sum: number | null = null;

@@ -3,7 +3,7 @@
  * a target that refuses connections, and the conntrack table. Pure.
  */
 import type { NofileAdjustment, Verdict } from '../record/types.js';
-import { codeCount, counterFirst, counterSum, type Facts, peakSockets } from './diagnose-facts.js';
+import { codeCount, codeCountBeyondDns, counterFirst, counterSum, type Facts, peakSockets } from './diagnose-facts.js';
 import { num, pct, sec } from '../vocab/format.js';
 import { firstFailureAt } from './exhaustion.js';
 
@@ -118,9 +118,9 @@ export function listenBacklogOverflow(f: Facts): Verdict | null {
  */
 export function targetUnreachable(f: Facts): Verdict | null {
   const { r } = f;
-  const refused = codeCount(r, 'ECONNREFUSED');
+  const refused = codeCountBeyondDns(r, 'ECONNREFUSED');
   if (refused === 0 || refused < 0.9 * f.failed) return null;
-  const began = firstFailureAt(r, 'ECONNREFUSED') ?? 0;
+  const began = firstFailureAt(r, 'ECONNREFUSED', (p) => p !== 'dns') ?? 0;
   const completedBefore = f.timeline.filter((e) => e.t < Math.floor(began)).reduce((a, e) => a + e.completed, 0);
   const completedAfter = f.timeline.filter((e) => e.t > Math.floor(began)).reduce((a, e) => a + e.completed, 0);
   const where = targetAddress(r.target.url);

@@ -37,6 +37,9 @@ export function clientPortExhaustion(f: Facts): Verdict | null {
     evidence.push(`Peak: ${num(r.ports.peakInUse)} ports in use toward ${r.ports.busiestDestination ?? 'one destination'} (${pct(r.ports.peakUtilization)}), ${num(r.ports.peakTimeWait)} in TIME_WAIT.`);
   }
   evidence.push(...modelSentences(f));
+  if ((r.totals.tlsHandshakes ?? 0) > 0) {
+    evidence.push('The connections spoke TLS, which does not change where TIME_WAIT lands: the side that closes the TCP connection first holds it, after the TLS close_notify as after any other last byte.');
+  }
   const warn = warningSentence(f);
   if (warn) evidence.push(warn);
   evidence.push(...sourceAddressSentences(f));

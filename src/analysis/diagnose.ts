@@ -4,10 +4,13 @@
  */
 import type { Exhaustion, RunRecord, Verdict } from '../record/types.js';
 import { counterSum, type Facts, factsOf } from './diagnose-facts.js';
-import { num, pct, sec } from '../vocab/format.js';
+import { ms, num, pct, rate, sec } from '../vocab/format.js';
 import { conntrackFull, fdExhaustion, listenBacklogOverflow, targetUnreachable } from './diagnose-other.js';
 import { clientPortExhaustion, destinationSentences, noClientTimeWait, secondsLeftAtPeak, serverTimeWait, timeWaitBucketOverflow } from './diagnose-ports.js';
 import { sourceAddressUnavailable } from './diagnose-sources.js';
+import { dnsFailures } from './diagnose-dns.js';
+import { tlsFailures, tlsHandshakeBound } from './diagnose-tls.js';
+import { resumedShare, tlsSummaryOf } from './tls-facts.js';
 import { analyzeExhaustion } from './exhaustion.js';
 
 const SEVERITY_RANK: Record<Verdict['severity'], number> = { critical: 0, warning: 1, info: 2 };
@@ -22,9 +25,12 @@ const RULES: Array<(f: Facts) => Verdict | null> = [
   fdExhaustion,
   conntrackFull,
   targetUnreachable,
+  dnsFailures,
+  tlsFailures,
   listenBacklogOverflow,
   timeWaitBucketOverflow,
   serverTimeWait,
+  tlsHandshakeBound,
 ];
 
 /**
@@ -100,6 +106,12 @@ function healthy(f: Facts): Verdict | null {
       evidence.push(`${head} (${ratio.toFixed(1)}× it)${when}; this run lasted ${sec(r.durationS)}; ${why}.`);
       if (left !== null && left > r.durationS && !f.loopback) advice.push(`Run longer than ${sec(left)} to see whether ports run out at this rate.`);
     }
+  }
+  const tls = tlsSummaryOf(r);
+  const handshakes = r.totals.tlsHandshakes ?? 0;
+  if (tls && handshakes > 0) {
+    const perS = r.durationS > 0 ? `, ${rate(handshakes / r.durationS)}` : '';
+    evidence.push(`TLS: ${num(handshakes)} handshakes${perS}, p50 ${ms(tls.p50)}, p99 ${ms(tls.p99)}; ${pct(resumedShare(r) ?? 0)} resumed a session.`);
   }
   if (f.loopback && r.host.tcpTwReuse === 2) {
     const recycled = counterSum(f, 'TWRecycled') ?? 0;

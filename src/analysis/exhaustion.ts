@@ -18,9 +18,11 @@ const CONNECT_SIGNALS: Record<string, ReadonlySet<string>> = {
   win32: new Set(['EADDRINUSE', 'ENOBUFS']),
 };
 
-/** Whether a failure signals that no local port was free: EADDRNOTAVAIL anywhere; EADDRINUSE,
- * ENOBUFS and EAGAIN only on connect, and only where `platform` reports it so (any, when unknown). */
+/** Whether a failure signals that no local (TCP) port was free: EADDRNOTAVAIL in any phase but
+ * `dns` (a lookup's socket is UDP, which TCP's TIME_WAIT does not hold); EADDRINUSE, ENOBUFS and
+ * EAGAIN only on connect, and only where `platform` reports it so (any, when unknown). */
 export function isExhaustionSignal(code: string, phase: string, platform?: string): boolean {
+  if (phase === 'dns') return false;
   if (code === 'EADDRNOTAVAIL') return true;
   if (phase !== 'connect') return false;
   const codes = (platform !== undefined && CONNECT_SIGNALS[platform]) || EXHAUSTION_CODES;
@@ -63,8 +65,10 @@ export function exhaustionSignalCounts(r: RunRecord): Record<string, number> {
     const code = key.slice(i + 1);
     if (n > 0 && isExhaustionSignal(code, key.slice(0, i), r.host.platform)) out[code] = (out[code] ?? 0) + n;
   }
+  // Records without phases for it (older ones) count EADDRNOTAVAIL from `errors`.
   const plain = r.errors['EADDRNOTAVAIL'] ?? 0;
-  if (!out['EADDRNOTAVAIL'] && plain > 0) out['EADDRNOTAVAIL'] = plain;
+  const phased = Object.keys(r.errorsByPhase).some((k) => k.endsWith(':EADDRNOTAVAIL'));
+  if (!out['EADDRNOTAVAIL'] && plain > 0 && !phased) out['EADDRNOTAVAIL'] = plain;
   const bind = bindUnavailableCount(r);
   if (bind > 0 && out['EADDRNOTAVAIL'] !== undefined) {
     const left = out['EADDRNOTAVAIL'] - bind;
@@ -75,12 +79,13 @@ export function exhaustionSignalCounts(r: RunRecord): Record<string, number> {
 }
 
 /**
- * When `code` first failed (in `phase`, if given): the exact time from `errorSamples` when it holds
- * that code (bind() failures excluded), else the start of the first timeline second whose errors
- * include it; null if never.
+ * When `code` first failed (in `phase`, if given: a phase, or a test of the phase): the exact time
+ * from `errorSamples` when it holds that code (bind() failures excluded), else the start of the
+ * first timeline second whose errors include it; null if never.
  */
-export function firstFailureAt(r: RunRecord, code: string, phase?: Phase): number | null {
-  const sample = r.errorSamples.find((s) => s.code === code && !isBindSample(s) && (phase === undefined || s.phase === phase));
+export function firstFailureAt(r: RunRecord, code: string, phase?: Phase | ((p: Phase) => boolean)): number | null {
+  const inPhase = (p: Phase): boolean => phase === undefined || (typeof phase === 'function' ? phase(p) : p === phase);
+  const sample = r.errorSamples.find((s) => s.code === code && !isBindSample(s) && inPhase(s.phase));
   if (sample) return sample.t;
   const second = r.timeline.find((e) => (e.errors[code] ?? 0) > 0);
   return second ? second.t : null;
@@ -132,7 +137,7 @@ export function analyzeExhaustion(r: RunRecord): Exhaustion {
   const signals = exhaustionSignalCounts(r);
   let firstAtS: number | null = null;
   for (const code of Object.keys(signals)) {
-    const t = firstFailureAt(r, code, code === 'EADDRNOTAVAIL' ? undefined : 'connect');
+    const t = firstFailureAt(r, code, code === 'EADDRNOTAVAIL' ? (p) => p !== 'dns' : 'connect');
     if (t !== null && (firstAtS === null || t < firstAtS)) firstAtS = t;
   }
   const atFirst = firstAtS === null ? undefined : timeline.find((e) => e.t === Math.floor(firstAtS!));

@@ -25,7 +25,10 @@ export function progressLine(elapsedS: number, live: LiveStats): string {
   const started = t.completed > 0;
   const speed = started ? rate(live.rate) : `${DASH}/s`;
   const p99 = started && live.rate > 0 ? ms(live.p99Ms) : DASH;
-  return `${Math.floor(elapsedS)}s  ${speed}  completed ${num(t.completed)}  failed ${num(t.failed)}${errs ? ` (${errs})` : ''}  dropped ${num(t.dropped)}  p99 ${p99}${ports}`;
+  // HTTPS: handshakes in the last second and their p99 (– before any handshake completed).
+  const hs = live.tls;
+  const tls = hs ? `  tls ${(t.tlsHandshakes ?? 0) > 0 ? rate(hs.rate) : `${DASH}/s`} p99 ${hs.rate > 0 ? ms(hs.p99Ms) : DASH}` : '';
+  return `${Math.floor(elapsedS)}s  ${speed}  completed ${num(t.completed)}  failed ${num(t.failed)}${errs ? ` (${errs})` : ''}  dropped ${num(t.dropped)}  p99 ${p99}${tls}${ports}`;
 }
 
 /** A progress display; `stop` clears it. */

@@ -7,6 +7,7 @@ import { analyzeExhaustion } from '../analysis/exhaustion.js';
 import { decodeHistogram, summarize } from '../record/histogram.js';
 import type { LatencySummary, RunRecord, TimelineEntry, Verdict } from '../record/types.js';
 import { EXHAUSTION_CODES, FD_CODES } from '../vocab/failure.js';
+import { isPerConnectionDns, isTlsRun, resumedShare, tlsSettingsOf } from '../analysis/tls-facts.js';
 import { num, pct } from '../vocab/format.js';
 import { blockBootstrapMeans, poissonRatesTest, seedFrom, type Phases } from './stats.js';
 import {
@@ -75,6 +76,11 @@ const NOISE_DESCRIPTION = [
   'none (not tested): latency p99.9 and connect p90/p99.9/max; the record keeps these only as whole-run histograms, with no per-second samples to test.',
 ];
 
+/** Added to the noise description when a run spoke TLS or looked names up per connection. */
+const TLS_NOISE =
+  'HTTPS: TLS handshake p50/p99 and handshakes/s are bootstrapped per second like connect (seconds with handshakes only); handshake p90/p99.9/max come from the whole-run histograms and are not tested; the resumed share is a count (resumed of handshakes) tested exactly like errors, higher being better. Handshakes/s, like new connections/s, is better lower.';
+const DNS_NOISE = 'dns: per-connection: lookup p50/p99 are bootstrapped per second (seconds with lookups only); lookup p90/p99.9/max come from the whole-run histograms and are not tested.';
+
 /** The run as compare names it: `label ?? runId`. */
 export function runRef(r: RunRecord, index: number): RunRef {
   return { index, name: r.label ?? r.runId, runId: r.runId, label: r.label };
@@ -96,6 +102,12 @@ function latencyFigures(encoded: string | undefined, stored: LatencySummary): { 
 export function runFigures(r: RunRecord): RunFigures {
   const lat = latencyFigures(r.histograms?.latency, r.latencyMs);
   const con = latencyFigures(r.histograms?.connect, r.connectMs);
+  const empty: LatencySummary = { p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0, count: 0 };
+  const tls = isTlsRun(r) ? latencyFigures(r.histograms?.tls, r.tlsMs ?? empty) : null;
+  const dns = isPerConnectionDns(r) ? latencyFigures(r.histograms?.dns, r.dnsMs ?? empty) : null;
+  const phaseFailed = (phase: string): number => Object.entries(r.errorsByPhase).reduce((s, [k, n]) => s + (k.startsWith(`${phase}:`) ? n : 0), 0);
+  const handshakes = r.totals.tlsHandshakes ?? 0;
+  const lookups = r.totals.dnsLookups ?? 0;
   const done = r.totals.completed + r.totals.failed;
   const perS = (n: number) => (r.durationS > 0 ? n / r.durationS : null);
   const ex = r.exhaustion ?? analyzeExhaustion(r);
@@ -113,9 +125,13 @@ export function runFigures(r: RunRecord): RunFigures {
     latencySource: lat.fromHistogram ? 'histogram' : 'summary',
     connectSource: con.fromHistogram ? 'histogram' : 'summary',
     connectionRate: perS(r.totals.connectionsOpened),
+    ...(tls ? { tls: tls.f, handshakeRate: perS(handshakes), tlsResumedRate: resumedShare(r) } : {}),
+    ...(dns ? { dns: dns.f } : {}),
     coverage: {
       latency: attempts > 0 ? Math.min(1, r.totals.completed / attempts) : null,
       connect: connects > 0 ? r.totals.connectionsOpened / connects : null,
+      ...(tls ? { tls: handshakes + phaseFailed('tls') > 0 ? handshakes / (handshakes + phaseFailed('tls')) : null } : {}),
+      ...(dns ? { dns: lookups + phaseFailed('dns') > 0 ? lookups / (lookups + phaseFailed('dns')) : null } : {}),
     },
     ports: {
       peakUtilization: r.ports?.peakUtilization ?? null,
@@ -160,14 +176,34 @@ export function describeChanges(base: RunRecord, cand: RunRecord): Change[] {
     const b = cand.host?.[k] ?? null;
     if (JSON.stringify(a) !== JSON.stringify(b)) out.push(change('host', `host.${k}`, a, b));
   }
-  const { name: _n1, ...sa } = base.scenario;
-  const { name: _n2, ...sb } = cand.scenario;
+  const { name: _n1, ...sa } = withTlsDefaults(base.scenario);
+  const { name: _n2, ...sb } = withTlsDefaults(cand.scenario);
   for (const d of deepDiff(sa, sb)) out.push(change('scenario', d.path, d.a, d.b));
+  // What the scenario does not say: the trust actually used and the SNI sent (or TLS on one side only).
+  const ta = tlsSettingsOf(base);
+  const tb = tlsSettingsOf(cand);
+  if ((ta === null) !== (tb === null)) out.push(change('run', 'target.tls', ta, tb));
+  else if (ta && tb) for (const k of ['trust', 'servername'] as const) if (ta[k] !== tb[k]) out.push(change('run', `target.tls.${k}`, ta[k], tb[k]));
   if (base.workers !== cand.workers) out.push(change('run', 'workers', base.workers, cand.workers));
   const labA = (base as { lab?: unknown }).lab;
   const labB = (cand as { lab?: unknown }).lab;
   for (const d of deepDiff(labA, labB, 'lab')) out.push(change('lab', d.path, d.a, d.b));
   return out;
+}
+
+/**
+ * A scenario with the TLS and DNS fields an older record lacks set to their defaults, so comparing
+ * an older record with a newer one does not list them as changed.
+ */
+function withTlsDefaults(s: RunRecord['scenario']): RunRecord['scenario'] {
+  const o = s as Partial<RunRecord['scenario']>;
+  return {
+    ...s,
+    tls: o.tls ?? { insecure: false, sessionResumption: true, alpn: ['http/1.1'] },
+    dns: o.dns ?? 'once',
+    ...(o.timeouts ? { timeouts: { ...o.timeouts, tls: o.timeouts.tls ?? o.timeouts.connect } } : {}),
+    ...(o.builtin ? { builtin: { ...o.builtin, tls: o.builtin.tls ?? false } } : {}),
+  };
 }
 
 const targetKey = (r: RunRecord): string => (r.target?.builtin || r.scenario.target === 'builtin' ? 'builtin' : r.scenario.target);
@@ -228,34 +264,71 @@ interface MetricDef {
   samples?: (e: TimelineEntry) => number | null;
   /** Error counts: events and the requests they happened in. */
   count?: (f: RunFigures) => { k: number; exposure: number };
+  /** What the exposure counts (default `requests`). */
+  exposureOf?: string;
   exact?: boolean;
   /** Latency figures: which coverage they have. */
-  coverage?: 'latency' | 'connect';
+  coverage?: LatencySource;
   /** Per-second counts: the Poisson variance of one second's value (see blockBootstrapMeans). */
   countingVariance?: (r: RunRecord) => (phaseMean: number) => number;
   /** The smallest difference that matters, in the metric's unit (null: any); from the baseline record. */
   minEffect?: (r: RunRecord) => number | null;
 }
 
-const lat = (stat: keyof LatencyFigures, src: 'latency' | 'connect', perSecond?: 'p50' | 'p90' | 'p99' | 'max'): MetricDef => ({
+type LatencySource = 'latency' | 'connect' | 'tls' | 'dns';
+const LATENCY_LABEL: Record<LatencySource, string> = { latency: 'latency', connect: 'connect', tls: 'tls handshake', dns: 'dns lookup' };
+
+/** Per-second samples of a latency figure: only seconds that had one (a request, connection, handshake, lookup). */
+function latencySample(src: LatencySource, stat: 'p50' | 'p90' | 'p99' | 'max'): (e: TimelineEntry) => number | null {
+  switch (src) {
+    case 'latency':
+      return (e) => (e.completed > 0 ? e.latencyMs[stat] : null);
+    case 'connect':
+      return (e) => (e.connectionsOpened > 0 ? (e.connectMs as Record<string, number>)[stat] ?? null : null);
+    case 'tls':
+      return (e) => ((e.tlsHandshakes ?? 0) > 0 && e.tlsMs ? (e.tlsMs as Record<string, number>)[stat] ?? null : null);
+    case 'dns':
+      return (e) => ((e.dnsLookups ?? 0) > 0 && e.dnsMs ? (e.dnsMs as Record<string, number>)[stat] ?? null : null);
+  }
+}
+
+const lat = (stat: keyof LatencyFigures, src: LatencySource, perSecond?: 'p50' | 'p90' | 'p99' | 'max'): MetricDef => ({
   key: `${src}.${stat}`,
-  label: `${src === 'latency' ? 'latency' : 'connect'} ${stat === 'p999' ? 'p99.9' : stat}`,
+  label: `${LATENCY_LABEL[src]} ${stat === 'p999' ? 'p99.9' : stat}`,
   unit: 'ms',
   better: 'lower',
   coverage: src,
   value: (f) => f[src]?.[stat] ?? null,
-  samples: perSecond
-    ? src === 'latency'
-      ? (e) => (e.completed > 0 ? e.latencyMs[perSecond] : null)
-      : (e) => (e.connectionsOpened > 0 ? (e.connectMs as Record<string, number>)[perSecond] ?? null : null)
-    : undefined,
+  samples: perSecond ? latencySample(src, perSecond) : undefined,
 });
 
 const requests = (f: RunFigures) => f.totals.completed + f.totals.failed;
 /** Counting noise of a per-second count: Poisson, variance = mean. */
 const poisson = () => (m: number) => m;
 
-function metricDefs(codes: string[]): MetricDef[] {
+/** Which optional phases the compared runs have: their metrics are listed only then. */
+interface PhaseMetrics {
+  tls: boolean;
+  dns: boolean;
+}
+
+/** HTTPS metrics: handshake time, handshakes/s and the resumed share. */
+function tlsDefs(): MetricDef[] {
+  return [
+    lat('p50', 'tls', 'p50'), lat('p90', 'tls'), lat('p99', 'tls', 'p99'), lat('p999', 'tls'), lat('max', 'tls'),
+    {
+      key: 'handshakeRate', label: 'TLS handshakes/s', unit: '/s', better: 'lower', value: (f) => f.handshakeRate ?? null,
+      samples: (e) => (e.tlsHandshakes === undefined ? null : e.tlsHandshakes), countingVariance: poisson,
+    },
+    {
+      key: 'tlsResumedRate', label: 'TLS resumed share', unit: 'ratio', better: 'higher', value: (f) => f.tlsResumedRate ?? null,
+      count: (f) => ({ k: f.totals.tlsResumed ?? 0, exposure: f.totals.tlsHandshakes ?? 0 }),
+      exposureOf: 'handshakes',
+    },
+  ];
+}
+
+function metricDefs(codes: string[], phases: PhaseMetrics = { tls: false, dns: false }): MetricDef[] {
   return [
     { key: 'rate', label: 'completed/s', unit: '/s', better: 'higher', value: (f) => f.rate, samples: (e) => e.completed, countingVariance: poisson },
     {
@@ -268,6 +341,8 @@ function metricDefs(codes: string[]): MetricDef[] {
     })),
     lat('p50', 'latency', 'p50'), lat('p90', 'latency', 'p90'), lat('p99', 'latency', 'p99'), lat('p999', 'latency'), lat('max', 'latency', 'max'),
     lat('p50', 'connect', 'p50'), lat('p90', 'connect'), lat('p99', 'connect', 'p99'), lat('p999', 'connect'), lat('max', 'connect'),
+    ...(phases.tls ? tlsDefs() : []),
+    ...(phases.dns ? [lat('p50', 'dns', 'p50'), lat('p90', 'dns'), lat('p99', 'dns', 'p99'), lat('p999', 'dns'), lat('max', 'dns')] : []),
     {
       key: 'connectionRate', label: 'new connections/s', unit: '/s', better: 'lower', value: (f) => f.connectionRate,
       samples: (e) => e.connectionsOpened, countingVariance: poisson,
@@ -368,11 +443,12 @@ interface Onsets {
 function judgeCount(def: MetricDef, fb: RunFigures, fc: RunFigures): Judged {
   const x = def.count!(fb);
   const y = def.count!(fc);
-  if (x.exposure <= 0 || y.exposure <= 0) return { test: 'exact', p: null, samples: null, assessment: 'inconclusive', note: 'no requests in a run', effect: null };
+  const of = def.exposureOf ?? 'requests';
+  if (x.exposure <= 0 || y.exposure <= 0) return { test: 'exact', p: null, samples: null, assessment: 'inconclusive', note: `no ${of} in a run`, effect: null };
   const t = poissonRatesTest(x.k, x.exposure, y.k, y.exposure);
   const p = round4(t.p);
   const side = (k: number, n: number) => `${k === 0 ? 'none' : num(k)} of ${num(n)}`;
-  const note = `${side(x.k, x.exposure)} → ${side(y.k, y.exposure)} requests`;
+  const note = `${side(x.k, x.exposure)} → ${side(y.k, y.exposure)} ${of}`;
   const effect: EffectSize = {
     measure: 'rate-ratio',
     level: 0.95,
@@ -432,7 +508,8 @@ export function compareMetrics(
   const codes = [...totals.entries()].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0])).map(([code]) => code);
   const sb: Side = { r: base, f: fb, timeline: noiseTimeline(base), onsetS: onsets.baseline };
   const sc: Side = { r: cand, f: fc, timeline: noiseTimeline(cand), onsetS: onsets.candidate };
-  const metrics = metricDefs(codes).map((def): MetricComparison => {
+  const phases = { tls: isTlsRun(base) || isTlsRun(cand), dns: isPerConnectionDns(base) || isPerConnectionDns(cand) };
+  const metrics = metricDefs(codes, phases).map((def): MetricComparison => {
     const b = def.value(fb);
     const c = def.value(fc);
     const delta = b === null || c === null ? null : c - b;
@@ -458,13 +535,16 @@ export function compareMetrics(
   for (const m of metrics) {
     if (!m.coverage?.differs) continue;
     const stat = m.key.slice(m.key.indexOf('.') + 1).replace('p999', 'p99.9');
-    const what = m.key.startsWith('connect.') ? 'connects' : 'attempts';
+    const what = COVERAGE_WHAT[m.key.slice(0, m.key.indexOf('.'))] ?? 'attempts';
     const pop = `${stat} of ${share(m.coverage.baseline)} of ${what} → of ${share(m.coverage.candidate)}: different populations`;
     if (m.assessment === 'better' || m.assessment === 'worse' || m.assessment === 'within-noise') m.assessment = 'inconclusive';
     m.note = m.note ? `${pop}; ${m.note}` : pop;
   }
   return metrics;
 }
+
+/** What a latency figure's coverage is a share of. */
+export const COVERAGE_WHAT: Record<string, string> = { latency: 'attempts', connect: 'connects', tls: 'handshakes', dns: 'lookups' };
 
 /**
  * Holm's step-down correction over a candidate's tests (bootstrap and exact counts): with a dozen
@@ -539,7 +619,11 @@ export function compareRuns(runs: RunRecord[]): CompareResult {
     runs: summaries,
     candidates,
     warnings: candidates.flatMap((c) => c.warnings),
-    noise: { alpha: ALPHA, minSeconds: MIN_SECONDS, description: NOISE_DESCRIPTION },
+    noise: {
+      alpha: ALPHA,
+      minSeconds: MIN_SECONDS,
+      description: [...NOISE_DESCRIPTION, ...(runs.some(isTlsRun) ? [TLS_NOISE] : []), ...(runs.some(isPerConnectionDns) ? [DNS_NOISE] : [])],
+    },
     failIf: [],
   };
 }

@@ -4,14 +4,14 @@
  * to the baseline: `latency.p99 > +10%` holds when candidate > baseline × 1.10, `rate < -5%` when
  * candidate < baseline × 0.95).
  *
- * A latency rule (`latency.<stat>`, `connect.<stat>`) is not applied when the two runs' figures
+ * A latency rule (`latency.<stat>`, `connect.<stat>`, `tls.<stat>`, `dns.<stat>`) is not applied when the two runs' figures
  * describe very different shares of their attempts (e.g. p99 of the 28 % that succeeded before ports
  * ran out, against p99 of all): it then never holds, and says why. Ending the rule in `any-coverage`
  * (`latency.p99 > +10% any-coverage`) applies it anyway.
  */
-import { COMPARE, NUMBER_RE, type ThresholdOp } from '../vocab/threshold-grammar.js';
+import { COMPARE, NUMBER_RE, TOTALS, type ThresholdOp } from '../vocab/threshold-grammar.js';
 import { UsageError } from '../errors.js';
-import { COVERAGE_TOLERANCE } from './compare.js';
+import { COVERAGE_TOLERANCE, COVERAGE_WHAT } from './compare.js';
 import { pct } from '../vocab/format.js';
 import type { CompareResult, FailIfResult, LatencyFigures, RunFigures } from './types.js';
 
@@ -41,10 +41,15 @@ const PORTS = ['peakUtilization', 'peakTimeWait', 'peakInUse'] as const;
 const EXHAUSTION = ['firstAtS', 'earlyWarningAtS'] as const;
 const PERCENT_RE = /^([-+])\s*(\d+(\.\d*)?|\.\d+)\s*%$/;
 
+/** Latency families a rule can name: the request, the TCP connect, the TLS handshake, the lookup. */
+const LATENCY_FAMILIES = ['latency', 'connect', 'tls', 'dns'] as const;
+type LatencyFamily = (typeof LATENCY_FAMILIES)[number];
+
 /** Every metric a rule can name. */
 export const RULE_METRICS =
-  `rate, errorRate, connectionRate, errors.<CODE>, errors.total, latency.<stat>, connect.<stat> (<stat>: ${STATS.join(', ')}), ` +
-  `ports.<${PORTS.join('|')}>, exhaustion.<${EXHAUSTION.join('|')}>`;
+  `rate, errorRate, connectionRate, handshakeRate, tlsResumedRate, errors.<CODE>, errors.total, ` +
+  `${LATENCY_FAMILIES.map((f) => `${f}.<stat>`).join(', ')} (<stat>: ${STATS.join(', ')}), ` +
+  `totals.<${TOTALS.join('|')}>, ports.<${PORTS.join('|')}>, exhaustion.<${EXHAUSTION.join('|')}>`;
 
 type Reader = (f: RunFigures) => number | null;
 
@@ -53,6 +58,8 @@ function resolve(metric: string): Reader | string {
   if (metric === 'rate') return (f) => f.rate;
   if (metric === 'errorRate') return (f) => f.errorRate;
   if (metric === 'connectionRate') return (f) => f.connectionRate;
+  if (metric === 'handshakeRate') return (f) => f.handshakeRate ?? null;
+  if (metric === 'tlsResumedRate') return (f) => f.tlsResumedRate ?? null;
   const dot = metric.indexOf('.');
   const family = dot < 0 ? metric : metric.slice(0, dot);
   const field = dot < 0 ? '' : metric.slice(dot + 1);
@@ -62,9 +69,13 @@ function resolve(metric: string): Reader | string {
     if (!/^[\w-]+$/.test(field)) return `expected an error code after errors., got ${JSON.stringify(field)}`;
     return (f) => f.errors[field] ?? 0;
   }
-  if ((family === 'latency' || family === 'connect') && field !== '') {
+  if ((LATENCY_FAMILIES as readonly string[]).includes(family) && field !== '') {
     if (!(STATS as readonly string[]).includes(field)) return oneOf(STATS);
-    return (f) => f[family]?.[field as keyof LatencyFigures] ?? null;
+    return (f) => f[family as LatencyFamily]?.[field as keyof LatencyFigures] ?? null;
+  }
+  if (family === 'totals' && field !== '') {
+    if (!(TOTALS as readonly string[]).includes(field)) return oneOf(TOTALS);
+    return (f) => f.totals[field as (typeof TOTALS)[number]] ?? null;
   }
   if (family === 'ports' && field !== '') {
     if (!(PORTS as readonly string[]).includes(field)) return oneOf(PORTS);
@@ -91,7 +102,7 @@ export function parseFailIf(rule: string): FailIfRule {
   if (!/^[A-Za-z][\w.-]*$/.test(metric)) throw fail(`expected a metric name before ${op}, got ${JSON.stringify(metric)}`);
   const problem = resolve(metric);
   if (typeof problem === 'string') throw fail(problem);
-  if (anyCoverage && !coverageOf(metric)) throw fail(`${ANY_COVERAGE} applies to latency.<stat> and connect.<stat> rules only`);
+  if (anyCoverage && !coverageOf(metric)) throw fail(`${ANY_COVERAGE} applies to latency.<stat>, connect.<stat>, tls.<stat> and dns.<stat> rules only`);
   const pctMatch = PERCENT_RE.exec(text);
   if (pctMatch) return { rule, metric, op, value: Number(pctMatch[1]! + pctMatch[2]!), relative: true, anyCoverage };
   if (/^\d*\.?\d+\s*%$/.test(text)) throw fail(`a percentage needs a sign: +${text.replace(/\s/g, '')} or -${text.replace(/\s/g, '')}`);
@@ -103,8 +114,8 @@ export function parseFailIf(rule: string): FailIfRule {
 }
 
 /** Which coverage a metric's figure has (latency rules), or null. */
-function coverageOf(metric: string): 'latency' | 'connect' | null {
-  return metric.startsWith('latency.') ? 'latency' : metric.startsWith('connect.') ? 'connect' : null;
+function coverageOf(metric: string): LatencyFamily | null {
+  return LATENCY_FAMILIES.find((f) => metric.startsWith(`${f}.`)) ?? null;
 }
 
 /**
@@ -119,7 +130,7 @@ export function coverageSkip(r: FailIfRule, baseline: RunFigures, candidate: Run
   const c = candidate.coverage?.[which] ?? null;
   if (b === null || c === null || Math.abs(b - c) <= COVERAGE_TOLERANCE) return null;
   const stat = r.metric.slice(r.metric.indexOf('.') + 1).replace('p999', 'p99.9');
-  const what = which === 'connect' ? 'connects' : 'attempts';
+  const what = COVERAGE_WHAT[which] ?? 'attempts';
   return `not applied: ${stat} of ${pct(b)} of ${what} → of ${pct(c)}, different populations (end the rule in ${ANY_COVERAGE} to apply it anyway)`;
 }
 

@@ -68,12 +68,21 @@ export interface RunFigures {
   connectSource?: 'histogram' | 'summary';
   /** New connections per second. */
   connectionRate: number | null;
+  /** TLS handshake time over the run from the stored histogram (HTTPS); null without handshakes.
+   * Absent for plain runs and older documents. */
+  tls?: LatencyFigures | null;
+  /** Lookup time over the run (`dns: per-connection`); null without lookups. Absent otherwise. */
+  dns?: LatencyFigures | null;
+  /** TLS handshakes completed per second (HTTPS; absent otherwise). */
+  handshakeRate?: number | null;
+  /** Resumed handshakes / handshakes (HTTPS; null without handshakes, absent otherwise). */
+  tlsResumedRate?: number | null;
   /**
    * The share of attempts each latency figure describes: `latency` completed / attempted requests;
    * `connect` connections opened / (opened + connects that failed: exhaustion, fd, refused,
    * unreachable, connect timeout). Null when nothing was attempted. Optional for older documents.
    */
-  coverage?: { latency: number | null; connect: number | null };
+  coverage?: { latency: number | null; connect: number | null; tls?: number | null; dns?: number | null };
   ports: { peakUtilization: number | null; peakTimeWait: number | null; peakInUse: number | null };
   exhaustion: { firstAtS: number | null; earlyWarningAtS: number | null };
 }
@@ -119,7 +128,8 @@ export interface ComparabilityWarning {
 export interface MetricComparison {
   /** Metric name, as `--fail-if` spells it: `rate`, `errorRate`, `errors.<CODE>`, `latency.p99`,
    * `connect.p50`, `connectionRate`, `ports.peakUtilization`, `ports.peakTimeWait`,
-   * `exhaustion.firstAtS`, `exhaustion.earlyWarningAtS`. */
+   * `exhaustion.firstAtS`, `exhaustion.earlyWarningAtS`; with HTTPS runs `tls.p50`…,
+   * `handshakeRate`, `tlsResumedRate`; with `dns: per-connection` runs `dns.p50`…. */
   key: string;
   /** Human label, e.g. `completed/s`. */
   label: string;

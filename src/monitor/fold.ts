@@ -5,13 +5,14 @@
 import type { BaselineDestination, DestinationSummary, MonitorInfo, PortsSummary, RunRecord, TimelineSockets } from '../record/types.js';
 import { normalDest } from '../vocab/address.js';
 import { canonicalDest, TIME_LEFT_STEP_MS } from './aggregate.js';
+import { cpuPerSecond, peakCpu, type CpuSecond } from './cpu-fold.js';
 import type { SamplerStatus } from './sampler.js';
 import { MAX_DESTINATIONS, type DestinationUsage, type MonitorSample, type SocketScan } from './types.js';
 
 /** What the record gets from the monitor. */
 export interface MonitorFold {
-  /** Per run second: sockets and counters (null where unknown). */
-  perSecond: Map<number, { sockets: TimelineSockets | null; counters: Record<string, number | null> | null }>;
+  /** Per run second: sockets and counters (null where unknown), and the CPU in use (absent when no sample read it). */
+  perSecond: Map<number, { sockets: TimelineSockets | null; counters: Record<string, number | null> | null; cpu?: CpuSecond }>;
   /** About the own destinations alone when `ownDestinations` was given; else about every destination (older behaviour). */
   ports: PortsSummary | null;
   destinations: DestinationSummary[];
@@ -173,6 +174,8 @@ export function foldMonitor(samples: readonly MonitorSample[], status: SamplerSt
     for (const s of inSecond) if (s.counters) counters = addCounters(counters, s.counters);
     perSecond.set(t, { sockets: socketsOf(scan, tws.length > 0 ? Math.max(...tws) : null, split), counters });
   }
+  const cpu = cpuPerSecond(samples, o.startEpochMs, o.durationS);
+  if (cpu) for (const [t, c] of cpu) perSecond.get(t)!.cpu = c;
 
   // With own destinations, the peaks come from the scans taken while the load ran (and the final
   // one); the pre-load scans are the baseline's.
@@ -231,6 +234,7 @@ export function foldMonitor(samples: readonly MonitorSample[], status: SamplerSt
         : null,
       peakConntrack: conntracks.length > 0 ? conntracks.reduce((a, b) => (b.count > a.count ? b : a)) : null,
       peakFds: fds.length > 0 ? (({ open, soft }) => ({ open, soft }))(fds.reduce((a, b) => (b.open > a.open ? b : a))) : null,
+      ...(cpu ? { peakCpu: peakCpu(cpu) } : {}),
     },
   };
 }
@@ -260,6 +264,7 @@ const GAP_FIELDS = {
   counters: (s: MonitorSample) => s.counters,
   conntrack: (s: MonitorSample) => s.conntrack,
   fds: (s: MonitorSample) => s.fds,
+  cpu: (s: MonitorSample) => s.cpu?.host ?? null,
   scan: (s: MonitorSample) => s.scan,
 } as const;
 

@@ -5,7 +5,7 @@
  * needs a free port, so it keeps working while the machine is out of ports.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import { COUNTER_NAMES, type Conntrack, type CounterDeltas, type CounterName, type FdUsage, type SockstatTotals } from './types.js';
+import { COUNTER_NAMES, type Conntrack, type CounterDeltas, type CounterName, type FdUsage, type HostCpuTimes, type SockstatTotals } from './types.js';
 
 /** Parses sockstat (and optionally sockstat6) text into fast totals. */
 export function parseSockstat(text: string, text6: string | null, at: number): SockstatTotals | null {
@@ -82,6 +82,23 @@ export function counterDeltas(prev: CounterValues, next: CounterValues): Counter
     out[name] = a === null || b === null ? null : b - a;
   }
   return out;
+}
+
+/**
+ * Parses /proc/stat: the machine's CPU time since boot in clock ticks, from its first (`cpu`) line,
+ * and the CPUs online (its `cpuN` lines). Busy is user + nice + system + irq + softirq + steal;
+ * idle + iowait is not busy; guest time is already counted in user, so it is left out.
+ */
+export function parseProcStat(text: string): HostCpuTimes | null {
+  const m = /^cpu\s+(.*)$/m.exec(text);
+  if (!m) return null;
+  const v = m[1]!.trim().split(/\s+/).map(Number);
+  if (v.length < 4 || v.slice(0, 4).some((x) => !Number.isFinite(x))) return null;
+  const at = (i: number): number => (Number.isFinite(v[i]) ? v[i]! : 0);
+  const busy = at(0) + at(1) + at(2) + at(5) + at(6) + at(7);
+  const idle = at(3) + at(4);
+  const cpus = (text.match(/^cpu\d+\s/gm) ?? []).length;
+  return { busy, total: busy + idle, cpus: Math.max(1, cpus) };
 }
 
 /** Parses `Max open files` of /proc/<pid>/limits. */
@@ -222,6 +239,12 @@ export class LinuxProc {
       this.failures.set('fds', code);
       return null;
     }
+  }
+
+  /** The machine's CPU time since boot (/proc/stat). */
+  cpuTimes(): HostCpuTimes | null {
+    const text = this.read('stat', 'cpu');
+    return text === null ? null : this.ok('cpu', parseProcStat(text));
   }
 
   /** /proc/net/tcp and tcp6 text, for the fallback scan. */

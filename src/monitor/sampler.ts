@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { PortBudget } from './aggregate.js';
 import { counterDeltas, LinuxProc, type CounterValues } from './linux.js';
 import { Scanner } from './scan.js';
-import type { MonitorSample, SocketScan } from './types.js';
+import type { CpuReading, HostCpuTimes, MonitorSample, SocketScan } from './types.js';
 
 /** How the sampler runs. */
 export interface SamplerOptions {
@@ -41,7 +41,7 @@ export interface SamplerStatus {
 
 const epoch = (): number => performance.timeOrigin + performance.now();
 
-const FAST_FILES = ['net/sockstat', 'net/sockstat6', 'net/netstat', 'net/snmp', 'self/limits', 'sys/net/netfilter/nf_conntrack_count', 'sys/net/netfilter/nf_conntrack_max'];
+const FAST_FILES = ['stat', 'net/sockstat', 'net/sockstat6', 'net/netstat', 'net/snmp', 'self/limits', 'sys/net/netfilter/nf_conntrack_count', 'sys/net/netfilter/nf_conntrack_max'];
 const SCAN_FILES = ['net/tcp', 'net/tcp6'];
 
 /** What each source reads, for the reasons in `unavailable`. */
@@ -50,10 +50,14 @@ const SOURCE_FILES: Record<string, string> = {
   counters: '/proc/net/netstat and /proc/net/snmp',
   conntrack: '/proc/sys/net/netfilter/nf_conntrack_count',
   fds: '/proc/self/fd',
+  cpu: "/proc/stat (the host's CPU; the process's own is still measured)",
 };
 
+/** The host's CPU (/proc/stat, ~10 µs to read) is read once a second at most: the fold needs no more. */
+const HOST_CPU_EVERY_MS = 950;
+
 function reasonFor(what: string, code: string): string {
-  if (process.platform !== 'linux') return `not available on ${process.platform}`;
+  if (process.platform !== 'linux') return `not available on ${process.platform}${what === 'cpu' ? " (the host's CPU; the process's own is still measured)" : ''}`;
   if (what === 'conntrack' && code === 'ENOENT') return 'no nf_conntrack (connection tracking not loaded)';
   return `cannot read ${SOURCE_FILES[what] ?? what} (${code})`;
 }
@@ -69,6 +73,7 @@ export class Sampler {
   private stopped = false;
   private effectiveScanIntervalMs: number;
   private readonly maxCpuShare: number;
+  private lastHostCpuAt = -Infinity;
 
   constructor(
     private readonly opts: SamplerOptions,
@@ -136,6 +141,7 @@ export class Sampler {
   /** The last sample of a run: the same kind this sampler's role takes. */
   finalSample(): Promise<MonitorSample> {
     const role = this.opts.role ?? 'all';
+    this.lastHostCpuAt = -Infinity;
     return this.sample(role !== 'fast', role === 'scan');
   }
 
@@ -159,8 +165,20 @@ export class Sampler {
     this.prevCounters = values;
     const conntrack = this.note('conntrack', this.proc.conntrack(), missing);
     const fds = this.note('fds', this.proc.fds(), missing);
+    const cpu = this.cpu(at, missing);
     const scan = withScan ? await this.tryScan(missing) : null;
-    return this.emit({ at, lateMs, sockstat, scan, counters, conntrack, fds }, missing);
+    return this.emit({ at, lateMs, sockstat, scan, counters, conntrack, fds, cpu }, missing);
+  }
+
+  /** This process's CPU time (every sample, ~2 µs) and the host's (about once a second). */
+  private cpu(at: number, missing: Record<string, string>): CpuReading {
+    const u = process.cpuUsage();
+    let host: HostCpuTimes | null = null;
+    if (at - this.lastHostCpuAt >= HOST_CPU_EVERY_MS) {
+      this.lastHostCpuAt = at;
+      host = this.note('cpu', this.proc.cpuTimes(), missing);
+    }
+    return { processUs: u.user + u.system, host };
   }
 
   private emit(s: MonitorSample, missing: Record<string, string>): MonitorSample {

@@ -142,6 +142,27 @@ export interface FdUsage {
   atLimit?: boolean;
 }
 
+/** The machine's CPU time since boot (Linux /proc/stat), in clock ticks. */
+export interface HostCpuTimes {
+  /** Ticks spent busy (user, nice, system, irq, softirq, steal), all CPUs together. */
+  busy: number;
+  /** Busy plus idle (idle, iowait) ticks. */
+  total: number;
+  /** CPUs online. */
+  cpus: number;
+}
+
+/**
+ * Cumulative CPU readings of one sample; the fold turns two of them into cores per second.
+ * `processUs`: this process's user + system time (`process.cpuUsage()`: every thread of the
+ * process, read from any thread); `host`: the machine's, read about once a second (null when not
+ * read in this sample, or unreadable: then `missing.cpu` says why).
+ */
+export interface CpuReading {
+  processUs: number | null;
+  host: HostCpuTimes | null;
+}
+
 /** One monitor sample. Fields a source cannot provide are null. */
 export interface MonitorSample {
   /** Epoch milliseconds. */
@@ -154,6 +175,8 @@ export interface MonitorSample {
   counters: CounterDeltas | null;
   conntrack: Conntrack | null;
   fds: FdUsage | null;
+  /** CPU readings (fast samples; absent on scan-only samples and from older samplers). */
+  cpu?: CpuReading | null;
   /**
    * Sources this sample tried and could not read (sockstat, counters, conntrack, fds, scan), each
    * with its errno (ENOENT, EACCES, EMFILE, ...): their fields are null, never zero. Absent when

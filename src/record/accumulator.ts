@@ -39,6 +39,8 @@ export interface LiveStats {
   p99Ms: number;
   /** Host TIME_WAIT and the port utilization toward the run's own destinations, when the monitor runs. */
   sockets?: { timeWait: number; utilization: number | null } | null;
+  /** HTTPS runs: TLS handshakes completed, and their p99 (ms), in the last complete second. */
+  tls?: { rate: number; p99Ms: number };
 }
 
 /** The parts of the run record that come from the load's observations. */
@@ -150,6 +152,7 @@ export class RunAccumulator {
       errors: { ...this.all.errors },
       rate: last?.completed ?? 0,
       p99Ms: last ? summarize(last.latency).p99 : 0,
+      ...(this.phases.tls ? { tls: { rate: last?.tlsHandshakes ?? 0, p99Ms: last ? summarize(last.tls).p99 : 0 } } : {}),
     };
   }
 

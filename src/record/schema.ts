@@ -120,6 +120,7 @@ const monitorInfo = z.object({
   ),
   peakConntrack: nullable(z.object({ count, max: count })),
   peakFds: nullable(z.object({ open: count, soft: nullable(count) })),
+  peakCpu: nullable(z.object({ process: nullable(nonneg), host: nullable(nonneg) })).optional(),
 });
 
 const sourceStrategy = z.enum(['kernel', 'bind', 'bind-no-port']);
@@ -167,6 +168,9 @@ const verdict = z.object({
     'time-wait-bucket-overflow',
     'other-failures',
     'source-address-unavailable',
+    'tls-handshake-bound',
+    'tls-failures',
+    'dns-failures',
     'healthy',
   ]),
   severity: z.enum(['critical', 'warning', 'info']),

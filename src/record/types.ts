@@ -130,6 +130,11 @@ export interface MonitorInfo {
   } | null;
   peakConntrack: { count: number; max: number } | null;
   peakFds: { open: number; soft: number | null } | null;
+  /**
+   * The busiest second's CPU, in cores (see `TimelineEntry.cpu`): `process` and `host` each their
+   * own peak; null where never readable. Absent in older records and when the monitor was off.
+   */
+  peakCpu?: { process: number | null; host: number | null } | null;
 }
 
 /** One destination's client sockets before the load started, with when their TIME_WAIT ends. */
@@ -233,6 +238,9 @@ export type VerdictId =
   | 'time-wait-bucket-overflow'
   | 'other-failures'
   | 'source-address-unavailable'
+  | 'tls-handshake-bound'
+  | 'tls-failures'
+  | 'dns-failures'
   | 'healthy';
 
 /** One finding with its evidence and advice. */

@@ -39,7 +39,7 @@ export interface CompareRunMeta {
 
 /** One overlaid chart: `data[i]` is run i's value at each `x` (null where it has none). */
 export interface CompareChartDef {
-  id: 'completed' | 'failed' | 'latency-p99' | 'time-wait' | 'utilization';
+  id: 'completed' | 'failed' | 'latency-p99' | 'tls-p99' | 'time-wait' | 'utilization';
   title: string;
   axis: string;
   /** Suffix of the legend's values. */
@@ -127,6 +127,20 @@ export function compareChartModel(runs: RunRecord[]): CompareChartModel {
         // Seconds without completions have p99 0: a gap, not a point on a log axis.
         data: column((en) => positive(en.latencyMs?.p99)),
       },
+      // HTTPS runs: the handshake's p99 per second (only when a run has handshake figures).
+      ...(runs.some((r) => (r.timeline ?? []).some((en) => finite(en.tlsMs?.p99) !== null && (en.tlsHandshakes ?? 0) > 0))
+        ? [
+            {
+              id: 'tls-p99' as const,
+              title: 'TLS handshake p99 (ms)',
+              axis: 'ms',
+              unit: ' ms',
+              log: true,
+              missingNote: 'no TLS handshakes (a plain run, or every handshake failed)',
+              data: column((en) => ((en.tlsHandshakes ?? 0) > 0 ? positive(en.tlsMs?.p99) : null)),
+            },
+          ]
+        : []),
       {
         id: 'time-wait',
         title: 'TIME_WAIT sockets',

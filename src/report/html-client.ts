@@ -125,6 +125,12 @@ ${CHART_KIT}
     reqSeries.push(series(c + '/s', codeColors[i % codeColors.length], { dash: [8, 4], width: 1.5 }));
     reqData.push(tl.map(function (e) { return num((e.errors || {})[c]) === null ? 0 : e.errors[c]; }));
   });
+  // HTTPS runs: handshakes completed per second, beside the requests they carried.
+  var handshakes = tl.map(function (e) { return num(e.tlsHandshakes); });
+  if (hasData(handshakes)) {
+    reqSeries.push(series('TLS handshakes/s', '#0b7285', { width: 1.5, dash: [3, 3] }));
+    reqData.push(handshakes);
+  }
   makeChart('requests', 'Requests per second and errors by code', {
     series: reqSeries,
     data: reqData,
@@ -141,16 +147,28 @@ ${CHART_KIT}
     tl.map(function (e) { return e.connectMs ? pos(e.connectMs.p50) : null; }),
     tl.map(function (e) { return e.connectMs ? pos(e.connectMs.p99) : null; }),
   ];
+  var latSeries = [
+    series('p50', '#1c7ed6', { unit: ' ms' }),
+    series('p90', '#7048e8', { unit: ' ms' }),
+    series('p99', '#d6336c', { unit: ' ms' }),
+    series('max', '#868e96', { unit: ' ms', width: 1.5 }),
+    series('connect p50', '#0ca678', { unit: ' ms', dash: [6, 3], width: 1.5 }),
+    series('connect p99', '#e8590c', { unit: ' ms', dash: [6, 3], width: 1.5 }),
+  ];
+  // HTTPS: the handshake's p50 and p99; dns: per-connection: the lookup's p99. Only where the run has them.
+  [
+    ['handshake p50', '#0b7285', [2, 3], function (e) { return e.tlsMs ? pos(e.tlsMs.p50) : null; }],
+    ['handshake p99', '#5c940d', [2, 3], function (e) { return e.tlsMs ? pos(e.tlsMs.p99) : null; }],
+    ['lookup p99', '#a61e4d', [1, 3], function (e) { return e.dnsMs ? pos(e.dnsMs.p99) : null; }],
+  ].forEach(function (d) {
+    var values = tl.map(d[3]);
+    if (!hasData(values)) return;
+    latSeries.push(series(d[0], d[1], { unit: ' ms', dash: d[2], width: 2 }));
+    latData.push(values);
+  });
   var anyLat = latData.some(hasData);
   makeChart('latency', 'Latency (ms, ' + (anyLat ? 'log scale' : 'no completed requests') + ')', {
-    series: [
-      series('p50', '#1c7ed6', { unit: ' ms' }),
-      series('p90', '#7048e8', { unit: ' ms' }),
-      series('p99', '#d6336c', { unit: ' ms' }),
-      series('max', '#868e96', { unit: ' ms', width: 1.5 }),
-      series('connect p50', '#0ca678', { unit: ' ms', dash: [6, 3], width: 1.5 }),
-      series('connect p99', '#e8590c', { unit: ' ms', dash: [6, 3], width: 1.5 }),
-    ],
+    series: latSeries,
     data: latData,
     scales: anyLat ? { y: { distr: 3, log: 10 } } : { y: { range: [0, 1] } },
     axes: [anyLat ? logAxis(axis('ms', 'y', 3, axisNum)) : axis('ms', 'y', 3, axisNum)],
@@ -205,6 +223,31 @@ ${CHART_KIT}
     },
     axes: [axis('sockets', 'y', 3, axisNum), axis('utilization %', 'pct', 1, function (v) { return v === null ? '' : v + ' %'; })],
   });
+
+  // ---- d. CPU (cores), where the monitor measured it ----------------------------------------------
+  var cpuProcess = tl.map(function (e) { return e.cpu ? num(e.cpu.process) : null; });
+  var cpuHost = tl.map(function (e) { return e.cpu ? num(e.cpu.host) : null; });
+  if (tl.some(function (e) { return e.cpu !== undefined && e.cpu !== null; })) {
+    var cpus = rec.host ? num(rec.host.cpus) : null;
+    var cpuSeries = [
+      series('portstorm process', '#1864ab', { unit: ' cores' }),
+      series('whole host', '#868e96', { unit: ' cores', width: 1.5 }),
+    ];
+    var cpuData = [cpuProcess, cpuHost];
+    if (cpus !== null && cpus > 0) {
+      cpuSeries.push(series('host CPUs', '#c92a2a', { unit: ' cores', dash: [10, 4], width: 1.5 }));
+      cpuData.push(tl.map(function () { return cpus; }));
+    }
+    var cpuTop = Math.max(1, cpus || 0);
+    cpuData.forEach(function (arr) { arr.forEach(function (v) { if (v !== null && v > cpuTop) cpuTop = v; }); });
+    makeChart('cpu', 'CPU in use (cores)', {
+      note: hasData(cpuProcess) || hasData(cpuHost) ? null : 'The monitor could not read the CPU during this run.',
+      series: cpuSeries,
+      data: cpuData,
+      scales: { y: { range: [0, cpuTop * 1.08] } },
+      axes: [axis('cores', 'y', 3, axisNum)],
+    });
+  }
 
   // ---- layout -----------------------------------------------------------------------------------
   followWindowWidth(charts, chartWidth, CHART_H);

@@ -9,6 +9,7 @@ import type { Exhaustion, LatencySummary, RunRecord, Verdict } from '../record/t
 import { HTML_CLIENT_SCRIPT } from './html-client.js';
 import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusClass, statusLabel } from './status.js';
+import { dnsSummaryOf, handshakeCounts, hasTlsOrDns, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
 import { dec, msValue, num, orDash, pct, perSecond, rate, sec } from '../vocab/format.js';
 
 const require = createRequire(import.meta.url);
@@ -86,6 +87,11 @@ const VERDICT_TITLES: Record<string, string> = {
   'target-unreachable': 'Target unreachable',
   'conntrack-full': 'Conntrack table full',
   'time-wait-bucket-overflow': 'TIME_WAIT bucket overflow',
+  'other-failures': 'Other failures',
+  'source-address-unavailable': 'Source address unavailable',
+  'tls-handshake-bound': 'CPU-bound on TLS handshakes',
+  'tls-failures': 'TLS handshake failures',
+  'dns-failures': 'DNS lookup failures',
   healthy: 'Healthy',
 };
 
@@ -102,6 +108,7 @@ function renderHeader(r: RunRecord): string {
   const rows: Array<[string, string]> = [
     ['Run id', `<code>${e(r.runId)}</code>`],
     ['Target', `<code>${e(r.target.url)}</code>${r.target.builtin ? ' (built-in)' : ''}`],
+    ...((res): Array<[string, string]> => (res ? [['Resolved', e(res)]] : []))(resolutionLine(r)),
     ['Connections', e(`${sc.protocol}, reuse ${sc.connection.reuse}, close ${sc.connection.close}`)],
     ['Started at', e(r.startedAt)],
     ['Duration', e(`${sec(r.durationS)} on ${r.workers} worker${r.workers === 1 ? '' : 's'}`)],
@@ -182,9 +189,33 @@ function renderErrors(r: RunRecord): string {
 function renderLatency(r: RunRecord): string {
   const row = (name: string, l: LatencySummary): string =>
     `<tr><th scope="row">${e(name)}</th>${[l.p50, l.p90, l.p99, l.p999, l.max, l.mean].map((v) => `<td class="n">${fmtMs(v)}</td>`).join('')}<td class="n">${fmtInt(l.count)}</td></tr>`;
+  const none = (name: string): string => `<tr><th scope="row">${e(name)}</th>${'<td class="n">–</td>'.repeat(6)}<td class="n">0</td></tr>`;
+  const tls = tlsSummaryOf(r);
+  const tlsRow = handshakeCounts(r) === null ? '' : tls ? row('tls handshake', tls) : none('tls handshake');
+  const dns = dnsSummaryOf(r);
+  const dnsRow = lookupCounts(r) === null ? '' : dns ? row('dns lookup', dns) : none('dns lookup');
   return `<section class="card wide"><h2>Latency (ms)</h2><table class="grid"><thead><tr><th></th><th class="n">p50</th><th class="n">p90</th><th class="n">p99</th><th class="n">p99.9</th><th class="n">max</th><th class="n">mean</th><th class="n">count</th></tr></thead><tbody>
-${row('corrected', r.latencyMs)}${row('uncorrected', r.latencyUncorrectedMs)}${row('connect', r.connectMs)}${row('time to first byte', r.ttfbMs)}
+${row('corrected', r.latencyMs)}${row('uncorrected', r.latencyUncorrectedMs)}${row('connect', r.connectMs)}${tlsRow}${row('time to first byte', r.ttfbMs)}${dnsRow}
 </tbody></table></section>`;
+}
+
+/** The TLS settings and handshakes, and the lookups of a `dns: per-connection` run (the resolution is in the header). */
+function renderTlsDns(r: RunRecord): string {
+  if (!hasTlsOrDns(r)) return '';
+  const rows: Array<[string, string]> = [];
+  const handshakes = handshakeCounts(r);
+  if (handshakes !== null) {
+    const d = r.durationS;
+    const n = r.totals.tlsHandshakes ?? 0;
+    rows.push(['TLS handshakes', `${e(handshakes)}${d > 0 && n > 0 ? ` (${e(rate(n / d))})` : ''}`]);
+    const settings = tlsSettingsLine(r) ?? '';
+    const insecure = r.target.tls?.insecure ?? r.scenario.tls?.insecure ?? false;
+    rows.push(['TLS settings', insecure ? `<span class="badge warn">insecure</span> ${e(settings)}` : e(settings)]);
+  }
+  const lookups = lookupCounts(r);
+  if (lookups !== null) rows.push(['Lookups', e(lookups)]);
+  if (rows.length === 0) return '';
+  return `<section class="card" id="tls-dns"><h2>TLS and DNS</h2>${kvTable(rows)}</section>`;
 }
 
 function renderPorts(r: RunRecord): string {
@@ -323,6 +354,7 @@ ${renderExhaustion(r.exhaustion)}
 ${renderTotals(r)}
 ${renderErrors(r)}
 ${renderPorts(r)}
+${renderTlsDns(r)}
 ${renderThresholds(r)}
 ${renderDestinations(r)}
 ${renderLatency(r)}

@@ -6,6 +6,7 @@ import type { LatencySummary, RunRecord, Verdict } from '../record/types.js';
 import { verdictTitle } from './html.js';
 import { baselineLine, otherTrafficLine } from './ports-lines.js';
 import { partialNote, statusLabel } from './status.js';
+import { dnsSummaryOf, handshakeCounts, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
 import { dec, msValue, num, orDash, pct as share, perSecond, sec as seconds } from '../vocab/format.js';
 
 /** Escapes text for a GFM table cell: pipes, line breaks, and HTML tags (rendered as text). */
@@ -72,6 +73,7 @@ export function renderMarkdown(r: RunRecord): string {
     [
       `**Run** ${code(r.runId)}`,
       `**Target** ${code(r.target.url)}${r.target.builtin ? ' (built-in)' : ''}`,
+      ...((resolved) => (resolved ? [`**Resolved** ${escapeText(resolved)}`] : []))(resolutionLine(r)),
       `**Started** ${escapeText(r.startedAt)}`,
       `**Duration** ${seconds(d)}`,
       `**Status** ${status}`,
@@ -118,13 +120,15 @@ export function renderMarkdown(r: RunRecord): string {
 
   out.push('', '## Latency (ms)', '');
   const latRow = (name: string, l: LatencySummary): string[] => [name, ms(l.p50), ms(l.p90), ms(l.p99), ms(l.p999), ms(l.max), int(l.count)];
-  out.push(
-    table(
-      ['', 'p50', 'p90', 'p99', 'p99.9', 'max', 'count'],
-      [latRow('corrected', r.latencyMs), latRow('uncorrected', r.latencyUncorrectedMs), latRow('connect', r.connectMs)],
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
-    ),
-  );
+  const noneRow = (name: string): string[] => [name, '–', '–', '–', '–', '–', '0'];
+  const rows = [latRow('corrected', r.latencyMs), latRow('uncorrected', r.latencyUncorrectedMs), latRow('connect', r.connectMs)];
+  const handshakes = handshakeCounts(r);
+  if (handshakes !== null) rows.push(((s) => (s ? latRow('tls handshake', s) : noneRow('tls handshake')))(tlsSummaryOf(r)));
+  const lookups = lookupCounts(r);
+  if (lookups !== null) rows.push(((s) => (s ? latRow('dns lookup', s) : noneRow('dns lookup')))(dnsSummaryOf(r)));
+  out.push(table(['', 'p50', 'p90', 'p99', 'p99.9', 'max', 'count'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r']));
+  if (handshakes !== null) out.push('', `**TLS:** ${escapeText(handshakes)}; ${escapeText(tlsSettingsLine(r) ?? '')}.`);
+  if (lookups !== null) out.push('', `**DNS:** ${escapeText(lookups)}.`);
 
   out.push('', '## Ports', '');
   const p = r.ports;

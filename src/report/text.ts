@@ -2,6 +2,7 @@
 import type { LatencySummary, RunRecord } from '../record/types.js';
 import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusLabel } from './status.js';
+import { dnsSummaryOf, handshakeCounts, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
 import { msValue, num, orDash, pct, perSecond, sec } from '../vocab/format.js';
 
 const fmtMs = (v: number): string => msValue(v);
@@ -23,6 +24,8 @@ export function renderTextSummary(r: RunRecord, file: string | null, html: strin
     `  requests               ${num(t.attempted)} attempted, ${num(t.completed)} completed, ${num(t.failed)} failed, ${num(t.dropped)} dropped`,
     `  throughput             ${perSecond(rate)} completed/s, ${perSecond(newConn)} new connections/s (${num(t.connectionsOpened)} opened)`,
   ];
+  const resolved = resolutionLine(r);
+  if (resolved) lines.splice(2, 0, `  resolved               ${resolved}`);
   const partial = partialNote(r);
   if (partial) lines.splice(1, 0, `  partial                ${partial}`);
   const errors = Object.entries(r.errorsByPhase).sort((a, b) => b[1] - a[1]);
@@ -32,6 +35,17 @@ export function renderTextSummary(r: RunRecord, file: string | null, html: strin
   lines.push(latencyLine('latency (corrected)', r.latencyMs));
   lines.push(latencyLine('latency (uncorrected)', r.latencyUncorrectedMs));
   lines.push(latencyLine('connect', r.connectMs));
+  const handshakes = handshakeCounts(r);
+  if (handshakes !== null) {
+    const tls = tlsSummaryOf(r);
+    lines.push(tls ? `${latencyLine('tls', tls)}  (${handshakes})` : `  ${'tls'.padEnd(22)} ${handshakes}`);
+    lines.push(`  ${'tls settings'.padEnd(22)} ${tlsSettingsLine(r)}`);
+  }
+  const lookups = lookupCounts(r);
+  if (lookups !== null) {
+    const dns = dnsSummaryOf(r);
+    lines.push(dns ? `${latencyLine('dns', dns)}  (${lookups})` : `  ${'dns'.padEnd(22)} ${lookups}`);
+  }
   const headline = portsHeadline(r);
   if (headline) {
     lines.push(`  ports                  ${headline}`);

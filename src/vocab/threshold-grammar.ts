@@ -1,6 +1,6 @@
 /**
- * The threshold grammar (`latency.p99 < 250`, `errors.EADDRNOTAVAIL == 0`): operators, numbers and
- * metric names, shared by scenario thresholds and compare's --fail-if rules. Parsing only; the
+ * The threshold grammar (`latency.p99 < 250`, `errors.EADDRNOTAVAIL == 0`, `tls.p99 < 20`,
+ * `tlsResumedRate > 0.9`): operators, numbers and metric names, shared by scenario thresholds and compare's --fail-if rules. Parsing only; the
  * analysis evaluates parsed thresholds against a run record.
  */
 import { UsageError } from '../errors.js';
@@ -12,6 +12,7 @@ export type ThresholdOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
 export type MetricRef =
   | { kind: 'errorRate' }
   | { kind: 'rate' }
+  | { kind: 'tlsResumedRate' }
   | { kind: 'errors'; code: string | 'total' }
   | { kind: 'totals'; field: (typeof TOTALS)[number] }
   | { kind: 'summary'; family: (typeof SUMMARY_FAMILIES)[number]; stat: (typeof STATS)[number] };
@@ -28,12 +29,15 @@ export interface ParsedThreshold {
 /** Statistics of a latency summary. */
 export const STATS = ['p50', 'p90', 'p99', 'p999', 'max', 'mean'] as const;
 /** Fields of the run's totals. */
-export const TOTALS = ['attempted', 'completed', 'failed', 'dropped', 'connectionsOpened'] as const;
-/** Latency summaries by the family name thresholds use. */
-export const SUMMARY_FAMILIES = ['latency', 'latencyUncorrected', 'connect', 'ttfb'] as const;
+export const TOTALS = ['attempted', 'completed', 'failed', 'dropped', 'connectionsOpened', 'tlsHandshakes', 'tlsResumed', 'dnsLookups'] as const;
+/**
+ * Latency summaries by the family name thresholds use: `tls` is the handshake time of HTTPS runs,
+ * `dns` the lookup time of `dns: per-connection` runs (no data in other runs: the threshold fails).
+ */
+export const SUMMARY_FAMILIES = ['latency', 'latencyUncorrected', 'connect', 'ttfb', 'tls', 'dns'] as const;
 
 const METRIC_FAMILIES =
-  `errors.<CODE>, errors.total, errorRate, rate, ${SUMMARY_FAMILIES.map((f) => `${f}.<stat>`).join(', ')}, ` +
+  `errors.<CODE>, errors.total, errorRate, rate, tlsResumedRate, ${SUMMARY_FAMILIES.map((f) => `${f}.<stat>`).join(', ')}, ` +
   `totals.<${TOTALS.join('|')}>; <stat> is one of ${STATS.join(', ')}`;
 
 /** The comparison each operator stands for (thresholds and compare's --fail-if rules). */
@@ -72,6 +76,7 @@ export function parseThreshold(expr: string): ParsedThreshold {
 export function resolveMetric(metric: string): MetricRef | string {
   if (metric === 'errorRate') return { kind: 'errorRate' };
   if (metric === 'rate') return { kind: 'rate' };
+  if (metric === 'tlsResumedRate') return { kind: 'tlsResumedRate' };
   const dot = metric.indexOf('.');
   const family = dot < 0 ? metric : metric.slice(0, dot);
   const field = dot < 0 ? '' : metric.slice(dot + 1);

@@ -386,6 +386,23 @@ describe('RunAccumulator.live', () => {
     assert.equal(acc.live(1.6).rate, 3);
   });
 
+  it('HTTPS runs: the last second\'s handshakes and their p99; plain runs have none', () => {
+    const acc = new RunAccumulator({ tls: true });
+    const b0 = newBucket(0);
+    for (const ms of [2, 3, 40]) {
+      b0.tlsHandshakes++;
+      recordMs(b0.tls, ms);
+    }
+    b0.tlsResumed = 1;
+    acc.add([ship(b0)]);
+    const l = acc.live(1.2, 0);
+    assert.equal(l.tls?.rate, 3);
+    near(l.tls!.p99Ms, 40, 0.1, 'handshake p99 of second 0');
+    assert.deepEqual([l.totals.tlsHandshakes, l.totals.tlsResumed], [3, 1]);
+    assert.deepEqual(acc.live(5, 0).tls, { rate: 0, p99Ms: 0 });
+    assert.equal(new RunAccumulator().live(1, 0).tls, undefined);
+  });
+
   it('returns copies, not live references', () => {
     const acc = new RunAccumulator();
     const b = newBucket(0);

@@ -26,9 +26,10 @@ import { formatPath } from '../../src/scenario/load.js';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/records/', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const NAMES = ['healthy', 'exhaustion'] as const;
+/** `https`: an HTTPS run with per-connection lookups, CPU per second, TLS and DNS failures. */
+const NAMES = ['healthy', 'exhaustion', 'https'] as const;
 type Name = (typeof NAMES)[number];
-const TEXT: Record<Name, string> = { healthy: readFileSync(`${FIX}healthy.json`, 'utf8'), exhaustion: readFileSync(`${FIX}exhaustion.json`, 'utf8') };
+const TEXT = Object.fromEntries(NAMES.map((n) => [n, readFileSync(`${FIX}${n}.json`, 'utf8')])) as Record<Name, string>;
 
 /**
  * A fixed seed and 1000 runs, so a run is repeatable; a failure prints its seed and path. FUZZ_SEED
@@ -51,10 +52,7 @@ function paths(doc: Json, at: Key[] = []): Array<{ path: Key[]; value: Json }> {
   return entries.flatMap(([k, v]) => [{ path: [...at, k], value: v }, ...paths(v, [...at, k])]);
 }
 
-const PATHS: Record<Name, Array<{ path: Key[]; value: Json }>> = {
-  healthy: paths(JSON.parse(TEXT.healthy) as Json),
-  exhaustion: paths(JSON.parse(TEXT.exhaustion) as Json),
-};
+const PATHS = Object.fromEntries(NAMES.map((n) => [n, paths(JSON.parse(TEXT[n]) as Json)])) as Record<Name, Array<{ path: Key[]; value: Json }>>;
 
 function jsonType(v: Json): string {
   return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
@@ -71,6 +69,9 @@ const VALUE_OF_TYPE: Record<string, fc.Arbitrary<Json>> = {
 
 /** Fields a record may lack: the analysis (filled on read) and the lab's settings. */
 const OPTIONAL_ROOT = new Set(['lab', 'exhaustion', 'diagnosis']);
+/** Fields newer records have and older ones lack (TLS, DNS, CPU): a record may lack them too. */
+const OPTIONAL_FIELD =
+  /^(tlsMs|dnsMs|histograms\.(tls|dns)|totals\.(tlsHandshakes|tlsResumed|dnsLookups)|target\.(tls|resolved)|monitor\.peakCpu|timeline\[\d+\]\.(tlsHandshakes|tlsMs|dnsLookups|dnsMs|cpu)|errorSamples\[\d+\]\.syscall)$/;
 /** Mappings whose keys are data (error codes, counter names, sysctls): any key may be missing. */
 const FREE_KEYS = /(^|\.)(errors|errorsByPhase|counters|unavailable|sysctls)$/;
 /** Integer counts that cannot be negative: a negative one is wrong, whatever the record says. */
@@ -154,7 +155,11 @@ const deleted = fc.tuple(name, pick).map(([base, i]) =>
     if (Array.isArray(parent)) parent.splice(key as number, 1);
     else delete parent[key];
     const invalid =
-      typeof key === 'string' && !inScenario(p) && !(p.length === 1 && OPTIONAL_ROOT.has(key)) && !FREE_KEYS.test(formatPath(p.slice(0, -1)));
+      typeof key === 'string' &&
+      !inScenario(p) &&
+      !(p.length === 1 && OPTIONAL_ROOT.has(key)) &&
+      !FREE_KEYS.test(formatPath(p.slice(0, -1))) &&
+      !OPTIONAL_FIELD.test(formatPath(p));
     return { kind: 'deleted', invalid, mentions: invalid ? formatPath(p) : undefined };
   }),
 );

@@ -20,6 +20,15 @@ describe('progress', () => {
     assert.equal(progressLine(12.4, live), '12s  7.0/s  completed 7  failed 3 (EADDRNOTAVAIL 2 ECONNRESET 1)  dropped 1  p99 1.2 ms');
   });
 
+  it('HTTPS runs: handshakes per second and their p99, short', () => {
+    const tls: LiveStats = { ...live, totals: { ...live.totals, tlsHandshakes: 9, tlsResumed: 0 }, tls: { rate: 7, p99Ms: 12.4 }, sockets: { timeWait: 9, utilization: 0.01 } };
+    assert.equal(progressLine(12.4, tls), '12s  7.0/s  completed 7  failed 3 (EADDRNOTAVAIL 2 ECONNRESET 1)  dropped 1  p99 1.2 ms  tls 7.0/s p99 12 ms  TIME_WAIT 9  ports 1 %');
+    const before: LiveStats = { ...tls, totals: { ...tls.totals, tlsHandshakes: 0 }, tls: { rate: 0, p99Ms: 0 } };
+    assert.match(progressLine(0.5, before), /  tls –\/s p99 –  /);
+    // A plain run has no tls figures at all.
+    assert.doesNotMatch(progressLine(12.4, live), /tls/);
+  });
+
   it('before anything completed: – for the rate and p99, not 0/s and p99 0 ms', () => {
     const none: LiveStats = { totals: { attempted: 3, completed: 0, failed: 0, dropped: 0, connectionsOpened: 3 }, errors: {}, rate: 0, p99Ms: 0 };
     assert.equal(progressLine(0.6, none), '0s  –/s  completed 0  failed 0  dropped 0  p99 –');

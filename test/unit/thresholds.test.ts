@@ -60,6 +60,21 @@ describe('parseThreshold', () => {
     for (const m of metrics) assert.equal(parseThreshold(`${m} <= 1`).metric, m);
   });
 
+  it('accepts the TLS and DNS metrics', () => {
+    const metrics = [
+      ...['tls', 'dns'].flatMap((f) => ['p50', 'p90', 'p99', 'p999', 'max', 'mean'].map((s) => `${f}.${s}`)),
+      'tlsResumedRate',
+      'totals.tlsHandshakes',
+      'totals.tlsResumed',
+      'totals.dnsLookups',
+    ];
+    for (const m of metrics) assert.equal(parseThreshold(`${m} <= 1`).metric, m);
+    assert.deepEqual(parseThreshold('tlsResumedRate > 0.9').ref, { kind: 'tlsResumedRate' });
+    assert.deepEqual(parseThreshold('tls.p99 < 20').ref, { kind: 'summary', family: 'tls', stat: 'p99' });
+    assert.match(thresholdError('tls.p95 < 3'), /^unknown statistic "p95" for tls/);
+    for (const family of ['tls.<stat>', 'dns.<stat>', 'tlsResumedRate', 'tlsHandshakes']) assert.ok(thresholdError('speed > 3').includes(family), family);
+  });
+
   it('rejects malformed expressions', () => {
     assert.match(thresholdError('latency.p99'), /^expected <metric> <op> <number>/);
     assert.match(thresholdError('latency.p99 = 5'), /^expected <metric> <op> <number>/);
@@ -132,6 +147,59 @@ describe('evaluateThresholds', () => {
       { expr: 'errorRate == 0', actual: 0, passed: true },
       { expr: 'errors.total == 0', actual: 0, passed: true },
     ]);
+  });
+
+  it('reads the TLS and DNS metrics of an HTTPS run with per-connection lookups', () => {
+    const https: ThresholdRecord = {
+      ...record,
+      totals: { ...record.totals, tlsHandshakes: 950, tlsResumed: 855, dnsLookups: 940 },
+      tlsMs: summary(4),
+      dnsMs: summary(0.5),
+    };
+    const results = evaluateThresholds(https, [
+      'tls.p99 < 20',
+      'tls.p50 <= 4',
+      'dns.max < 2',
+      'tlsResumedRate >= 0.9',
+      'totals.tlsHandshakes == 950',
+      'totals.tlsResumed > 900',
+      'totals.dnsLookups >= 940',
+    ]);
+    assert.deepEqual(
+      results.map((r) => [r.actual, r.passed]),
+      [
+        [12, true],
+        [4, true],
+        [2.5, false],
+        [0.9, true],
+        [950, true],
+        [855, false],
+        [940, true],
+      ],
+    );
+  });
+
+  it('a TLS or DNS metric with no data fails, as latency metrics do', () => {
+    // A plain HTTP run: no handshake or lookup figures at all.
+    assert.deepEqual(
+      evaluateThresholds(record, ['tls.p99 < 20', 'dns.p50 < 1', 'tlsResumedRate >= 0', 'totals.tlsHandshakes >= 0']).map((r) => [r.actual, r.passed]),
+      [
+        [null, false],
+        [null, false],
+        [null, false],
+        [null, false],
+      ],
+    );
+    // An HTTPS run whose every handshake failed: counts are 0, the time has no data.
+    const failed: ThresholdRecord = { ...record, totals: { ...record.totals, tlsHandshakes: 0, tlsResumed: 0 }, tlsMs: summary(0, 0) };
+    assert.deepEqual(
+      evaluateThresholds(failed, ['tls.p99 < 20', 'totals.tlsHandshakes == 0', 'tlsResumedRate > 0.5']).map((r) => [r.actual, r.passed]),
+      [
+        [null, false],
+        [0, true],
+        [null, false],
+      ],
+    );
   });
 
   it('throws on an invalid expression', () => {

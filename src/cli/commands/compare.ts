@@ -48,8 +48,8 @@ export const compareCommand = defineCommand<CompareArgs>({
         nargs: 1,
         default: [],
         describe:
-          'exit 1 when a candidate matches: <metric> <op> <number | +N% | -N%>, e.g. "latency.p99 > +10%". A latency.<stat> or ' +
-          'connect.<stat> rule is not applied when the two runs\' figures cover shares of their attempts more than 10 points apart ' +
+          'exit 1 when a candidate matches: <metric> <op> <number | +N% | -N%>, e.g. "latency.p99 > +10%", "tls.p99 > +20%", ' +
+          '"tlsResumedRate < 0.5". A latency.<stat>, connect.<stat>, tls.<stat> or dns.<stat> rule is not applied when the two runs\' figures cover shares of their attempts more than 10 points apart ' +
           '(p99 of the 28 % that succeeded before ports ran out vs of all); end it in any-coverage to apply it anyway: "latency.p99 > +10% any-coverage"',
       })
       .example('$0 compare results/before results/after', 'what changed, and whether it made a difference')
