@@ -45,6 +45,9 @@ export function oneShotTransport(opts: TransportOptions, request: Buffer, newRea
       let raw: net.Socket | null = null;
       /** What the request goes over: the TLS socket, or the TCP one. */
       let io: net.Socket | null = null;
+      /** close: server over TLS: whether the target's FIN came, and what to do when it comes. */
+      let finSeen = false;
+      let onFin = (): void => undefined;
       const reader = newReader();
 
       const settle = (failure: Failure | null): void => {
@@ -67,19 +70,27 @@ export function oneShotTransport(opts: TransportOptions, request: Buffer, newRea
           if (s !== raw) s.destroy();
         } else if (s.readableEnded) s.destroy();
         else if (opts.close === 'client' && s === raw) s.destroy();
-        else if (opts.close === 'client') {
-          // close_notify and FIN go first, so TIME_WAIT lands here. The socket stays open until the
-          // peer's close_notify and FIN: closed at once, it would answer them with a RST (Linux
-          // TCPAbortOnData) and no side would keep a TIME_WAIT.
-          timer = setTimeout(() => s.destroy(), opts.requestTimeoutMs);
-          s.end();
-          s.resume();
-        } else {
+        else {
+          if (opts.close === 'client') {
+            // Over TLS: the FIN alone, and the socket kept open until the target's close_notify and
+            // FIN, so TIME_WAIT lands here. A close_notify first has the target close in the same
+            // moment, and TIME_WAIT land on either side at random (libuv sends our FIN a loop turn
+            // after the write, the target's often leaves first); a socket closed at once answers the
+            // target's close_notify with a RST (Linux TCPAbortOnData): TIME_WAIT nowhere.
+            raw!.end();
+          }
           // close: server — wait (bounded) for the target's FIN so the target closes first. Over TLS
-          // the TCP socket closes without a close_notify back, which the target, having closed, would
-          // answer with a RST.
+          // that is the TCP FIN (not the close_notify before it, which may come a loop turn of the
+          // target's earlier), and the socket closes without a close_notify back, which the target,
+          // having closed, would answer with a RST.
           timer = setTimeout(() => s.destroy(), opts.requestTimeoutMs);
-          s.once('end', () => s.destroy());
+          if (s === raw || opts.close === 'client') s.once('end', () => s.destroy());
+          else if (finSeen) s.destroy();
+          else {
+            // The close_notify must not be answered with one (node:tls would, ending its half).
+            s.allowHalfOpen = true;
+            onFin = () => s.destroy();
+          }
           s.resume();
         }
       };
@@ -137,10 +148,23 @@ export function oneShotTransport(opts: TransportOptions, request: Buffer, newRea
           opts.onConnect(connectMs, localPort);
           if (!handshaker) return startExchange(socket);
           phase = 'tls';
-          const secure: tls.TLSSocket = handshaker.handshake(socket, host, connectedAt, (result) => {
-            if (isFailure(result)) fail(result);
-            else if (!settled) startExchange(result);
-          });
+          const watchFin =
+            opts.close === 'server'
+              ? () => {
+                  finSeen = true;
+                  onFin();
+                }
+              : undefined;
+          const secure: tls.TLSSocket = handshaker.handshake(
+            socket,
+            host,
+            connectedAt,
+            (result) => {
+              if (isFailure(result)) fail(result);
+              else if (!settled) startExchange(result);
+            },
+            watchFin,
+          );
           io = secure;
           live.delete(socket);
           track(secure);

@@ -5,6 +5,7 @@
  */
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { normalizeError, TLS_HANDSHAKE_TIMEOUT, type Failure } from '../../vocab/failure.js';
 import type { OnHandshake, TlsClientOptions } from './types.js';
@@ -14,9 +15,11 @@ export interface TlsHandshaker {
   /**
    * Starts a handshake over `socket` (connected to `host` at `connectedAt`, a performance.now()
    * time); `done` is called once, with the TLS socket ready for the request or with the failure
-   * (phase `tls`; the sockets are destroyed then). Returns the TLS socket at once.
+   * (phase `tls`; the sockets are destroyed then). Returns the TLS socket at once. With
+   * `watchFin`, the TCP socket's own end (the peer's FIN) is told to `watchFin`, which node:tls
+   * hides when it reads the socket itself (the close_notify ends its stream, and nothing comes after).
    */
-  handshake(socket: net.Socket, host: string, connectedAt: number, done: (result: tls.TLSSocket | Failure) => void): tls.TLSSocket;
+  handshake(socket: net.Socket, host: string, connectedAt: number, done: (result: tls.TLSSocket | Failure) => void, watchFin?: () => void): tls.TLSSocket;
 }
 
 /**
@@ -32,10 +35,10 @@ export function tlsHandshaker(o: TlsClientOptions, onHandshake?: OnHandshake): T
   });
   let session: Buffer | null = null;
   return {
-    handshake(socket, host, connectedAt, done) {
+    handshake(socket, host, connectedAt, done, watchFin) {
       let settled = false;
       const tlsSocket = tls.connect({
-        socket,
+        socket: watchFin ? finWatching(socket, watchFin) : socket,
         host,
         ...(o.servername !== null ? { servername: o.servername } : {}),
         secureContext,
@@ -80,4 +83,31 @@ export function tlsHandshaker(o: TlsClientOptions, onHandshake?: OnHandshake): T
  */
 export function handshakePhase(f: Failure, responseStarted: boolean): Failure {
   return !responseStarted && f.phase !== 'tls' && f.code.startsWith('ERR_SSL_') ? { ...f, phase: 'tls' } : f;
+}
+
+/**
+ * `socket` as a JS stream for node:tls to read and write through (its JSStreamSocket), so the TCP
+ * socket's 'end' (the peer's FIN) stays visible: `onFin` is called then.
+ */
+function finWatching(socket: net.Socket, onFin: () => void): Duplex {
+  const stream = new Duplex({
+    read: () => void socket.resume(),
+    write: (chunk: Buffer, _encoding, callback) => void socket.write(chunk, callback),
+    final: (callback) => {
+      socket.end();
+      callback();
+    },
+    destroy: (err, callback) => {
+      socket.destroy();
+      callback(err);
+    },
+  });
+  socket.on('data', (chunk: Buffer) => {
+    if (!stream.push(chunk)) socket.pause();
+  });
+  socket.once('end', () => {
+    onFin();
+    stream.push(null);
+  });
+  return stream;
 }
