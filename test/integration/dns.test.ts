@@ -15,6 +15,7 @@ function probe<T>(which: string): T {
 }
 
 interface RunProbe {
+  tls: { servername: string | null; trust: string } | null;
   totals: { attempted: number; completed: number; failed: number; connectionsOpened: number; dnsLookups?: number };
   errorsByPhase: Record<string, number>;
   engine: { engine: string; reason: string | null };
@@ -69,6 +70,20 @@ describe('host names (namespace with its own /etc/hosts)', () => {
     assert.equal(p.errorsByPhase['dns:ENOTFOUND'], p.totals.attempted - p.totals.completed, JSON.stringify(p.errorsByPhase));
     assert.equal(p.totals.connectionsOpened, p.totals.completed);
     assert.equal(p.totals.dnsLookups, p.totals.completed);
+  });
+
+  it('an https target by name: SNI, the certificate check and Host carry the name; tls.servername overrides; a given target certificate is trusted alone', () => {
+    const r = probe<{ named: RunProbe; perConnection: RunProbe; wrongName: RunProbe; given: RunProbe; servernames: string[]; hosts: string[]; port: number }>('https-name');
+    assert.equal(r.named.totals.completed, 20, JSON.stringify(r.named.errorsByPhase));
+    assert.deepEqual({ servername: r.named.tls?.servername, trust: r.named.tls?.trust }, { servername: 'multi.test', trust: 'ca' });
+    assert.deepEqual(r.servernames, ['multi.test']);
+    assert.deepEqual(r.hosts, [`multi.test:${r.port}`]);
+    assert.equal(r.perConnection.totals.completed, 20, JSON.stringify(r.perConnection.errorsByPhase));
+    assert.equal(r.perConnection.totals.dnsLookups, 20);
+    assert.deepEqual(r.wrongName.errorsByPhase, { 'tls:ERR_TLS_CERT_ALTNAME_INVALID': 20 });
+    assert.equal(r.wrongName.tls?.servername, 'other.test');
+    assert.equal(r.given.totals.completed, 20, JSON.stringify(r.given.errorsByPhase));
+    assert.equal(r.given.tls?.trust, 'builtin');
   });
 
   it('per-connection lookups in every JS transport: raw TCP one-shot and pooled, the HTTP pool; an unknown name fails in phase dns', () => {
