@@ -13,7 +13,8 @@ import { epochMs, sleep } from './load/clock.js';
 import { limitsReached, releaseFdReserve } from './limits.js';
 import { requestLogName, startLoad, type RunningLoad } from './load/engine.js';
 import { connectionEngine, type EngineChoice } from './load/transport/index.js';
-import { resolveTarget, type TargetAddress } from './load/target-address.js';
+import { resolveTarget, type ResolvedTarget } from './load/target-address.js';
+import { runTls, type RunTls } from './load/tls-settings.js';
 import { hostPort } from './vocab/address.js';
 import { UsageError } from './errors.js';
 import { sourceFamilyProblem } from './scenario/source-family.js';
@@ -26,8 +27,9 @@ import { RunAccumulator, type ErrorSampleRecord, type LiveStats } from './record
 import type { WireBucket } from './record/bucket.js';
 import { newRunId, writeBeside, writeRunRecord } from './record/run-file.js';
 import { renderHtml } from './report/html.js';
-import { RUN_SCHEMA, type HostInfo, type RunRecord, type RunStatus, type TargetStats } from './record/types.js';
-import type { Scenario } from './scenario/schema.js';
+import { RUN_SCHEMA, type HostInfo, type RunRecord, type RunStatus, type TargetResolution, type TargetStats, type TargetTls } from './record/types.js';
+import { usesTls, type Scenario } from './scenario/schema.js';
+import { builtinCertificateNames, makeCertificate } from './target/certificate.js';
 import { startTargetThread, type TargetThread } from './target/thread.js';
 import { PORTSTORM_VERSION } from './version.js';
 
@@ -60,8 +62,8 @@ export interface RunOptions {
    * built-in target's generated certificate when the caller started the target itself (the lab).
    */
   targetCertificate?: string | null;
-  /** What names the scenario in a usage error found at the start (its file, as the CLI shows it). */
-  scenarioSource?: string;
+  /** Names the scenario (its file) in a problem found at the start: a target name that does not resolve, a `tls:` file, a source address of the wrong family. */
+  source?: string;
 }
 
 /** One checkpoint of run.json and its cost. */
@@ -113,16 +115,26 @@ function checkSourceFamily(s: Scenario, target: string, what: string, source: st
   if (problem !== null) throw new UsageError(source ? `${source}: ${problem}` : problem);
 }
 
+/** The target a run loads: its addresses, its URL, the built-in target's thread and the certificate to trust, if any. */
+interface StartedTarget {
+  addr: ResolvedTarget;
+  url: string;
+  thread: TargetThread | null;
+  /** The one certificate the run trusts (the built-in target's, or `RunOptions.targetCertificate`), else null. */
+  trusted: string | null;
+}
+
 /** The address the built-in target listens on in `portstorm run`: IPv4 loopback. */
 const BUILTIN_HOST = '127.0.0.1';
 
-async function startTarget(s: Scenario, allowRemote: boolean, source: string | undefined): Promise<{ addr: TargetAddress; url: string; thread: TargetThread | null }> {
+async function startTarget(s: Scenario, opts: RunOptions): Promise<StartedTarget> {
   if (s.target !== 'builtin') {
-    const addr = await resolveTarget(s.target, allowRemote);
-    checkSourceFamily(s, addr.host, `the target ${s.target}`, source);
-    return { addr, url: s.target, thread: null };
+    const addr = await resolveTarget(s.target, opts.allowRemote ?? s.allowRemote, opts.source);
+    checkSourceFamily(s, addr.host, `the target ${s.target}`, opts.source);
+    return { addr, url: s.target, thread: null, trusted: opts.targetCertificate ?? null };
   }
-  checkSourceFamily(s, BUILTIN_HOST, 'the built-in target', source);
+  checkSourceFamily(s, BUILTIN_HOST, 'the built-in target', opts.source);
+  const tls = s.builtin.tls ? await makeCertificate({ names: builtinCertificateNames([BUILTIN_HOST]) }) : null;
   const thread = await startTargetThread({
     protocol: s.protocol,
     host: BUILTIN_HOST,
@@ -130,9 +142,11 @@ async function startTarget(s: Scenario, allowRemote: boolean, source: string | u
     delayMs: s.builtin.delayMs,
     bodyBytes: s.builtin.bodyBytes,
     close: builtinClose(s),
+    ...(tls ? { tls } : {}),
   });
-  const url = `${s.protocol}://${hostPort(thread.host, thread.port)}${s.protocol === 'http' ? s.request.path : ''}`;
-  return { addr: { host: thread.host, port: thread.port }, url, thread };
+  const scheme = tls ? 'https' : s.protocol;
+  const url = `${scheme}://${hostPort(thread.host, thread.port)}${s.protocol === 'http' ? s.request.path : ''}`;
+  return { addr: { host: thread.host, port: thread.port, name: null, addresses: [thread.host] }, url, thread, trusted: tls?.cert ?? null };
 }
 
 /** Runs a scenario to its end (or until `signal` aborts) and writes its run record. */
@@ -142,13 +156,23 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const runId = newRunId(s.name, startedAt);
   const dir = path.join(opts.resultsDir, runId);
   const host = hostInfo();
-  const { addr, url, thread } = await startTarget(s, opts.allowRemote ?? s.allowRemote, opts.scenarioSource);
+  const { addr, url, thread, trusted } = await startTarget(s, opts);
+  let tls: RunTls | null;
+  try {
+    tls = usesTls(s) ? runTls(s, url, trusted, opts.source) : null;
+  } catch (err) {
+    await thread?.close().catch(() => undefined);
+    throw err;
+  }
+  const lookupName = s.dns === 'per-connection' ? addr.name : null;
+  const resolved: TargetResolution = { name: addr.name, dns: s.dns, addresses: addr.addresses, used: s.dns === 'once' ? addr.host : null };
   const samples: MonitorSample[] = [];
-  const ownDestinations = [hostPort(addr.host, addr.port)];
+  const ownDestinations = [...new Set(addr.addresses.map((a) => hostPort(a, addr.port)))];
   const monitor = s.monitor.enabled ? await startRunMonitor(s, host, ownDestinations, samples, opts.signal) : null;
   const workers = s.workers === 'auto' ? autoWorkers(thread !== null) : s.workers;
-  const engine = connectionEngine(s.connection.reuse, addr.host, s.protocol);
-  const run: RunFacts = { s, runId, label: opts.label ?? null, url, builtin: thread !== null, startedAt, workers, engine, host, ownDestinations, acc: new RunAccumulator() };
+  const engine = connectionEngine(s.connection.reuse, addr.host, s.protocol, { tls: tls !== null, lookupName });
+  const acc = new RunAccumulator({ tls: usesTls(s), dns: s.dns === 'per-connection' });
+  const run: RunFacts = { s, runId, label: opts.label ?? null, url, builtin: thread !== null, resolved, tls: tls?.record ?? null, startedAt, workers, engine, host, ownDestinations, acc };
   let load: RunningLoad | null = null;
   let status: RunStatus = 'completed';
   let failure: unknown = null;
@@ -189,7 +213,8 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     if (opts.signal?.aborted) onAbort();
     else {
       const observer = { buckets: (b: WireBucket[]) => run.acc.add(b), sample: (x: ErrorSampleRecord) => run.acc.addSample(x) };
-      load = await startLoad(s, { ...addr, authority: new URL(url).host, tls: null, lookupName: null }, workers, observer, opts.logRequests ? dir : null);
+      const target = { host: addr.host, port: addr.port, authority: new URL(url).host, tls: tls?.client ?? null, lookupName };
+      load = await startLoad(s, target, workers, observer, opts.logRequests ? dir : null);
       const started = load.startEpochMs;
       monitor?.loadStarted(started);
       if (opts.signal?.aborted) onAbort();
@@ -309,6 +334,10 @@ interface RunFacts {
   label: string | null;
   url: string;
   builtin: boolean;
+  /** How the target's name was resolved. */
+  resolved: TargetResolution;
+  /** The TLS settings of an HTTPS run, else null. */
+  tls: TargetTls | null;
   startedAt: Date;
   workers: number;
   engine: EngineChoice;
@@ -351,7 +380,7 @@ function buildRecord(run: RunFacts, m: RunMoment): RunRecord {
     runId: run.runId,
     label: run.label,
     scenario: s,
-    target: { url: run.url, builtin: run.builtin, stats: m.targetStats },
+    target: { url: run.url, builtin: run.builtin, stats: m.targetStats, resolved: run.resolved, tls: run.tls },
     startedAt: run.startedAt.toISOString(),
     durationS: Math.round(m.durationS * 1000) / 1000,
     status: m.status,

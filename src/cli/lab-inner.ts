@@ -107,7 +107,7 @@ async function main(cfg: LabInnerConfig): Promise<number> {
   const lab: LabInfo = { namespace: cfg.namespace, sysctls: cfg.sysctls, addresses, variant: cfg.variant };
   const record = outcome.record;
   record.scenario = scenario;
-  record.target = { url, builtin: serve === null, stats };
+  record.target = { ...record.target, url, builtin: serve === null, stats };
   record.lab = lab;
   record.diagnosis = diagnose(record, record.exhaustion);
   const file = await writeRunRecord(outcome.dir, record);

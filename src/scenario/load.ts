@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { parseThreshold } from '../vocab/threshold-grammar.js';
 import { scenarioSchema, type Scenario } from './schema.js';
+import { checkTlsFiles, readFailure } from './tls-files.js';
 
 type PathKey = PropertyKey;
 type Issue = z.core.$ZodIssue;
@@ -58,7 +59,7 @@ export async function loadScenario(file: string, overrides: readonly Override[] 
     const steps = parseOverridePath(text.slice(0, Math.max(0, text.indexOf('='))).trim());
     return steps ? [{ steps, from: overrideFrom(o) }] : [];
   });
-  return parseScenario(applyOverrides(named, overrides), label, blames);
+  return parseScenario(applyOverrides(named, overrides), label, blames, path.dirname(path.resolve(file)));
 }
 
 /** The override that put the value at `at` there (the last one covering it), if any. */
@@ -76,12 +77,19 @@ function blameFor(blames: readonly Blame[], at: readonly PathKey[], issue?: Issu
 
 /**
  * Validates an already-parsed scenario document; `source` names it in error messages. A problem in
- * a value one of `blames` set is told with that override's flag instead of the source.
+ * a value one of `blames` set is told with that override's flag instead of the source. The `tls:`
+ * files are read relative to `baseDir` (the scenario file's directory) and come back absolute.
  */
-export function parseScenario(doc: unknown, source: string, blames: readonly Blame[] = []): Scenario {
+export function parseScenario(doc: unknown, source: string, blames: readonly Blame[] = [], baseDir = process.cwd()): Scenario {
   assertMapping(doc, source);
   const result = scenarioSchema.safeParse(doc);
   const lines = result.success ? [] : formatIssues(source, result.error.issues, doc, scenarioSchema, (at, issue) => blameFor(blames, at, issue));
+  let scenario = result.data;
+  if (scenario) {
+    const checked = checkTlsFiles(scenario, baseDir);
+    scenario = checked.scenario;
+    for (const p of checked.problems) lines.push(`${blameFor(blames, ['tls', p.field]) ?? source}: tls.${p.field}: ${printable(p.message)}`);
+  }
   const thresholds = (doc as Record<string, unknown>).thresholds;
   if (Array.isArray(thresholds)) {
     thresholds.forEach((expr, i) => {
@@ -94,8 +102,8 @@ export function parseScenario(doc: unknown, source: string, blames: readonly Bla
       }
     });
   }
-  if (lines.length > 0 || !result.success) throw new UsageError(lines.join('\n'));
-  return result.data;
+  if (lines.length > 0 || !scenario) throw new UsageError(lines.join('\n'));
+  return scenario;
 }
 
 /**
@@ -180,17 +188,6 @@ function assertMapping(doc: unknown, source: string): asserts doc is Record<stri
 
 function isMapping(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-const READ_REASONS: Record<string, string> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EISDIR: 'it is a directory',
-};
-
-function readFailure(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  return (code && READ_REASONS[code]) ?? (err instanceof Error ? err.message : String(err));
 }
 
 function yamlFailure(file: string, err: unknown): string {

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../../src/errors.js';
 import { applyOverrides, formatPath, loadScenario, parseScenario, type Override } from '../../src/scenario/load.js';
+import { makeCertificate } from '../../src/target/certificate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'portstorm-scenario-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -314,5 +315,71 @@ describe('scenario name', () => {
     const named = join(dir, 'other.yml');
     writeFileSync(named, 'name: mine\nload: [{ model: users, users: 1, iterations: 1 }]\n');
     assert.equal((await loadScenario(named)).name, 'mine');
+  });
+});
+
+describe('tls: files', () => {
+  const tlsDir = mkdtempSync(join(tmpdir(), 'portstorm-tls-files-'));
+  after(() => rmSync(tlsDir, { recursive: true, force: true }));
+  const put = (name: string, text: string): string => {
+    const file = join(tlsDir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+  const scenario = (name: string, tls: string): string =>
+    put(name, `target: https://127.0.0.1:8443/\ntls: ${tls}\nload: [{ model: users, users: 1, iterations: 1 }]\n`);
+
+  it('resolves ca, cert and key against the scenario file, checks them, and the resolved scenario reads again', async () => {
+    const ca = await makeCertificate({ ca: true });
+    const client = await makeCertificate({ names: ['client'], issuer: ca });
+    mkdirSync(join(tlsDir, 'certs'), { recursive: true });
+    put('certs/ca.pem', ca.cert);
+    put('certs/client.pem', client.cert + ca.cert);
+    put('certs/client.key', client.key);
+    const file = scenario('ok.yaml', '{ ca: certs/ca.pem, cert: certs/client.pem, key: ./certs/client.key }');
+    const s = await loadScenario(file);
+    assert.deepEqual({ ca: s.tls.ca, cert: s.tls.cert, key: s.tls.key }, {
+      ca: join(tlsDir, 'certs/ca.pem'),
+      cert: join(tlsDir, 'certs/client.pem'),
+      key: join(tlsDir, 'certs/client.key'),
+    });
+    assert.deepEqual(parseScenario(JSON.parse(JSON.stringify(s)), 'again', [], '/'), s);
+  });
+
+  it('a file that is missing, a directory, or not PEM: one line naming the field and the file', async () => {
+    mkdirSync(join(tlsDir, 'adir'), { recursive: true });
+    put('notes.txt', 'not a certificate\n');
+    const missing = scenario('missing.yaml', '{ ca: nowhere/ca.pem }');
+    assert.deepEqual(await loadProblems(missing), [`${missing}: tls.ca: cannot read ${join(tlsDir, 'nowhere/ca.pem')}: no such file`]);
+    const isDir = scenario('dir.yaml', '{ ca: adir }');
+    assert.deepEqual(await loadProblems(isDir), [`${isDir}: tls.ca: cannot read ${join(tlsDir, 'adir')}: it is a directory`]);
+    const notPem = scenario('notpem.yaml', '{ ca: notes.txt }');
+    assert.deepEqual(await loadProblems(notPem), [`${notPem}: tls.ca: ${join(tlsDir, 'notes.txt')}: expected PEM certificates (-----BEGIN CERTIFICATE-----), found none`]);
+  });
+
+  it('a certificate or key that does not parse, and a key of another certificate', async () => {
+    const a = await makeCertificate({ names: ['a'] });
+    const b = await makeCertificate({ names: ['b'] });
+    put('broken.pem', '-----BEGIN CERTIFICATE-----\nTUlJQm9ndXM=\n-----END CERTIFICATE-----\n');
+    put('a.pem', a.cert);
+    put('a.key', a.key);
+    put('b.key', b.key);
+    put('bad.key', '-----BEGIN PRIVATE KEY-----\nTUlJQm9ndXM=\n-----END PRIVATE KEY-----\n');
+    const broken = scenario('broken.yaml', '{ ca: broken.pem }');
+    const [line] = await loadProblems(broken);
+    assert.match(line!, new RegExp(`^${escape(broken)}: tls\\.ca: ${escape(join(tlsDir, 'broken.pem'))}: certificate 1 does not parse \\(.+\\)$`));
+    const badKey = scenario('badkey.yaml', '{ cert: a.pem, key: bad.key }');
+    const [keyLine] = await loadProblems(badKey);
+    assert.match(keyLine!, new RegExp(`^${escape(badKey)}: tls\\.key: ${escape(join(tlsDir, 'bad.key'))}: expected a PEM private key \\(unencrypted\\), it does not parse \\(.+\\)$`));
+    const other = scenario('other.yaml', '{ cert: a.pem, key: b.key }');
+    assert.deepEqual(await loadProblems(other), [
+      `${other}: tls.key: ${join(tlsDir, 'b.key')}: the key does not match the certificate in tls.cert (${join(tlsDir, 'a.pem')})`,
+    ]);
+    assert.equal((await loadScenario(scenario('match.yaml', '{ cert: a.pem, key: a.key }'))).tls.key, join(tlsDir, 'a.key'));
+  });
+
+  it('a file set by --set is blamed on the --set', async () => {
+    const file = scenario('plain.yaml', '{ insecure: false }');
+    assert.deepEqual(await loadProblems(file, ['tls.ca=gone.pem']), [`--set tls.ca=gone.pem: tls.ca: cannot read ${join(tlsDir, 'gone.pem')}: no such file`]);
   });
 });

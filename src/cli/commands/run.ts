@@ -5,7 +5,7 @@ import { renderTextSummary } from '../../report/text.js';
 import { DEFAULT_CHECKPOINT_INTERVAL_S, runScenario } from '../../run.js';
 import { checkOutputDir } from '../../record/run-file.js';
 import { displayArg, loadScenario } from '../../scenario/load.js';
-import { parseDuration } from '../../scenario/schema.js';
+import { parseDuration, usesTls, type Scenario } from '../../scenario/schema.js';
 import { defineCommand } from '../command.js';
 import { createProgress } from '../progress.js';
 
@@ -69,9 +69,12 @@ export const runCommand = defineCommand<RunArgs>({
       const scenario = await loadScenario(argv.scenario, argv.set);
       // Before any load: a run that cannot be saved is not worth making.
       await checkOutputDir(argv.out);
+      const warning = insecureWarning(scenario);
+      if (warning) process.stderr.write(warning);
       progress.note(`starting ${scenario.name} (${scenario.target === 'builtin' ? 'built-in target' : scenario.target})`);
       const { record, file, html } = await runScenario({
         scenario,
+        source: displayArg(argv.scenario),
         checkpointIntervalS,
         onCheckpoint: (c) => {
           if (c.error === null || checkpointFailed) return;
@@ -79,7 +82,6 @@ export const runCommand = defineCommand<RunArgs>({
           progress.note(`cannot write a checkpoint to ${c.file} (${c.error}); the run goes on`);
         },
         resultsDir: argv.out,
-        scenarioSource: displayArg(argv.scenario),
         label: argv.label ?? null,
         allowRemote: argv['allow-remote'] || undefined,
         signal: controller.signal,
@@ -100,3 +102,8 @@ export const runCommand = defineCommand<RunArgs>({
     }
   },
 });
+
+/** The one warning line of an HTTPS scenario that verifies nothing (`tls.insecure`), or null. */
+export function insecureWarning(s: Scenario): string | null {
+  return usesTls(s) && s.tls.insecure ? "portstorm: warning: tls.insecure: the target's certificate is not verified\n" : null;
+}

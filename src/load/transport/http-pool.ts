@@ -1,5 +1,5 @@
 /**
- * HTTP over a keep-alive pool (`reuse: true`), on undici's Pool through its low-level `dispatch()`
+ * HTTP (and HTTPS) over a keep-alive pool (`reuse: true`), on undici's Pool through its low-level `dispatch()`
  * (no body stream, no async iterator per request). p-limit holds requests until a connection is
  * free, so undici never queues internally and `startedAt` is the real dispatch time.
  */
@@ -10,17 +10,29 @@ import { Pool } from 'undici';
 import type { buildConnector, Dispatcher } from 'undici';
 import { httpStatusFailure, normalizeError, type Failure } from '../../vocab/failure.js';
 import { localAddressPicker, nodeNetStrategy } from './local-address.js';
+import { isFailure, lookupFirst } from './lookup.js';
+import { handshakePhase, tlsHandshaker } from './tls-client.js';
 import type { ExchangeResult, Transport, TransportOptions } from './types.js';
 
 const ABORTED: Failure = { code: 'ABORTED', phase: 'connect', message: 'aborted by portstorm (run stopped)' };
 
-/** Builds the keep-alive HTTP transport. */
+/** A connector failure that knows its phase (`dns`, `connect`, `tls`): undici hands it to the exchange as it is. */
+class PhaseError extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.message);
+    this.name = 'PhaseError';
+  }
+}
+
+/** Builds the keep-alive HTTP transport (HTTPS with `opts.tls`: one handshake per pooled connection). */
 export function httpPoolTransport(opts: TransportOptions): Transport {
   const nextLocal = localAddressPicker(opts.localAddresses);
   const sockets = new Set<net.Socket>();
-  const connector: buildConnector.connector = (_options, callback) => {
+  const handshaker = opts.tls ? tlsHandshaker(opts.tls, opts.onHandshake) : null;
+  const tlsErrors = new TlsErrors();
+  const connectTo = (host: string, callback: Parameters<buildConnector.connector>[1]): void => {
     const started = performance.now();
-    const socket = net.connect({ host: opts.host, port: opts.port, localAddress: nextLocal(), noDelay: true });
+    const socket = net.connect({ host, port: opts.port, localAddress: nextLocal(), noDelay: true });
     const timer = setTimeout(() => {
       socket.destroy();
       callback(Object.assign(new Error(`no connection within ${opts.connectTimeoutMs} ms`), { code: 'UND_ERR_CONNECT_TIMEOUT' }), null);
@@ -35,12 +47,27 @@ export function httpPoolTransport(opts: TransportOptions): Transport {
       socket.off('error', onError);
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
-      opts.onConnect(performance.now() - started, socket.localPort ?? null);
-      callback(null, socket);
+      const connectedAt = performance.now();
+      opts.onConnect(connectedAt - started, socket.localPort ?? null);
+      if (!handshaker) return callback(null, socket);
+      // Errors after the handshake go to undici's listeners on the TLS socket; this one keeps a
+      // late error on the TCP socket from being unhandled.
+      socket.on('error', () => undefined);
+      handshaker.handshake(socket, host, connectedAt, (result) => {
+        if (isFailure(result)) return callback(new PhaseError(result), null);
+        tlsErrors.watch(result);
+        callback(null, result);
+      });
     });
   };
+  const connector: buildConnector.connector = (_options, callback) => {
+    if (!opts.lookupName) return connectTo(opts.host, callback);
+    lookupFirst(opts.lookupName, opts.connectTimeoutMs, opts.onLookup, (result) =>
+      isFailure(result) ? callback(new PhaseError(result), null) : connectTo(result, callback),
+    );
+  };
   const hostPort = opts.host.includes(':') ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
-  const pool = new Pool(`http://${hostPort}`, {
+  const pool = new Pool(`${opts.tls ? 'https' : 'http'}://${hostPort}`, {
     connections: opts.poolSize,
     connect: connector,
     keepAliveTimeout: 60_000,
@@ -66,7 +93,7 @@ export function httpPoolTransport(opts: TransportOptions): Transport {
   sweeper.unref();
   const run = (): Promise<ExchangeResult> =>
     new Promise((resolve) => {
-      const handler = new ExchangeHandler(resolve, inFlight);
+      const handler = new ExchangeHandler(resolve, inFlight, tlsErrors);
       if (closing) return handler.done(ABORTED);
       inFlight.add(handler);
       try {
@@ -91,6 +118,31 @@ export function httpPoolTransport(opts: TransportOptions): Transport {
   };
 }
 
+/**
+ * The TLS error each pooled TLS connection ended with, by local port, until it is closed. undici
+ * reports a TLS alert (a refused client certificate) as "other side closed" (UND_ERR_SOCKET): the
+ * peer's FIN after the alert replaces the error it had. The TLS error is the one that says why.
+ */
+class TlsErrors {
+  private readonly byPort = new Map<number, Error>();
+
+  /** Keeps the TLS-layer errors of `socket` while it is open (and one turn after, for undici's close handler). */
+  watch(socket: net.Socket): void {
+    const port = socket.localPort;
+    if (port === undefined) return;
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (typeof err.code === 'string' && /^ERR_(SSL|TLS)_/.test(err.code)) this.byPort.set(port, err);
+    });
+    socket.once('close', () => setImmediate(() => this.byPort.delete(port)));
+  }
+
+  /** The TLS error behind undici's socket error `err`, if its connection had one. */
+  behind(err: Error): Error | undefined {
+    const e = err as { code?: string; socket?: { localPort?: number } };
+    return e.code === 'UND_ERR_SOCKET' && e.socket?.localPort !== undefined ? this.byPort.get(e.socket.localPort) : undefined;
+  }
+}
+
 /** One exchange's undici handler: times the response, drains the body, classifies the outcome. */
 class ExchangeHandler implements Dispatcher.DispatchHandler {
   readonly startedAt = performance.now();
@@ -102,6 +154,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   constructor(
     private readonly resolve: (r: ExchangeResult) => void,
     private readonly inFlight: Set<ExchangeHandler>,
+    private readonly tlsErrors: TlsErrors,
   ) {}
 
   done(failure: Failure | null): void {
@@ -142,6 +195,8 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_c: unknown, err: Error): void {
-    this.done(normalizeError(err, this.firstByteAt === null ? 'send' : 'response'));
+    if (err instanceof PhaseError) return this.done(err.failure);
+    const cause = this.tlsErrors.behind(err) ?? err;
+    this.done(handshakePhase(normalizeError(cause, this.firstByteAt === null ? 'send' : 'response'), this.firstByteAt !== null));
   }
 }

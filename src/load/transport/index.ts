@@ -26,6 +26,14 @@ export interface EngineChoice {
   reason: string | null;
 }
 
+/** What a run's connections need beyond TCP, which decides whether the native engine can carry them. */
+export interface EngineNeeds {
+  /** Connections speak TLS (HTTPS). */
+  tls?: boolean;
+  /** `dns: per-connection`: the name each new connection looks up first. */
+  lookupName?: string | null;
+}
+
 /**
  * The engine that `createTransport` uses for a scenario with `reuse` on or off, on this thread and
  * with this environment: the native engine for `reuse: false` and for HTTP keep-alive, unless
@@ -33,11 +41,15 @@ export interface EngineChoice {
  * `connection.localAddresses`: only the native engine sets IP_BIND_ADDRESS_NO_PORT, which gives each
  * source address a port budget per destination instead of one across all destinations (see
  * `expectedSourceStrategy`). `host`, when given, is the resolved target
- * address (the native engine takes IP addresses only). A run can call this on its main thread to
- * report the engine its load workers use.
+ * address (the native engine takes IP addresses only); `needs` says whether connections speak TLS
+ * and look the target's name up each (`dns: per-connection`). A run can call this on its main
+ * thread to report the engine its load workers use.
  */
-export function connectionEngine(reuse: boolean, host?: string, protocol: 'http' | 'tcp' = 'http'): EngineChoice {
+export function connectionEngine(reuse: boolean, host?: string, protocol: 'http' | 'tcp' = 'http', needs: EngineNeeds = {}): EngineChoice {
   if (reuse && protocol === 'tcp') return { engine: 'js', reason: 'reuse: true over raw TCP keeps pooled node:net connections' };
+  if (needs.lookupName) return { engine: 'js', reason: 'dns: per-connection looks the name up for each connection (getaddrinfo), which the native engine does not' };
+  // Until the native engine speaks TLS (its own rule replaces this one).
+  if (needs.tls) return { engine: 'js', reason: 'HTTPS runs on node:tls' };
   const wanted = process.env[ENGINE_ENV];
   if (wanted === 'js') return { engine: 'js', reason: `${ENGINE_ENV}=js` };
   const native = loadNativeEngine();
@@ -60,7 +72,7 @@ export function expectedSourceStrategy(choice: EngineChoice, localAddresses: rea
 /** The transport for `protocol` with `reuse` on or off. */
 export function createTransport(protocol: 'http' | 'tcp', reuse: boolean, opts: TransportOptions): Transport {
   if (protocol === 'tcp' && reuse) return tcpPoolTransport(opts);
-  const choice = connectionEngine(reuse, opts.host, protocol);
+  const choice = connectionEngine(reuse, opts.host, protocol, { tls: Boolean(opts.tls), lookupName: opts.lookupName });
   const native = loadNativeEngine();
   const onNative = choice.engine === 'native' && native.available;
   if (!onNative && process.env[ENGINE_ENV] === 'native') throw new Error(`${ENGINE_ENV}=native, but ${choice.reason ?? 'the native engine is unavailable'}`);

@@ -9,6 +9,7 @@ import pLimit from 'p-limit';
 import { normalizeError, type Failure } from '../../vocab/failure.js';
 import type { Phase } from '../../record/types.js';
 import { localAddressPicker, nodeNetStrategy } from './local-address.js';
+import { isFailure, lookupFirstAsync } from './lookup.js';
 import { byteCountReader } from './readers.js';
 import type { ExchangeResult, Transport, TransportOptions } from './types.js';
 
@@ -23,10 +24,13 @@ interface PooledSocket {
   current: { data(chunk: Buffer): void; gone(failure: Failure): void } | null;
 }
 
-function connect(opts: TransportOptions, localAddress: string | undefined): Promise<PooledSocket | Failure> {
+/** A new pooled connection; with `lookupName`, the name is looked up first (`dns` phase). */
+async function connect(opts: TransportOptions, localAddress: string | undefined): Promise<PooledSocket | Failure> {
+  const host = opts.lookupName ? await lookupFirstAsync(opts.lookupName, opts.connectTimeoutMs, opts.onLookup) : opts.host;
+  if (isFailure(host)) return host;
   return new Promise((resolve) => {
     const started = performance.now();
-    const socket = net.connect({ host: opts.host, port: opts.port, localAddress, noDelay: true });
+    const socket = net.connect({ host, port: opts.port, localAddress, noDelay: true });
     const timer = setTimeout(() => {
       socket.destroy();
       resolve({ code: 'CONNECT_TIMEOUT', phase: 'connect', message: `no connection within ${opts.connectTimeoutMs} ms` });
