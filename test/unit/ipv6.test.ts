@@ -83,11 +83,11 @@ describe('the remote-target guard', () => {
   });
 
   it('resolves IPv6 literals without brackets, IPv4-mapped ones to IPv4, and refuses a global one (exit 2) unless allowed', async () => {
-    assert.deepEqual(await resolveTarget('http://[::1]:8080/', false), { host: '::1', port: 8080 });
-    assert.deepEqual(await resolveTarget('tcp://[fd00::2]:9000', false), { host: 'fd00::2', port: 9000 });
-    assert.deepEqual(await resolveTarget('http://[2001:2::5]:80/x', false), { host: '2001:2::5', port: 80 });
-    assert.deepEqual(await resolveTarget('https://[::1]:8443/', false), { host: '::1', port: 8443 });
-    assert.deepEqual(await resolveTarget('http://[::ffff:127.0.0.1]:8080/', false), { host: '127.0.0.1', port: 8080 });
+    assert.deepEqual(await resolveTarget('http://[::1]:8080/', false), { host: '::1', port: 8080, name: null, addresses: ['::1'] });
+    assert.deepEqual(await resolveTarget('tcp://[fd00::2]:9000', false), { host: 'fd00::2', port: 9000, name: null, addresses: ['fd00::2'] });
+    assert.deepEqual(await resolveTarget('http://[2001:2::5]:80/x', false), { host: '2001:2::5', port: 80, name: null, addresses: ['2001:2::5'] });
+    assert.deepEqual(await resolveTarget('https://[::1]:8443/', false), { host: '::1', port: 8443, name: null, addresses: ['::1'] });
+    assert.deepEqual(await resolveTarget('http://[::ffff:127.0.0.1]:8080/', false), { host: '127.0.0.1', port: 8080, name: null, addresses: ['127.0.0.1'] });
     for (const url of ['http://[2001:db8::1]:8080/', 'http://[::ffff:8.8.8.8]:80/']) {
       await assert.rejects(resolveTarget(url, false), (err: unknown) => {
         assert.ok(err instanceof UsageError, String(err));
@@ -97,7 +97,7 @@ describe('the remote-target guard', () => {
         return true;
       });
     }
-    assert.deepEqual(await resolveTarget('http://[2001:db8::1]:8080/', true), { host: '2001:db8::1', port: 8080 });
+    assert.deepEqual(await resolveTarget('http://[2001:db8::1]:8080/', true), { host: '2001:db8::1', port: 8080, name: null, addresses: ['2001:db8::1'] });
   });
 
   it('keeps the brackets in the Host header (the URL authority)', () => {
