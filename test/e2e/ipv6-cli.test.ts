@@ -134,6 +134,6 @@ describe('portstorm run against IPv6 literals', () => {
     const file = scenarioFile('global6.yaml', ['target: http://[2001:db8::1]:8080/', 'load: [{ model: arrival-rate, rate: 10, duration: 1s }]']);
     const r = await cli(['run', file, '--quiet', '--out', path.join(tmp, 'out-global')]);
     assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr, /^portstorm: target http:\/\/\[2001:db8::1\]:8080\/ resolves to 2001:db8::1, which is not a loopback or private address; [^\n]*\n$/);
+    assert.match(r.stderr, /^portstorm: \S+global6\.yaml: target: http:\/\/\[2001:db8::1\]:8080\/ resolves to 2001:db8::1, which is not a loopback or private address; [^\n]*\n$/);
   });
 });
