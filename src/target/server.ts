@@ -1,13 +1,17 @@
 /**
- * The built-in target: a small HTTP or TCP-echo server with a configurable delay, body size and
- * closing side. It counts which side closes each connection first, because the side that closes
- * first is the one that holds TIME_WAIT (see DOMAIN.md, "TIME_WAIT").
+ * The built-in target: a small HTTP, HTTPS or TCP-echo server with a configurable delay, body size
+ * and closing side. It counts which side closes each connection first, because the side that closes
+ * first is the one that holds TIME_WAIT (see DOMAIN.md, "TIME_WAIT"), and over TLS the handshakes
+ * it completed, resumed and refused.
  *
  * A library: no console, no process.exit. The CLI (`portstorm serve`) and the worker-thread wrapper
  * (thread.ts) sit on top of it.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { CertificatePair } from './certificate.js';
 
 /** How the built-in target behaves. */
@@ -46,46 +50,83 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** Must exceed keepAliveTimeout (a known Node pitfall) and stay below requestTimeout. */
 const HEADERS_TIMEOUT_MS = 66_000;
 const REQUEST_TIMEOUT_MS = 120_000;
+/** How long a TLS connection the server has ended waits for the client's close (lingerWhenClosing). */
+const LINGER_MS = 5_000;
 
 /** Formats host:port, bracketing IPv6 literals. */
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** Per-connection bookkeeping shared by both protocols. */
-class ConnectionTracker {
-  private readonly counters: TargetStats = {
-    connectionsAccepted: 0,
-    requests: 0,
-    closedByServer: 0,
-    closedByClient: 0,
-    resetByClient: 0,
-    open: 0,
-  };
-  readonly sockets = new Set<Socket>();
+/** Which side ended a connection first. */
+type Side = 'server' | 'client' | 'reset';
 
-  /** Starts tracking a freshly accepted socket. */
+/** Per-connection bookkeeping shared by all protocols. */
+class ConnectionTracker {
+  private readonly counters: TargetStats;
+  readonly sockets = new Set<Socket>();
+  /** close() is destroying every connection: handshakes cut short now are the server's doing. */
+  closing = false;
+
+  constructor(tls: boolean) {
+    this.counters = { connectionsAccepted: 0, requests: 0, closedByServer: 0, closedByClient: 0, resetByClient: 0, open: 0 };
+    if (tls) Object.assign(this.counters, { tlsHandshakes: 0, tlsResumed: 0, tlsErrors: 0 });
+  }
+
+  /** Starts tracking a freshly accepted plain socket: one connection from accept to close. */
   track(socket: Socket): void {
+    this.accept(socket);
+    this.watch(socket);
+  }
+
+  /** Counts an accepted TCP connection; its closing side is counted by watch() or handshakeFailed(). */
+  accept(socket: Socket): void {
     this.counters.connectionsAccepted++;
     this.counters.open++;
-    this.sockets.add(socket);
+    this.hold(socket);
+  }
+
+  /**
+   * Watches the socket that carries the connection's bytes (the TCP socket, or the TLS socket over
+   * it) and counts, when it closes, which side ended the connection first.
+   */
+  watch(socket: Socket): void {
+    this.hold(socket);
     let clientFinFirst = false;
     let reset = false;
     // Prepended so it runs before Node's own 'end' handlers (the HTTP server ends its side from one):
-    // at this moment writableEnded tells whether the server had already called end().
+    // at this moment writableEnded tells whether the server had already called end(). Over TLS,
+    // 'end' is the client's close_notify or FIN, and the server's end() sends close_notify and FIN.
     socket.prependListener('end', () => {
       if (!socket.writableEnded && !socket.destroyed) clientFinFirst = true;
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNRESET') reset = true;
     });
-    socket.once('close', () => {
-      this.sockets.delete(socket);
-      this.counters.open--;
-      if (reset) this.counters.resetByClient++;
-      else if (clientFinFirst) this.counters.closedByClient++;
-      else this.counters.closedByServer++;
-    });
+    socket.once('close', () => this.closed(reset ? 'reset' : clientFinFirst ? 'client' : 'server'));
+  }
+
+  /** A TLS handshake completed. */
+  handshake(resumed: boolean): void {
+    this.counters.tlsHandshakes!++;
+    if (resumed) this.counters.tlsResumed!++;
+  }
+
+  /**
+   * A TLS handshake failed and the connection is closing without ever being watched: counts the
+   * error, and the side that ended it, told by the error (Node reports a TCP connection that closed
+   * before the handshake finished as ECONNRESET "socket hang up", without a syscall; a Node client
+   * that refuses the certificate just hangs up, OpenSSL clients such as curl send an alert first).
+   */
+  handshakeFailed(err: NodeJS.ErrnoException): void {
+    // A handshake close() cut short is the server's doing, not a client's error.
+    if (this.closing) return this.closed('server');
+    this.counters.tlsErrors!++;
+    const code = err.code ?? '';
+    let side: Side = 'server'; // the server refuses what it got (plain HTTP, not TLS, a timeout) and closes
+    if (code === 'ECONNRESET') side = err.syscall ? 'reset' : 'client';
+    else if (code.includes('ALERT')) side = 'client'; // the client refused the handshake with an alert and hung up
+    this.closed(side);
   }
 
   countRequest(): void {
@@ -94,6 +135,18 @@ class ConnectionTracker {
 
   snapshot(): TargetStats {
     return { ...this.counters };
+  }
+
+  private hold(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  private closed(side: Side): void {
+    this.counters.open--;
+    if (side === 'reset') this.counters.resetByClient++;
+    else if (side === 'client') this.counters.closedByClient++;
+    else this.counters.closedByServer++;
   }
 }
 
@@ -132,7 +185,7 @@ function createHttpTarget(opts: TargetOptions, tracker: ConnectionTracker, timer
   };
   if (opts.close === 'after-response') headers['Connection'] = 'close';
 
-  const server = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     tracker.countRequest();
     const respond = (): void => {
       if (res.destroyed || res.writableEnded) return;
@@ -146,18 +199,75 @@ function createHttpTarget(opts: TargetOptions, tracker: ConnectionTracker, timer
       cancel = timers.after(opts.delayMs, respond);
     });
     req.resume();
-  });
+  };
+  const server = opts.tls ? createTlsHttpServer(opts.tls, tracker, onRequest) : createHttpServer(onRequest);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.on('connection', (socket: Socket) => tracker.track(socket));
-  // Without a handler Node answers parse errors with 400; keep that, but never write to a dead socket.
+  if (!opts.tls) server.on('connection', (socket: Socket) => tracker.track(socket));
+  // Without a handler Node answers parse errors with 400; keep that, but never write to a dead socket,
+  // nor HTTP into a TLS handshake that failed (handshakeFailed() has counted it).
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    if (err.code === 'ECONNRESET' || !socket.writable || failedHandshakes.has(socket)) {
       socket.destroy();
       return;
     }
     socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  return server;
+}
+
+/**
+ * node:http closes a connection it ends (`Connection: close`) as soon as its FIN is written. Over TLS
+ * the client answers the server's close_notify with its own, and data arriving on a socket already
+ * closed makes Linux answer with RST: then neither side holds TIME_WAIT. So the server ends its side
+ * and keeps reading until the client's FIN (the socket then closes itself, in TIME_WAIT), or for
+ * LINGER_MS at most, as a plain HTTP server that closes first ends up.
+ */
+function lingerWhenClosing(socket: TLSSocket): void {
+  socket.destroySoon = () => {
+    socket.end();
+    socket.resume();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    socket.once('close', () => clearTimeout(timer));
+  };
+}
+
+/** TLS sockets whose handshake failed: the HTTP server hears of them as a clientError. */
+const failedHandshakes = new WeakSet<Socket>();
+
+/**
+ * HTTPS: node:https with the same request handling. The TCP socket of each connection is counted
+ * when accepted; the TLS socket over it, once its handshake completes, tells who closed first (the
+ * TCP socket's own events stop when TLS takes its handle over). A failed handshake is counted and
+ * its socket destroyed, never logged.
+ */
+function createTlsHttpServer(
+  pair: CertificatePair,
+  tracker: ConnectionTracker,
+  onRequest: (req: IncomingMessage, res: ServerResponse) => void,
+): ReturnType<typeof createHttpsServer> {
+  const server = createHttpsServer(
+    {
+      cert: pair.cert,
+      key: pair.key,
+      ALPNProtocols: ['http/1.1'],
+      // One set of session-ticket keys for the whole server (a resumed session is accepted on any
+      // connection), made here rather than left implicit.
+      ticketKeys: randomBytes(48),
+    },
+    onRequest,
+  );
+  server.on('connection', (socket: Socket) => tracker.accept(socket));
+  server.on('secureConnection', (socket: TLSSocket) => {
+    tracker.handshake(socket.isSessionReused());
+    tracker.watch(socket);
+    lingerWhenClosing(socket);
+  });
+  // Prepended: node:https turns tlsClientError into clientError from a listener of its own.
+  server.prependListener('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    failedHandshakes.add(socket);
+    tracker.handshakeFailed(err);
   });
   return server;
 }
@@ -210,7 +320,8 @@ function listenError(err: NodeJS.ErrnoException, host: string, port: number): Er
 
 /** Starts the target and resolves once it is listening; rejects with a clear Error if it cannot listen. */
 export async function startTarget(opts: TargetOptions): Promise<RunningTarget> {
-  const tracker = new ConnectionTracker();
+  if (opts.tls && opts.protocol !== 'http') throw new Error('the built-in target serves TLS over HTTP only (protocol http)');
+  const tracker = new ConnectionTracker(opts.tls !== undefined);
   const timers = new DelayTimers();
   const server =
     opts.protocol === 'http' ? createHttpTarget(opts, tracker, timers) : createTcpTarget(opts, tracker, timers);
@@ -242,6 +353,7 @@ export async function startTarget(opts: TargetOptions): Promise<RunningTarget> {
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         timers.clearAll();
+        tracker.closing = true;
         server.close(() => resolve());
         for (const socket of tracker.sockets) socket.destroy();
       });
