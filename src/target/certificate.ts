@@ -3,7 +3,7 @@
  * `portstorm serve --tls`), and the CAs, leaves and broken certificates tests and benchmarks need.
  * ECDSA P-256 keys from Node's WebCrypto and X.509 from @peculiar/x509; nothing touches the disk.
  */
-import { webcrypto } from 'node:crypto';
+import { createPrivateKey, webcrypto, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 // @peculiar/x509 resolves its parts with tsyringe, which needs Reflect metadata first.
 import '@abraham/reflection';
@@ -87,4 +87,30 @@ async function importKey(pem: string): Promise<CryptoKey> {
  */
 export function builtinCertificateNames(extra: readonly string[] = []): string[] {
   return [...new Set(['localhost', '127.0.0.1', '::1', '198.18.0.2', ...extra])];
+}
+
+/** The SHA-256 fingerprint of a PEM certificate, as `openssl x509 -fingerprint -sha256` prints it (AB:CD:...). */
+export function certificateFingerprint(pem: string): string {
+  return new NodeX509Certificate(pem).fingerprint256;
+}
+
+/** Why a certificate/key pair (PEM) cannot be served, naming the half at fault; null when it can. */
+export function certificatePairProblem(pair: CertificatePair): { part: 'cert' | 'key'; reason: string } | null {
+  const notCert = { part: 'cert' as const, reason: 'expected a PEM certificate (-----BEGIN CERTIFICATE-----)' };
+  if (!pair.cert.includes('-----BEGIN CERTIFICATE-----')) return notCert;
+  let cert: NodeX509Certificate;
+  try {
+    cert = new NodeX509Certificate(pair.cert);
+  } catch {
+    return { part: 'cert', reason: 'its PEM block does not parse as an X.509 certificate' };
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pair.key);
+  } catch {
+    if (pair.key.includes('ENCRYPTED')) return { part: 'key', reason: 'an encrypted private key (no passphrase can be given; decrypt it first)' };
+    return { part: 'key', reason: 'expected an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----)' };
+  }
+  if (!cert.checkPrivateKey(key)) return { part: 'key', reason: 'not the private key of the certificate' };
+  return null;
 }
