@@ -1,9 +1,9 @@
 /**
  * The inside of `portstorm lab`: run with `node lab-inner.js <config-json>` by netns.ts, already inside
  * a fresh network namespace. Sets the namespace up, starts the built-in target (or the scenario's
- * `lab.serve` command) on the lab's target address, runs the scenario against it from the client
- * address, adds `lab` to the run record and prints the usual summary. Exit codes are those of
- * `portstorm run`.
+ * `lab.serve` command) on the lab's target address, over HTTPS with a certificate made for that
+ * address when the scenario asks for TLS, runs the scenario against it from the client address, adds
+ * `lab` to the run record and prints the usual summary. Exit codes are those of `portstorm run`.
  */
 import { mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,6 +21,7 @@ import { startTargetThread, type TargetThread } from '../target/thread.js';
 import { capMainYoungGeneration } from '../thread-limits.js';
 import { LAB_CLIENT, LAB_TARGET, LAB_TARGET_PORT, setupInside } from '../lab/netns.js';
 import { startServe, type RunningServe } from '../lab/serve.js';
+import { labUsesTls, makeLabCertificate, removeTlsDir, writeServeCertificate } from '../lab/tls.js';
 import type { LabInfo, LabInnerConfig, LabInnerResult } from '../lab/types.js';
 
 /** A second signal within this long of the first is the same Ctrl-C (the terminal's plus ours). */
@@ -54,11 +55,20 @@ async function main(cfg: LabInnerConfig): Promise<number> {
   const serveSpec = scenario.lab?.serve ?? null;
   const port = serveSpec?.port ?? LAB_TARGET_PORT;
   const serveLog = path.join(cfg.resultsDir, `${path.basename(cfg.pidFile, '.pid')}.serve.log`);
+  // Over HTTPS, a certificate for the lab's target address, which the run trusts (and only it).
+  const certificate = labUsesTls(scenario) ? await makeLabCertificate(scenario, LAB_TARGET) : null;
   let thread: TargetThread | null = null;
   let serve: RunningServe | null = null;
   if (serveSpec) {
-    progress.note(`lab: starting lab.serve (${serveSpec.command}) with HOST=${LAB_TARGET} PORT=${port}`);
-    serve = await startServe(serveSpec, LAB_TARGET, serveLog);
+    const env: Record<string, string> = {};
+    if (certificate) {
+      if (!cfg.tlsDir) throw new RuntimeFailure('lab: no directory for the lab.serve certificate (internal error)');
+      const files = writeServeCertificate(cfg.tlsDir, certificate);
+      Object.assign(env, { TLS_CERT: files.cert, TLS_KEY: files.key });
+    }
+    const vars = Object.entries({ HOST: LAB_TARGET, PORT: String(port), ...env }).map(([k, v]) => `${k}=${v}`).join(' ');
+    progress.note(`lab: starting lab.serve (${serveSpec.command}) with ${vars}`);
+    serve = await startServe(serveSpec, LAB_TARGET, serveLog, env);
   } else {
     try {
       thread = await startTargetThread({
@@ -68,12 +78,14 @@ async function main(cfg: LabInnerConfig): Promise<number> {
         delayMs: scenario.builtin.delayMs,
         bodyBytes: scenario.builtin.bodyBytes,
         close: builtinClose(scenario),
+        ...(certificate ? { tls: certificate } : {}),
       });
     } catch (err) {
       throw new RuntimeFailure(`lab: the built-in target cannot listen on ${LAB_TARGET}:${port}: ${(err as Error).message}`);
     }
   }
-  const url = `${scenario.protocol}://${LAB_TARGET}:${port}${scenario.protocol === 'http' ? scenario.request.path : ''}`;
+  const scheme = certificate ? 'https' : scenario.protocol;
+  const url = `${scheme}://${LAB_TARGET}:${port}${scenario.protocol === 'http' ? scenario.request.path : ''}`;
   const inLab: Scenario = {
     ...scenario,
     target: url,
@@ -88,6 +100,8 @@ async function main(cfg: LabInnerConfig): Promise<number> {
       resultsDir: cfg.resultsDir,
       label: cfg.label,
       signal: controller.signal,
+      // A lab.serve command may serve a certificate of its own, signed by the scenario's tls.ca.
+      targetCertificate: certificate && !(serveSpec && scenario.tls.ca) ? certificate.cert : null,
       onStart: (i) => progress.note(`lab ${cfg.variant ? `variant ${cfg.variant}, ` : ''}run ${i.runId}: ${i.targetUrl} from ${LAB_CLIENT} with ${i.workers} worker${i.workers === 1 ? '' : 's'}`),
       onProgress: (e, live) => progress.update(e, live),
     });
@@ -96,6 +110,7 @@ async function main(cfg: LabInnerConfig): Promise<number> {
     progress.stop();
     await thread?.close().catch(() => undefined);
     const ended = await serve?.stop();
+    if (cfg.tlsDir) removeTlsDir(cfg.tlsDir);
     // 143 = 128 + SIGTERM: the server ended by the stop signal, as asked.
     if (ended && !/^exit (0|143)$|SIGTERM/.test(ended)) process.stderr.write(`portstorm: lab: lab.serve ended with ${ended} when stopped (see its serve.log)\n`);
   }
@@ -104,7 +119,7 @@ async function main(cfg: LabInnerConfig): Promise<number> {
   const lab: LabInfo = { namespace: cfg.namespace, sysctls: cfg.sysctls, addresses: { client: LAB_CLIENT, target: LAB_TARGET }, variant: cfg.variant };
   const record = outcome.record;
   record.scenario = scenario;
-  record.target = { url, builtin: serve === null, stats };
+  record.target = { ...record.target, url, builtin: serve === null, stats };
   record.lab = lab;
   record.diagnosis = diagnose(record, record.exhaustion);
   const file = await writeRunRecord(outcome.dir, record);
