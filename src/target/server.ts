@@ -9,9 +9,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { Duplex } from 'node:stream';
+import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { CertificatePair } from './certificate.js';
 
 /** How the built-in target behaves. */
@@ -50,16 +50,15 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** Must exceed keepAliveTimeout (a known Node pitfall) and stay below requestTimeout. */
 const HEADERS_TIMEOUT_MS = 66_000;
 const REQUEST_TIMEOUT_MS = 120_000;
-/** How long a TLS connection the server has ended waits for the client's close (lingerWhenClosing). */
+/** How long a TLS connection waits for the client's FIN before the server closes its side anyway. */
 const LINGER_MS = 5_000;
+/** A TLS handshake not done by then is given up (node:tls servers default to the same). */
+const HANDSHAKE_TIMEOUT_MS = 120_000;
 
 /** Formats host:port, bracketing IPv6 literals. */
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
-
-/** Which side ended a connection first. */
-type Side = 'server' | 'client' | 'reset';
 
 /** Per-connection bookkeeping shared by all protocols. */
 class ConnectionTracker {
@@ -73,37 +72,37 @@ class ConnectionTracker {
     if (tls) Object.assign(this.counters, { tlsHandshakes: 0, tlsResumed: 0, tlsErrors: 0 });
   }
 
-  /** Starts tracking a freshly accepted plain socket: one connection from accept to close. */
+  /**
+   * Starts tracking a freshly accepted TCP socket: one connection from accept to close. Its own
+   * events tell who closed first, TLS or not: a FIN ('end') before the server ended its side is
+   * the client's, ECONNRESET a reset.
+   */
   track(socket: Socket): void {
-    this.accept(socket);
-    this.watch(socket);
-  }
-
-  /** Counts an accepted TCP connection; its closing side is counted by watch() or handshakeFailed(). */
-  accept(socket: Socket): void {
     this.counters.connectionsAccepted++;
     this.counters.open++;
-    this.hold(socket);
-  }
-
-  /**
-   * Watches the socket that carries the connection's bytes (the TCP socket, or the TLS socket over
-   * it) and counts, when it closes, which side ended the connection first.
-   */
-  watch(socket: Socket): void {
     this.hold(socket);
     let clientFinFirst = false;
     let reset = false;
     // Prepended so it runs before Node's own 'end' handlers (the HTTP server ends its side from one):
-    // at this moment writableEnded tells whether the server had already called end(). Over TLS,
-    // 'end' is the client's close_notify or FIN, and the server's end() sends close_notify and FIN.
+    // at this moment writableEnded tells whether the server had already called end().
     socket.prependListener('end', () => {
       if (!socket.writableEnded && !socket.destroyed) clientFinFirst = true;
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNRESET') reset = true;
     });
-    socket.once('close', () => this.closed(reset ? 'reset' : clientFinFirst ? 'client' : 'server'));
+    socket.once('close', () => {
+      this.counters.open--;
+      if (reset) this.counters.resetByClient++;
+      else if (clientFinFirst) this.counters.closedByClient++;
+      else this.counters.closedByServer++;
+    });
+  }
+
+  /** Keeps a socket to destroy on close() (the TLS socket over a tracked TCP socket). */
+  hold(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
   }
 
   /** A TLS handshake completed. */
@@ -112,21 +111,9 @@ class ConnectionTracker {
     if (resumed) this.counters.tlsResumed!++;
   }
 
-  /**
-   * A TLS handshake failed and the connection is closing without ever being watched: counts the
-   * error, and the side that ended it, told by the error (Node reports a TCP connection that closed
-   * before the handshake finished as ECONNRESET "socket hang up", without a syscall; a Node client
-   * that refuses the certificate just hangs up, OpenSSL clients such as curl send an alert first).
-   */
-  handshakeFailed(err: NodeJS.ErrnoException): void {
-    // A handshake close() cut short is the server's doing, not a client's error.
-    if (this.closing) return this.closed('server');
-    this.counters.tlsErrors!++;
-    const code = err.code ?? '';
-    let side: Side = 'server'; // the server refuses what it got (plain HTTP, not TLS, a timeout) and closes
-    if (code === 'ECONNRESET') side = err.syscall ? 'reset' : 'client';
-    else if (code.includes('ALERT')) side = 'client'; // the client refused the handshake with an alert and hung up
-    this.closed(side);
+  /** A TLS handshake failed or was abandoned by the client (not one that close() cut short). */
+  handshakeFailed(): void {
+    if (!this.closing) this.counters.tlsErrors!++;
   }
 
   countRequest(): void {
@@ -137,17 +124,6 @@ class ConnectionTracker {
     return { ...this.counters };
   }
 
-  private hold(socket: Socket): void {
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
-  }
-
-  private closed(side: Side): void {
-    this.counters.open--;
-    if (side === 'reset') this.counters.resetByClient++;
-    else if (side === 'client') this.counters.closedByClient++;
-    else this.counters.closedByServer++;
-  }
 }
 
 /** Timers for delayed responses, cleared on close so they never hold the event loop. */
@@ -200,76 +176,157 @@ function createHttpTarget(opts: TargetOptions, tracker: ConnectionTracker, timer
     });
     req.resume();
   };
-  const server = opts.tls ? createTlsHttpServer(opts.tls, tracker, onRequest) : createHttpServer(onRequest);
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
-  if (!opts.tls) server.on('connection', (socket: Socket) => tracker.track(socket));
-  // Without a handler Node answers parse errors with 400; keep that, but never write to a dead socket,
-  // nor HTTP into a TLS handshake that failed (handshakeFailed() has counted it).
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === 'ECONNRESET' || !socket.writable || failedHandshakes.has(socket)) {
+  const http = createHttpServer(onRequest);
+  http.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  http.headersTimeout = HEADERS_TIMEOUT_MS;
+  http.requestTimeout = REQUEST_TIMEOUT_MS;
+  // Without a handler Node answers parse errors with 400; keep that, but never write to a dead socket.
+  http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
     socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
-  return server;
+  if (!opts.tls) {
+    http.on('connection', (socket: Socket) => tracker.track(socket));
+    return http;
+  }
+  return createTlsListener(opts.tls, tracker, http);
 }
 
 /**
- * node:http closes a connection it ends (`Connection: close`) as soon as its FIN is written. Over TLS
- * the client answers the server's close_notify with its own, and data arriving on a socket already
- * closed makes Linux answer with RST: then neither side holds TIME_WAIT. So the server ends its side
- * and keeps reading until the client's FIN (the socket then closes itself, in TIME_WAIT), or for
- * LINGER_MS at most, as a plain HTTP server that closes first ends up.
+ * HTTPS: a TCP listener whose connections are wrapped in TLS here and handed, once the handshake is
+ * done, to the HTTP server, which never listens itself. The TLS socket runs over a {@link TcpStream}
+ * rather than over the TCP handle, so that the TCP socket's own FIN and RST stay visible: the
+ * tracker counts who closed first at the TCP level, where TIME_WAIT is decided.
  */
-function lingerWhenClosing(socket: TLSSocket): void {
-  socket.destroySoon = () => {
-    socket.end();
-    socket.resume();
-    const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
-    socket.once('close', () => clearTimeout(timer));
+function createTlsListener(pair: CertificatePair, tracker: ConnectionTracker, http: ReturnType<typeof createHttpServer>): Server {
+  // One context, so one set of session-ticket keys: a session resumes on any connection.
+  const context = createSecureContext({ cert: pair.cert, key: pair.key, ticketKeys: randomBytes(48) });
+  // allowHalfOpen: the TCP socket ends only when the TLS socket over it does (TcpStream._final).
+  return createNetServer({ allowHalfOpen: true, noDelay: true }, (raw: Socket) => {
+    tracker.track(raw);
+    serveTls(raw, context, tracker, http);
+  });
+}
+
+function serveTls(raw: Socket, context: SecureContext, tracker: ConnectionTracker, http: ReturnType<typeof createHttpServer>): void {
+  const tcp = new TcpStream(raw);
+  const tls = new TLSSocket(tcp, { isServer: true, secureContext: context, ALPNProtocols: ['http/1.1'] });
+  tcp.tls = tls;
+  tracker.hold(tls);
+  let secure = false;
+  let failed = false;
+  const handshakeFailed = (): void => {
+    if (secure || failed) return;
+    failed = true;
+    tracker.handshakeFailed();
   };
+  // A failed handshake destroys the TLS socket with its error (plain HTTP, a refused certificate):
+  // counted, never logged.
+  tls.on('error', handshakeFailed);
+  tls.once('close', handshakeFailed);
+  raw.setTimeout(HANDSHAKE_TIMEOUT_MS, () => tls.destroy());
+  // Nothing reads the TLS socket before its handshake is done, so it would never see this EOF.
+  raw.once('end', () => {
+    if (!secure) tls.destroy();
+  });
+  // Prepended: node:tls ends the TLS socket from an 'end' listener of its own.
+  tls.prependListener('end', () => {
+    if (!tls.writableEnded) tcp.clientClosedFirst = true;
+  });
+  tls.once('secure', () => {
+    secure = true;
+    raw.setTimeout(0);
+    tracker.handshake(tls.isSessionReused());
+    http.emit('connection', tls);
+  });
 }
 
-/** TLS sockets whose handshake failed: the HTTP server hears of them as a clientError. */
-const failedHandshakes = new WeakSet<Socket>();
-
 /**
- * HTTPS: node:https with the same request handling. The TCP socket of each connection is counted
- * when accepted; the TLS socket over it, once its handshake completes, tells who closed first (the
- * TCP socket's own events stop when TLS takes its handle over). A failed handshake is counted and
- * its socket destroyed, never logged.
+ * The TCP side of a TLS connection as a stream the TLS socket reads and writes, with the TCP close
+ * made to follow the TLS one, so that TIME_WAIT lands where it would without TLS:
+ * - the client closed TLS first (close_notify): its FIN comes after it, and the server's reply
+ *   (close_notify, FIN) could overtake it. So the server's FIN waits for the client's (LINGER_MS at
+ *   most): TIME_WAIT on the client.
+ * - the server closes first: its FIN goes in the same turn as its close_notify, before the client
+ *   can answer the close_notify with a FIN of its own. Then the TCP socket stays open, reading,
+ *   until the client's FIN (LINGER_MS at most): the client's close_notify arriving on a closed
+ *   socket would make Linux answer RST, and neither side would keep a TIME_WAIT. TIME_WAIT on the
+ *   server.
  */
-function createTlsHttpServer(
-  pair: CertificatePair,
-  tracker: ConnectionTracker,
-  onRequest: (req: IncomingMessage, res: ServerResponse) => void,
-): ReturnType<typeof createHttpsServer> {
-  const server = createHttpsServer(
-    {
-      cert: pair.cert,
-      key: pair.key,
-      ALPNProtocols: ['http/1.1'],
-      // One set of session-ticket keys for the whole server (a resumed session is accepted on any
-      // connection), made here rather than left implicit.
-      ticketKeys: randomBytes(48),
-    },
-    onRequest,
-  );
-  server.on('connection', (socket: Socket) => tracker.accept(socket));
-  server.on('secureConnection', (socket: TLSSocket) => {
-    tracker.handshake(socket.isSessionReused());
-    tracker.watch(socket);
-    lingerWhenClosing(socket);
-  });
-  // Prepended: node:https turns tlsClientError into clientError from a listener of its own.
-  server.prependListener('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-    failedHandshakes.add(socket);
-    tracker.handshakeFailed(err);
-  });
-  return server;
+class TcpStream extends Duplex {
+  /** The TLS socket over this stream. */
+  tls: TLSSocket | null = null;
+  /** The client's close_notify came before the server ended TLS (set by the TLS socket's owner). */
+  clientClosedFirst = false;
+  private finReceived = false;
+  private readonly onFin: Array<() => void> = [];
+
+  constructor(private readonly raw: Socket) {
+    super({ allowHalfOpen: true });
+    raw.on('data', (chunk: Buffer) => {
+      if (!this.destroyed && !this.push(chunk)) raw.pause();
+    });
+    raw.on('end', () => {
+      this.finReceived = true;
+      if (!this.destroyed) this.push(null);
+      for (const f of this.onFin.splice(0)) f();
+    });
+    raw.on('error', (err) => this.destroy(err));
+    raw.on('close', () => this.destroy());
+  }
+
+  override _read(): void {
+    this.raw.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    // The TLS socket has ended and flushed everything else: this is its close_notify.
+    const closeNotify = this.tls !== null && this.tls.writableEnded && this.tls.writableLength === 0;
+    if (closeNotify && !this.clientClosedFirst && !this.raw.writableEnded) {
+      this.raw.end(chunk);
+      callback();
+      return;
+    }
+    // Done once the kernel has it (or, when it is full, once it drains), not a loop turn later.
+    if (this.raw.write(chunk)) callback();
+    else this.raw.once('drain', () => callback());
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    const end = (): void => {
+      if (!this.raw.writableEnded) this.raw.end();
+      callback();
+    };
+    if (this.finReceived || !this.clientClosedFirst) end();
+    else this.untilFin(end);
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    // Once our FIN is out the TCP socket destroys itself when both directions have ended
+    // (autoDestroy); until the client's FIN is in, it keeps reading (and dropping) what comes.
+    if (!this.raw.writableEnded || err) this.raw.destroy();
+    else if (!this.finReceived && !this.raw.destroyed) {
+      this.raw.resume();
+      this.untilFin(() => undefined);
+    }
+    callback(err);
+  }
+
+  /** Runs fn once the client's FIN has arrived, or after LINGER_MS (then destroying the socket). */
+  private untilFin(fn: () => void): void {
+    const timer = setTimeout(() => {
+      fn();
+      this.raw.destroy();
+    }, LINGER_MS).unref();
+    this.onFin.push(() => {
+      clearTimeout(timer);
+      fn();
+    });
+    this.raw.once('close', () => clearTimeout(timer));
+  }
 }
 
 function createTcpTarget(opts: TargetOptions, tracker: ConnectionTracker, timers: DelayTimers): Server {
