@@ -84,7 +84,8 @@ class ConnectionTracker {
     let clientFinFirst = false;
     let reset = false;
     // Prepended so it runs before Node's own 'end' handlers (the HTTP server ends its side from one):
-    // at this moment writableEnded tells whether the server had already called end().
+    // at this moment writableEnded tells whether the server had already called end() (over TLS,
+    // TcpStream ends the TCP socket).
     socket.prependListener('end', () => {
       if (!socket.writableEnded && !socket.destroyed) clientFinFirst = true;
     });
@@ -123,7 +124,6 @@ class ConnectionTracker {
   snapshot(): TargetStats {
     return { ...this.counters };
   }
-
 }
 
 /** Timers for delayed responses, cleared on close so they never hold the event loop. */
@@ -199,7 +199,9 @@ function createHttpTarget(opts: TargetOptions, tracker: ConnectionTracker, timer
  * HTTPS: a TCP listener whose connections are wrapped in TLS here and handed, once the handshake is
  * done, to the HTTP server, which never listens itself. The TLS socket runs over a {@link TcpStream}
  * rather than over the TCP handle, so that the TCP socket's own FIN and RST stay visible: the
- * tracker counts who closed first at the TCP level, where TIME_WAIT is decided.
+ * tracker counts who closed first at the TCP level, where TIME_WAIT is decided. (As it never
+ * listens, Node's headersTimeout/requestTimeout sweep, started by 'listening', does not run for
+ * HTTPS; keepAliveTimeout, set per socket, does.)
  */
 function createTlsListener(pair: CertificatePair, tracker: ConnectionTracker, http: ReturnType<typeof createHttpServer>): Server {
   // One context, so one set of session-ticket keys: a session resumes on any connection.
@@ -211,6 +213,7 @@ function createTlsListener(pair: CertificatePair, tracker: ConnectionTracker, ht
   });
 }
 
+/** Wraps one accepted TCP socket in TLS, counts its handshake, and hands it to `http` once secure. */
 function serveTls(raw: Socket, context: SecureContext, tracker: ConnectionTracker, http: ReturnType<typeof createHttpServer>): void {
   const tcp = new TcpStream(raw);
   const tls = new TLSSocket(tcp, { isServer: true, secureContext: context, ALPNProtocols: ['http/1.1'] });
