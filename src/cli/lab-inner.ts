@@ -1,9 +1,9 @@
 /**
  * The inside of `portstorm lab`: run with `node lab-inner.js <config-json>` by netns.ts, already inside
  * a fresh network namespace. Sets the namespace up, starts the built-in target (or the scenario's
- * `lab.serve` command) on the lab's target address, runs the scenario against it from the client
- * address, adds `lab` to the run record and prints the usual summary. Exit codes are those of
- * `portstorm run`.
+ * `lab.serve` command) on the lab's target address, over HTTPS with a certificate made for that
+ * address when the scenario asks for TLS, runs the scenario against it from the client address, adds
+ * `lab` to the run record and prints the usual summary. Exit codes are those of `portstorm run`.
  */
 import { mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +22,7 @@ import { capMainYoungGeneration } from '../thread-limits.js';
 import { labAddresses, LAB_TARGET_PORT, setupInside } from '../lab/netns.js';
 import { hostPort } from '../vocab/address.js';
 import { startServe, type RunningServe } from '../lab/serve.js';
+import { labUsesTls, makeLabCertificate, removeTlsDir, writeServeCertificate } from '../lab/tls.js';
 import type { LabInfo, LabInnerConfig, LabInnerResult } from '../lab/types.js';
 
 /** A second signal within this long of the first is the same Ctrl-C (the terminal's plus ours). */
@@ -57,11 +58,20 @@ async function main(cfg: LabInnerConfig): Promise<number> {
   const serveSpec = scenario.lab?.serve ?? null;
   const port = serveSpec?.port ?? LAB_TARGET_PORT;
   const serveLog = path.join(cfg.resultsDir, `${path.basename(cfg.pidFile, '.pid')}.serve.log`);
+  // Over HTTPS, a certificate for the lab's target address, which the run trusts (and only it).
+  const certificate = labUsesTls(scenario) ? await makeLabCertificate(scenario, addresses.target) : null;
   let thread: TargetThread | null = null;
   let serve: RunningServe | null = null;
   if (serveSpec) {
-    progress.note(`lab: starting lab.serve (${serveSpec.command}) with HOST=${addresses.target} PORT=${port}`);
-    serve = await startServe(serveSpec, addresses.target, serveLog);
+    const env: Record<string, string> = {};
+    if (certificate) {
+      if (!cfg.tlsDir) throw new RuntimeFailure('lab: no directory for the lab.serve certificate (internal error)');
+      const files = writeServeCertificate(cfg.tlsDir, certificate);
+      Object.assign(env, { TLS_CERT: files.cert, TLS_KEY: files.key });
+    }
+    const vars = Object.entries({ HOST: addresses.target, PORT: String(port), ...env }).map(([k, v]) => `${k}=${v}`).join(' ');
+    progress.note(`lab: starting lab.serve (${serveSpec.command}) with ${vars}`);
+    serve = await startServe(serveSpec, addresses.target, serveLog, env);
   } else {
     try {
       thread = await startTargetThread({
@@ -71,12 +81,14 @@ async function main(cfg: LabInnerConfig): Promise<number> {
         delayMs: scenario.builtin.delayMs,
         bodyBytes: scenario.builtin.bodyBytes,
         close: builtinClose(scenario),
+        ...(certificate ? { tls: certificate } : {}),
       });
     } catch (err) {
       throw new RuntimeFailure(`lab: the built-in target cannot listen on ${hostPort(addresses.target, port)}: ${(err as Error).message}`);
     }
   }
-  const url = `${scenario.protocol}://${hostPort(addresses.target, port)}${scenario.protocol === 'http' ? scenario.request.path : ''}`;
+  const scheme = certificate ? 'https' : scenario.protocol;
+  const url = `${scheme}://${hostPort(addresses.target, port)}${scenario.protocol === 'http' ? scenario.request.path : ''}`;
   const inLab: Scenario = {
     ...scenario,
     target: url,
@@ -91,6 +103,8 @@ async function main(cfg: LabInnerConfig): Promise<number> {
       resultsDir: cfg.resultsDir,
       label: cfg.label,
       signal: controller.signal,
+      // A lab.serve command may serve a certificate of its own, signed by the scenario's tls.ca.
+      targetCertificate: certificate && !(serveSpec && scenario.tls.ca) ? certificate.cert : null,
       onStart: (i) => progress.note(`lab ${cfg.variant ? `variant ${cfg.variant}, ` : ''}run ${i.runId}: ${i.targetUrl} from ${addresses.client} with ${i.workers} worker${i.workers === 1 ? '' : 's'}`),
       onProgress: (e, live) => progress.update(e, live),
     });
@@ -99,6 +113,7 @@ async function main(cfg: LabInnerConfig): Promise<number> {
     progress.stop();
     await thread?.close().catch(() => undefined);
     const ended = await serve?.stop();
+    if (cfg.tlsDir) removeTlsDir(cfg.tlsDir);
     // 143 = 128 + SIGTERM: the server ended by the stop signal, as asked.
     if (ended && !/^exit (0|143)$|SIGTERM/.test(ended)) process.stderr.write(`portstorm: lab: lab.serve ended with ${ended} when stopped (see its serve.log)\n`);
   }

@@ -15,7 +15,7 @@ import { findExecutable } from './netns.js';
 
 /** The resolved `lab.serve` block. */
 export interface ServeSpec {
-  /** A shell command; it gets HOST and PORT in its environment and must listen there. */
+  /** A shell command; it gets HOST and PORT (and, over HTTPS, TLS_CERT and TLS_KEY) in its environment and must listen there. */
   command: string;
   port: number;
   /** Seconds to wait for it to listen. */
@@ -58,10 +58,11 @@ function logTail(logFile: string): string {
 }
 
 /**
- * Starts `spec.command` with HOST/PORT set, output appended to `logFile`, and resolves once it listens
- * on `spec.port`. Throws a RuntimeFailure (exit 3) when it exits first or does not listen in time.
+ * Starts `spec.command` with HOST/PORT (and `env`, e.g. TLS_CERT/TLS_KEY) set, output appended to
+ * `logFile`, and resolves once it listens on `spec.port`. Throws a RuntimeFailure (exit 3) when it
+ * exits first or does not listen in time.
  */
-export async function startServe(spec: ServeSpec, host: string, logFile: string): Promise<RunningServe> {
+export async function startServe(spec: ServeSpec, host: string, logFile: string, env: Record<string, string> = {}): Promise<RunningServe> {
   const unshare = findExecutable('unshare');
   const setpriv = findExecutable('setpriv');
   if (!unshare || !setpriv) throw new RuntimeFailure('lab: lab.serve needs unshare and setpriv (util-linux); install util-linux and retry');
@@ -71,7 +72,7 @@ export async function startServe(spec: ServeSpec, host: string, logFile: string)
     child = spawn(
       setpriv,
       ['--pdeathsig', 'SIGKILL', '--', unshare, '--pid', '--fork', '--kill-child=SIGKILL', '--', 'sh', '-c', `{\n${spec.command}\n} & wait $!`],
-      { detached: true, stdio: ['ignore', log, log], env: { ...process.env, HOST: host, PORT: String(spec.port) } },
+      { detached: true, stdio: ['ignore', log, log], env: { ...process.env, ...env, HOST: host, PORT: String(spec.port) } },
     );
   } finally {
     closeSync(log);

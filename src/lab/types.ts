@@ -24,6 +24,11 @@ export interface LabInnerConfig {
   pidFile: string;
   /** Where the inner process writes `{ file, dir }` of the run record once it is written. */
   resultFile: string;
+  /**
+   * A private directory (mode 0700) for `lab.serve`'s certificate and key over HTTPS, made by the
+   * outer process, which removes it once the lab has ended; absent when the run needs none.
+   */
+  tlsDir?: string | null;
 }
 
 /** What the inner process writes to `resultFile`. */

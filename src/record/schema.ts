@@ -93,6 +93,9 @@ const targetStats = z.object({
   closedByClient: count,
   resetByClient: count,
   open: count,
+  tlsHandshakes: count.optional(),
+  tlsResumed: count.optional(),
+  tlsErrors: count.optional(),
 });
 
 const p50Max = z.object({ p50: nonneg, max: nonneg });

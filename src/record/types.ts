@@ -326,6 +326,12 @@ export interface TargetStats {
   resetByClient: number;
   /** Connections currently open. */
   open: number;
+  /** TLS handshakes the target completed (an HTTPS target; absent otherwise and in older records). */
+  tlsHandshakes?: number;
+  /** Of those, handshakes that resumed an earlier session (a ticket). */
+  tlsResumed?: number;
+  /** Handshakes that failed: a client that refused the certificate, plain HTTP, not TLS at all. */
+  tlsErrors?: number;
 }
 
 /** Totals over the whole run. */

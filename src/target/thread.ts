@@ -2,6 +2,8 @@
  * Runs the built-in target in a worker thread, so that serving requests does not compete with the
  * load generator for the same event loop. The worker script is worker.ts (build/src/target/worker.js).
  *
+ * The options, the TLS certificate and key included (PEM text), reach the worker as workerData.
+ *
  * The worker is unref'd while idle: a forgotten target never keeps the process alive on its own. It
  * is ref'd while a stats() or close() answer is awaited, and terminated after close().
  */

@@ -172,6 +172,10 @@ const BAD_VALUES: Record<string, Record<string, string[]>> = {
     host: ['', '   '],
     protocol: ['udp', 'HTTP', ''],
     close: ['maybe', ''],
+    // Alone, or without its key, or unreadable: refused before a certificate is made or a port taken.
+    'tls-cert': ['', '/nonexistent/cert.pem'],
+    'tls-key': ['', '/nonexistent/key.pem'],
+    'tls-cert-out': [''],
   },
   monitor: {
     interval: ['0', '0ms', '-1s', 'abc', '', '1x'],

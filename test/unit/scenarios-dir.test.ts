@@ -11,7 +11,7 @@ const files = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f));
 
 describe('shipped scenarios', () => {
   it('there are the demo and the lab scenarios', () => {
-    for (const f of ['demo.yaml', 'lab-exhaustion.yaml', 'burst.yaml', 'server-time-wait.yaml', 'keep-alive-fix.yaml', 'rst-close.yaml', 'source-addresses.yaml', 'tcp-service.yaml', 'lab-fixes.yaml', 'lab-serve.yaml']) {
+    for (const f of ['demo.yaml', 'lab-exhaustion.yaml', 'burst.yaml', 'server-time-wait.yaml', 'keep-alive-fix.yaml', 'rst-close.yaml', 'source-addresses.yaml', 'tcp-service.yaml', 'lab-fixes.yaml', 'lab-serve.yaml', 'https-handshakes.yaml']) {
       assert.ok(files.includes(f), f);
     }
   });

@@ -1,7 +1,7 @@
 /**
  * `portstorm demo` (what `npm start` runs): scenarios/demo.yaml in the lab, where client-side port
  * exhaustion shows within seconds; where no network namespace can be made, on loopback, saying why
- * exhaustion will not show there.
+ * exhaustion will not show there. `--tls`: the same over HTTPS (`builtin.tls: true`).
  */
 import { fileURLToPath } from 'node:url';
 import { RuntimeFailure } from '../../errors.js';
@@ -15,6 +15,7 @@ const DEMO = fileURLToPath(new URL('../../../../scenarios/demo.yaml', import.met
 interface DemoArgs {
   out: string;
   quiet: boolean;
+  tls?: boolean;
 }
 
 /** The `demo` command. */
@@ -24,8 +25,13 @@ export const demoCommand = defineCommand<DemoArgs>({
   builder: (y) =>
     y
       .option('out', { type: 'string', default: 'results', describe: 'directory for <runId>/run.json' })
-      .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' }) as never,
+      .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
+      .option('tls', { type: 'boolean', default: false, describe: 'the same over HTTPS: the built-in target serves TLS (builtin.tls: true) with a certificate made at start' })
+      .example('$0 demo', 'client port exhaustion in a private network namespace')
+      .example('$0 demo --tls', 'the same over HTTPS: a TLS handshake on every new connection') as never,
   async run(argv) {
+    const set = argv.tls ? ['builtin.tls=true'] : [];
+    const over = argv.tls ? ' over HTTPS (builtin.tls: true)' : '';
     let unavailable: string | null = null;
     try {
       detectNamespace();
@@ -34,13 +40,13 @@ export const demoCommand = defineCommand<DemoArgs>({
       unavailable = err.message.replace(/^lab: /, '');
     }
     if (unavailable === null) {
-      process.stderr.write('portstorm demo: scenarios/demo.yaml in a private network namespace with 1 000 client ports (the host is not touched)\n');
-      return labCommand.run({ scenario: DEMO, out: argv.out, set: [], sysctl: [], variant: [], json: false, quiet: argv.quiet });
+      process.stderr.write(`portstorm demo: scenarios/demo.yaml${over} in a private network namespace with 1 000 client ports (the host is not touched)\n`);
+      return labCommand.run({ scenario: DEMO, out: argv.out, set, sysctl: [], variant: [], json: false, quiet: argv.quiet });
     }
     process.stderr.write(
       `portstorm demo: the lab is not available here (${unavailable}); running on loopback instead, where Linux's ` +
         'default tcp_tw_reuse=2 recycles TIME_WAIT ports, so exhaustion will not show\n',
     );
-    return runCommand.run({ scenario: DEMO, out: argv.out, set: [], json: false, quiet: argv.quiet, 'allow-remote': false, 'log-requests': false });
+    return runCommand.run({ scenario: DEMO, out: argv.out, set, json: false, quiet: argv.quiet, 'allow-remote': false, 'log-requests': false });
   },
 });

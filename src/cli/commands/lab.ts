@@ -12,6 +12,7 @@ import { compareRuns } from '../../compare/compare.js';
 import { ExitCode, PortstormError, RuntimeFailure, UsageError } from '../../errors.js';
 import { kneeGroupIndex, labUsablePorts, predictedKnee, searchKnee, type KneeResult } from '../../lab/knee.js';
 import { detectNamespace, labAddresses, spawnLab, type LabChild } from '../../lab/netns.js';
+import { labUsesTls, makeTlsDir, removeTlsDir } from '../../lab/tls.js';
 import { labSysctls, parseSysctlFlag } from '../../scenario/sysctls.js';
 import type { LabInnerConfig, LabInnerResult, LabNamespace } from '../../lab/types.js';
 import { parseVariant, type LabVariant } from '../../scenario/variant.js';
@@ -108,6 +109,9 @@ class LabSession {
   async run(p: LabPlan, seq: number): Promise<string | null> {
     if (this.interrupted) return null;
     const tag = `${process.pid}-${seq}`;
+    // lab.serve over HTTPS gets its certificate and key in files: in a private directory made here,
+    // so that it goes even when the lab process is killed.
+    const tlsDir = p.scenario.lab?.serve && labUsesTls(p.scenario) ? makeTlsDir() : null;
     const config: LabInnerConfig = {
       scenario: p.scenario,
       resultsDir: this.resultsDir,
@@ -119,10 +123,17 @@ class LabSession {
       quiet: this.quiet,
       pidFile: path.join(this.resultsDir, `.lab-${tag}.pid`),
       resultFile: path.join(this.resultsDir, `.lab-${tag}.result.json`),
+      tlsDir,
     };
-    this.current = spawnLab(this.namespace, config);
-    const { code, signal } = await this.current.done;
-    this.current = null;
+    let ended: { code: number; signal: NodeJS.Signals | null };
+    try {
+      this.current = spawnLab(this.namespace, config);
+      ended = await this.current.done;
+    } finally {
+      this.current = null;
+      if (tlsDir) removeTlsDir(tlsDir);
+    }
+    const { code, signal } = ended;
     if (signal && !this.interrupted) process.stderr.write(`portstorm: lab: the lab process ended by ${signal}\n`);
     this.code = worse(this.code, signal ? (this.interrupted ? ExitCode.INTERRUPTED : ExitCode.RUNTIME) : code);
     if (code === ExitCode.INTERRUPTED) this.interrupted = true;

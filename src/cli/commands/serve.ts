@@ -1,11 +1,21 @@
 /**
  * `portstorm serve`: run the built-in target on its own, in this process, until SIGINT/SIGTERM or
  * --duration. Useful as the far end of a run from another host or namespace, and to see which side
- * closes connections first (the side that closes first holds TIME_WAIT).
+ * closes connections first (the side that closes first holds TIME_WAIT). `--tls` serves HTTPS with
+ * a self-signed certificate made at start, or the pair given by --tls-cert/--tls-key.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { defineCommand } from '../command.js';
 import { RuntimeFailure, UsageError } from '../../errors.js';
+import { displayArg } from '../../scenario/load.js';
 import { parseDuration } from '../../scenario/schema.js';
+import {
+  builtinCertificateNames,
+  certificateFingerprint,
+  certificatePairProblem,
+  makeCertificate,
+  type CertificatePair,
+} from '../../target/certificate.js';
 import { formatHostPort, startTarget, type TargetOptions, type TargetStats } from '../../target/server.js';
 import { num, sec } from '../../vocab/format.js';
 
@@ -25,6 +35,53 @@ export interface ServeArgs {
   'body-bytes': number;
   close: (typeof CLOSE_MODES)[number];
   duration: string | undefined;
+  tls?: boolean;
+  'tls-cert'?: string;
+  'tls-key'?: string;
+  'tls-cert-out'?: string;
+}
+
+/** Where the served certificate comes from: made at start, or read from --tls-cert/--tls-key. */
+export type ServeTls = { made: true; certOut: string | null } | { made: false; pair: CertificatePair; certFile: string };
+
+/** A file error in a few words. */
+function fileFailure(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'it is a directory', EROFS: 'read-only file system' };
+  return (code && words[code]) ?? code ?? String(err);
+}
+
+/** Reads a PEM file named by a flag; an unreadable one is a usage error naming the flag. */
+function readPemFlag(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${flag} ${displayArg(file)}: cannot read it (${fileFailure(err)})`);
+  }
+}
+
+/** The TLS flags: null for plain HTTP/TCP; throws UsageError naming the bad flag. */
+export function serveTls(argv: ServeArgs): ServeTls | null {
+  const cert = argv['tls-cert'];
+  const key = argv['tls-key'];
+  const certOut = argv['tls-cert-out'];
+  if (!argv.tls && cert === undefined && key === undefined && certOut === undefined) return null;
+  for (const [flag, v] of [['--tls-cert', cert], ['--tls-key', key], ['--tls-cert-out', certOut]] as const) {
+    if (v !== undefined && (typeof v !== 'string' || v.trim() === '')) throw new UsageError(`${flag}: expected a file path`);
+  }
+  if (argv.protocol !== 'http') throw new UsageError('--tls: the built-in target serves TLS over HTTP only; leave out --protocol tcp');
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError(`--tls-cert and --tls-key go together (a certificate and its private key); got only ${cert === undefined ? '--tls-key' : '--tls-cert'}`);
+  }
+  if (cert === undefined || key === undefined) return { made: true, certOut: certOut ?? null };
+  if (certOut !== undefined) throw new UsageError('--tls-cert-out writes the certificate made at start; with --tls-cert it is the file you gave');
+  const pair = { cert: readPemFlag('--tls-cert', cert), key: readPemFlag('--tls-key', key) };
+  const problem = certificatePairProblem(pair);
+  if (problem) {
+    const [flag, file] = problem.part === 'cert' ? ['--tls-cert', cert] : ['--tls-key', key];
+    throw new UsageError(`${flag} ${displayArg(file)}: ${problem.reason}`);
+  }
+  return { made: false, pair, certFile: cert };
 }
 
 /** Validates the arguments; throws UsageError naming the bad option. Returns options and duration (s). */
@@ -80,13 +137,50 @@ function statsLine(s: TargetStats, seconds: number, why: string): string {
     `portstorm serve: stopped (${why}) after ${sec(seconds)}: ` +
     `${num(s.connectionsAccepted)} connections accepted, ${num(s.requests)} requests, ` +
     `closed by server ${num(s.closedByServer)}, closed by client ${num(s.closedByClient)}, ` +
-    `resets by client ${num(s.resetByClient)}, still open ${num(s.open)}`
+    `resets by client ${num(s.resetByClient)}, still open ${num(s.open)}` +
+    (s.tlsHandshakes === undefined
+      ? ''
+      : `, TLS handshakes ${num(s.tlsHandshakes)} (resumed ${num(s.tlsResumed ?? 0)}), TLS handshake errors ${num(s.tlsErrors ?? 0)}`)
   );
+}
+
+/** The certificate served, and where it came from. */
+interface Served {
+  pair: CertificatePair;
+  /** The certificate made at start, with the names it covers; null for --tls-cert. */
+  names: string[] | null;
+}
+
+/**
+ * The certificate to serve: the given pair, or one made now for the listening address and the
+ * usual local names, written (never its key) to --tls-cert-out.
+ */
+async function servedCertificate(tls: ServeTls, host: string): Promise<Served> {
+  if (!tls.made) return { pair: tls.pair, names: null };
+  const names = builtinCertificateNames([host]);
+  const pair = await makeCertificate({ names });
+  if (tls.certOut !== null) {
+    try {
+      writeFileSync(tls.certOut, pair.cert.endsWith('\n') ? pair.cert : `${pair.cert}\n`);
+    } catch (err) {
+      throw new RuntimeFailure(`serve: --tls-cert-out ${displayArg(tls.certOut)}: cannot write it (${fileFailure(err)})`);
+    }
+  }
+  return { pair, names };
+}
+
+/** What `serve` says about its certificate once it listens at `url`. */
+function certificateLines(tls: ServeTls, served: Served, url: string): string[] {
+  const fingerprint = `SHA-256 fingerprint ${certificateFingerprint(served.pair.cert)}`;
+  if (!tls.made) return [`certificate ${tls.certFile}, ${fingerprint}`];
+  const lines = [`self-signed certificate made at start for ${served.names!.join(', ')}; ${fingerprint}`];
+  if (tls.certOut !== null) lines.push(`certificate written to ${tls.certOut}; trust it with: curl --cacert ${tls.certOut} ${url}`);
+  return lines;
 }
 
 export const serveCommand = defineCommand<ServeArgs>({
   command: 'serve',
-  describe: 'Run the built-in HTTP/TCP target until Ctrl-C or --duration',
+  describe: 'Run the built-in HTTP/HTTPS/TCP target until Ctrl-C or --duration',
   builder: (y) =>
     y
       .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
@@ -100,20 +194,30 @@ export const serveCommand = defineCommand<ServeArgs>({
         describe: 'after-response: the server closes first (it holds TIME_WAIT); never: the client decides',
       })
       .option('duration', { type: 'string', describe: 'Stop after this long (e.g. 60s, 2m, or seconds)' })
+      .option('tls', { type: 'boolean', default: false, describe: 'Serve HTTPS with a self-signed certificate made at start (its SHA-256 fingerprint is printed)' })
+      .option('tls-cert', { type: 'string', describe: 'Serve HTTPS with this PEM certificate (chain); needs --tls-key' })
+      .option('tls-key', { type: 'string', describe: 'The PEM private key of --tls-cert (not encrypted)' })
+      .option('tls-cert-out', { type: 'string', describe: 'Write the certificate made at start (never its key) here, for clients to trust' })
       .example('$0 serve --port 8080', 'HTTP target on 127.0.0.1:8080, keep-alive')
-      .example('$0 serve --protocol tcp --close after-response --duration 60s', 'TCP echo that closes first'),
+      .example('$0 serve --protocol tcp --close after-response --duration 60s', 'TCP echo that closes first')
+      .example('$0 serve --tls --port 8443 --tls-cert-out ca.pem', 'HTTPS; then curl --cacert ca.pem https://127.0.0.1:8443/')
+      .example('$0 serve --tls-cert cert.pem --tls-key key.pem', 'HTTPS with your own certificate'),
   run: async (argv) => {
     const { target: opts, durationS } = serveOptions(argv);
+    const tls = serveTls(argv);
+    const served = tls ? await servedCertificate(tls, opts.host) : null;
     let target;
     try {
-      target = await startTarget(opts);
+      target = await startTarget(served ? { ...opts, tls: served.pair } : opts);
     } catch (err) {
       throw new RuntimeFailure(`serve: ${err instanceof Error ? err.message : String(err)}`);
     }
+    const where = formatHostPort(target.host, target.port);
     process.stderr.write(
-      `portstorm serve: ${opts.protocol} listening on ${formatHostPort(target.host, target.port)} ` +
+      `portstorm serve: ${tls ? 'https' : opts.protocol} listening on ${where} ` +
         `(delay ${opts.delayMs} ms, body ${opts.bodyBytes} B, close ${opts.close})\n`,
     );
+    if (tls && served) for (const line of certificateLines(tls, served, `https://${where}/`)) process.stderr.write(`portstorm serve: ${line}\n`);
     const started = performance.now();
     const why = await untilStopped(durationS);
     const stats = target.stats();
