@@ -3,7 +3,7 @@ import net from 'node:net';
 import { oneShotTransport } from './oneshot.js';
 import { httpPoolTransport } from './http-pool.js';
 import { httpRequestBytes } from './http-request.js';
-import { loadNativeEngine } from './native-engine.js';
+import { engineTlsUnavailable, loadNativeEngine } from './native-engine.js';
 import { nativeKeepAliveTransport } from './native-keepalive.js';
 import { nativeOneShotTransport } from './native-oneshot.js';
 import { byteCountReader, httpResponseReader } from './readers.js';
@@ -33,16 +33,19 @@ export interface EngineChoice {
  * `connection.localAddresses`: only the native engine sets IP_BIND_ADDRESS_NO_PORT, which gives each
  * source address a port budget per destination instead of one across all destinations (see
  * `expectedSourceStrategy`). `host`, when given, is the resolved target
- * address (the native engine takes IP addresses only). A run can call this on its main thread to
- * report the engine its load workers use.
+ * address (the native engine takes IP addresses only). HTTPS (`tls`) runs on the native engine
+ * when the addon found an OpenSSL in this process, else on node:tls. A run can call this on its main
+ * thread to report the engine its load workers use.
  */
-export function connectionEngine(reuse: boolean, host?: string, protocol: 'http' | 'tcp' = 'http'): EngineChoice {
+export function connectionEngine(reuse: boolean, host?: string, protocol: 'http' | 'tcp' = 'http', tls = false): EngineChoice {
   if (reuse && protocol === 'tcp') return { engine: 'js', reason: 'reuse: true over raw TCP keeps pooled node:net connections' };
   const wanted = process.env[ENGINE_ENV];
   if (wanted === 'js') return { engine: 'js', reason: `${ENGINE_ENV}=js` };
   const native = loadNativeEngine();
   if (!native.available) return { engine: 'js', reason: `native connection engine unavailable: ${native.reason}` };
   if (host !== undefined && net.isIP(host) === 0) return { engine: 'js', reason: `target ${host} is not an IP address` };
+  const noTls = tls ? engineTlsUnavailable(native.addon) : null;
+  if (noTls !== null) return { engine: 'js', reason: noTls };
   return { engine: 'native', reason: null };
 }
 
@@ -60,7 +63,7 @@ export function expectedSourceStrategy(choice: EngineChoice, localAddresses: rea
 /** The transport for `protocol` with `reuse` on or off. */
 export function createTransport(protocol: 'http' | 'tcp', reuse: boolean, opts: TransportOptions): Transport {
   if (protocol === 'tcp' && reuse) return tcpPoolTransport(opts);
-  const choice = connectionEngine(reuse, opts.host, protocol);
+  const choice = connectionEngine(reuse, opts.host, protocol, opts.tls != null);
   const native = loadNativeEngine();
   const onNative = choice.engine === 'native' && native.available;
   if (!onNative && process.env[ENGINE_ENV] === 'native') throw new Error(`${ENGINE_ENV}=native, but ${choice.reason ?? 'the native engine is unavailable'}`);
