@@ -1988,7 +1988,7 @@ static napi_value fault(napi_env env, napi_callback_info info) {
 /* text(handle, i): message i of the engine's TLS context (records' detail), or null. */
 static napi_value text(napi_env env, napi_callback_info info) {
   napi_value argv[2], result;
-  engine *e = arg_engine(env, info, 2, argv, "text(handle, i)", 1);
+  engine *e = arg_engine(env, info, 2, argv, "text(handle, i)", 0);
   if (e == NULL) return NULL;
   int32_t i;
   if (napi_get_value_int32(env, argv[1], &i) != napi_ok) return type_error(env, "connengine: text(handle, i)");

@@ -14,14 +14,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { httpRequestBytes } from '../../src/load/transport/http-request.js';
-import { loadNativeEngine, type ConnEngineAddon, type EngineCreateOptions, type EngineTlsOptions } from '../../src/load/transport/native-engine.js';
+import { loadNativeEngine, type ConnEngineAddon, type EngineCreateOptions, type EngineHandle, type EngineTlsOptions } from '../../src/load/transport/native-engine.js';
 import { nativeKeepAliveTransport } from '../../src/load/transport/native-keepalive.js';
 import { nativeOneShotTransport } from '../../src/load/transport/native-oneshot.js';
 import type { ExchangeResult, TlsClientOptions, Transport, TransportOptions } from '../../src/load/transport/types.js';
 import { makeCertificate, type CertificatePair } from '../../src/target/certificate.js';
 import { normalizeError, type Failure } from '../../src/vocab/failure.js';
 import { runConcurrently } from '../helpers/concurrent.js';
-import { rawServer } from '../helpers/raw-servers.js';
+import { rawServer, unacceptingListener } from '../helpers/raw-servers.js';
 import { httpServer, silentServer, type TestServer } from '../helpers/servers.js';
 import { httpsServer, wireServer, type TlsTestServer } from '../helpers/tls-servers.js';
 
@@ -434,6 +434,34 @@ describe('native TLS: failures read as node:tls reports them', () => {
     assert.deepEqual(rst, { code: 'ECONNRESET', phase: 'tls', message: 'read ECONNRESET', syscall: 'read' });
   });
 
+  it('a connect completed late (a retransmitted SYN): the handshake starts then, and is timed from then', async () => {
+    const l = await unacceptingListener();
+    try {
+      const pending = run(options(l.port, { ca: pair.cert, handshakeTimeoutMs: 300 }, { connectTimeoutMs: 5000 }), 1);
+      await new Promise((r) => setTimeout(r, 300));
+      // It accepts, then waits for a request head that a ClientHello never completes: the handshake times out.
+      l.serve();
+      const r = await pending;
+      const x = r.results[0]!;
+      assert.deepEqual(x.failure, { code: 'TLS_HANDSHAKE_TIMEOUT', phase: 'tls', message: 'no TLS handshake within 300 ms' });
+      assert.ok(x.connectMs !== null && x.connectMs > 500, `connected after ${x.connectMs} ms (the first SYN was dropped)`);
+      assert.ok(x.endedAt - x.startedAt >= x.connectMs + 299, JSON.stringify(x));
+      assert.equal(r.connects, 1);
+    } finally {
+      await l.close();
+    }
+  });
+
+  it('a connect refused late (a retransmitted SYN meets a RST): ECONNREFUSED in phase connect', async () => {
+    const l = await unacceptingListener();
+    const pending = run(options(l.port, { ca: pair.cert }, { connectTimeoutMs: 5000 }), 1);
+    await new Promise((r) => setTimeout(r, 300));
+    await l.close();
+    const x = (await pending).results[0]!;
+    assert.deepEqual(x.failure, { code: 'ECONNREFUSED', phase: 'connect', message: `connect ECONNREFUSED 127.0.0.1:${l.port}`, syscall: 'connect' });
+    assert.equal(x.connectMs, null);
+  });
+
   it("one connection's OpenSSL error never shows on the next (the thread's error queue is emptied)", async () => {
     const plain = await httpServer((_req, res) => res.end('not TLS'));
     servers.push(plain);
@@ -445,6 +473,59 @@ describe('native TLS: failures read as node:tls reports them', () => {
     }
     await t.close(false);
     await good.close(false);
+  });
+});
+
+describe('native TLS: every exchange ends, also without memory for its record', () => {
+  it('a verification failure whose record cannot be allocated still ends with its verify result (fault 1)', async () => {
+    const a = addon();
+    const pair = await makeCertificate({ names: ['localhost'] });
+    const other = await makeCertificate({ names: ['localhost'] });
+    const s = await httpsServer(pair, (_req, res) => res.end('ok'));
+    const N = 20;
+    let handle: EngineHandle | undefined;
+    try {
+      const records = await new Promise<number[][]>((resolve, reject) => {
+        const got: number[][] = [];
+        let out: Int32Array;
+        const timer = setTimeout(() => reject(new Error(`only ${got.length} of ${N} exchanges ended within 10 s`)), 10_000);
+        const [h, subAb, outAb] = a.create({
+          family: 4,
+          host: '127.0.0.1',
+          port: s.port,
+          localAddresses: [],
+          close: 0,
+          connectTimeoutMs: 2000,
+          requestTimeoutMs: 2000,
+          request: Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'),
+          reader: 1,
+          isHead: false,
+          expectBytes: 0,
+          originNs: 0n,
+          tls: { servername: 'localhost', insecure: false, ca: other.cert, cert: null, key: null, sessionResumption: true, alpn: [], handshakeTimeoutMs: 2000 },
+          onReady: () => {
+            const k = a.take(handle!);
+            // Records: i32 8 type (2 done), 10 code, 11 phase, 12 errno, 15 detail.
+            for (let i = 0; i < k; i++) if (out[i * 32 + 8] === 2) got.push([10, 11, 12, 15].map((f) => out[i * 32 + f]!));
+            if (got.length === N) {
+              clearTimeout(timer);
+              resolve(got);
+            }
+          },
+        });
+        handle = h;
+        out = new Int32Array(outAb);
+        a.fault(h, 1);
+        const sub = new Int32Array(subAb);
+        for (let i = 0; i < N; i++) sub[i] = i;
+        a.submit(h, N);
+      });
+      // CODE_TLS_VERIFY, PH_TLS, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, no message (it was in the lost record).
+      assert.deepEqual(records, Array.from({ length: N }, () => [12, 3, 18, -1]));
+    } finally {
+      if (handle) a.stop(handle);
+      await s.close();
+    }
   });
 });
 
