@@ -89,6 +89,19 @@ export const CODE = {
 const PHASES: readonly Phase[] = ['connect', 'send', 'response', 'tls'];
 /** X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH: the engine's message says which names the certificate has. */
 const HOST_MISMATCH = new Set([62, 64]);
+/**
+ * Node 23.10+ (nodejs/node#57362) appends a hint to the message of three verification results:
+ * UNABLE_TO_GET_ISSUER_CERT, DEPTH_ZERO_SELF_SIGNED_CERT and UNABLE_TO_VERIFY_LEAF_SIGNATURE.
+ */
+export const SYSTEM_CA_HINT = '; if the root CA is installed locally, try running Node.js with --use-system-ca';
+const HINTED = new Set([2, 18, 21]);
+
+/** Whether this Node appends SYSTEM_CA_HINT (`version`: process.versions.node). */
+export function nodeHintsSystemCa(version: string = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 10);
+}
+
 /** node:tls's message when the peer closes during the handshake. */
 const TLS_DISCONNECTED = 'Client network socket disconnected before secure TLS connection was established';
 const SYSCALLS = ['connect', 'bind', 'read', 'write', 'setsockopt'] as const;
@@ -278,7 +291,12 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
         // As node:tls names SSL_get_verify_result() (X509ErrorCode: UNSPECIFIED for numbers it does not name).
         const n = e.i32[io + I_ERRNO]!;
         const text = HOST_MISMATCH.has(n) ? addon.text(e.handle, e.i32[io + I_DETAIL]!) : null;
-        const message = text ?? tlsText(`v${n}`, () => (HOST_MISMATCH.has(n) ? "Hostname/IP does not match certificate's altnames" : addon.tlsVerifyText(n)));
+        const message =
+          text ??
+          tlsText(`v${n}`, () => {
+            if (HOST_MISMATCH.has(n)) return "Hostname/IP does not match certificate's altnames";
+            return addon.tlsVerifyText(n) + (HINTED.has(n) && nodeHintsSystemCa() ? SYSTEM_CA_HINT : '');
+          });
         return normalizeError({ code: X509_VERIFY_CODES[n] ?? 'UNSPECIFIED', message }, 'tls');
       }
       case CODE.TLS_ERROR: {
