@@ -62,7 +62,7 @@ export const ADDONS = [
     what: 'native connection engine',
     fallback: 'reuse: false will use node:net sockets',
     check: (mod) => {
-      if (mod.version !== 3) throw new Error(`unexpected addon version ${mod.version}`);
+      if (mod.version !== 4) throw new Error(`unexpected addon version ${mod.version}`);
       if (mod.errname(111) !== 'ECONNREFUSED') throw new Error('uv_err_name is not usable');
     },
   },

@@ -1,8 +1,10 @@
 /*
  * connengine: a connection engine for portstorm's HTTP and raw TCP transports. Each engine owns one
  * pthread running an edge-triggered epoll loop that performs whole exchanges: non-blocking
- * socket / optional bind / connect, write the request, read until the response is complete (see
- * framer.c), close per policy. Plain C against node_api.h (and uv.h for errno names: native/common/errno-name.h); Linux only.
+ * socket / optional bind / connect, the TLS handshake (HTTPS: tls.c, on the OpenSSL of the Node
+ * process), write the request, read until the response is complete (see framer.c, which reads the
+ * decrypted bytes), close per policy. Plain C against node_api.h (and uv.h for errno names:
+ * native/common/errno-name.h); Linux only.
  *
  * Two modes, chosen at create():
  *   - one-shot (`reuse: false`): a new connection per exchange, closed per policy after it.
@@ -24,10 +26,15 @@
  *
  * Record layout (little-endian, REC_BYTES = 128):
  *   f64[0] startedAt  f64[1] connectMs (-1: none)  f64[2] firstByteAt (-1: none)  f64[3] endedAt
- *   i32[8] type (1 connected, 2 done)  i32[9] slot  i32[10] code  i32[11] phase  i32[12] errno
- *   i32[13] syscall  i32[14] localPort (-1: none)  i32[15] detail  i32[16] local address index
+ *   i32[8] type (1 connected, 2 done, 3 handshake)  i32[9] slot  i32[10] code  i32[11] phase
+ *   i32[12] errno (TLS codes: the verify result or OpenSSL's packed error)  i32[13] syscall
+ *   i32[14] localPort (-1: none)  i32[15] detail (TLS codes: index of a message, text(), or -1)
+ *   i32[16] local address index
  *   i32[17] HTTP status of the response head, once the head of the final response was parsed (else 0)
+ *   i32[18] handshake records: 1 when the session was resumed
  *   bytes 80..127: NUL-terminated "address:port" of the socket (detail 1)
+ * A handshake record (one per completed TLS handshake) carries the handshake's time, from the TCP
+ * connect to its end, in f64[1].
  * Times are performance.now() milliseconds: CLOCK_MONOTONIC nanoseconds minus the origin JS passes
  * to create() (the monotonic reading at which performance.now() was 0), divided by 1e6.
  */
@@ -56,8 +63,9 @@
 
 #include "errno-name.h"
 #include "framer.h"
+#include "tls.h"
 
-#define ENGINE_VERSION 3
+#define ENGINE_VERSION 4
 #define REC_BYTES 128
 #define SUB_CAP 4096
 #define OUT_CAP 4096
@@ -76,7 +84,7 @@
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
 
-enum { REC_CONNECTED = 1, REC_DONE = 2 };
+enum { REC_CONNECTED = 1, REC_DONE = 2, REC_HANDSHAKE = 3 };
 enum {
   CODE_OK = 0,
   CODE_ERRNO = 1,
@@ -89,18 +97,23 @@ enum {
   CODE_PROTOCOL = 8,
   CODE_ABORTED = 9,
   CODE_NOT_STARTED = 10, /* scheduled, cancelled before its time: nothing was sent */
+  CODE_TLS_DISCONNECT = 11, /* the peer closed during the handshake */
+  CODE_TLS_VERIFY = 12,     /* the certificate failed verification (errno: the verify result) */
+  CODE_TLS_ERROR = 13,      /* an OpenSSL error (errno: its packed code) */
+  CODE_TLS_TIMEOUT = 14,    /* no complete handshake within the handshake timeout */
 };
-enum { PH_CONNECT = 0, PH_SEND = 1, PH_RESPONSE = 2 };
+/* PH_TLS comes last to keep the older numbers. */
+enum { PH_CONNECT = 0, PH_SEND = 1, PH_RESPONSE = 2, PH_TLS = 3 };
 enum { SYS_CONNECT = 0, SYS_BIND = 1, SYS_READ = 2, SYS_WRITE = 3, SYS_SETSOCKOPT = 4 };
 /* Node's connect() error message: nothing more, " - Local (addr:port)", " - Local (undefined:undefined)". */
 enum { DETAIL_NONE = 0, DETAIL_LOCAL = 1, DETAIL_UNDEFINED = 2 };
 enum { POLICY_CLIENT = 0, POLICY_SERVER = 1, POLICY_RESET = 2 };
-enum { CS_FREE = 0, CS_CONNECTING, CS_OPEN, CS_LINGER, CS_IDLE };
+enum { CS_FREE = 0, CS_CONNECTING, CS_TLS, CS_OPEN, CS_LINGER, CS_IDLE };
 /*
  * Connection lists: every open connection is in exactly one. The first L_TIMED are timer lists,
  * whose deadlines are FIFO (each push is now + a fixed timeout); L_IDLE (keep-alive) has none.
  */
-enum { L_CONNECT = 0, L_REQUEST = 1, L_LINGER = 2, L_TIMED = 3, L_IDLE = 3, L_COUNT = 4, L_NONE = 255 };
+enum { L_CONNECT = 0, L_TLS = 1, L_REQUEST = 2, L_LINGER = 3, L_TIMED = 4, L_IDLE = 4, L_COUNT = 5, L_NONE = 255 };
 
 typedef struct rec {
   double started_at;
@@ -108,7 +121,7 @@ typedef struct rec {
   double first_byte_at;
   double ended_at;
   int32_t type, slot, code, phase, err, syscall, local_port, detail, local_index, status;
-  int32_t pad[2];
+  int32_t resumed, pad;
   char text[48];
 } rec;
 _Static_assert(sizeof(rec) == REC_BYTES, "record size");
@@ -124,6 +137,8 @@ typedef struct conn {
   uint32_t sent;
   uint8_t state, phase, list, settled, eof;
   uint8_t fresh; /* the current exchange opened this connection (it reports connectMs) */
+  struct ssl_st *ssl; /* HTTPS: from the TCP connect until the connection is released */
+  int32_t tls_text;   /* a host name mismatch's message (tls.c) */
   framer fr;
 } conn;
 
@@ -176,6 +191,8 @@ typedef struct engine {
   int bind_no_port;
   int policy;
   int64_t connect_timeout_ns, request_timeout_ns;
+  tls_ctx *tls; /* HTTPS, or NULL */
+  int64_t handshake_timeout_ns;
   uint8_t *request;
   uint32_t request_len;
   int reader_kind, is_head;
@@ -298,6 +315,7 @@ static conn *conn_alloc(engine *e) {
   c->local_port = -1;
   c->settled = c->eof = 0;
   c->fresh = 1;
+  c->ssl = NULL;
   c->phase = PH_CONNECT;
   c->state = CS_CONNECTING;
   framer_init(&c->fr, e->reader_kind, e->is_head, e->expect);
@@ -306,6 +324,10 @@ static conn *conn_alloc(engine *e) {
 
 static void conn_release(engine *e, conn *c) {
   list_remove(e, c);
+  if (c->ssl != NULL) {
+    tls_conn_free(c->ssl);
+    c->ssl = NULL;
+  }
   if (c->fd >= 0) {
     close(c->fd);
     c->fd = -1;
@@ -431,14 +453,14 @@ static void format_sockname(engine *e, int fd, char *out, size_t n) {
   snprintf(out, n, "%s:%d", addr, port);
 }
 
-/* Reports the exchange's outcome (once). */
-static void settle(engine *e, conn *c, int code, int phase, int err, int syscall, int detail) {
-  if (c->settled) return;
+/* Reports the exchange's outcome (once); its record, or NULL (already settled, or an orphan). */
+static rec *settle(engine *e, conn *c, int code, int phase, int err, int syscall, int detail) {
+  if (c->settled) return NULL;
   c->settled = 1;
   rec *r = batch_add(e);
   if (r == NULL) {
     orphan_push(e, c->slot, code, phase, err, syscall);
-    return;
+    return NULL;
   }
   r->type = REC_DONE;
   e->batch_done++;
@@ -456,6 +478,7 @@ static void settle(engine *e, conn *c, int code, int phase, int err, int syscall
   r->first_byte_at = c->t_first ? perf_ms(e, c->t_first) : -1;
   r->ended_at = perf_ms(e, now_ns());
   if (detail == DETAIL_LOCAL) format_sockname(e, c->fd, r->text, sizeof r->text);
+  return r;
 }
 
 static void fail(engine *e, conn *c, int code, int phase) {
@@ -467,6 +490,31 @@ static void fail_errno(engine *e, conn *c, int err, int syscall, int detail) {
   int before_connect = syscall == SYS_CONNECT || syscall == SYS_BIND || syscall == SYS_SETSOCKOPT;
   settle(e, c, CODE_ERRNO, before_connect ? PH_CONNECT : c->phase, err, syscall, detail);
   conn_release(e, c);
+}
+
+/* A failed TLS call (tls.c), in the connection's phase. */
+static void fail_tls(engine *e, conn *c, const tls_failure *f) {
+  if (f->kind == TLSF_ERRNO) {
+    fail_errno(e, c, f->err, f->write ? SYS_WRITE : SYS_READ, DETAIL_NONE);
+    return;
+  }
+  int code = f->kind == TLSF_VERIFY ? CODE_TLS_VERIFY : f->kind == TLSF_LIB ? CODE_TLS_ERROR : CODE_TLS_DISCONNECT;
+  rec *r = settle(e, c, code, c->phase, f->err, 0, DETAIL_NONE);
+  if (r != NULL) r->detail = f->text;
+  conn_release(e, c);
+}
+
+/*
+ * HTTPS, closing first: close_notify, then the FIN. A server that answers with its own close_notify
+ * (node:tls, Go) would send it to a closed socket, which answers data with a RST (RFC 1122) and ends
+ * in CLOSED instead of TIME_WAIT; so the socket is only shut for writing and stays open (bounded by
+ * the request timeout) until the server's FIN (linger_read), then closed: TIME_WAIT on this side.
+ */
+static void tls_close_first(engine *e, conn *c) {
+  tls_close_notify(c->ssl);
+  shutdown(c->fd, SHUT_WR);
+  c->state = CS_LINGER;
+  list_push(e, c, L_LINGER, now_ns() + e->request_timeout_ns);
 }
 
 /*
@@ -489,6 +537,8 @@ static void after_response(engine *e, conn *c) {
     struct linger l = {1, 0};
     setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
     conn_release(e, c);
+  } else if (e->policy == POLICY_CLIENT && c->ssl != NULL && !c->eof) {
+    tls_close_first(e, c);
   } else if (e->policy == POLICY_CLIENT || c->eof) {
     conn_release(e, c);
   } else {
@@ -501,6 +551,19 @@ static void after_response(engine *e, conn *c) {
 /* Writes what is left of the request. Returns 0 while the connection lives, -1 once released or lingering. */
 static int do_write(engine *e, conn *c) {
   while (c->sent < e->request_len) {
+    if (c->ssl != NULL) {
+      tls_failure f;
+      uint32_t left = e->request_len - c->sent;
+      /* After TLS_AGAIN the same bytes are offered again, as SSL_write requires. */
+      int w = tls_write(c->ssl, e->request + c->sent, left > INT32_MAX ? INT32_MAX : (int)left, &f);
+      if (w > 0) {
+        c->sent += (uint32_t)w;
+        continue;
+      }
+      if (w == TLS_AGAIN) return 0;
+      fail_tls(e, c, &f);
+      return -1;
+    }
     ssize_t w = send(c->fd, e->request + c->sent, e->request_len - c->sent, MSG_NOSIGNAL);
     if (w >= 0) {
       c->sent += (uint32_t)w;
@@ -589,6 +652,118 @@ static void read_loop(engine *e, conn *c, uint32_t events) {
   }
 }
 
+/*
+ * A connection that waits for the peer's FIN after its response (close: server), or after its own
+ * (close: client over TLS): reads and drops whatever comes (close_notify) until the FIN, then
+ * closes. Raw reads: OpenSSL has no part in it any more. A FIN that OpenSSL already read reads again
+ * as 0, so this is called at once when the wait begins, and on every event after.
+ */
+static void linger_read(engine *e, conn *c) {
+  for (;;) {
+    ssize_t n = read(c->fd, e->rbuf, READ_BYTES);
+    if (n > 0 || (n < 0 && errno == EINTR)) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    conn_release(e, c);
+    return;
+  }
+}
+
+/*
+ * HTTPS: reads decrypted bytes until OpenSSL wants the socket again (TLS_AGAIN, after a read that
+ * found it empty). A short read does not mean the socket is drained: OpenSSL returns one record at
+ * a time and keeps the rest of what it read (read-ahead), which epoll will not report again; records
+ * that carry no data (TLS 1.3 session tickets) are consumed on the way.
+ */
+static void tls_read_loop(engine *e, conn *c) {
+  for (;;) {
+    int tcp_eof = 0;
+    tls_failure f;
+    int n = tls_read(c->ssl, e->rbuf, READ_BYTES, &tcp_eof, &f);
+    if (n > 0) {
+      if (c->state == CS_IDLE) {
+        /* Bytes nobody asked for: the connection is out of step with the target. */
+        conn_release(e, c);
+        return;
+      }
+      if (!c->t_first) c->t_first = now_ns();
+      c->phase = PH_RESPONSE;
+      int r = framer_feed(&c->fr, e->rbuf, (size_t)n);
+      if (r < 0) {
+        fail_errno(e, c, ENOMEM, SYS_READ, DETAIL_NONE);
+        return;
+      }
+      if (r == FR_DONE) {
+        after_response(e, c);
+        /* Kept alive: read on, so that anything after the response (or the peer's close) shows. */
+        if (c->state == CS_IDLE) continue;
+        if (c->state == CS_LINGER) linger_read(e, c);
+        return;
+      }
+      continue;
+    }
+    if (n == TLS_AGAIN) return;
+    if (n == TLS_EOF) {
+      if (c->state == CS_IDLE) {
+        conn_release(e, c);
+        return;
+      }
+      c->eof = (uint8_t)tcp_eof;
+      if (framer_end(&c->fr) == FR_DONE) {
+        after_response(e, c);
+        if (c->state == CS_LINGER) linger_read(e, c);
+      } else {
+        fail(e, c, CODE_PREMATURE_END, c->phase);
+      }
+      return;
+    }
+    if (c->state == CS_IDLE) conn_release(e, c);
+    else fail_tls(e, c, &f);
+    return;
+  }
+}
+
+/*
+ * One step of the TLS handshake (on every socket event until it completes). Once complete: reports
+ * it (a handshake record), sends the request, and reads what OpenSSL may already hold.
+ */
+static void tls_step(engine *e, conn *c) {
+  tls_failure f;
+  int r = tls_handshake(c->ssl, &f);
+  if (r == TLS_AGAIN) return;
+  if (r == TLS_FAILED) {
+    fail_tls(e, c, &f);
+    return;
+  }
+  int64_t now = now_ns();
+  rec *h = batch_add(e);
+  if (h != NULL) {
+    h->type = REC_HANDSHAKE;
+    h->slot = (int32_t)c->slot;
+    h->connect_ms = (double)(now - c->t_conn) / 1e6;
+    h->resumed = tls_resumed(c->ssl);
+    h->local_port = c->local_port;
+    h->local_index = c->local_index;
+  }
+  c->state = CS_OPEN;
+  c->phase = PH_SEND;
+  list_push(e, c, L_REQUEST, now + e->request_timeout_ns);
+  if (do_write(e, c) < 0) {
+    if (c->state == CS_LINGER) linger_read(e, c);
+    return;
+  }
+  tls_read_loop(e, c);
+}
+
+/* HTTPS: the TCP connection is up; starts the handshake. */
+static void begin_tls(engine *e, conn *c) {
+  c->ssl = tls_conn_new(e->tls, c->fd, &c->tls_text);
+  if (c->ssl == NULL) {
+    fail_errno(e, c, ENOMEM, SYS_WRITE, DETAIL_NONE);
+    return;
+  }
+  tls_step(e, c);
+}
+
 /* connect() completed: records the time and local port and reports the connection. */
 static void mark_connected(engine *e, conn *c) {
   c->t_conn = now_ns();
@@ -605,14 +780,25 @@ static void mark_connected(engine *e, conn *c) {
     r->local_port = c->local_port;
     r->local_index = c->local_index;
   }
+  if (e->tls != NULL) {
+    /* The handshake's time and timeout count from here. */
+    c->state = CS_TLS;
+    c->phase = PH_TLS;
+    list_push(e, c, L_TLS, c->t_conn + e->handshake_timeout_ns);
+    return;
+  }
   c->state = CS_OPEN;
   c->phase = PH_SEND;
   list_push(e, c, L_REQUEST, c->t_conn + e->request_timeout_ns);
 }
 
-/* connect() completed (EPOLLOUT): report it, then send the request. */
+/* connect() completed (EPOLLOUT): report it, then send the request (HTTPS: start the handshake). */
 static void connected(engine *e, conn *c, uint32_t events) {
   mark_connected(e, c);
+  if (e->tls != NULL) {
+    begin_tls(e, c);
+    return;
+  }
   if (do_write(e, c) < 0) return;
   if (events & (EPOLLIN | HANGUP)) read_loop(e, c, events);
 }
@@ -652,9 +838,10 @@ static void start(engine *e, uint32_t slot) {
    * Node sets noDelay. A request no longer than the smallest MSS leaves as one segment with nothing
    * unacknowledged before it, which Nagle's algorithm never holds back: the option only matters for
    * longer requests, and the syscall is saved otherwise. A kept-alive connection sends again
-   * while earlier segments may be unacknowledged, so it always sets it.
+   * while earlier segments may be unacknowledged, so it always sets it, and so does TLS, whose
+   * handshake flights are several writes (Nagle would hold the next until the first is acknowledged).
    */
-  if (e->request_len > NAGLE_SAFE_BYTES || e->pool_size > 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (e->request_len > NAGLE_SAFE_BYTES || e->pool_size > 0 || e->tls != NULL) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (li >= 0) {
     if (!e->local_ok[li]) {
       fail_errno(e, c, EINVAL, SYS_BIND, DETAIL_NONE);
@@ -701,8 +888,16 @@ static void start(engine *e, uint32_t slot) {
    * releases the socket), so the request is tried at once: a send() on a socket still in SYN_SENT
    * fails with EAGAIN and nothing else, or with the pending connect error (which it consumes).
    */
-  ssize_t w = send(fd, e->request, e->request_len, MSG_NOSIGNAL);
-  if (w >= 0) {
+  /*
+   * HTTPS first needs to know whether the connection is up (the handshake is timed from then): a
+   * zero-length send() answers as a send() would (0, EAGAIN, or the connect's error).
+   */
+  ssize_t w = send(fd, e->request, e->tls != NULL ? 0 : e->request_len, MSG_NOSIGNAL);
+  if (w >= 0 && e->tls != NULL) {
+    mark_connected(e, c);
+    begin_tls(e, c);
+    if (c->state == CS_FREE) return;
+  } else if (w >= 0) {
     mark_connected(e, c);
     c->sent = (uint32_t)w;
     /* The request may complete the exchange (expectBytes: 0); close: server still waits for the FIN. */
@@ -721,7 +916,7 @@ static void start(engine *e, uint32_t slot) {
    * Writability matters only until the request is out, but a kept-alive connection sends again
    * later: it keeps EPOLLOUT (edge-triggered, it only fires again after a write found no space).
    */
-  int writing = c->state == CS_CONNECTING || c->sent < e->request_len || e->pool_size > 0;
+  int writing = c->state == CS_CONNECTING || c->sent < e->request_len || e->pool_size > 0 || e->tls != NULL;
   uint32_t want = EPOLLIN | EPOLLRDHUP | EPOLLET | (writing ? EPOLLOUT : 0);
   struct epoll_event ev = {.events = want, .data.ptr = c};
   if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -812,6 +1007,22 @@ static void on_event(engine *e, conn *c, uint32_t events) {
     if (events & EPOLLOUT) connected(e, c, events);
     return;
   }
+  if (c->state == CS_TLS) {
+    tls_step(e, c);
+    return;
+  }
+  if (c->ssl != NULL) {
+    /* Any event: OpenSSL may want to write while reading (and the reverse); reads that find nothing are cheap. */
+    if (c->state == CS_OPEN) {
+      tls_read_loop(e, c);
+      if (c->state == CS_OPEN && c->sent < e->request_len) do_write(e, c);
+    } else if (c->state == CS_LINGER) {
+      linger_read(e, c);
+    } else if (c->state == CS_IDLE && (events & (EPOLLIN | HANGUP))) {
+      tls_read_loop(e, c);
+    }
+    return;
+  }
   if (c->state == CS_OPEN) {
     /* libuv handles POLLIN before POLLOUT: a reset shows as a read error, as in Node. */
     if (events & (EPOLLIN | HANGUP)) {
@@ -827,6 +1038,7 @@ static void on_event(engine *e, conn *c, uint32_t events) {
 static void expire(engine *e, int64_t now) {
   conn *c;
   while ((c = e->lists[L_CONNECT].head) != NULL && c->deadline <= now) fail(e, c, CODE_CONNECT_TIMEOUT, PH_CONNECT);
+  while ((c = e->lists[L_TLS].head) != NULL && c->deadline <= now) fail(e, c, CODE_TLS_TIMEOUT, PH_TLS);
   while ((c = e->lists[L_REQUEST].head) != NULL && c->deadline <= now) fail(e, c, CODE_REQUEST_TIMEOUT, PH_RESPONSE);
   while ((c = e->lists[L_LINGER].head) != NULL && c->deadline <= now) conn_release(e, c);
 }
@@ -925,7 +1137,8 @@ static void start_due(engine *e, int64_t now, int64_t cancel, int aborting) {
 
 /*
  * Closes every connection; unsettled exchanges end with `code` (0: not reported at all). Kept-alive
- * connections close abortively (RST) under close: reset.
+ * connections close abortively (RST) under close: reset; at destroy (PREMATURE_CLOSED), idle HTTPS
+ * ones otherwise close first as a plain close() does (tls_close_first), and are released at the FIN.
  */
 static void close_all(engine *e, int code) {
   struct linger l = {1, 0};
@@ -933,6 +1146,12 @@ static void close_all(engine *e, int code) {
   for (int i = 0; i < L_COUNT; i++) {
     conn *c;
     while ((c = e->lists[i].head) != NULL) {
+      /* L_LINGER comes before L_IDLE: a connection moved there is not met again. */
+      if (code == CODE_PREMATURE_CLOSED && !reset && c->state == CS_IDLE && c->ssl != NULL) {
+        tls_close_first(e, c);
+        linger_read(e, c);
+        continue;
+      }
       if (code && !c->settled) settle(e, c, code, c->phase, 0, 0, DETAIL_NONE);
       if (reset && c->fd >= 0) setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
       conn_release(e, c);
@@ -1065,6 +1284,7 @@ static void engine_unref(engine *e) {
   free(e->local_ok);
   free(e->request);
   free(e->rbuf);
+  tls_ctx_free(e->tls);
   free(e);
 }
 
@@ -1161,6 +1381,93 @@ static int prop_string(napi_env env, napi_value v, char *buf, size_t n) {
   size_t len;
   napi_valuetype t;
   return napi_typeof(env, v, &t) == napi_ok && t == napi_string && napi_get_value_string_latin1(env, v, buf, n, &len) == napi_ok && len < n - 1;
+}
+
+/*
+ * Property `name` as a new UTF-8 string (free() it): 1, or 0 when it is null or undefined (*out NULL),
+ * or -1 when it is something else (or out of memory).
+ */
+static int prop_text(napi_env env, napi_value obj, const char *name, char **out) {
+  napi_value v;
+  napi_valuetype t;
+  size_t len;
+  *out = NULL;
+  if (!get_prop(env, obj, name, &v) || napi_typeof(env, v, &t) != napi_ok) return -1;
+  if (t == napi_null || t == napi_undefined) return 0;
+  if (t != napi_string || napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return -1;
+  *out = malloc(len + 1);
+  if (*out == NULL || napi_get_value_string_utf8(env, v, *out, len + 1, &len) != napi_ok) {
+    free(*out);
+    *out = NULL;
+    return -1;
+  }
+  return 1;
+}
+
+static int prop_bool(napi_env env, napi_value obj, const char *name, bool *out) {
+  napi_value v;
+  napi_valuetype t;
+  return get_prop(env, obj, name, &v) && napi_typeof(env, v, &t) == napi_ok && t == napi_boolean && napi_get_value_bool(env, v, out) == napi_ok;
+}
+
+/*
+ * The TLS context for create()'s `tls` object ({servername, insecure, ca, cert, key,
+ * sessionResumption, alpn, handshakeTimeoutMs}); NULL with an exception thrown.
+ */
+static tls_ctx *create_tls(napi_env env, napi_value o, const char *host, int64_t *handshake_timeout_ns) {
+  char *servername = NULL, *ca = NULL, *cert = NULL, *key = NULL, err[256] = "";
+  bool insecure = false, resumption = true;
+  double timeout;
+  napi_value alpn_v;
+  bool is_array = false;
+  uint32_t n_alpn = 0;
+  unsigned char alpn[256];
+  size_t alpn_len = 0;
+  tls_ctx *t = NULL;
+  if (!tls_available()) {
+    snprintf(err, sizeof err, "connengine: TLS is unavailable here: %s", tls_unavailable_reason());
+    napi_throw_error(env, "ERR_CONNENGINE_NO_TLS", err);
+    return NULL;
+  }
+  if (prop_text(env, o, "servername", &servername) < 0 || prop_text(env, o, "ca", &ca) < 0 || prop_text(env, o, "cert", &cert) < 0 ||
+      prop_text(env, o, "key", &key) < 0 || !prop_bool(env, o, "insecure", &insecure) || !prop_bool(env, o, "sessionResumption", &resumption) ||
+      !prop_double(env, o, "handshakeTimeoutMs", &timeout) || !(timeout >= 0) || !get_prop(env, o, "alpn", &alpn_v) ||
+      napi_is_array(env, alpn_v, &is_array) != napi_ok || !is_array || napi_get_array_length(env, alpn_v, &n_alpn) != napi_ok) {
+    type_error(env, "connengine: tls must be {servername, insecure, ca, cert, key, sessionResumption, alpn, handshakeTimeoutMs}");
+    goto done;
+  }
+  for (uint32_t i = 0; i < n_alpn; i++) {
+    napi_value item;
+    char name[256];
+    size_t len = 0;
+    napi_valuetype it;
+    if (napi_get_element(env, alpn_v, i, &item) != napi_ok || napi_typeof(env, item, &it) != napi_ok || it != napi_string ||
+        napi_get_value_string_latin1(env, item, name, sizeof name, &len) != napi_ok || len == 0 || len > 255 || alpn_len + 1 + len > sizeof alpn) {
+      type_error(env, "connengine: tls.alpn must be protocol names of 1 to 255 bytes");
+      goto done;
+    }
+    alpn[alpn_len++] = (unsigned char)len;
+    memcpy(alpn + alpn_len, name, len);
+    alpn_len += len;
+  }
+  tls_options opts = {
+      .servername = servername, .target_ip = host, .insecure = insecure, .ca = ca, .cert = cert, .key = key,
+      .resumption = resumption, .alpn = alpn, .alpn_len = alpn_len,
+  };
+  t = tls_ctx_new(&opts, err, sizeof err);
+  if (t == NULL) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "connengine: %s", err);
+    napi_throw_error(env, "ERR_CONNENGINE_TLS", msg);
+    goto done;
+  }
+  *handshake_timeout_ns = (int64_t)(timeout * 1e6);
+done:
+  free(servername);
+  free(ca);
+  free(cert);
+  free(key);
+  return t;
 }
 
 static int parse_addr(int family, const char *text, int port, struct sockaddr_storage *out, socklen_t *len) {
@@ -1330,6 +1637,16 @@ static napi_value create(napi_env env, napi_callback_info info) {
   bool lossless;
   if (!get_prop(env, o, "originNs", &origin_v) || napi_get_value_bigint_int64(env, origin_v, &e->origin_ns, &lossless) != napi_ok) FAIL("originNs must be a bigint");
   if (!get_prop(env, o, "onReady", &cb_v) || napi_typeof(env, cb_v, &t) != napi_ok || t != napi_function) FAIL("onReady must be a function");
+
+  napi_value tls_v;
+  if (get_prop(env, o, "tls", &tls_v) && napi_typeof(env, tls_v, &t) == napi_ok && t != napi_undefined && t != napi_null) {
+    if (t != napi_object) FAIL("tls must be an object or null");
+    e->tls = create_tls(env, tls_v, host, &e->handshake_timeout_ns);
+    if (e->tls == NULL) {
+      engine_unref(e);
+      return NULL;
+    }
+  }
 
   e->rbuf = malloc(READ_BYTES);
   e->subq_cap = e->starting_cap = SUB_CAP;
@@ -1555,12 +1872,18 @@ static napi_value take(napi_env env, napi_callback_info info) {
             break;
           case CODE_CONNECT_TIMEOUT: case CODE_REQUEST_TIMEOUT: case CODE_PREMATURE_END:
           case CODE_PREMATURE_CLOSED: case CODE_ABORTED: case CODE_NOT_STARTED:
+          case CODE_TLS_DISCONNECT: case CODE_TLS_TIMEOUT:
             r->code = o->code;
+            break;
+          case CODE_TLS_VERIFY: case CODE_TLS_ERROR:
+            r->code = o->code;
+            r->err = o->err;
+            r->detail = -1; /* the message was in the lost record */
             break;
           default: /* a response whose record (timings, status) was lost */
             r->code = CODE_ERRNO;
             r->err = ENOMEM;
-            r->syscall = o->phase == PH_CONNECT ? SYS_CONNECT : o->phase == PH_SEND ? SYS_WRITE : SYS_READ;
+            r->syscall = o->phase == PH_CONNECT ? SYS_CONNECT : o->phase == PH_SEND || o->phase == PH_TLS ? SYS_WRITE : SYS_READ;
             break;
         }
       }
@@ -1664,6 +1987,59 @@ static napi_value fault(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* text(handle, i): message i of the engine's TLS context (records' detail), or null. */
+static napi_value text(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  engine *e = arg_engine(env, info, 2, argv, "text(handle, i)", 0);
+  if (e == NULL) return NULL;
+  int32_t i;
+  if (napi_get_value_int32(env, argv[1], &i) != napi_ok) return type_error(env, "connengine: text(handle, i)");
+  const char *s = e->tls != NULL ? tls_text(e->tls, i) : NULL;
+  if (s == NULL) CHECK(napi_get_null(env, &result));
+  else CHECK(napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &result));
+  return result;
+}
+
+/* Throws unless TLS is available: OpenSSL is never called otherwise. */
+static int need_tls(napi_env env, const char *fn) {
+  if (tls_available()) return 1;
+  char msg[256];
+  snprintf(msg, sizeof msg, "connengine: %s: TLS is unavailable here: %s", fn, tls_unavailable_reason());
+  napi_throw_error(env, "ERR_CONNENGINE_NO_TLS", msg);
+  return 0;
+}
+
+/* tlsVerifyText(n): OpenSSL's text for verify result n (node:tls's err.message). */
+static napi_value tls_verify_text_js(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value v, result;
+  int32_t n;
+  CHECK(napi_get_cb_info(env, info, &argc, &v, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, v, &n) != napi_ok) return type_error(env, "connengine: tlsVerifyText(n)");
+  if (!need_tls(env, "tlsVerifyText")) return NULL;
+  const char *s = tls_verify_text(n);
+  CHECK(napi_create_string_utf8(env, s != NULL ? s : "", NAPI_AUTO_LENGTH, &result));
+  return result;
+}
+
+/* tlsErrorText(code) -> [reason, text]: an OpenSSL error's reason string and ERR_error_string_n's text. */
+static napi_value tls_error_text_js(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value v, result, item;
+  uint32_t code;
+  CHECK(napi_get_cb_info(env, info, &argc, &v, NULL, NULL));
+  if (argc < 1 || napi_get_value_uint32(env, v, &code) != napi_ok) return type_error(env, "connengine: tlsErrorText(code)");
+  if (!need_tls(env, "tlsErrorText")) return NULL;
+  char reason[256], full[512];
+  tls_error_text(code, reason, sizeof reason, full, sizeof full);
+  CHECK(napi_create_array_with_length(env, 2, &result));
+  CHECK(napi_create_string_utf8(env, reason, NAPI_AUTO_LENGTH, &item));
+  CHECK(napi_set_element(env, result, 0, item));
+  CHECK(napi_create_string_utf8(env, full, NAPI_AUTO_LENGTH, &item));
+  CHECK(napi_set_element(env, result, 1, item));
+  return result;
+}
+
 /* errname(errno): the error's name (native/common/errno-name.h), as Node's err.code. */
 static napi_value errname(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -1752,7 +2128,8 @@ static napi_value init(napi_env env, napi_value exports) {
   } fns[] = {
       {"create", create},   {"submit", submit},     {"take", take},   {"open", open_count},
       {"abort", abort_all}, {"cancel", cancel}, {"destroy", destroy_all}, {"stop", stop}, {"errname", errname}, {"stats", stats}, {"fault", fault},
-      {"framer", new_framer}, {"feed", framer_feed_js}, {"end", framer_end_js},
+      {"framer", new_framer}, {"feed", framer_feed_js}, {"end", framer_end_js}, {"text", text},
+      {"tlsVerifyText", tls_verify_text_js}, {"tlsErrorText", tls_error_text_js},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;
@@ -1764,6 +2141,15 @@ static napi_value init(napi_env env, napi_value exports) {
   if (napi_create_int32(env, REC_BYTES, &v) != napi_ok || napi_set_named_property(env, exports, "recordBytes", v) != napi_ok) return NULL;
   if (napi_create_int32(env, OUT_CAP, &v) != napi_ok || napi_set_named_property(env, exports, "recordCapacity", v) != napi_ok) return NULL;
   if (napi_create_int32(env, SUB_CAP, &v) != napi_ok || napi_set_named_property(env, exports, "submitCapacity", v) != napi_ok) return NULL;
+  /* tls: {available, version (OpenSSL's, or null), reason (why unavailable, or null)} */
+  napi_value tls, item;
+  const char *version = tls_version(), *why = tls_unavailable_reason();
+  if (napi_create_object(env, &tls) != napi_ok || napi_get_boolean(env, tls_available(), &item) != napi_ok ||
+      napi_set_named_property(env, tls, "available", item) != napi_ok) return NULL;
+  if ((version != NULL ? napi_create_string_utf8(env, version, NAPI_AUTO_LENGTH, &item) : napi_get_null(env, &item)) != napi_ok ||
+      napi_set_named_property(env, tls, "version", item) != napi_ok) return NULL;
+  if ((why != NULL ? napi_create_string_utf8(env, why, NAPI_AUTO_LENGTH, &item) : napi_get_null(env, &item)) != napi_ok ||
+      napi_set_named_property(env, tls, "reason", item) != napi_ok || napi_set_named_property(env, exports, "tls", tls) != napi_ok) return NULL;
   return exports;
 }
 

@@ -37,7 +37,7 @@ describe('native engine: the addon', () => {
       return;
     }
     assert.ok(n.available, n.available ? '' : n.reason);
-    assert.equal(n.addon.version, 3);
+    assert.equal(n.addon.version, 4);
     assert.equal(n.addon.recordBytes, 128);
   });
 

@@ -63,6 +63,7 @@ describe('native hardening: wrong and stale handles are TypeErrors', () => {
       ['stop', () => a.stop(eh)],
       ['stats', () => a.stats(eh)],
       ['fault', () => a.fault(eh, 0)],
+      ['text', () => a.text(eh, 0)],
     ];
   };
 

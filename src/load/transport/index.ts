@@ -3,7 +3,7 @@ import net from 'node:net';
 import { oneShotTransport } from './oneshot.js';
 import { httpPoolTransport } from './http-pool.js';
 import { httpRequestBytes } from './http-request.js';
-import { loadNativeEngine } from './native-engine.js';
+import { engineTlsUnavailable, loadNativeEngine } from './native-engine.js';
 import { nativeKeepAliveTransport } from './native-keepalive.js';
 import { nativeOneShotTransport } from './native-oneshot.js';
 import { byteCountReader, httpResponseReader } from './readers.js';
@@ -42,19 +42,20 @@ export interface EngineNeeds {
  * source address a port budget per destination instead of one across all destinations (see
  * `expectedSourceStrategy`). `host`, when given, is the resolved target
  * address (the native engine takes IP addresses only); `needs` says whether connections speak TLS
+ * (they run on the native engine when the addon found an OpenSSL in this process, else on node:tls)
  * and look the target's name up each (`dns: per-connection`). A run can call this on its main
  * thread to report the engine its load workers use.
  */
 export function connectionEngine(reuse: boolean, host?: string, protocol: 'http' | 'tcp' = 'http', needs: EngineNeeds = {}): EngineChoice {
   if (reuse && protocol === 'tcp') return { engine: 'js', reason: 'reuse: true over raw TCP keeps pooled node:net connections' };
   if (needs.lookupName) return { engine: 'js', reason: 'dns: per-connection looks the name up for each connection (getaddrinfo), which the native engine does not' };
-  // Until the native engine speaks TLS (its own rule replaces this one).
-  if (needs.tls) return { engine: 'js', reason: 'HTTPS runs on node:tls' };
   const wanted = process.env[ENGINE_ENV];
   if (wanted === 'js') return { engine: 'js', reason: `${ENGINE_ENV}=js` };
   const native = loadNativeEngine();
   if (!native.available) return { engine: 'js', reason: `native connection engine unavailable: ${native.reason}` };
   if (host !== undefined && net.isIP(host) === 0) return { engine: 'js', reason: `target ${host} is not an IP address` };
+  const noTls = needs.tls ? engineTlsUnavailable(native.addon) : null;
+  if (noTls !== null) return { engine: 'js', reason: noTls };
   return { engine: 'native', reason: null };
 }
 

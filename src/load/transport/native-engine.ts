@@ -4,19 +4,41 @@
  * close per policy), or, in keep-alive mode, exchanges over a pool of persistent connections. See
  * native-oneshot.ts and native-keepalive.ts for the transports built on it.
  *
+ * HTTPS runs on the engine too (the `tls` create option), with the OpenSSL of this Node process
+ * (Node's own, or the shared libssl a distribution's node loads): the addon links no TLS library of
+ * its own and says whether it found one (`addon.tls`); without one, HTTPS runs on node:tls.
+ *
  * The addon is optional: the package ships it prebuilt for linux-x64, and `npm install` compiles it
  * (scripts/build-native.mjs) where no prebuilt binary fits and a compiler is available;
  * `loadNativeEngine()` says why it is not there otherwise, and the transport falls back to node:net
  * (oneshot.ts). PORTSTORM_SKIP_NATIVE (src/native-skip.ts) forces the fallback at run time too.
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
 import { loadAddon } from '../../native-addon.js';
 import type { ReadState, ResponseReader } from './readers.js';
+import type { TlsClientOptions } from './types.js';
 
 /** An engine instance, owned by the addon. */
 export type EngineHandle = { readonly __brand: 'connengine' };
 /** A framer instance (the framing test hook), owned by the addon. */
 export type FramerHandle = { readonly __brand: 'connengine-framer' };
+
+/** The TLS client side of an engine (`create()`'s `tls`); TlsClientOptions with the trust store resolved. */
+export interface EngineTlsOptions {
+  /** A host name for SNI and the certificate check; null: no SNI, the certificate must cover `host` (an address). */
+  servername: string | null;
+  insecure: boolean;
+  /** PEM CA certificates to trust (required unless `insecure`: the caller passes Node's roots when the scenario names none). */
+  ca: string | null;
+  cert: string | null;
+  key: string | null;
+  sessionResumption: boolean;
+  alpn: string[];
+  /** From the TCP connect; past it the exchange fails TLS_HANDSHAKE_TIMEOUT. */
+  handshakeTimeoutMs: number;
+}
 
 /** What `create()` takes. Numbers are enums shared with connengine.c. */
 export interface EngineCreateOptions {
@@ -50,6 +72,8 @@ export interface EngineCreateOptions {
    * port is picked at connect(), per destination. create() says whether it is in effect.
    */
   bindNoPort?: boolean;
+  /** HTTPS: a TLS handshake on every connection before the request (throws when `addon.tls` is unavailable). */
+  tls?: EngineTlsOptions | null;
   /** Called (on this thread) when records are waiting; it calls take(). */
   onReady: () => void;
 }
@@ -60,6 +84,8 @@ export interface ConnEngineAddon {
   recordBytes: number;
   recordCapacity: number;
   submitCapacity: number;
+  /** Whether this process has an OpenSSL (3.x) the engine can use, its version, and why not. */
+  tls: { available: boolean; version: string | null; reason: string | null };
   /**
    * -> [handle, submissions (Int32 slot ids), records, not-before times (Float64 performance.now() ms; 0: at once),
    * whether IP_BIND_ADDRESS_NO_PORT is set before every bind() (false without localAddresses, when
@@ -78,6 +104,12 @@ export interface ConnEngineAddon {
   /** [engine wake-ups by submit, JS wake-ups, engine loop iterations, exchanges started] so far. */
   stats(h: EngineHandle): [number, number, number, number];
   errname(errno: number): string;
+  /** Message `i` of the engine's TLS context (a record's `detail` with TLS codes), or null. */
+  text(h: EngineHandle, i: number): string | null;
+  /** OpenSSL's text for certificate verification result `n` (node:tls's err.message). TLS only. */
+  tlsVerifyText(n: number): string;
+  /** An OpenSSL error code's reason (node:tls's err.reason) and ERR_error_string_n text. TLS only. */
+  tlsErrorText(code: number): [string, string];
   /**
    * Test hook: engine-thread allocations fail on purpose (1 records, 2 the queue to JS, 4 connections;
    * 8 submit() throws ENOMEM; 16 each socket's IP_BIND_ADDRESS_NO_PORT fails with ENOPROTOOPT; 0 none).
@@ -94,7 +126,7 @@ export type NativeEngine =
   | { available: false; reason: string };
 
 /** Record layout version this wrapper reads. */
-const ENGINE_VERSION = 3;
+const ENGINE_VERSION = 4;
 
 let cached: NativeEngine | undefined;
 
@@ -109,6 +141,45 @@ function load(): NativeEngine {
   const found = loadAddon<ConnEngineAddon>('connengine', ENGINE_VERSION, 'create');
   if (found.addon === null) return { available: false, reason: found.reason };
   return { available: true, addon: found.addon, file: found.file, prebuilt: found.prebuilt };
+}
+
+/** Why HTTPS cannot run on the loaded engine (it found no usable OpenSSL in this process), or null when it can. */
+export function engineTlsUnavailable(addon: ConnEngineAddon): string | null {
+  return addon.tls?.available === true ? null : `the native engine has no OpenSSL here (${addon.tls?.reason ?? 'unknown'})`;
+}
+
+/**
+ * What node:tls trusts by default, as PEM text: tls.getCACertificates('default') where Node has it
+ * (its bundled roots, or the system's with --use-openssl-ca / --use-system-ca, plus
+ * NODE_EXTRA_CA_CERTS), else the bundled roots plus NODE_EXTRA_CA_CERTS.
+ */
+export function defaultTrustPem(): string {
+  const get = (tls as unknown as { getCACertificates?: (type: string) => string[] }).getCACertificates;
+  if (typeof get === 'function') return get('default').join('\n');
+  const pem = [...tls.rootCertificates];
+  const extra = process.env.NODE_EXTRA_CA_CERTS;
+  if (extra) {
+    try {
+      pem.push(readFileSync(extra, 'utf8'));
+    } catch {
+      // Node warns about an unreadable file and goes on without it.
+    }
+  }
+  return pem.join('\n');
+}
+
+/** The engine's TLS options for a transport's: the trust store resolved (Node's default when `ca` is null). */
+export function engineTlsOptions(o: TlsClientOptions): EngineTlsOptions {
+  return {
+    servername: o.servername,
+    insecure: o.insecure,
+    ca: o.insecure ? null : (o.ca ?? defaultTrustPem()),
+    cert: o.cert,
+    key: o.key,
+    sessionResumption: o.sessionResumption,
+    alpn: o.alpn,
+    handshakeTimeoutMs: o.handshakeTimeoutMs,
+  };
 }
 
 /**

@@ -20,6 +20,9 @@
  * delimited body, nothing after it); a connection the target closes while idle is dropped, and one
  * it closes just as a request goes out fails that request (SOCKET_CLOSED or ECONNRESET/EPIPE in
  * phase `send`), as with undici. Nothing is retried.
+ *
+ * HTTPS: each pooled connection makes its TLS handshake when it opens (see native-oneshot.ts);
+ * handshakes are as many as connections, and a failed handshake fails its exchange in phase `tls`.
  */
 import type { Failure } from '../../vocab/failure.js';
 import { httpRequestBytes } from './http-request.js';
@@ -35,8 +38,8 @@ export const PROTOCOL_MESSAGE = 'Response does not match the HTTP/1.1 protocol';
  * engine's code; `status`: the response head's status, 0 while no head was complete).
  */
 export function keepAliveFailure(raw: number, oneShot: Failure, status: number): Failure {
-  // Before the request went out (connect, bind, connect timeout, never started): as one-shot.
-  if (oneShot.phase === 'connect' || raw === CODE.REQUEST_TIMEOUT) return oneShot;
+  // Before the request went out (connect, bind, connect timeout, TLS handshake, never started): as one-shot.
+  if (oneShot.phase === 'connect' || oneShot.phase === 'tls' || raw === CODE.REQUEST_TIMEOUT) return oneShot;
   const phase = status > 0 ? 'response' : 'send';
   switch (raw) {
     case CODE.PREMATURE_END:

@@ -21,15 +21,23 @@
  * port is picked at connect(), per (source, destination ip:port), and a port is not held against
  * every destination of its source; `sourceStrategy` says whether it is in effect.
  *
+ * HTTPS (`opts.tls`): the engine makes a TLS handshake on each new connection between the connect
+ * and the request (phase `tls`), with OpenSSL in this process; onHandshake is called once per
+ * completed handshake, and its failures read as node:tls's (certificate verification codes and
+ * messages, ERR_SSL_* from OpenSSL's reason, ECONNRESET when the peer closes during it). The request
+ * timeout then runs from the handshake's end. close: client sends close_notify before its FIN and
+ * waits for the target's FIN (so a target that answers with its own close_notify meets an open
+ * socket, and TIME_WAIT stays here).
+ *
  * exchange(notBefore) hands the exchange over early: the engine keeps it in its schedule and starts
  * it at that time (its thread wakes for it), so scheduled load does not depend on this thread's
  * timers. cancelScheduled() (a stop) and close(true) resolve the ones not due yet as `notStarted`.
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { normalizeError, type Failure } from '../../vocab/failure.js';
+import { normalizeError, opensslReasonCode, TLS_HANDSHAKE_TIMEOUT, X509_VERIFY_CODES, type Failure } from '../../vocab/failure.js';
 import type { Phase } from '../../record/types.js';
-import { monotonicOriginNs, type ConnEngineAddon, type EngineHandle } from './native-engine.js';
+import { engineTlsOptions, monotonicOriginNs, type ConnEngineAddon, type EngineHandle } from './native-engine.js';
 import type { ExchangeResult, SourceStrategy, Transport, TransportOptions } from './types.js';
 
 /** How the engine decides that a response is complete. */
@@ -52,10 +60,12 @@ const I_LOCAL_PORT = 14;
 const I_DETAIL = 15;
 const I_LOCAL_INDEX = 16;
 const I_STATUS = 17;
+const I_RESUMED = 18;
 const TEXT_OFFSET = 80;
 const TEXT_BYTES = 48;
 
 const REC_CONNECTED = 1;
+const REC_HANDSHAKE = 3;
 
 /** Outcome codes of the engine's records (connengine.c). */
 export const CODE = {
@@ -70,8 +80,30 @@ export const CODE = {
   PROTOCOL: 8,
   ABORTED: 9,
   NOT_STARTED: 10,
+  TLS_DISCONNECT: 11,
+  TLS_VERIFY: 12,
+  TLS_ERROR: 13,
+  TLS_TIMEOUT: 14,
 } as const;
-const PHASES: readonly Phase[] = ['connect', 'send', 'response'];
+// Indexed by the engine's phase numbers (tls came last).
+const PHASES: readonly Phase[] = ['connect', 'send', 'response', 'tls'];
+/** X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH: the engine's message says which names the certificate has. */
+const HOST_MISMATCH = new Set([62, 64]);
+/**
+ * Node 23.10+ (nodejs/node#57362) appends a hint to the message of three verification results:
+ * UNABLE_TO_GET_ISSUER_CERT, DEPTH_ZERO_SELF_SIGNED_CERT and UNABLE_TO_VERIFY_LEAF_SIGNATURE.
+ */
+export const SYSTEM_CA_HINT = '; if the root CA is installed locally, try running Node.js with --use-system-ca';
+const HINTED = new Set([2, 18, 21]);
+
+/** Whether this Node appends SYSTEM_CA_HINT (`version`: process.versions.node). */
+export function nodeHintsSystemCa(version: string = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 10);
+}
+
+/** node:tls's message when the peer closes during the handshake. */
+const TLS_DISCONNECTED = 'Client network socket disconnected before secure TLS connection was established';
 const SYSCALLS = ['connect', 'bind', 'read', 'write', 'setsockopt'] as const;
 const DETAIL_LOCAL = 1;
 const DETAIL_UNDEFINED = 2;
@@ -121,6 +153,15 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
   const recI32 = addon.recordBytes / 4;
   const capacity = addon.recordCapacity;
   const errnames = new Map<number, string>();
+  const tlsTexts = new Map<string, string>();
+  const tlsText = (key: string, make: () => string): string => {
+    let text = tlsTexts.get(key);
+    if (text === undefined) {
+      text = make();
+      tlsTexts.set(key, text);
+    }
+    return text;
+  };
   let engine: Engine | null = null;
   // Until the first engine says otherwise: what it asks for (the kernel may refuse the option).
   let sourceStrategy: SourceStrategy = opts.localAddresses.length === 0 ? 'kernel' : 'bind-no-port';
@@ -152,6 +193,7 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
       batch: opts.scheduled !== true,
       poolSize: keepAlive?.poolSize ?? 0,
       bindNoPort: true,
+      tls: opts.tls ? engineTlsOptions(opts.tls) : null,
       onReady: () => {
         if (self) drain(self);
       },
@@ -241,6 +283,27 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
         return { code: 'HTTP_5XX', phase: 'response', message: 'response HTTP_5XX' };
       case CODE.PROTOCOL:
         return { code: 'PROTOCOL', phase: 'response', message: 'response PROTOCOL' };
+      case CODE.TLS_TIMEOUT:
+        return { code: TLS_HANDSHAKE_TIMEOUT, phase: 'tls', message: `no TLS handshake within ${opts.tls?.handshakeTimeoutMs ?? 0} ms` };
+      case CODE.TLS_DISCONNECT:
+        return normalizeError({ code: 'ECONNRESET', message: TLS_DISCONNECTED }, phase);
+      case CODE.TLS_VERIFY: {
+        // As node:tls names SSL_get_verify_result() (X509ErrorCode: UNSPECIFIED for numbers it does not name).
+        const n = e.i32[io + I_ERRNO]!;
+        const text = HOST_MISMATCH.has(n) ? addon.text(e.handle, e.i32[io + I_DETAIL]!) : null;
+        const message =
+          text ??
+          tlsText(`v${n}`, () => {
+            if (HOST_MISMATCH.has(n)) return "Hostname/IP does not match certificate's altnames";
+            return addon.tlsVerifyText(n) + (HINTED.has(n) && nodeHintsSystemCa() ? SYSTEM_CA_HINT : '');
+          });
+        return normalizeError({ code: X509_VERIFY_CODES[n] ?? 'UNSPECIFIED', message }, 'tls');
+      }
+      case CODE.TLS_ERROR: {
+        const packed = e.i32[io + I_ERRNO]! >>> 0;
+        const [reason, message] = addon.tlsErrorText(packed);
+        return normalizeError({ code: reason ? opensslReasonCode(reason) : 'ERR_SSL_UNKNOWN', message }, phase);
+      }
       default:
         return { code: 'ABORTED', phase, message: 'aborted by portstorm (run stopped)' };
     }
@@ -255,8 +318,13 @@ export function nativeOneShotTransport(addon: ConnEngineAddon, opts: TransportOp
         const fo = i * recF64;
         const io = i * recI32;
         const localPort = i32[io + I_LOCAL_PORT]!;
-        if (i32[io + I_TYPE] === REC_CONNECTED) {
+        const type = i32[io + I_TYPE];
+        if (type === REC_CONNECTED) {
           opts.onConnect(f64[fo + F_CONNECT_MS]!, localPort < 0 ? null : localPort);
+          continue;
+        }
+        if (type === REC_HANDSHAKE) {
+          opts.onHandshake?.(f64[fo + F_CONNECT_MS]!, i32[io + I_RESUMED] === 1);
           continue;
         }
         const slot = i32[io + I_SLOT]!;

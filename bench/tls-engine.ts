@@ -1,0 +1,304 @@
+/**
+ * HTTPS on the native connection engine against the C and Go load testers, same target, same
+ * invocation: new TLS connections per second (one handshake per request), or with --keepalive
+ * requests per second over kept-alive HTTPS connections.
+ *
+ *   node build/bench/tls-engine.js [--duration 3] [--rounds 3] [--concurrency 50] [--close server|client|reset] [--verify] [--keepalive]
+ *
+ * The target is nginx (one worker, access_log off, `return 200 "ok"`, `ssl_protocols TLSv1.2 TLSv1.3`,
+ * no session cache, tickets on as by default) with an ECDSA P-256 certificate made by makeCertificate,
+ * on a free 127.0.0.1 port from a temporary prefix; it is stopped at the end. Each round runs, in
+ * turn, for D seconds with C concurrent closed-loop users:
+ *   - wrk -t1 -cC -dD -H 'Connection: close'   (keep-alive: without the header)
+ *   - hey -z D -c C -disable-keepalive          (keep-alive: without the flag)
+ *   - ab -f TLS1.2 -cC -tD                      (keep-alive: with -k)
+ *   - portstorm native: the engine's transport driven directly (C lanes, each awaiting its exchange),
+ *     `close` as given (server: `Connection: close`, as the peers), session resumption off and on;
+ *     keep-alive: poolSize C. Certificate verification as the peers (none) unless --verify.
+ * Per tool: the rate, the client's CPU per connection (getrusage of the tool, or this process for
+ * portstorm: its JS and engine threads), nginx's worker CPU per connection, and for portstorm the ratio
+ * to the fastest peer. Every load is bounded (D seconds; peers also by a kill timer), to 127.0.0.1 only.
+ */
+import { spawnSync, type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { httpRequestBytes } from '../src/load/transport/http-request.js';
+import { loadNativeEngine } from '../src/load/transport/native-engine.js';
+import { nativeKeepAliveTransport } from '../src/load/transport/native-keepalive.js';
+import { nativeOneShotTransport } from '../src/load/transport/native-oneshot.js';
+import type { TransportOptions } from '../src/load/transport/types.js';
+import { makeCertificate } from '../src/target/certificate.js';
+import { ensureCommand, freePort } from './nginx.js';
+import { parseAb, parseHey, parseWrk, runCommand, type PeerResult } from './peer-tools.js';
+import { median } from './throughput.js';
+
+interface Options {
+  durationS: number;
+  rounds: number;
+  concurrency: number;
+  close: 'server' | 'client' | 'reset';
+  verify: boolean;
+  keepalive: boolean;
+}
+
+/** One run of one tool. */
+interface Measurement {
+  tool: string;
+  round: number;
+  rate: number;
+  completed: number;
+  failed: number;
+  /** Client CPU (user + system) per completed request, µs. */
+  clientUs: number;
+  /** nginx worker CPU per completed request, µs. */
+  serverUs: number;
+  /** portstorm: handshakes and resumed ones. */
+  handshakes?: number;
+  resumed?: number;
+  errors: Record<string, number | string>;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '3' },
+      concurrency: { type: 'string', default: '50' },
+      close: { type: 'string', default: 'server' },
+      verify: { type: 'boolean', default: false },
+      keepalive: { type: 'boolean', default: false },
+    },
+  });
+  const int = (name: string, raw: string, lo: number, hi: number): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < lo || n > hi) throw new Error(`--${name}: expected a whole number from ${lo} to ${hi}, got ${raw}`);
+    return n;
+  };
+  if (v.close !== 'server' && v.close !== 'client' && v.close !== 'reset') throw new Error(`--close: expected server, client or reset, got ${v.close}`);
+  return { durationS: int('duration', v.duration, 1, 30), rounds: int('rounds', v.rounds, 1, 20), concurrency: int('concurrency', v.concurrency, 1, 1000), close: v.close, verify: v.verify, keepalive: v.keepalive };
+}
+
+const CLK_TCK = 100;
+
+/** user + system CPU seconds of a process (all its threads), from /proc. */
+function processCpuS(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+interface TlsNginx {
+  port: number;
+  version: string;
+  cert: string;
+  workerCpuS(): number;
+  stop(): Promise<void>;
+}
+
+async function startTlsNginx(): Promise<TlsNginx> {
+  ensureCommand('nginx', ['-v'], 'nginx-light');
+  const version = (spawnSync('nginx', ['-V'], { encoding: 'utf8' }).stderr ?? '').split('\n').filter((l) => /nginx version|built with OpenSSL/.test(l)).join('; ');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'portstorm-tls-nginx-'));
+  const pair = await makeCertificate({ names: ['localhost', '127.0.0.1'] });
+  await writeFile(path.join(dir, 'cert.pem'), pair.cert);
+  await writeFile(path.join(dir, 'key.pem'), pair.key, { mode: 0o600 });
+  const port = await freePort();
+  await writeFile(
+    path.join(dir, 'nginx.conf'),
+    `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${port} ssl backlog=4096;
+    ssl_certificate ${dir}/cert.pem;
+    ssl_certificate_key ${dir}/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / { default_type text/plain; return 200 "ok"; }
+  }
+}
+`,
+  );
+  const child: ChildProcess = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { stdio: 'ignore' });
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const stop = async (): Promise<void> => {
+    if (!exited) {
+      child.kill('SIGQUIT');
+      await Promise.race([new Promise((r) => child.once('exit', r)), delay(3000).then(() => child.kill('SIGKILL'))]);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  for (let i = 0; i < 100 && !exited; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (up) {
+      const children = (): number[] =>
+        readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .map(Number);
+      return { port, version, cert: pair.cert, workerCpuS: () => children().reduce((s, pid) => s + processCpuS(pid), 0), stop };
+    }
+    await delay(50);
+  }
+  await stop();
+  throw new Error(`nginx did not start on 127.0.0.1:${port}`);
+}
+
+/** A peer's command line: [name, argv, parser]. */
+type Peer = [string, string[], (out: string) => PeerResult | null];
+
+function peers(url: string, o: Options): Peer[] {
+  const c = String(o.concurrency);
+  const d = o.durationS;
+  if (o.keepalive) {
+    return [
+      ['wrk', ['wrk', '-t1', `-c${c}`, `-d${d}s`, url], parseWrk],
+      ['hey', ['hey', '-z', `${d}s`, '-c', c, url], parseHey],
+      ['ab -k', ['ab', '-k', '-f', 'TLS1.2', '-q', '-r', '-s', '10', '-c', c, '-t', String(d), '-n', '100000000', url], parseAb],
+    ];
+  }
+  return [
+    ['wrk close', ['wrk', '-t1', `-c${c}`, `-d${d}s`, '-H', 'Connection: close', url], parseWrk],
+    ['hey close', ['hey', '-z', `${d}s`, '-c', c, '-disable-keepalive', url], parseHey],
+    ['ab TLS1.2', ['ab', '-f', 'TLS1.2', '-q', '-r', '-s', '10', '-c', c, '-t', String(d), '-n', '100000000', url], parseAb],
+  ];
+}
+
+/** Runs a peer under bash, whose `times` reports the CPU its children used. */
+async function measurePeer(round: number, [name, argv, parse]: Peer, o: Options, nginx: TlsNginx): Promise<Measurement> {
+  const server0 = nginx.workerCpuS();
+  const { code, out, err } = await runCommand('bash', ['-c', '"$@"; rc=$?; times; exit $rc', 'peer', ...argv], o.durationS);
+  const serverS = nginx.workerCpuS() - server0;
+  const times = [...out.matchAll(/^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/gm)].pop();
+  const clientS = times ? Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4]) : NaN;
+  const r = parse(out);
+  const errors: Record<string, number | string> = { ...(r?.errors ?? {}) };
+  if (code !== 0 || r === null) errors.exit = `${name} exited ${code}: ${(err.trim() || out.trim()).split('\n').pop() ?? ''}`;
+  const completed = r?.completed ?? 0;
+  return { tool: name, round, rate: r?.rate ?? NaN, completed, failed: r?.failed ?? 0, clientUs: (clientS / completed) * 1e6, serverUs: (serverS / completed) * 1e6, errors };
+}
+
+/** The native engine's transport driven by C closed-loop lanes for D seconds. */
+async function measureNative(round: number, name: string, resumption: boolean, o: Options, nginx: TlsNginx): Promise<Measurement> {
+  const n = loadNativeEngine();
+  if (!n.available || !n.addon.tls.available) throw new Error(`the native engine with TLS is required: ${n.available ? n.addon.tls.reason : n.reason}`);
+  let handshakes = 0;
+  let resumed = 0;
+  const opts: TransportOptions = {
+    host: '127.0.0.1',
+    port: nginx.port,
+    localAddresses: [],
+    close: o.close,
+    poolSize: o.concurrency,
+    connectTimeoutMs: 2000,
+    requestTimeoutMs: 10_000,
+    http: { method: 'GET', path: '/', headers: {}, body: '', authority: `127.0.0.1:${nginx.port}` },
+    tcp: { payload: '', expectBytes: 0 },
+    onConnect: () => undefined,
+    onHandshake: (_ms, r) => {
+      handshakes++;
+      if (r) resumed++;
+    },
+    tls: { servername: null, insecure: !o.verify, ca: o.verify ? nginx.cert : null, cert: null, key: null, sessionResumption: resumption, alpn: ['http/1.1'], handshakeTimeoutMs: 10_000 },
+  };
+  const t = o.keepalive ? nativeKeepAliveTransport(n.addon, opts) : nativeOneShotTransport(n.addon, opts, httpRequestBytes(opts), { kind: 'http', isHead: false });
+  let completed = 0;
+  let failed = 0;
+  const errors: Record<string, number> = {};
+  const server0 = nginx.workerCpuS();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const end = t0 + o.durationS * 1000;
+  let last = t0;
+  await Promise.all(
+    Array.from({ length: o.concurrency }, async () => {
+      while (performance.now() < end) {
+        const r = await t.exchange();
+        last = performance.now();
+        if (r.failure) {
+          failed++;
+          errors[r.failure.code] = (errors[r.failure.code] ?? 0) + 1;
+        } else completed++;
+      }
+    }),
+  );
+  const cpu = process.cpuUsage(cpu0);
+  const serverS = nginx.workerCpuS() - server0;
+  await t.close(false);
+  const clientS = (cpu.user + cpu.system) / 1e6;
+  return { tool: name, round, rate: completed / ((last - t0) / 1000), completed, failed, clientUs: (clientS / completed) * 1e6, serverUs: (serverS / completed) * 1e6, handshakes, resumed, errors };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const o = parseOptions(argv);
+  for (const [cmd, args, pkg] of [['wrk', ['-v'], 'wrk'], ['hey', ['-h'], 'hey'], ['ab', ['-V'], 'apache2-utils']] as const) ensureCommand(cmd, [...args], pkg);
+  const nginx = await startTlsNginx();
+  const url = `https://127.0.0.1:${nginx.port}/`;
+  const n = loadNativeEngine();
+  const openssl = n.available ? (n.addon.tls.version ?? 'none') : 'no engine';
+  console.log(
+    `bench: ${o.keepalive ? 'keep-alive' : `new connections, close=${o.close}`} C=${o.concurrency} D=${o.durationS}s rounds=${o.rounds} verify=${o.verify}; node ${process.version} (${openssl}), ${os.cpus().length} cpus, kernel ${os.release()}`,
+  );
+  console.log(`bench: target ${nginx.version} (1 worker, ECDSA P-256) on ${url}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const natives: [string, boolean][] = o.keepalive ? [['portstorm native', true]] : [['portstorm native, resumption off', false], ['portstorm native, resumption on', true]];
+  const ms: Measurement[] = [];
+  try {
+    await measurePeer(0, peers(url, { ...o, durationS: 1 })[0]!, { ...o, durationS: 1 }, nginx); // warm-up
+    for (let round = 1; round <= o.rounds; round++) {
+      const runs: (() => Promise<Measurement>)[] = [...peers(url, o).map((p) => () => measurePeer(round, p, o, nginx)), ...natives.map(([name, res]) => () => measureNative(round, name, res, o, nginx))];
+      for (const run of runs) {
+        const m = await run();
+        ms.push(m);
+        const hs = m.handshakes !== undefined ? `, ${m.handshakes} handshakes (${m.resumed} resumed)` : '';
+        const errs = Object.keys(m.errors).length > 0 ? `  errors ${JSON.stringify(m.errors)}` : '';
+        console.log(
+          `round ${round}  ${m.tool.padEnd(34)} ${Math.round(m.rate).toString().padStart(7)}/s  client ${Math.round(m.clientUs)} µs, nginx ${Math.round(m.serverUs)} µs per request; ${m.completed} ok, ${m.failed} failed${hs}${errs}`,
+        );
+        await delay(1000); // let TIME_WAIT-free ports and the CPU settle between tools
+      }
+    }
+  } finally {
+    await nginx.stop();
+  }
+  const tools = [...new Set(ms.map((m) => m.tool))];
+  const peerNames = peers(url, o).map((p) => p[0]);
+  const rateOf = (t: string): number => median(ms.filter((m) => m.tool === t).map((m) => m.rate));
+  const fastest = Math.max(...peerNames.map(rateOf));
+  console.log(`\n${'tool'.padEnd(34)}${'median /s'.padStart(10)}${'client µs'.padStart(11)}${'nginx µs'.padStart(10)}  vs fastest peer`);
+  for (const t of tools) {
+    const mine = ms.filter((m) => m.tool === t);
+    const ratio = peerNames.includes(t) ? '' : `${(rateOf(t) / fastest).toFixed(2)}x`;
+    console.log(
+      `${t.padEnd(34)}${Math.round(rateOf(t)).toString().padStart(10)}${Math.round(median(mine.map((m) => m.clientUs))).toString().padStart(11)}${Math.round(median(mine.map((m) => m.serverUs))).toString().padStart(10)}  ${ratio}`,
+    );
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}
