@@ -505,12 +505,18 @@ static void fail_tls(engine *e, conn *c, const tls_failure *f) {
 }
 
 /*
- * HTTPS, closing first: close_notify, then the FIN. A server that answers with its own close_notify
- * (node:tls, Go) would send it to a closed socket, which answers data with a RST (RFC 1122) and ends
- * in CLOSED instead of TIME_WAIT; so the socket is only shut for writing and stays open (bounded by
- * the request timeout) until the server's FIN (linger_read), then closed: TIME_WAIT on this side.
+ * HTTPS, closing first: close_notify and the FIN in one segment. Sent apart, a server that closes
+ * as soon as it reads the close_notify (nginx) often sends its FIN before ours leaves, and TIME_WAIT
+ * lands on the server (measured against nginx: 291 of 400); so the close_notify is held by TCP_CORK
+ * and shutdown()'s FIN, which pushes the queue regardless of the cork, goes out on the same segment.
+ * A server that answers with its own close_notify (node:tls, Go) would send it to a closed socket,
+ * which answers data with a RST (RFC 1122) and ends in CLOSED instead of TIME_WAIT; so the socket is
+ * only shut for writing and stays open (bounded by the request timeout) until the server's FIN
+ * (linger_read), then closed: TIME_WAIT on this side.
  */
 static void tls_close_first(engine *e, conn *c) {
+  int one = 1;
+  setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one);
   tls_close_notify(c->ssl);
   shutdown(c->fd, SHUT_WR);
   c->state = CS_LINGER;
