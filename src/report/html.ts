@@ -10,7 +10,7 @@ import { HTML_CLIENT_SCRIPT } from './html-client.js';
 import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusClass, statusLabel } from './status.js';
 import { dnsSummaryOf, handshakeCounts, hasTlsOrDns, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
-import { dec, msValue, num, orDash, pct, perSecond, rate, sec } from '../vocab/format.js';
+import { dec, msValue, num, orDash, pct, perSecond, rate, sec, thresholdValue } from '../vocab/format.js';
 
 const require = createRequire(import.meta.url);
 
@@ -249,7 +249,7 @@ function renderDestinations(r: RunRecord): string {
 function renderThresholds(r: RunRecord): string {
   if (r.thresholds.length === 0) return '';
   return `<section class="card"><h2>Thresholds</h2><table class="grid"><thead><tr><th>Result</th><th>Threshold</th><th class="n">Actual</th></tr></thead><tbody>${r.thresholds
-    .map((t) => `<tr><td><span class="badge ${t.passed ? 'ok' : 'bad'}">${t.passed ? 'pass' : 'fail'}</span></td><td><code>${e(t.expr)}</code></td><td class="n">${t.actual === null ? 'n/a' : e(String(+t.actual.toFixed(3)))}</td></tr>`)
+    .map((t) => `<tr><td><span class="badge ${t.passed ? 'ok' : 'bad'}">${t.passed ? 'pass' : 'fail'}</span></td><td><code>${e(t.expr)}</code></td><td class="n">${e(thresholdValue(t.actual))}</td></tr>`)
     .join('')}</tbody></table></section>`;
 }
 

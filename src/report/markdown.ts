@@ -7,7 +7,7 @@ import { verdictTitle } from './html.js';
 import { baselineLine, otherTrafficLine } from './ports-lines.js';
 import { partialNote, statusLabel } from './status.js';
 import { dnsSummaryOf, handshakeCounts, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
-import { dec, msValue, num, orDash, pct as share, perSecond, sec as seconds } from '../vocab/format.js';
+import { dec, msValue, num, orDash, pct as share, perSecond, sec as seconds, thresholdValue } from '../vocab/format.js';
 
 /** Escapes text for a GFM table cell: pipes, line breaks, and HTML tags (rendered as text). */
 export function escapeCell(s: string): string {
@@ -171,7 +171,7 @@ export function renderMarkdown(r: RunRecord): string {
     out.push(
       table(
         ['Result', 'Threshold', 'Actual'],
-        r.thresholds.map((th) => [th.passed ? '✅ pass' : '❌ fail', code(th.expr, true), th.actual === null ? 'n/a' : String(+th.actual.toFixed(3))]),
+        r.thresholds.map((th) => [th.passed ? '✅ pass' : '❌ fail', code(th.expr, true), thresholdValue(th.actual)]),
         ['l', 'l', 'r'],
       ),
     );

@@ -3,7 +3,7 @@ import type { LatencySummary, RunRecord } from '../record/types.js';
 import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusLabel } from './status.js';
 import { dnsSummaryOf, handshakeCounts, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
-import { msValue, num, orDash, pct, perSecond, sec } from '../vocab/format.js';
+import { msValue, num, orDash, pct, perSecond, sec, thresholdValue } from '../vocab/format.js';
 
 const fmtMs = (v: number): string => msValue(v);
 
@@ -67,7 +67,7 @@ export function renderTextSummary(r: RunRecord, file: string | null, html: strin
     if (v.advice[0]) lines.push(`                           → ${v.advice[0]}`);
   }
   for (const th of r.thresholds) {
-    lines.push(`  threshold ${th.passed ? 'ok  ' : 'FAIL'}         ${th.expr} (actual ${th.actual ?? 'n/a'})`);
+    lines.push(`  threshold ${th.passed ? 'ok  ' : 'FAIL'}         ${th.expr} (actual ${thresholdValue(th.actual)})`);
   }
   if (file) lines.push(`  results                ${file}`);
   if (html) lines.push(`  report                 ${html}`);

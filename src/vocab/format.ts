@@ -28,6 +28,11 @@ export function ms(x: number): string {
   return `${Number(x.toPrecision(2))} ms`;
 }
 
+/** A threshold's measured value as the rule writes it: up to three decimals (0.722, 4.931, 1800). */
+export function thresholdValue(x: number | null): string {
+  return x === null ? 'n/a' : String(+x.toFixed(3));
+}
+
 /** The dash a report shows where there is no figure: no data, or nothing completed yet. */
 export const DASH = '–';
 

@@ -1,7 +1,7 @@
 /** The shared number formats (src/vocab/format.ts): every report and the CLI write figures with them. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DASH, dec, ms, msValue, num, orDash, pct, perSecond, rate, sec, signedPct } from '../../src/vocab/format.js';
+import { DASH, dec, ms, msValue, num, orDash, pct, perSecond, rate, sec, signedPct, thresholdValue } from '../../src/vocab/format.js';
 
 describe('format', () => {
   it('num groups thousands as DOMAIN.md writes them', () => {
@@ -58,5 +58,14 @@ describe('format', () => {
     assert.equal(orDash(Number.NaN, num), DASH);
     assert.equal(orDash(Infinity, pct), DASH);
     assert.equal(orDash(1234, num), '1 234');
+  });
+});
+
+describe('thresholdValue', () => {
+  it('writes a measured value with at most three decimals, and n/a for none', () => {
+    assert.equal(thresholdValue(0.7222222222222222), '0.722');
+    assert.equal(thresholdValue(1800), '1800');
+    assert.equal(thresholdValue(4.9305), '4.931');
+    assert.equal(thresholdValue(null), 'n/a');
   });
 });
