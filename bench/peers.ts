@@ -111,7 +111,7 @@ const PORTSTORM: PortstormTool[] = [
 ];
 
 /** A portstorm run in its own process: the CLI with a scenario written for it; the record back. */
-async function runPortstorm(
+export async function runPortstorm(
   scenario: Record<string, unknown>,
   dir: string,
   extra: string[],

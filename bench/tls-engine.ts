@@ -3,7 +3,7 @@
  * invocation: new TLS connections per second (one handshake per request), or with --keepalive
  * requests per second over kept-alive HTTPS connections.
  *
- *   node build/bench/tls-engine.js [--duration 3] [--rounds 3] [--concurrency 50] [--close server|client|reset] [--verify] [--keepalive]
+ *   node build/bench/tls-engine.js [--duration 3] [--rounds 3] [--concurrency 50] [--close server|client|reset] [--verify] [--keepalive] [--workers auto|N]
  *
  * The target is nginx (one worker, access_log off, `return 200 "ok"`, `ssl_protocols TLSv1.2 TLSv1.3`,
  * no session cache, tickets on as by default) with an ECDSA P-256 certificate made by makeCertificate,
@@ -15,6 +15,9 @@
  *   - portstorm native: the engine's transport driven directly (C lanes, each awaiting its exchange),
  *     `close` as given (server: `Connection: close`, as the peers), session resumption off and on;
  *     keep-alive: poolSize C. Certificate verification as the peers (none) unless --verify.
+ *   - portstorm run: the whole CLI as a user runs it (a `users` scenario of C users for D seconds,
+ *     workers auto, the monitor on), resumption off and on (keep-alive: poolSize C); its CPU is the
+ *     record's per-second process CPU (every thread: workers, engine threads, monitor) over the load.
  * Per tool: the rate, the client's CPU per connection (getrusage of the tool, or this process for
  * portstorm: its JS and engine threads), nginx's worker CPU per connection, and for portstorm the ratio
  * to the fastest peer. Every load is bounded (D seconds; peers also by a kill timer), to 127.0.0.1 only.
@@ -36,6 +39,7 @@ import { nativeOneShotTransport } from '../src/load/transport/native-oneshot.js'
 import type { TransportOptions } from '../src/load/transport/types.js';
 import { makeCertificate } from '../src/target/certificate.js';
 import { ensureCommand, freePort } from './nginx.js';
+import { runPortstorm } from './peers.js';
 import { parseAb, parseHey, parseWrk, runCommand, type PeerResult } from './peer-tools.js';
 import { median } from './throughput.js';
 
@@ -46,6 +50,8 @@ interface Options {
   close: 'server' | 'client' | 'reset';
   verify: boolean;
   keepalive: boolean;
+  /** `workers` of the `portstorm run` lanes: auto or a number. */
+  workers: 'auto' | number;
 }
 
 /** One run of one tool. */
@@ -75,6 +81,7 @@ function parseOptions(argv: string[]): Options {
       close: { type: 'string', default: 'server' },
       verify: { type: 'boolean', default: false },
       keepalive: { type: 'boolean', default: false },
+      workers: { type: 'string', default: 'auto' },
     },
   });
   const int = (name: string, raw: string, lo: number, hi: number): number => {
@@ -83,7 +90,8 @@ function parseOptions(argv: string[]): Options {
     return n;
   };
   if (v.close !== 'server' && v.close !== 'client' && v.close !== 'reset') throw new Error(`--close: expected server, client or reset, got ${v.close}`);
-  return { durationS: int('duration', v.duration, 1, 30), rounds: int('rounds', v.rounds, 1, 20), concurrency: int('concurrency', v.concurrency, 1, 1000), close: v.close, verify: v.verify, keepalive: v.keepalive };
+  const workers = v.workers === 'auto' ? 'auto' : int('workers', v.workers, 1, 64);
+  return { durationS: int('duration', v.duration, 1, 30), rounds: int('rounds', v.rounds, 1, 20), concurrency: int('concurrency', v.concurrency, 1, 1000), close: v.close, verify: v.verify, keepalive: v.keepalive, workers };
 }
 
 const CLK_TCK = 100;
@@ -251,6 +259,38 @@ async function measureNative(round: number, name: string, resumption: boolean, o
   return { tool: name, round, rate: completed / ((last - t0) / 1000), completed, failed, clientUs: (clientS / completed) * 1e6, serverUs: (serverS / completed) * 1e6, handshakes, resumed, errors };
 }
 
+/** The whole CLI (`portstorm run`) against the same nginx: rate and CPU from its record. */
+async function measureCli(round: number, name: string, resumption: boolean, o: Options, nginx: TlsNginx, dir: string): Promise<Measurement> {
+  const scenario = {
+    name: 'tls-bench',
+    target: `https://127.0.0.1:${nginx.port}/`,
+    tls: o.verify ? { ca: path.join(dir, 'ca.pem'), sessionResumption: resumption } : { insecure: true, sessionResumption: resumption },
+    connection: { reuse: o.keepalive, close: o.close, poolSize: o.concurrency },
+    load: [{ model: 'users', users: o.concurrency, duration: o.durationS }],
+    workers: o.workers,
+    limits: { maxDuration: o.durationS + 30 },
+  };
+  const server0 = nginx.workerCpuS();
+  const { record, error } = await runPortstorm(scenario, dir, []);
+  const serverS = nginx.workerCpuS() - server0;
+  if (!record) return { tool: name, round, rate: NaN, completed: 0, failed: 0, clientUs: NaN, serverUs: NaN, errors: { exit: error ?? 'no record' } };
+  // Cores in each run second, times the part of that second the load ran (the last one is partial).
+  const cpuS = record.timeline.reduce((sum, e) => sum + (e.cpu?.process ?? 0) * Math.max(0, Math.min(1, record.durationS - e.t)), 0);
+  const { completed, failed } = record.totals;
+  return {
+    tool: name,
+    round,
+    rate: completed / record.durationS,
+    completed,
+    failed,
+    clientUs: (cpuS / completed) * 1e6,
+    serverUs: (serverS / completed) * 1e6,
+    handshakes: record.totals.tlsHandshakes,
+    resumed: record.totals.tlsResumed,
+    errors: { ...record.errors, ...(error ? { exit: error } : {}) },
+  };
+}
+
 async function main(argv: string[]): Promise<void> {
   const o = parseOptions(argv);
   for (const [cmd, args, pkg] of [['wrk', ['-v'], 'wrk'], ['hey', ['-h'], 'hey'], ['ab', ['-V'], 'apache2-utils']] as const) ensureCommand(cmd, [...args], pkg);
@@ -263,11 +303,18 @@ async function main(argv: string[]): Promise<void> {
   );
   console.log(`bench: target ${nginx.version} (1 worker, ECDSA P-256) on ${url}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const natives: [string, boolean][] = o.keepalive ? [['portstorm native', true]] : [['portstorm native, resumption off', false], ['portstorm native, resumption on', true]];
+  const clis: [string, boolean][] = o.keepalive ? [['portstorm run', true]] : [['portstorm run, resumption off', false], ['portstorm run, resumption on', true]];
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'portstorm-tls-bench-'));
+  await writeFile(path.join(dir, 'ca.pem'), nginx.cert);
   const ms: Measurement[] = [];
   try {
     await measurePeer(0, peers(url, { ...o, durationS: 1 })[0]!, { ...o, durationS: 1 }, nginx); // warm-up
     for (let round = 1; round <= o.rounds; round++) {
-      const runs: (() => Promise<Measurement>)[] = [...peers(url, o).map((p) => () => measurePeer(round, p, o, nginx)), ...natives.map(([name, res]) => () => measureNative(round, name, res, o, nginx))];
+      const runs: (() => Promise<Measurement>)[] = [
+        ...peers(url, o).map((p) => () => measurePeer(round, p, o, nginx)),
+        ...natives.map(([name, res]) => () => measureNative(round, name, res, o, nginx)),
+        ...clis.map(([name, res]) => () => measureCli(round, name, res, o, nginx, dir)),
+      ];
       for (const run of runs) {
         const m = await run();
         ms.push(m);
@@ -281,6 +328,7 @@ async function main(argv: string[]): Promise<void> {
     }
   } finally {
     await nginx.stop();
+    await rm(dir, { recursive: true, force: true });
   }
   const tools = [...new Set(ms.map((m) => m.tool))];
   const peerNames = peers(url, o).map((p) => p[0]);
