@@ -1,9 +1,11 @@
 /**
  * nginx from Debian as a benchmark target that is not the bottleneck: one worker, access log off,
- * `return 200 "ok"` on 127.0.0.1, run in the foreground from a config written to a temporary
- * directory. Installed with apt-get when missing and running as root.
+ * `return 200 "ok"` on 127.0.0.1, over HTTP or HTTPS (a given certificate, TLS 1.2 and 1.3, no
+ * session cache, tickets on as by default), run in the foreground from a config written to a
+ * temporary directory. Installed with apt-get when missing and running as root.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,8 +15,21 @@ import { setTimeout as delay } from 'node:timers/promises';
 /** A running nginx. */
 export interface Nginx {
   url: string;
+  port: number;
+  /** `nginx -V`'s version line, and the OpenSSL it was built with. */
   version: string;
+  /** CPU seconds (user + system) its worker has used so far. */
+  workerCpuS(): number;
   stop(): Promise<void>;
+}
+
+const CLK_TCK = 100;
+
+/** user + system CPU seconds of a process (all its threads), from /proc. */
+export function processCpuS(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
 /** Makes sure a Debian package's command runs: installs the package as root, else throws saying how. */
@@ -41,7 +56,13 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-function config(dir: string, port: number): string {
+function config(dir: string, port: number, tls: boolean): string {
+  const listen = tls
+    ? `listen 127.0.0.1:${port} ssl backlog=4096;
+    ssl_certificate ${dir}/cert.pem;
+    ssl_certificate_key ${dir}/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;`
+    : `listen 127.0.0.1:${port} backlog=4096;`;
   return `worker_processes 1;
 daemon off;
 pid ${dir}/nginx.pid;
@@ -56,20 +77,28 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   server {
-    listen 127.0.0.1:${port} backlog=4096;
+    ${listen}
     location / { default_type text/plain; return 200 "ok"; }
   }
 }
 `;
 }
 
-/** Starts nginx on a free 127.0.0.1 port and waits until it answers. */
-export async function startNginx(): Promise<Nginx> {
+/** Starts nginx on a free 127.0.0.1 port (HTTPS with `tls`, a PEM certificate and key) and waits until it answers. */
+export async function startNginx(tls?: { cert: string; key: string }): Promise<Nginx> {
   ensureCommand('nginx', ['-v'], 'nginx-light');
-  const version = (spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr ?? '').trim().replace(/^nginx version: /, '');
+  const version = (spawnSync('nginx', ['-V'], { encoding: 'utf8' }).stderr ?? '')
+    .split('\n')
+    .filter((l) => /nginx version|built with OpenSSL/.test(l))
+    .map((l) => l.replace(/^nginx version: /, ''))
+    .join('; ');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'portstorm-nginx-'));
   const port = await freePort();
-  await writeFile(path.join(dir, 'nginx.conf'), config(dir, port));
+  if (tls) {
+    await writeFile(path.join(dir, 'cert.pem'), tls.cert);
+    await writeFile(path.join(dir, 'key.pem'), tls.key, { mode: 0o600 });
+  }
+  await writeFile(path.join(dir, 'nginx.conf'), config(dir, port, tls !== undefined));
   const child: ChildProcess = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { stdio: 'ignore' });
   let exited = false;
   child.once('exit', () => (exited = true));
@@ -89,7 +118,11 @@ export async function startNginx(): Promise<Nginx> {
       });
       s.once('error', () => resolve(false));
     });
-    if (up) return { url: `http://127.0.0.1:${port}/`, version, stop };
+    if (up) {
+      const workers = (): number[] => readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      const workerCpuS = (): number => workers().reduce((sum, pid) => sum + processCpuS(pid), 0);
+      return { url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}/`, port, version, workerCpuS, stop };
+    }
     await delay(50);
   }
   await stop();

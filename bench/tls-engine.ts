@@ -22,10 +22,7 @@
  * portstorm: its JS and engine threads), nginx's worker CPU per connection, and for portstorm the ratio
  * to the fastest peer. Every load is bounded (D seconds; peers also by a kill timer), to 127.0.0.1 only.
  */
-import { spawnSync, type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -38,7 +35,7 @@ import { nativeKeepAliveTransport } from '../src/load/transport/native-keepalive
 import { nativeOneShotTransport } from '../src/load/transport/native-oneshot.js';
 import type { TransportOptions } from '../src/load/transport/types.js';
 import { makeCertificate } from '../src/target/certificate.js';
-import { ensureCommand, freePort } from './nginx.js';
+import { ensureCommand, startNginx, type Nginx } from './nginx.js';
 import { runPortstorm } from './peers.js';
 import { parseAb, parseHey, parseWrk, runCommand, type PeerResult } from './peer-tools.js';
 import { median } from './throughput.js';
@@ -94,84 +91,14 @@ function parseOptions(argv: string[]): Options {
   return { durationS: int('duration', v.duration, 1, 30), rounds: int('rounds', v.rounds, 1, 20), concurrency: int('concurrency', v.concurrency, 1, 1000), close: v.close, verify: v.verify, keepalive: v.keepalive, workers };
 }
 
-const CLK_TCK = 100;
-
-/** user + system CPU seconds of a process (all its threads), from /proc. */
-function processCpuS(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-interface TlsNginx {
-  port: number;
-  version: string;
+/** nginx over HTTPS with a P-256 certificate made here, and that certificate (for --verify). */
+interface TlsNginx extends Nginx {
   cert: string;
-  workerCpuS(): number;
-  stop(): Promise<void>;
 }
 
 async function startTlsNginx(): Promise<TlsNginx> {
-  ensureCommand('nginx', ['-v'], 'nginx-light');
-  const version = (spawnSync('nginx', ['-V'], { encoding: 'utf8' }).stderr ?? '').split('\n').filter((l) => /nginx version|built with OpenSSL/.test(l)).join('; ');
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'portstorm-tls-nginx-'));
   const pair = await makeCertificate({ names: ['localhost', '127.0.0.1'] });
-  await writeFile(path.join(dir, 'cert.pem'), pair.cert);
-  await writeFile(path.join(dir, 'key.pem'), pair.key, { mode: 0o600 });
-  const port = await freePort();
-  await writeFile(
-    path.join(dir, 'nginx.conf'),
-    `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port} ssl backlog=4096;
-    ssl_certificate ${dir}/cert.pem;
-    ssl_certificate_key ${dir}/key.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location / { default_type text/plain; return 200 "ok"; }
-  }
-}
-`,
-  );
-  const child: ChildProcess = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { stdio: 'ignore' });
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const stop = async (): Promise<void> => {
-    if (!exited) {
-      child.kill('SIGQUIT');
-      await Promise.race([new Promise((r) => child.once('exit', r)), delay(3000).then(() => child.kill('SIGKILL'))]);
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
-  for (let i = 0; i < 100 && !exited; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (up) {
-      const children = (): number[] =>
-        readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')
-          .trim()
-          .split(/\s+/)
-          .filter(Boolean)
-          .map(Number);
-      return { port, version, cert: pair.cert, workerCpuS: () => children().reduce((s, pid) => s + processCpuS(pid), 0), stop };
-    }
-    await delay(50);
-  }
-  await stop();
-  throw new Error(`nginx did not start on 127.0.0.1:${port}`);
+  return { ...(await startNginx(pair)), cert: pair.cert };
 }
 
 /** A peer's command line: [name, argv, parser]. */

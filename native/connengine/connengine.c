@@ -594,6 +594,26 @@ static int do_write(engine *e, conn *c) {
 #define HANGUP (EPOLLRDHUP | EPOLLHUP | EPOLLERR)
 
 /*
+ * Response bytes arrived in e->rbuf: times the first and feeds the framer. Returns FR_DONE or
+ * FR_MORE, or -1 once the connection is released (bytes nobody asked for on an idle connection,
+ * which is out of step with the target; or out of memory).
+ */
+static int take_response(engine *e, conn *c, size_t n) {
+  if (c->state == CS_IDLE) {
+    conn_release(e, c);
+    return -1;
+  }
+  if (!c->t_first) c->t_first = now_ns();
+  c->phase = PH_RESPONSE;
+  int r = framer_feed(&c->fr, e->rbuf, n);
+  if (r < 0) {
+    fail_errno(e, c, ENOMEM, SYS_READ, DETAIL_NONE);
+    return -1;
+  }
+  return r;
+}
+
+/*
  * Reads until EAGAIN, the response's end, or the peer's FIN. With edge-triggered epoll a short read
  * means the socket was drained at that moment: any later byte or FIN raises a new edge, and a FIN
  * already queued shows in `events` as EPOLLRDHUP; so a short read without it ends the loop.
@@ -603,22 +623,12 @@ static void read_loop(engine *e, conn *c, uint32_t events) {
     ssize_t n = read(c->fd, e->rbuf, READ_BYTES);
     if (n > 0) {
       int more = (size_t)n == READ_BYTES || (events & HANGUP);
-      if (c->state == CS_IDLE) {
-        /* Bytes nobody asked for: the connection is out of step with the target. */
-        conn_release(e, c);
-        return;
-      }
       if (c->state == CS_LINGER) {
         if (!more) return;
         continue;
       }
-      if (!c->t_first) c->t_first = now_ns();
-      c->phase = PH_RESPONSE;
-      int r = framer_feed(&c->fr, e->rbuf, (size_t)n);
-      if (r < 0) {
-        fail_errno(e, c, ENOMEM, SYS_READ, DETAIL_NONE);
-        return;
-      }
+      int r = take_response(e, c, (size_t)n);
+      if (r < 0) return;
       if (r == FR_DONE) {
         after_response(e, c);
         if (c->state == CS_IDLE) {
@@ -686,18 +696,8 @@ static void tls_read_loop(engine *e, conn *c) {
     tls_failure f;
     int n = tls_read(c->ssl, e->rbuf, READ_BYTES, &tcp_eof, &f);
     if (n > 0) {
-      if (c->state == CS_IDLE) {
-        /* Bytes nobody asked for: the connection is out of step with the target. */
-        conn_release(e, c);
-        return;
-      }
-      if (!c->t_first) c->t_first = now_ns();
-      c->phase = PH_RESPONSE;
-      int r = framer_feed(&c->fr, e->rbuf, (size_t)n);
-      if (r < 0) {
-        fail_errno(e, c, ENOMEM, SYS_READ, DETAIL_NONE);
-        return;
-      }
+      int r = take_response(e, c, (size_t)n);
+      if (r < 0) return;
       if (r == FR_DONE) {
         after_response(e, c);
         /* Kept alive: read on, so that anything after the response (or the peer's close) shows. */

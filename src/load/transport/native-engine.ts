@@ -25,20 +25,12 @@ export type EngineHandle = { readonly __brand: 'connengine' };
 /** A framer instance (the framing test hook), owned by the addon. */
 export type FramerHandle = { readonly __brand: 'connengine-framer' };
 
-/** The TLS client side of an engine (`create()`'s `tls`); TlsClientOptions with the trust store resolved. */
-export interface EngineTlsOptions {
-  /** A host name for SNI and the certificate check; null: no SNI, the certificate must cover `host` (an address). */
-  servername: string | null;
-  insecure: boolean;
-  /** PEM CA certificates to trust (required unless `insecure`: the caller passes Node's roots when the scenario names none). */
-  ca: string | null;
-  cert: string | null;
-  key: string | null;
-  sessionResumption: boolean;
-  alpn: string[];
-  /** From the TCP connect; past it the exchange fails TLS_HANDSHAKE_TIMEOUT. */
-  handshakeTimeoutMs: number;
-}
+/**
+ * The TLS client side of an engine (`create()`'s `tls`): TlsClientOptions with the trust store
+ * resolved, so `ca` is null only with `insecure` (engineTlsOptions passes Node's roots when the
+ * scenario names none).
+ */
+export type EngineTlsOptions = TlsClientOptions;
 
 /** What `create()` takes. Numbers are enums shared with connengine.c. */
 export interface EngineCreateOptions {
