@@ -16,24 +16,13 @@ import type { ExchangeResult, Transport, TransportOptions } from '../../src/load
 import { rawServer, scriptedServer, unacceptingListener } from '../helpers/raw-servers.js';
 import { runConcurrently } from '../helpers/concurrent.js';
 import { chunkedServer, closedPort, httpServer, silentServer, slowLorisServer, type TestServer } from '../helpers/servers.js';
+import { transportOptions } from '../helpers/engine-options.js';
 
 type Engine = 'js' | 'native';
 const ENGINES: readonly Engine[] = ['js', 'native'];
 
 function options(port: number, over: Partial<TransportOptions> = {}): TransportOptions {
-  return {
-    host: '127.0.0.1',
-    port,
-    localAddresses: [],
-    close: 'client',
-    poolSize: 2,
-    connectTimeoutMs: 2000,
-    requestTimeoutMs: 3000,
-    http: { method: 'GET', path: '/', headers: {}, body: '', authority: `127.0.0.1:${port}` },
-    tcp: { payload: '', expectBytes: 0 },
-    onConnect: () => undefined,
-    ...over,
-  };
+  return transportOptions('127.0.0.1', port, { poolSize: 2, tcp: { payload: '', expectBytes: 0 }, ...over });
 }
 
 function transport(engine: Engine, opts: TransportOptions): Transport {

@@ -22,6 +22,7 @@ import { runInNetns } from '../helpers/netns.js';
 import { closingFor, rawServer, scriptedServer, tcpReplyServer, timeWaitFor, unacceptingListener } from '../helpers/raw-servers.js';
 import { closedPort, httpServer, silentServer, type TestServer } from '../helpers/servers.js';
 import { runConcurrently } from '../helpers/concurrent.js';
+import { transportOptions } from '../helpers/engine-options.js';
 
 type Engine = 'js' | 'native';
 const ENGINES: readonly Engine[] = ['js', 'native'];
@@ -33,21 +34,7 @@ function nativeAddon(): ConnEngineAddon {
 }
 
 /** Transport options for host:port with test-sized timeouts. */
-function options(host: string, port: number, over: Partial<TransportOptions> = {}): TransportOptions {
-  return {
-    host,
-    port,
-    localAddresses: [],
-    close: 'client',
-    poolSize: 1,
-    connectTimeoutMs: 2000,
-    requestTimeoutMs: 3000,
-    http: { method: 'GET', path: '/', headers: {}, body: '', authority: `${host}:${port}` },
-    tcp: { payload: 'PING\n', expectBytes: 5 },
-    onConnect: () => undefined,
-    ...over,
-  };
-}
+const options = transportOptions;
 
 /** The transport of `engine` for `protocol`, built as createTransport builds each. */
 function transport(engine: Engine, protocol: 'http' | 'tcp', opts: TransportOptions): Transport {

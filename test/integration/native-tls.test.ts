@@ -24,6 +24,7 @@ import { runConcurrently } from '../helpers/concurrent.js';
 import { rawServer, unacceptingListener } from '../helpers/raw-servers.js';
 import { httpServer, silentServer, type TestServer } from '../helpers/servers.js';
 import { httpsServer, wireServer, type TlsTestServer } from '../helpers/tls-wire-servers.js';
+import { transportOptions } from '../helpers/engine-options.js';
 
 function addon(): ConnEngineAddon {
   const n = loadNativeEngine();
@@ -45,20 +46,7 @@ const TLS: TlsClientOptions = {
 
 /** Transport options for an HTTPS target at 127.0.0.1:`port`. */
 function options(port: number, tlsOver: Partial<TlsClientOptions>, over: Partial<TransportOptions> = {}): TransportOptions {
-  return {
-    host: '127.0.0.1',
-    port,
-    localAddresses: [],
-    close: 'client',
-    poolSize: 1,
-    connectTimeoutMs: 2000,
-    requestTimeoutMs: 3000,
-    http: { method: 'GET', path: '/', headers: {}, body: '', authority: `localhost:${port}` },
-    tcp: { payload: '', expectBytes: 0 },
-    onConnect: () => undefined,
-    tls: { ...TLS, ...tlsOver },
-    ...over,
-  };
+  return transportOptions('127.0.0.1', port, { http: { method: 'GET', path: '/', headers: {}, body: '', authority: `localhost:${port}` }, tcp: { payload: '', expectBytes: 0 }, tls: { ...TLS, ...tlsOver }, ...over });
 }
 
 interface Run {

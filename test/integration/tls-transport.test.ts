@@ -14,6 +14,7 @@ import type { ExchangeResult, TlsClientOptions, Transport, TransportOptions } fr
 import { makeCertificate, type CertificatePair } from '../../src/target/certificate.js';
 import { httpServer, silentServer } from '../helpers/servers.js';
 import { httpsServer } from '../helpers/tls-servers.js';
+import { transportOptions } from '../helpers/engine-options.js';
 
 const HOUR = 3_600_000;
 
@@ -29,21 +30,12 @@ interface Calls {
 
 /** Transport options toward 127.0.0.1:`port` over TLS, counting the callbacks into `calls`. */
 function options(port: number, tls: TlsClientOptions, calls: Calls, over: Partial<TransportOptions> = {}): TransportOptions {
-  return {
-    host: '127.0.0.1',
-    port,
-    localAddresses: [],
-    close: 'client',
-    poolSize: 1,
-    connectTimeoutMs: 2000,
-    requestTimeoutMs: 3000,
-    http: { method: 'GET', path: '/', headers: {}, body: '', authority: `127.0.0.1:${port}` },
-    tcp: { payload: 'PING\n', expectBytes: 5 },
+  return transportOptions('127.0.0.1', port, {
     tls,
     onConnect: () => void calls.connects++,
     onHandshake: (tlsMs, resumed) => void calls.handshakes.push({ tlsMs, resumed }),
     ...over,
-  };
+  });
 }
 
 function oneShot(opts: TransportOptions): Transport {
