@@ -20,7 +20,7 @@ import { makeCertificate } from '../../src/target/certificate.js';
 import { runConcurrently } from '../helpers/concurrent.js';
 import { runInNetns } from '../helpers/netns.js';
 import { closingFor, timeWaitFor } from '../helpers/raw-servers.js';
-import { httpsServer } from '../helpers/tls-wire-servers.js';
+import { httpsServer } from '../helpers/tls-servers.js';
 
 const ADDRESS = '198.18.0.2';
 
@@ -47,7 +47,7 @@ async function probe(n: number): Promise<PolicyCount[]> {
     { close: 'reset', keepAlive: true, maxVersion: 'TLSv1.3' } as const,
   ];
   for (const { close, keepAlive, maxVersion } of cases) {
-    const server = await httpsServer(pair, (_req, res) => res.end('ok'), { maxVersion }, ADDRESS);
+    const server = await httpsServer({ pair, handler: (_req, res) => res.end('ok'), tlsOptions: { maxVersion }, host: ADDRESS });
     let handshakes = 0;
     const opts: TransportOptions = {
       host: ADDRESS,

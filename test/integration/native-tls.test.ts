@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type http from 'node:http';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { httpRequestBytes } from '../../src/load/transport/http-request.js';
@@ -23,7 +24,7 @@ import { normalizeError, type Failure } from '../../src/vocab/failure.js';
 import { runConcurrently } from '../helpers/concurrent.js';
 import { rawServer, unacceptingListener } from '../helpers/raw-servers.js';
 import { httpServer, silentServer, type TestServer } from '../helpers/servers.js';
-import { httpsServer, wireServer, type TlsTestServer } from '../helpers/tls-wire-servers.js';
+import { httpsServer, wireServer, type HttpsTestServer } from '../helpers/tls-servers.js';
 import { transportOptions } from '../helpers/engine-options.js';
 
 function addon(): ConnEngineAddon {
@@ -147,11 +148,11 @@ describe('native TLS: the addon', () => {
 
 describe('native TLS: exchanges', () => {
   let pair: CertificatePair;
-  let ok: TlsTestServer;
+  let ok: HttpsTestServer;
   const servers: TestServer[] = [];
   before(async () => {
     pair = await makeCertificate({ names: ['localhost', '127.0.0.1'] });
-    ok = await httpsServer(pair, (_req, res) => res.end('hello'));
+    ok = await httpsServer({ pair, handler: (_req, res) => res.end('hello') });
     servers.push(ok);
   });
   after(async () => {
@@ -178,7 +179,7 @@ describe('native TLS: exchanges', () => {
   it('reads responses of many records, chunked bodies and bodies ended by the close; writes large requests', async () => {
     const big = 'x'.repeat(300_000);
     let received = 0;
-    const s = await httpsServer(pair, (req, res) => {
+    const handler: http.RequestListener = (req, res) => {
       req.on('data', (c: Buffer) => (received += c.length));
       req.on('end', () => {
         if (req.url === '/big') res.end(big);
@@ -192,7 +193,8 @@ describe('native TLS: exchanges', () => {
           res.end('until the end');
         }
       });
-    });
+    };
+    const s = await httpsServer({ pair, handler });
     servers.push(s);
     for (const path of ['/big', '/chunked', '/close']) {
       const r = await run(options(s.port, { ca: pair.cert }, { http: { method: 'GET', path, headers: {}, body: '', authority: 'localhost' } }), 4, 2);
@@ -205,10 +207,11 @@ describe('native TLS: exchanges', () => {
   });
 
   it('HTTP failures over TLS stay response failures', async () => {
-    const s = await httpsServer(pair, (_req, res) => {
+    const handler: http.RequestListener = (_req, res) => {
       res.statusCode = 503;
       res.end('busy');
-    });
+    };
+    const s = await httpsServer({ pair, handler });
     servers.push(s);
     const r = await run(options(s.port, { ca: pair.cert }), 2);
     assert.deepEqual(failureOf(r), { code: 'HTTP_5XX', phase: 'response', message: 'response HTTP_5XX' });
@@ -216,7 +219,7 @@ describe('native TLS: exchanges', () => {
 
   it('session resumption on: the first handshake is full, the next ones resume (and the server sees them resumed)', async () => {
     for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
-      const s = await httpsServer(pair, (_req, res) => res.end('ok'), { maxVersion });
+      const s = await httpsServer({ pair, handler: (_req, res) => res.end('ok'), tlsOptions: { maxVersion } });
       servers.push(s);
       const r = await run(options(s.port, { ca: pair.cert, sessionResumption: true }), 6, 1);
       assert.ok(r.results.every((x) => x.failure === null), maxVersion);
@@ -231,7 +234,7 @@ describe('native TLS: exchanges', () => {
 
   it('session resumption off: a full handshake every time', async () => {
     for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
-      const s = await httpsServer(pair, (_req, res) => res.end('ok'), { maxVersion });
+      const s = await httpsServer({ pair, handler: (_req, res) => res.end('ok'), tlsOptions: { maxVersion } });
       servers.push(s);
       const r = await run(options(s.port, { ca: pair.cert, sessionResumption: false }), 5, 1);
       assert.ok(r.results.every((x) => x.failure === null), maxVersion);
@@ -261,7 +264,7 @@ describe('native TLS: exchanges', () => {
   });
 
   it('keep-alive: N requests on at most poolSize connections, one handshake each', async () => {
-    const s = await httpsServer(pair, (_req, res) => res.end('ok'));
+    const s = await httpsServer({ pair, handler: (_req, res) => res.end('ok') });
     servers.push(s);
     const r = await run(options(s.port, { ca: pair.cert }, { poolSize: 3 }), 60, 6, true);
     assert.ok(r.results.every((x) => x.failure === null), JSON.stringify(r.results.find((x) => x.failure)));
@@ -282,14 +285,11 @@ describe('native TLS: exchanges', () => {
     const ca = await makeCertificate({ ca: true, commonName: 'client CA' });
     const client = await makeCertificate({ names: ['client'], issuer: ca });
     let peer = '';
-    const s = await httpsServer(
-      pair,
-      (req, res) => {
-        peer = String((req.socket as tls.TLSSocket).getPeerCertificate().subject?.CN ?? '');
-        res.end('ok');
-      },
-      { requestCert: true, rejectUnauthorized: true, ca: ca.cert },
-    );
+    const handler: http.RequestListener = (req, res) => {
+      peer = String((req.socket as tls.TLSSocket).getPeerCertificate().subject?.CN ?? '');
+      res.end('ok');
+    };
+    const s = await httpsServer({ pair, handler, tlsOptions: { requestCert: true, rejectUnauthorized: true, ca: ca.cert } });
     servers.push(s);
     const withCert = await run(options(s.port, { ca: pair.cert, cert: client.cert, key: client.key }), 2);
     assert.ok(withCert.results.every((x) => x.failure === null), JSON.stringify(withCert.results));
@@ -303,14 +303,11 @@ describe('native TLS: exchanges', () => {
 
   it('ALPN: http/1.1 is offered and the server picks it', async () => {
     let protocol: string | false | null = null;
-    const s = await httpsServer(
-      pair,
-      (req, res) => {
-        protocol = (req.socket as tls.TLSSocket).alpnProtocol;
-        res.end('ok');
-      },
-      { ALPNProtocols: ['h2', 'http/1.1'] },
-    );
+    const handler: http.RequestListener = (req, res) => {
+      protocol = (req.socket as tls.TLSSocket).alpnProtocol;
+      res.end('ok');
+    };
+    const s = await httpsServer({ pair, handler, tlsOptions: { ALPNProtocols: ['h2', 'http/1.1'] } });
     servers.push(s);
     const r = await run(options(s.port, { ca: pair.cert }), 1);
     assert.equal(failureOf(r), null);
@@ -321,10 +318,10 @@ describe('native TLS: exchanges', () => {
 describe('native TLS: failures read as node:tls reports them', () => {
   const servers: TestServer[] = [];
   let pair: CertificatePair;
-  let s: TlsTestServer;
+  let s: HttpsTestServer;
   before(async () => {
     pair = await makeCertificate({ names: ['localhost', '127.0.0.1'] });
-    s = await httpsServer(pair, (_req, res) => res.end('ok'));
+    s = await httpsServer({ pair, handler: (_req, res) => res.end('ok') });
     servers.push(s);
   });
   after(async () => {
@@ -354,7 +351,7 @@ describe('native TLS: failures read as node:tls reports them', () => {
     const ca = await makeCertificate({ ca: true, commonName: 'test CA' });
     const other = await makeCertificate({ ca: true, commonName: 'other CA' });
     const leaf = await makeCertificate({ names: ['localhost'], issuer: ca });
-    const signed = await httpsServer(leaf, (_req, res) => res.end('ok'));
+    const signed = await httpsServer({ pair: leaf, handler: (_req, res) => res.end('ok') });
     servers.push(signed);
     assert.equal(failureOf(await run(options(signed.port, { ca: ca.cert }), 1)), null);
     const f = await same(signed.port, { ca: other.cert }, 'other CA');
@@ -363,7 +360,7 @@ describe('native TLS: failures read as node:tls reports them', () => {
 
   it('an expired certificate: CERT_HAS_EXPIRED (trusted or not, as node:tls reports the last chain error)', async () => {
     const expired = await makeCertificate({ names: ['localhost'], notBefore: new Date(Date.now() - 10 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
-    const old = await httpsServer(expired, (_req, res) => res.end('ok'));
+    const old = await httpsServer({ pair: expired, handler: (_req, res) => res.end('ok') });
     servers.push(old);
     const trusted = await same(old.port, { ca: expired.cert }, 'expired, trusted');
     assert.deepEqual(trusted, { code: 'CERT_HAS_EXPIRED', phase: 'tls', message: 'certificate has expired' });
@@ -379,14 +376,14 @@ describe('native TLS: failures read as node:tls reports them', () => {
     assert.match(byName.message, /^Hostname\/IP does not match certificate's altnames: Host: example\.com\. is not in the cert's altnames: DNS:localhost, IP Address:127\.0\.0\.1$/);
     // No servername: the certificate must cover the target's address.
     const nameOnly = await makeCertificate({ names: ['localhost', '::1'] });
-    const v = await httpsServer(nameOnly, (_req, res) => res.end('ok'));
+    const v = await httpsServer({ pair: nameOnly, handler: (_req, res) => res.end('ok') });
     servers.push(v);
     const byAddress = await same(v.port, { ca: nameOnly.cert, servername: null }, 'address');
     assert.equal(byAddress.message, "Hostname/IP does not match certificate's altnames: IP: 127.0.0.1 is not in the cert's list: ::1");
     assert.equal(failureOf(await run(options(s.port, { ca: pair.cert, servername: null }), 1)), null, 'the address is covered');
     // A certificate with no DNS name, checked by name: its CN.
     const cnOnly = await makeCertificate({ commonName: 'cn.example', names: [] });
-    const c = await httpsServer(cnOnly, (_req, res) => res.end('ok'));
+    const c = await httpsServer({ pair: cnOnly, handler: (_req, res) => res.end('ok') });
     servers.push(c);
     await same(c.port, { ca: cnOnly.cert, servername: 'localhost' }, 'CN only');
   });
@@ -472,7 +469,7 @@ describe('native TLS: every exchange ends, also without memory for its record', 
     const a = addon();
     const pair = await makeCertificate({ names: ['localhost'] });
     const other = await makeCertificate({ names: ['localhost'] });
-    const s = await httpsServer(pair, (_req, res) => res.end('ok'));
+    const s = await httpsServer({ pair, handler: (_req, res) => res.end('ok') });
     const N = 20;
     let handle: EngineHandle | undefined;
     try {
