@@ -18,7 +18,9 @@ import { runTls, type RunTls } from './load/tls-settings.js';
 import { hostPort } from './vocab/address.js';
 import { UsageError } from './errors.js';
 import { sourceFamilyProblem } from './scenario/source-family.js';
-import { foldMonitor, monitorOff } from './monitor/fold.js';
+import { monitorOff } from './monitor/fold.js';
+import { foldHostAndMonitor, type HostIdentity } from './monitor/host-fold.js';
+import { CLIENT_HOST } from './analysis/hosts.js';
 import { hostInfo } from './monitor/host.js';
 import { startMonitor, type RunningMonitor } from './monitor/monitor.js';
 import type { SamplerStatus } from './monitor/sampler.js';
@@ -357,19 +359,23 @@ interface RunMoment {
   requestLogs: string[] | null;
 }
 
+/** The load generator's own host: this machine's monitor, on its own clock. */
+const LOCAL_CLIENT = (host: HostInfo): HostIdentity => ({
+  role: 'client',
+  address: 'local',
+  source: 'local',
+  clock: { method: 'local', offsetMs: 0, uncertaintyMs: 0 },
+  host,
+});
+
 /** The run record as of `m`: every checkpoint and the final record are built here. */
 function buildRecord(run: RunFacts, m: RunMoment): RunRecord {
   const s = run.s;
-  const fold = m.monitored
-    ? foldMonitor(m.monitored.samples, m.monitored.status, {
-        startEpochMs: m.startEpochMs,
-        durationS: m.durationS,
-        intervalS: s.monitor.interval,
-        scanIntervalS: s.monitor.scanInterval,
-        usable: run.host.usablePorts,
-        ownDestinations: run.ownDestinations,
-      })
+  const span = { startEpochMs: m.startEpochMs, durationS: m.durationS, intervalS: s.monitor.interval, scanIntervalS: s.monitor.scanInterval };
+  const client = m.monitored
+    ? foldHostAndMonitor(m.monitored.samples, m.monitored.status, LOCAL_CLIENT(run.host), { ...span, ownDestinations: run.ownDestinations })
     : null;
+  const fold = client?.fold ?? null;
   const results = run.acc.results(m.durationS);
   if (fold) {
     for (const entry of results.timeline) Object.assign(entry, fold.perSecond.get(entry.t) ?? {});
@@ -393,6 +399,7 @@ function buildRecord(run: RunFacts, m: RunMoment): RunRecord {
     ownDestinations: run.ownDestinations,
     otherTraffic: fold?.otherTraffic ?? null,
     monitor: fold?.monitor ?? monitorOff(s.monitor.interval, s.monitor.scanInterval),
+    ...(client ? { hosts: { [CLIENT_HOST]: client.host } } : {}),
     requestLogs: m.requestLogs,
     thresholds: [],
   };

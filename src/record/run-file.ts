@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { RuntimeFailure, UsageError } from '../errors.js';
 import { displayArg, formatIssues, formatPath } from '../scenario/load.js';
 import { runRecordSchema } from './schema.js';
-import { RUN_SCHEMA, type RunRecord } from './types.js';
+import { READABLE_SCHEMAS, type RunRecord } from './types.js';
 
 /**
  * Writes `record` as `dir/run.json` atomically; returns the file path. The record is serialized
@@ -239,8 +239,8 @@ export async function readRunRecord(where: string): Promise<RunRecord> {
   if (deep) throw new UsageError(`${file}: ${formatPath(deep.slice(0, 4))}${deep.length > 4 ? '...' : ''}: nested more than ${MAX_DEPTH} levels deep`);
   const rec = doc as Partial<RunRecord>;
   if (isMapping(doc) && doc.schema === undefined && 'load' in doc) throw new UsageError(scenarioNotRun(file));
-  if (typeof rec !== 'object' || rec === null || Array.isArray(rec) || rec.schema !== RUN_SCHEMA) {
-    throw new UsageError(`${file}: not a portstorm run record of schema ${RUN_SCHEMA} (${notARecord(doc)})`);
+  if (typeof rec !== 'object' || rec === null || Array.isArray(rec) || !(READABLE_SCHEMAS as readonly unknown[]).includes(rec.schema)) {
+    throw new UsageError(`${file}: not a portstorm run record of schema ${READABLE_SCHEMAS.join(' or ')} (${notARecord(doc)})`);
   }
   const result = runRecordSchema.safeParse(doc);
   if (!result.success) {

@@ -176,6 +176,7 @@ const verdict = z.object({
     'dns-failures',
     'healthy',
   ]),
+  host: z.string().min(1).optional(),
   severity: z.enum(['critical', 'warning', 'info']),
   confidence: z.number().min(0).max(1),
   atS: nullable(nonneg),
@@ -190,9 +191,48 @@ const labInfo = z.object({
   variant: nullable(z.string()),
 });
 
-/** A run record of the current schema. Validates a parsed `run.json`; its output is not used. */
+const portsSummary = z.object({
+  usable: nullable(count),
+  peakInUse: count,
+  peakUtilization: nullable(nonneg),
+  peakTimeWait: count,
+  busiestDestination: nullable(z.string()),
+});
+
+const hostSecond = z.object({
+  t: count,
+  sockets: nullable(timelineSockets),
+  counters: nullable(z.record(z.string(), nullable(num))),
+  cpu: nullable(z.object({ process: nullable(nonneg), host: nullable(nonneg) })).optional(),
+  conntrack: nullable(z.object({ count, max: count })).optional(),
+});
+
+const hostRecord = z.object({
+  role: z.enum(['client', 'service', 'proxy', 'backend', 'router', 'other']),
+  address: z.string(),
+  source: z.enum(['local', 'agent', 'file']),
+  clock: z.object({
+    method: z.enum(['local', 'round-trip', 'wall-clock']),
+    offsetMs: num,
+    uncertaintyMs: nullable(nonneg),
+    probes: count.optional(),
+  }),
+  host: nullable(hostInfo),
+  // As the run's timeline: one entry per run second, from 0.
+  timeline: z.array(hostSecond).superRefine((entries, ctx) => {
+    const i = entries.findIndex((e, i) => e.t !== i);
+    if (i >= 0) ctx.addIssue({ code: 'custom', path: [i, 't'], message: `expected ${i} (one entry per second, from 0)` });
+  }),
+  ports: nullable(portsSummary),
+  destinations: z.array(destinationSummary),
+  monitor: monitorInfo,
+  coverage: z.object({ fromS: nullable(nonneg), toS: nullable(nonneg), share: z.number().min(0).max(1) }),
+  gaps: z.array(z.string()),
+});
+
+/** A run record of a schema this code reads (1 or 2). Validates a parsed `run.json`; its output is not used. */
 export const runRecordSchema = z.object({
-  schema: z.literal(RUN_SCHEMA),
+  schema: z.union([z.literal(RUN_SCHEMA), z.literal(1)]),
   portstormVersion: z.string(),
   runId: z.string().min(1),
   label: nullable(z.string()),
@@ -259,16 +299,9 @@ export const runRecordSchema = z.object({
   requestLogs: nullable(z.array(z.string())),
   exhaustion: exhaustion.optional(),
   diagnosis: z.array(verdict).optional(),
-  ports: nullable(
-    z.object({
-      usable: nullable(count),
-      peakInUse: count,
-      peakUtilization: nullable(nonneg),
-      peakTimeWait: count,
-      busiestDestination: nullable(z.string()),
-    }),
-  ),
+  ports: nullable(portsSummary),
   destinations: z.array(destinationSummary),
+  hosts: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a host name of letters, digits, - _ .'), hostRecord).optional(),
   ownDestinations: z.array(z.string()).optional(),
   otherTraffic: nullable(
     z.object({ peakInUse: count, peakTimeWait: count, busiestDestination: nullable(z.string()), destinations: z.array(destinationSummary) }),

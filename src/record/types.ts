@@ -1,11 +1,18 @@
 /**
- * The run record (`run.json`, schema 1): the one typed document every stage reads and writes.
+ * The run record (`run.json`, schema 2): the one typed document every stage reads and writes.
  * Times are seconds since the run started; latencies are milliseconds.
+ *
+ * Schema 2 (issue 16) adds `hosts`, every host the run observed in one shape (the load generator's
+ * own monitor as `client`, agents watched with `--watch`, files attached after the fact), and
+ * `Verdict.host`. Records of schema 1 still read: they have no `hosts`, and their one host is the
+ * top-level figures (see `hostViews`).
  */
 import type { Scenario } from '../scenario/schema.js';
 
 /** Current run-record schema version. */
-export const RUN_SCHEMA = 1;
+export const RUN_SCHEMA = 2;
+/** Every schema version this code reads. */
+export const READABLE_SCHEMAS = [1, 2] as const;
 
 import type { Phase } from '../vocab/failure.js';
 
@@ -246,6 +253,8 @@ export type VerdictId =
 /** One finding with its evidence and advice. */
 export interface Verdict {
   verdict: VerdictId;
+  /** The host it is about (`client`, or a name from `hosts`); absent in schema 1 records (the client). */
+  host?: string;
   severity: 'critical' | 'warning' | 'info';
   /** 0..1: lowered where the evidence is mixed. */
   confidence: number;
@@ -384,9 +393,65 @@ export interface ThresholdResult {
 /** How a run ended, or `checkpoint` for the partial record written while it runs. */
 export type RunStatus = 'completed' | 'interrupted' | 'failed' | 'checkpoint';
 
+/** What a host is to the run: the load generator, the service it loads, a proxy, a backend, a NAT router, or another. */
+export type HostRole = 'client' | 'service' | 'proxy' | 'backend' | 'router' | 'other';
+
+/**
+ * How a host's clock relates to this run's: `offsetMs` is added to the run's clock to get the
+ * host's (host time − local time), `uncertaintyMs` its bound (half the best round trip); `local`
+ * for this host, `round-trip` estimated NTP-style against an agent, `wall-clock` for a file attached
+ * after the fact (aligned by its timestamps as they are, offset 0, uncertainty unknown = null).
+ */
+export interface HostClock {
+  method: 'local' | 'round-trip' | 'wall-clock';
+  offsetMs: number;
+  uncertaintyMs: number | null;
+  /** Round trips the estimate took the best of (round-trip only). */
+  probes?: number;
+}
+
+/** One second of a host's sockets, counters and CPU, on the run's time axis. */
+export interface HostSecond {
+  t: number;
+  /** Null: the host could not be seen in that second (agent down or stalled, no scan): never zeros. */
+  sockets: TimelineSockets | null;
+  counters: Record<string, number | null> | null;
+  cpu?: { process: number | null; host: number | null } | null;
+  /** Connection-tracking entries at the end of the second, when the host tracks connections. */
+  conntrack?: { count: number; max: number } | null;
+}
+
+/**
+ * One observed host, in the same shape whatever observed it: the load generator's own monitor
+ * (`client`), a `portstorm monitor --serve` agent, a `monitor --out` file attached after the fact,
+ * a lab namespace, a shard.
+ */
+export interface HostRecord {
+  role: HostRole;
+  /** Where it was observed from: `local`, the agent's URL, or the attached file's path. */
+  address: string;
+  source: 'local' | 'agent' | 'file';
+  clock: HostClock;
+  /** The host's settings (port range, sysctls, limits), as the host reported them; null when unknown. */
+  host: HostInfo | null;
+  /** One entry per run second (the run's `timeline` seconds). */
+  timeline: HostSecond[];
+  /** Port budget peaks: toward the run's own destinations for `client`, toward every destination (busiest first) for other hosts. */
+  ports: PortsSummary | null;
+  destinations: DestinationSummary[];
+  monitor: MonitorInfo;
+  /**
+   * How much of the run the host's samples cover: the first and last run second with a sample,
+   * and the share of run seconds with a socket picture. Low coverage weakens what the host tells.
+   */
+  coverage: { fromS: number | null; toS: number | null; share: number };
+  /** Why seconds are missing (agent unreachable from t = …, stream stalled, …); empty when none are. */
+  gaps: string[];
+}
+
 /** The whole run record. */
 export interface RunRecord {
-  schema: typeof RUN_SCHEMA;
+  schema: typeof RUN_SCHEMA | 1;
   portstormVersion: string;
   runId: string;
   label: string | null;
@@ -456,6 +521,11 @@ export interface RunRecord {
   /** Failures by `syscall:CODE` where the transport knew the syscall (e.g. `bind:EADDRNOTAVAIL`). Absent in older records. */
   errorsBySyscall?: Record<string, number>;
   monitor: MonitorInfo;
+  /**
+   * Every observed host by name, `client` (this run's own monitor) first; absent in schema 1 records
+   * and when the monitor was off and nothing was watched.
+   */
+  hosts?: Record<string, HostRecord>;
   /** A few sample failures (first of each code) with detail, for debugging. */
   errorSamples: Array<{ code: string; phase: Phase; message: string; t: number; localPort: number | null; syscall?: string | null }>;
 }

@@ -61,8 +61,14 @@ describe('portstorm CLI', () => {
     const r = cli(['run', file, '--json', '--out', out, '--label', 'baseline']);
     assert.equal(r.status, 0, r.stderr);
     const rec = JSON.parse(r.stdout);
-    assert.equal(rec.schema, 1);
+    assert.equal(rec.schema, 2);
     assert.equal(rec.label, 'baseline');
+    // Schema 2: the load generator's own monitor is host `client`, in the per-host shape.
+    assert.deepEqual(Object.keys(rec.hosts), ['client']);
+    assert.equal(rec.hosts.client.role, 'client');
+    assert.deepEqual(rec.hosts.client.clock, { method: 'local', offsetMs: 0, uncertaintyMs: 0 });
+    assert.equal(rec.hosts.client.timeline.length, rec.timeline.length);
+    assert.deepEqual(rec.hosts.client.ports, rec.ports);
     assert.equal(rec.totals.attempted, 100);
     assert.equal(rec.totals.completed, 100);
     assert.ok(rec.timeline.length >= 1);

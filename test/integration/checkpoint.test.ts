@@ -112,7 +112,7 @@ function prng(seed: number): () => number {
 
 /** A record the run finished writing: internally consistent, every second present. */
 function assertComplete(rec: RunRecord, what: string): void {
-  assert.equal(rec.schema, 1, what);
+  assert.equal(rec.schema, 2, what);
   const t = rec.totals;
   assert.equal(t.completed + t.failed, t.attempted, `${what}: every attempted request is completed or failed`);
   assert.ok(rec.timeline.length >= Math.ceil(rec.durationS), `${what}: ${rec.timeline.length} timeline entries for ${rec.durationS} s`);

@@ -54,7 +54,7 @@ const BAD_RECORDS = [
   path.join(dir, 'missing.json'),
   file('truncated.json', healthy.slice(0, 300)),
   file('list.json', '[]'),
-  file('schema-2.json', healthy.replace('"schema": 1', '"schema": 2')),
+  file('schema-3.json', healthy.replace('"schema": 1', '"schema": 3')),
   file('wrong-type.json', healthy.replace('"workers": 1', '"workers": "one"')),
 ];
 const GOOD_RECORDS = [`${FIX}healthy.json`, `${FIX}exhaustion.json`];

@@ -367,8 +367,8 @@ describe('report and compare on bad records (real processes)', () => {
   const bad: Array<[string, string, RegExp]> = [
     ['truncated.json', TEXT.healthy.slice(0, 400), /truncated\.json: not valid JSON/],
     ['bytes.json', '\u0000\u00ff\u0001garbage', /bytes\.json: not valid JSON/],
-    ['list.json', '[1, 2, 3]', /list\.json: not a portstorm run record of schema 1 \(the file holds a list/],
-    ['schema2.json', JSON.stringify({ ...healthy, schema: 2 }), /schema2\.json: not a portstorm run record of schema 1 \(its schema is 2\)/],
+    ['list.json', '[1, 2, 3]', /list\.json: not a portstorm run record of schema 1 or 2 \(the file holds a list/],
+    ['schema3.json', JSON.stringify({ ...healthy, schema: 3 }), /schema3\.json: not a portstorm run record of schema 1 or 2 \(its schema is 3\)/],
     ['totals.json', JSON.stringify({ ...healthy, totals: { ...(healthy.totals as object), completed: 'many' } }), /totals\.json: totals\.completed: expected a number, got "many"/],
     ['timeline.json', JSON.stringify({ ...healthy, timeline: [{ t: 0 }] }), /timeline\.json: timeline\[0\]\.attempted: missing/],
   ];
