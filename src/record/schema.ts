@@ -55,7 +55,7 @@ const portRange = z.tuple([count, count]);
 
 const nofileLimits = z.object({ soft: nullable(count), hard: nullable(count) });
 
-const hostInfo = z.object({
+export const hostInfoSchema = z.object({
   platform: z.string(),
   kernel: z.string(),
   node: z.string(),
@@ -217,7 +217,7 @@ const hostRecord = z.object({
     uncertaintyMs: nullable(nonneg),
     probes: count.optional(),
   }),
-  host: nullable(hostInfo),
+  host: nullable(hostInfoSchema),
   // As the run's timeline: one entry per run second, from 0.
   timeline: z.array(hostSecond).superRefine((entries, ctx) => {
     const i = entries.findIndex((e, i) => e.t !== i);
@@ -260,7 +260,7 @@ export const runRecordSchema = z.object({
   status: z.enum(['completed', 'interrupted', 'failed', 'checkpoint']),
   limitsReached: z.array(z.enum(['maxRequests', 'maxDuration'])).optional(),
   engine: z.object({ engine: z.enum(['native', 'js']), reason: z.string().nullable() }).optional(),
-  host: hostInfo,
+  host: hostInfoSchema,
   workers: count,
   totals: z.object({
     attempted: count,
