@@ -55,7 +55,9 @@ export class MonitorMetrics {
     const view = this.capacity?.observe(s) ?? null;
     if (view) this.setCapacity(view);
     if (s.sockstat) this.timeWait.set(s.sockstat.timeWait);
-    if (s.counters) for (const [name, d] of Object.entries(s.counters)) if (d !== null && d > 0) this.counters.inc({ counter: name }, d);
+    // A readable counter's series exists from its first delta, zero included: rate() and increase()
+    // miss a counter's first rise when its series starts at the risen value.
+    if (s.counters) for (const [name, d] of Object.entries(s.counters)) if (d !== null) this.counters.inc({ counter: name }, Math.max(0, d));
     if (s.conntrack) {
       this.conntrack.set({ kind: 'count' }, s.conntrack.count);
       this.conntrack.set({ kind: 'max' }, s.conntrack.max);
