@@ -7,6 +7,25 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { MonitorSample } from './types.js';
 
+/** The capacity model's view of one destination (computed above this layer and injected). */
+export interface DestinationCapacity {
+  /** The destination as the scan names it (the `dest` label of the other per-destination metrics). */
+  dest: string;
+  /** Seconds to the first failed connect() at the current rate; Infinity when the rate is sustainable or zero; null when unknown. */
+  etaS: number | null;
+  /** New connections per second the destination's port pools sustain (usable ports ÷ hold); null when the usable ports are unknown. */
+  sustainableRate: number | null;
+  /** New connections per second toward the destination now (estimated); null when unknown. */
+  newConnectionRate: number | null;
+  /** Seconds a closed port stays unusable toward the destination. */
+  holdS: number;
+}
+
+/** Turns the monitor's samples into the capacity view; sees every sample, answers (non-null) on samples with a scan. */
+export interface CapacityEstimator {
+  observe(sample: MonitorSample): DestinationCapacity[] | null;
+}
+
 /** A metrics registry fed from monitor samples. */
 export class MonitorMetrics {
   readonly registry = new Registry();
@@ -18,15 +37,27 @@ export class MonitorMetrics {
   private readonly scanSeconds = new Gauge({ name: 'portstorm_scan_seconds', help: 'Cost of the last per-socket scan', registers: [this.registry] });
   private readonly counters = new Counter({ name: 'portstorm_tcp_events_total', help: 'Kernel TCP counters (increase since the monitor started)', labelNames: ['counter'], registers: [this.registry] });
   private readonly conntrack = new Gauge({ name: 'portstorm_conntrack_entries', help: 'Connection-tracking entries and table size', labelNames: ['kind'], registers: [this.registry] });
+  private readonly eta = new Gauge({ name: 'portstorm_port_exhaustion_eta_seconds', help: 'Seconds until connect() toward a destination first fails at the current new-connection rate (+Inf: sustainable or no new connections)', labelNames: ['dest'], registers: [this.registry] });
+  private readonly sustainable = new Gauge({ name: 'portstorm_sustainable_connection_rate', help: 'New connections per second a destination\'s ports sustain (usable ports / hold)', labelNames: ['dest'], registers: [this.registry] });
+  private readonly newRate = new Gauge({ name: 'portstorm_new_connection_rate', help: 'New connections per second toward a destination (estimated from the scans and kernel counters)', labelNames: ['dest'], registers: [this.registry] });
+  private readonly hold = new Gauge({ name: 'portstorm_port_hold_seconds', help: 'Seconds a closed port stays unusable toward a destination (TIME_WAIT, or tcp_tw_reuse_delay)', labelNames: ['dest'], registers: [this.registry] });
 
-  constructor(usable: number | null) {
+  /** `capacity` (optional) adds the per-destination ETA, sustainable and new-connection rates and hold. */
+  constructor(
+    usable: number | null,
+    private readonly capacity: CapacityEstimator | null = null,
+  ) {
     if (usable !== null) this.usable.set(usable);
   }
 
   /** Updates every metric from one sample. */
   update(s: MonitorSample): void {
+    const view = this.capacity?.observe(s) ?? null;
+    if (view) this.setCapacity(view);
     if (s.sockstat) this.timeWait.set(s.sockstat.timeWait);
-    if (s.counters) for (const [name, d] of Object.entries(s.counters)) if (d !== null && d > 0) this.counters.inc({ counter: name }, d);
+    // A readable counter's series exists from its first delta, zero included: rate() and increase()
+    // miss a counter's first rise when its series starts at the risen value.
+    if (s.counters) for (const [name, d] of Object.entries(s.counters)) if (d !== null) this.counters.inc({ counter: name }, Math.max(0, d));
     if (s.conntrack) {
       this.conntrack.set({ kind: 'count' }, s.conntrack.count);
       this.conntrack.set({ kind: 'max' }, s.conntrack.max);
@@ -43,6 +74,18 @@ export class MonitorMetrics {
     for (const d of scan.destinations) {
       this.inUse.set({ dest: d.dest }, d.inUse);
       if (d.utilization !== null) this.utilization.set({ dest: d.dest }, d.utilization);
+    }
+  }
+
+  /** Replaces the capacity gauges: a destination the latest scan no longer keeps loses its series. */
+  private setCapacity(view: DestinationCapacity[]): void {
+    for (const g of [this.eta, this.sustainable, this.newRate, this.hold]) g.reset();
+    for (const c of view) {
+      const dest = { dest: c.dest };
+      if (c.etaS !== null) this.eta.set(dest, c.etaS);
+      if (c.sustainableRate !== null) this.sustainable.set(dest, c.sustainableRate);
+      if (c.newConnectionRate !== null) this.newRate.set(dest, c.newConnectionRate);
+      this.hold.set(dest, c.holdS);
     }
   }
 }

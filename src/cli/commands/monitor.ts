@@ -1,5 +1,6 @@
 /** `portstorm monitor`: watch the host's TCP sockets and port budget, beside any load generator. */
 import { appendFile } from 'node:fs/promises';
+import { PortEtaEstimator } from '../../analysis/eta.js';
 import { UsageError } from '../../errors.js';
 import { hostInfo } from '../../monitor/host.js';
 import { startMonitor } from '../../monitor/monitor.js';
@@ -72,7 +73,7 @@ export const monitorCommand = defineCommand<MonitorArgs>({
       return 0;
     }
 
-    const metrics = prom ? new MonitorMetrics(host.usablePorts) : null;
+    const metrics = prom ? new MonitorMetrics(host.usablePorts, new PortEtaEstimator({ facts: host, usable: host.usablePorts })) : null;
     const server = metrics && prom ? await serveMetrics(metrics.registry, prom.host, prom.port) : null;
     if (server) process.stderr.write(`portstorm monitor: metrics at ${server.url}\n`);
     let pending: Promise<void> = Promise.resolve();
