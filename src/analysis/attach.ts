@@ -51,9 +51,9 @@ export interface Overlap {
   holes: Array<{ fromS: number; toS: number }>;
 }
 
-/** A stretch without samples longer than this is a hole (at least 2 s, or 3 sample intervals). */
+/** A stretch without samples longer than this is a hole: a run second, or 4 sample intervals when they are longer. */
 export function holeMs(intervalMs: number): number {
-  return Math.max(2000, 3 * intervalMs);
+  return Math.max(1000, 4 * intervalMs);
 }
 
 const r1 = (x: number): number => Math.round(x * 10) / 10;

@@ -34,7 +34,7 @@ describe('exit codes in --help', () => {
       [
         'Exit codes:',
         '  0    completed (request errors are data, not a failure)',
-        '  2    not a readable run record (a scenario, a missing or invalid file), or a bad --attach (name, file, no sample within the run)',
+        '  2    not a readable run record (a scenario, a missing or invalid file), or a bad --attach',
         '  3    the --out file (with --attach: the revised record) could not be written',
       ].join('\n'),
     );

@@ -29,7 +29,7 @@ async function attach(run: string, flags: AttachFlag[]): Promise<RunRecord> {
 /** The `report` command. */
 export const reportCommand = defineCommand<ReportArgs>({
   command: 'report <run>',
-  describe: 'Re-render a saved run (a run directory or run.json) as text, json, md or html',
+  describe: 'Re-render a saved run (a run directory or run.json) as text, json, md or html; --attach adds a host observed apart from it',
   builder: (y) =>
     y
       .positional('run', { type: 'string', demandOption: true, describe: 'results/<runId> or a run.json' })
