@@ -277,6 +277,29 @@ describe('portstorm report --attach', () => {
     assert.ok(!existsSync(path.join(dir, 'run.orig.json')));
   });
 
+  it('a run directory that cannot be written is left as it was: the revised record and its report go to the fallback directory', () => {
+    const dir = copyOfRun();
+    const before = readFileSync(path.join(dir, 'run.json'), 'utf8');
+    const start = loadStart(recordIn(dir));
+    const file = samplesFile('ro.ndjson', [helloLine(start), ...sampleLines(start, 0, 2)]);
+    const fallback = path.join(os.tmpdir(), `portstorm-${path.basename(dir)}`);
+    // A read-only bind mount of the run directory in a private mount namespace (works as root too, whom mode bits do not stop).
+    const script = 'mount --bind "$DIR" "$DIR" && mount -o remount,ro,bind "$DIR" && exec "$NODE" "$MAIN" report "$DIR" --attach "service=$FILE"';
+    const r = spawnSync('unshare', ['-rm', 'sh', '-c', script], { env: { ...process.env, DIR: dir, NODE: process.execPath, MAIN, FILE: file }, encoding: 'utf8', cwd: tmp, timeout: 60_000 });
+    try {
+      assert.ok(!/unshare: /.test(r.stderr), `cannot make ${dir} read-only here (unshare -rm refused): ${r.stderr}`);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /^portstorm: cannot keep the original as \S+run\.orig\.json \(EROFS: read-only file system\); wrote the revised record to \S+ instead$/m);
+      assert.match(r.stderr, /\(the original left as it was\)/);
+      assert.equal(readFileSync(path.join(dir, 'run.json'), 'utf8'), before);
+      assert.ok(!existsSync(path.join(dir, 'run.orig.json')));
+      assert.deepEqual(Object.keys(recordIn(fallback).hosts!), ['client', 'service']);
+      assert.ok(existsSync(path.join(fallback, 'report.html')));
+    } finally {
+      rmSync(fallback, { recursive: true, force: true });
+    }
+  });
+
   it('a monitor --out file taken beside a real run lines up with it by wall-clock time', async () => {
     const out = path.join(tmp, 'beside.ndjson');
     const monitor = spawn(process.execPath, [MAIN, 'monitor', '--out', out, '--duration', '60s'], { cwd: tmp, stdio: 'ignore' });
