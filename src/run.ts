@@ -388,6 +388,7 @@ function buildRecord(run: RunFacts, m: RunMoment): RunRecord {
     scenario: s,
     target: { url: run.url, builtin: run.builtin, stats: m.targetStats, resolved: run.resolved, tls: run.tls },
     startedAt: run.startedAt.toISOString(),
+    loadStartedAt: new Date(m.startEpochMs).toISOString(),
     durationS: Math.round(m.durationS * 1000) / 1000,
     status: m.status,
     host: run.host,

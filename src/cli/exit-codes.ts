@@ -30,7 +30,10 @@ export const COMMAND_EXIT_CODES: Readonly<Record<string, readonly ExitCode[]>> =
 /** Command-specific wording where a code means something narrower than in general. */
 const SPECIFIC: Readonly<Record<string, Partial<Record<ExitCode, string>>>> = {
   compare: { [ExitCode.OK]: 'compared; no --fail-if rule holds', [ExitCode.THRESHOLD_FAILED]: 'a --fail-if rule holds' },
-  report: { [ExitCode.USAGE]: 'not a readable run record (a scenario, a missing or invalid file)', [ExitCode.RUNTIME]: 'the --out file could not be written' },
+  report: {
+    [ExitCode.USAGE]: 'not a readable run record (a scenario, a missing or invalid file), or a bad --attach',
+    [ExitCode.RUNTIME]: 'the --out file (with --attach: the revised record) could not be written',
+  },
   lab: { [ExitCode.THRESHOLD_FAILED]: 'a threshold failed (in any variant)' },
 };
 

@@ -22,6 +22,68 @@ export async function writeRunRecord(dir: string, record: RunRecord): Promise<st
   return writeBeside(dir, 'run.json', JSON.stringify(record, null, 1) + '\n');
 }
 
+/** Where a revised record went (see {@link reviseRunRecord}). */
+export interface RevisedRecord {
+  /** The revised record's file, and its directory (where the report goes beside it). */
+  file: string;
+  dir: string;
+  /** The record as it was before any revision: `<name>.orig.json` beside it, or the file itself when the revision went elsewhere. */
+  original: string;
+  /** True when an earlier revision had already kept the original (this one left it alone). */
+  keptBefore: boolean;
+  /** Why the revision went to the fallback directory rather than beside the original, or null. */
+  fallback: string | null;
+}
+
+/** `run.json` → `run.orig.json` (any name: `<stem>.orig.json`). */
+export function originalName(base: string): string {
+  return `${base.replace(/\.json$/i, '')}.orig.json`;
+}
+
+/**
+ * Rewrites the run record `file` as `record` without losing what was there: the first revision
+ * keeps the file as it was, byte for byte, as `<stem>.orig.json` beside it (later ones leave that
+ * copy alone, so it stays the record as the run wrote it), then `file` is replaced atomically.
+ * When the copy cannot be written, the original is left untouched and the revised record goes to
+ * the fallback directory (see {@link fallbackDir}); only when that fails too is it a `RuntimeFailure`.
+ */
+export async function reviseRunRecord(file: string, record: RunRecord): Promise<RevisedRecord> {
+  const text = JSON.stringify(record, null, 1) + '\n';
+  const dir = path.dirname(file);
+  const base = path.basename(file);
+  const original = path.join(dir, originalName(base));
+  const keptBefore = await stat(original).then(
+    () => true,
+    () => false,
+  );
+  let why: string | null = null;
+  try {
+    if (!keptBefore) await writeAtomic(dir, originalName(base), await readFile(file));
+  } catch (err) {
+    if (NOT_THE_PLACE.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    why = `cannot keep the original as ${displayArg(original)} (${errnoText(err)})`;
+  }
+  if (why === null) {
+    const written = await writeBeside(dir, base, text);
+    return { file: written, dir: path.dirname(written), original, keptBefore, fallback: null };
+  }
+  const fallback = fallbackDir(dir);
+  try {
+    return { file: await writeAtomic(fallback, base, text), dir: fallback, original: file, keptBefore: false, fallback: why };
+  } catch (err) {
+    throw new RuntimeFailure(`${why}, nor write ${path.join(fallback, base)} (${errnoText(err)})`);
+  }
+}
+
+/** The file a run record is read from: `where` itself, or `where/run.json` for a directory. */
+export async function runRecordFile(where: string): Promise<string> {
+  const isDir = await stat(where).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
+  return isDir ? path.join(where, 'run.json') : where;
+}
+
 /** The directory a write to `dir` falls back to: `<os.tmpdir()>/portstorm-<last part of dir>` (the run id for a run directory). */
 export function fallbackDir(dir: string): string {
   return path.join(os.tmpdir(), `portstorm-${path.basename(path.resolve(dir))}`);
@@ -59,7 +121,7 @@ export async function writeBeside(dir: string, name: string, text: string): Prom
 /** Write failures a fallback directory cannot help with. */
 const NOT_THE_PLACE = new Set(['EMFILE', 'ENFILE']);
 
-async function writeAtomic(dir: string, name: string, text: string): Promise<string> {
+async function writeAtomic(dir: string, name: string, text: string | Buffer): Promise<string> {
   // Node's recursive mkdir never returns on /proc: refuse a pseudo-filesystem before trying.
   const pseudo = pseudoFilesystem(dir);
   if (pseudo) throw Object.assign(new Error(`${pseudo} is not for files`), { code: 'EPSEUDOFS' });

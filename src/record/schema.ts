@@ -207,6 +207,9 @@ const hostSecond = z.object({
   conntrack: nullable(z.object({ count, max: count })).optional(),
 });
 
+/** A host's name in `hosts` (and in `run --watch NAME=…`, `report --attach NAME=…`). */
+export const hostNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a host name of letters, digits, - _ .');
+
 const hostRecord = z.object({
   role: z.enum(['client', 'service', 'proxy', 'backend', 'router', 'other']),
   address: z.string(),
@@ -256,6 +259,7 @@ export const runRecordSchema = z.object({
     ).optional(),
   }),
   startedAt: z.string(),
+  loadStartedAt: z.iso.datetime().optional(),
   durationS: nonneg,
   status: z.enum(['completed', 'interrupted', 'failed', 'checkpoint']),
   limitsReached: z.array(z.enum(['maxRequests', 'maxDuration'])).optional(),
@@ -301,7 +305,7 @@ export const runRecordSchema = z.object({
   diagnosis: z.array(verdict).optional(),
   ports: nullable(portsSummary),
   destinations: z.array(destinationSummary),
-  hosts: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a host name of letters, digits, - _ .'), hostRecord).optional(),
+  hosts: z.record(hostNameSchema, hostRecord).optional(),
   ownDestinations: z.array(z.string()).optional(),
   otherTraffic: nullable(
     z.object({ peakInUse: count, peakTimeWait: count, busiestDestination: nullable(z.string()), destinations: z.array(destinationSummary) }),

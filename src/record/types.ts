@@ -466,7 +466,13 @@ export interface RunRecord {
     /** The TLS settings of an HTTPS run, else null; absent in older records. */
     tls?: TargetTls | null;
   };
+  /** When the run began (ISO time): before the target, the monitor's baseline and the load's workers started. */
   startedAt: string;
+  /**
+   * When the load started (ISO time, ms): run second 0 of `timeline` and of every host's timeline.
+   * Absent in older records, where `startedAt` is the nearest (earlier by the start-up, about a second or two).
+   */
+  loadStartedAt?: string;
   durationS: number;
   /**
    * `completed`, or why it ended early; `checkpoint` while the run has not finished: the record of

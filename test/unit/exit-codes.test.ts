@@ -34,8 +34,8 @@ describe('exit codes in --help', () => {
       [
         'Exit codes:',
         '  0    completed (request errors are data, not a failure)',
-        '  2    not a readable run record (a scenario, a missing or invalid file)',
-        '  3    the --out file could not be written',
+        '  2    not a readable run record (a scenario, a missing or invalid file), or a bad --attach',
+        '  3    the --out file (with --attach: the revised record) could not be written',
       ].join('\n'),
     );
     const all = exitCodesEpilogue(ALL_EXIT_CODES).split('\n');
