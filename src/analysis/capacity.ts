@@ -276,7 +276,7 @@ function baselineTimeWait(r: RunRecord): number {
  * 20 connections: a side holds it when its TIME_WAIT rose by at least 30 % of the busiest second's
  * new connections (any hold of ≥ 1 s leaves about a second's worth). The server side is measured on
  * the watched host that serves the target (`servingHost`: its sockets on its listening ports) when
- * there is one, else read from this host's scans (a target on this host). Else from the built-in
+ * its scans told it, else read from this host's scans (a target on this host). Else from the built-in
  * target's close counters, else from the scenario's connection policy.
  */
 export function timeWaitSide(r: RunRecord): TimeWaitSide {
@@ -285,11 +285,13 @@ export function timeWaitSide(r: RunRecord): TimeWaitSide {
   const total = attempts.reduce((a, b) => a + b, 0);
   const peakRate = Math.max(0, ...attempts);
   const seen = r.monitor.enabled && timeline.some((e) => e.sockets !== null);
-  const serving = servingHost(r);
+  // A second the serving host was not seen in is unknown, not zero: peakOf skips it.
+  const host = servingHost(r);
+  const servedPeak = host ? peakOf(host.timeline, (e) => e.sockets?.serverTimeWait ?? null) : null;
+  const serving = servedPeak === null ? null : host;
   if ((seen || serving) && total >= 20) {
     const client = seen ? Math.max(0, (peakOf(timeline, clientTw) ?? 0) - baselineTimeWait(r)) : null;
-    // A second the serving host was not seen in is unknown, not zero: peakOf skips it.
-    const server = serving ? peakOf(serving.timeline, (e) => e.sockets?.serverTimeWait ?? null) : peakOf(timeline, serverTw);
+    const server = serving ? servedPeak : peakOf(timeline, serverTw);
     const bar = Math.max(5, 0.3 * Math.min(peakRate, total));
     const c = client !== null && client >= bar;
     const s = server !== null && server >= bar;

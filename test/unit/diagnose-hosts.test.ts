@@ -178,6 +178,14 @@ describe('server-side TIME_WAIT measured on the service', () => {
     assert.deepEqual(named(r), [['server-time-wait', 'service']]);
   });
 
+  it('a service whose scans tell no server side leaves the client\'s reading in place', () => {
+    const r = serverCloses(() => 0);
+    r.hosts!['service']!.timeline = r.hosts!['service']!.timeline.map((e) => ({ ...e, sockets: { ...e.sockets!, serverTimeWait: null } }));
+    const side = capacityOf(r).timeWaitSide;
+    assert.equal(side.serverHost, undefined);
+    assert.doesNotMatch(side.reason, /host service/);
+  });
+
   it('seconds the service was not seen are unknown, not zero: its peak stands, and coverage lowers confidence', () => {
     const r = serverCloses((t) => (t < 6 ? 2000 * (t + 1) : null));
     const v = verdict(r, 'server-time-wait', 'service');
