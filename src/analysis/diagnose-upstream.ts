@@ -168,7 +168,7 @@ export function upstreamPortExhaustion(f: Facts, h: HostView): Verdict | null {
   return { verdict: 'upstream-port-exhaustion', severity, confidence: weighedByCoverage(h, Math.round(confidence * 100) / 100), atS, evidence, advice };
 }
 
-/** "Host service (service, http://…) ran out of ports toward 198.18.2.2:8080: up to 500 of its 500 usable ports (100 %), …". */
+/** "Host service ran out of ports toward 198.18.2.2:8080: up to 500 of its 500 usable ports (100 %; ip_local_port_range …) were in use, …". */
 function portSentence(h: HostView, d: Depletion): string {
   const toward = d.dest ? ` toward ${d.dest}` : ' toward its busiest destination';
   const range = rangeWords(h);
@@ -217,7 +217,8 @@ function correlate(f: Facts, h: HostView, seconds: readonly HostSecond[], onset:
       evidence.push(`Evidence is mixed: ${num(before)} of the client's failures came before ${h.name} ran out of ports: something else failed first (see the other verdicts), or the clocks disagree.`);
       confidence = 0.6;
     } else if (lag < -tol.seconds) {
-      evidence.push(`Evidence is mixed: a few of the client's failures (${num(before)}) came before ${h.name} ran out of ports.`);
+      const few = before > 0 ? `, ${num(before)} of them in the seconds before,` : '';
+      evidence.push(`Evidence is mixed: the client's first failure came ${sec(-lag)} before ${h.name} ran out of ports${few} while most came after.`);
       confidence = 0.8;
     } else if (lag > Math.max(10, 3 * tol.seconds)) {
       evidence.push(`Evidence is mixed: the client's failures began only ${sec(lag)} after the depletion; a service failing at once on its upstream answers sooner.`);

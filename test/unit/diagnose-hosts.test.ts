@@ -4,10 +4,12 @@ import { describe, it } from 'node:test';
 import { capacityOf } from '../../src/analysis/capacity.js';
 import { diagnose } from '../../src/analysis/diagnose.js';
 import { isUpstreamFailure, upstreamFailures } from '../../src/analysis/diagnose-upstream.js';
+import { foldHost } from '../../src/monitor/host-fold.js';
+import { COUNTER_NAMES, type CounterDeltas, type MonitorSample, zeroStates } from '../../src/monitor/types.js';
 import { runRecordSchema } from '../../src/record/schema.js';
 import type { HostRecord, HostSecond, RunRecord, TimelineEntry, Verdict, VerdictId } from '../../src/record/types.js';
 import { hostSecond, syntheticHost, type SyntheticHostOptions, unseen, withHosts } from '../helpers/synthetic-hosts.js';
-import { clientCloseTimeline, entry, sockets, syntheticRecord, type SyntheticOptions } from '../helpers/synthetic-record.js';
+import { clientCloseTimeline, entry, LINUX_HOST, sockets, syntheticRecord, type SyntheticOptions } from '../helpers/synthetic-record.js';
 
 const named = (r: RunRecord) => diagnose(r).map((v) => [v.verdict, v.host]);
 function verdict(r: RunRecord, id: VerdictId, host: string): Verdict {
@@ -78,6 +80,37 @@ describe('upstream-port-exhaustion: nginx without upstream keep-alive (DOMAIN.md
     advises(v, 'more backend addresses or ports');
     assert.ok(!v.advice.some((a) => a.includes('connection.reuse')), 'the load generator\'s reuse is the client\'s advice');
     assert.equal(runRecordSchema.safeParse({ ...r, diagnosis: diagnose(r) }).success, true);
+  });
+
+  it('reads a service host as the monitor folds it (samples on its own clock, ports toward the backend)', () => {
+    const start = 1_700_000_000_000;
+    const offsetMs = 2500;
+    const counters = (opens: number): CounterDeltas => ({ ...(Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as CounterDeltas), ActiveOpens: opens });
+    const samples: MonitorSample[] = [0, 1, 2, 3, 4].map((t) => {
+      const inUse = Math.min(500, 300 * (t + 1));
+      const at = start + offsetMs + t * 1000 + 900;
+      const states = { ...zeroStates(), timeWait: inUse, established: 4 };
+      return {
+        at,
+        lateMs: 0,
+        sockstat: { at, timeWait: inUse, inUse: 4, orphan: 0, alloc: 4, inUse6: 0 },
+        scan: { at, costMs: 2, source: 'sockdiag', total: inUse + 4, states, client: states, server: zeroStates(), ephemeralInUse: inUse, destinations: [{ dest: '198.18.2.2:8080', inUse, timeWait: inUse, established: 0, bySource: null, utilization: inUse / 500 }], sources: {} },
+        counters: counters(inUse - Math.min(500, 300 * t)),
+        conntrack: null,
+        fds: null,
+      };
+    });
+    const service = foldHost(
+      samples,
+      { source: 'sockdiag', unavailable: {}, effectiveScanIntervalMs: 1000 },
+      { role: 'service', address: 'http://198.18.1.2:9464', source: 'agent', clock: { method: 'round-trip', offsetMs, uncertaintyMs: 0.3, probes: 8 }, host: { ...LINUX_HOST, portRange: [40000, 40499], usablePorts: 500 } },
+      { startEpochMs: start, durationS: 5, intervalS: 0.25, scanIntervalS: 1 },
+    );
+    const r = withHosts(nginxClient(), { service });
+    assert.deepEqual(named(r), [['upstream-port-exhaustion', 'service']]);
+    const v = verdict(r, 'upstream-port-exhaustion', 'service');
+    assert.equal(v.atS, 1.67);
+    says(v, 'up to 500 of its 500 usable ports (100 %; ip_local_port_range 40000–40499)', "began 0.1 s after service's ports ran out", 'known to ±0.3 ms');
   });
 
   it('the role proxy reads the same; a router is never judged for its own ports', () => {
