@@ -9,6 +9,7 @@ import type { BaselineDestination, Capacity, HostInfo, RunRecord, SourceStrategy
 import { isLoopbackIp, splitHostPort } from '../vocab/address.js';
 import { DNS_CODES } from '../vocab/failure.js';
 import { num } from '../vocab/format.js';
+import { servingHost } from './hosts.js';
 
 /** Linux's TCP_TIMEWAIT_LEN (include/net/tcp.h; not tunable). */
 export const LINUX_TIME_WAIT_S = 60;
@@ -254,7 +255,7 @@ const clientTw = (e: TimelineEntry): number | null => {
 };
 const serverTw = (e: TimelineEntry): number | null => e.sockets?.ownServerTimeWait ?? e.sockets?.serverTimeWait ?? null;
 
-function peakOf(timeline: TimelineEntry[], pick: (e: TimelineEntry) => number | null): number | null {
+function peakOf<T>(timeline: readonly T[], pick: (e: T) => number | null): number | null {
   let peak: number | null = null;
   for (const e of timeline) {
     const v = pick(e);
@@ -271,10 +272,12 @@ function baselineTimeWait(r: RunRecord): number {
 }
 
 /**
- * Which side holds TIME_WAIT. From the monitor when it saw sockets on a run that opened at least 20
- * connections: a side holds it when its TIME_WAIT rose by at least 30 % of the busiest second's new
- * connections (any hold of ≥ 1 s leaves about a second's worth). Else from the built-in target's
- * close counters, else from the scenario's connection policy.
+ * Which side holds TIME_WAIT. From the monitors when they saw sockets on a run that opened at least
+ * 20 connections: a side holds it when its TIME_WAIT rose by at least 30 % of the busiest second's
+ * new connections (any hold of ≥ 1 s leaves about a second's worth). The server side is measured on
+ * the watched host that serves the target (`servingHost`: its sockets on its listening ports) when
+ * its scans told it, else read from this host's scans (a target on this host). Else from the built-in
+ * target's close counters, else from the scenario's connection policy.
  */
 export function timeWaitSide(r: RunRecord): TimeWaitSide {
   const timeline = r.timeline;
@@ -282,15 +285,24 @@ export function timeWaitSide(r: RunRecord): TimeWaitSide {
   const total = attempts.reduce((a, b) => a + b, 0);
   const peakRate = Math.max(0, ...attempts);
   const seen = r.monitor.enabled && timeline.some((e) => e.sockets !== null);
-  if (seen && total >= 20) {
-    const client = Math.max(0, (peakOf(timeline, clientTw) ?? 0) - baselineTimeWait(r));
-    const server = peakOf(timeline, serverTw);
+  // A second the serving host was not seen in is unknown, not zero: peakOf skips it.
+  const host = servingHost(r);
+  const servedPeak = host ? peakOf(host.timeline, (e) => e.sockets?.serverTimeWait ?? null) : null;
+  const serving = servedPeak === null ? null : host;
+  if ((seen || serving) && total >= 20) {
+    const client = seen ? Math.max(0, (peakOf(timeline, clientTw) ?? 0) - baselineTimeWait(r)) : null;
+    const server = serving ? servedPeak : peakOf(timeline, serverTw);
     const bar = Math.max(5, 0.3 * Math.min(peakRate, total));
-    const c = client >= bar;
+    const c = client !== null && client >= bar;
     const s = server !== null && server >= bar;
-    const figures = `client TIME_WAIT toward the run's destinations rose by ${num(client)}${server === null ? '' : `, server-side TIME_WAIT peaked at ${num(server)}`}, at up to ${num(peakRate)} new connections/s`;
-    if (c || s) return { side: c && s ? 'both' : c ? 'client' : 'server', source: 'monitor', reason: figures };
-    if (server !== null || r.target.builtin === false) return { side: 'none', source: 'monitor', reason: `${figures}: the client kept no TIME_WAIT per connection${server === null ? ' (the server, if it closed first, is not on this host)' : ''}` };
+    const serverWords = server === null ? '' : serving ? `, server-side TIME_WAIT on host ${serving.name} peaked at ${num(server)}` : `, server-side TIME_WAIT peaked at ${num(server)}`;
+    const clientWords = client === null ? 'the client\'s sockets were not seen' : `client TIME_WAIT toward the run's destinations rose by ${num(client)}`;
+    const figures = `${clientWords}${serverWords}, at up to ${num(peakRate)} new connections/s`;
+    const measured = serving ? { serverHost: serving.name } : {};
+    if (c || s) return { side: c && s ? 'both' : c ? 'client' : 'server', source: 'monitor', reason: figures, ...measured };
+    if (client !== null && (server !== null || r.target.builtin === false)) {
+      return { side: 'none', source: 'monitor', reason: `${figures}: the client kept no TIME_WAIT per connection${server === null ? ' (the server, if it closed first, is not on this host)' : ''}`, ...measured };
+    }
   }
   const st = r.target.builtin ? r.target.stats : null;
   const closed = st ? st.closedByClient + st.closedByServer + st.resetByClient : 0;

@@ -5,6 +5,15 @@ import { FD_CODES } from '../vocab/failure.js';
 import type { Capacity, Exhaustion, RunRecord, TimelineEntry, TimelineSockets } from '../record/types.js';
 import { capacityOf, isLoopbackHost } from './capacity.js';
 import { bindUnavailableCount, exhaustionSignalCounts, missingSourceAddresses } from './exhaustion.js';
+import { hostViews, type HostView, servingHost } from './hosts.js';
+
+/** One second of a host as the rules read it: the client's timeline entries and other hosts' seconds both fit. */
+export interface SecondView {
+  t: number;
+  /** Null: not seen in that second (never zeros). */
+  sockets: TimelineSockets | null;
+  counters: Record<string, number | null> | null;
+}
 
 /** What the verdict rules read from a record. */
 export interface Facts {
@@ -42,6 +51,12 @@ export interface Facts {
    * exhaustion, since connect() takes those ports over.
    */
   recycledWithinBudget: boolean;
+  /** Every host of the run, the client first (`hostViews`; a schema 1 record has the client alone). */
+  hosts: HostView[];
+  /** The watched hosts other than the client. */
+  others: HostView[];
+  /** The watched host that serves the target, when one was seen (`servingHost`): server-side figures are measured there. */
+  serving: HostView | null;
 }
 
 /** Reads the shared figures. */
@@ -49,6 +64,7 @@ export function factsOf(r: RunRecord, ex: Exhaustion): Facts {
   const signals = exhaustionSignalCounts(r);
   const timeline = [...r.timeline].sort((a, b) => a.t - b.t);
   const capacity = ex.capacity ?? capacityOf(r);
+  const hosts = hostViews(r);
   return {
     r,
     ex,
@@ -69,6 +85,9 @@ export function factsOf(r: RunRecord, ex: Exhaustion): Facts {
     missingSources: missingSourceAddresses(r),
     recycledWithinBudget:
       capacity.holdS < (r.host.timeWaitS ?? capacity.holdS) && ex.peakConnectionRate !== null && capacity.sustainableRate !== null && ex.peakConnectionRate <= capacity.sustainableRate,
+    hosts,
+    others: hosts.slice(1),
+    serving: servingHost(r, hosts),
   };
 }
 
@@ -99,25 +118,40 @@ export function phaseFailures(r: RunRecord, phase: string): Array<[string, numbe
   return out.sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
 }
 
-/** Sum of a kernel counter over the timeline; null when no second had it. */
+/** Sum of a kernel counter over the client's timeline; null when no second had it. */
 export function counterSum(f: Facts, name: string): number | null {
+  return sumCounter(f.timeline, name);
+}
+
+/** The first second of the client's timeline in which a kernel counter rose. */
+export function counterFirst(f: Facts, name: string): number | null {
+  return firstCounter(f.timeline, name);
+}
+
+/** The highest value of a socket figure over the client's timeline; null when never known. */
+export function peakSockets(f: Facts, pick: (s: TimelineSockets) => number | null): number | null {
+  return peakOver(f.timeline, pick);
+}
+
+/** Sum of a kernel counter over some seconds; null when no second had it (an unseen second adds nothing, and is not a zero). */
+export function sumCounter(seconds: readonly SecondView[], name: string): number | null {
   let sum: number | null = null;
-  for (const e of f.timeline) {
+  for (const e of seconds) {
     const v = e.counters?.[name];
     if (typeof v === 'number') sum = (sum ?? 0) + v;
   }
   return sum;
 }
 
-/** The first second in which a kernel counter rose. */
-export function counterFirst(f: Facts, name: string): number | null {
-  return f.timeline.find((e) => (e.counters?.[name] ?? 0) > 0)?.t ?? null;
+/** The first of some seconds in which a kernel counter rose. */
+export function firstCounter(seconds: readonly SecondView[], name: string): number | null {
+  return seconds.find((e) => (e.counters?.[name] ?? 0) > 0)?.t ?? null;
 }
 
-/** The highest value of a socket figure over the timeline; null when never known. */
-export function peakSockets(f: Facts, pick: (s: TimelineSockets) => number | null): number | null {
+/** The highest value of a socket figure over some seconds; null when never known. */
+export function peakOver(seconds: readonly SecondView[], pick: (s: TimelineSockets) => number | null): number | null {
   let peak: number | null = null;
-  for (const e of f.timeline) {
+  for (const e of seconds) {
     const v = e.sockets ? pick(e.sockets) : null;
     if (v !== null && (peak === null || v > peak)) peak = v;
   }

@@ -3,9 +3,11 @@
  * a target that refuses connections, and the conntrack table. Pure.
  */
 import type { NofileAdjustment, Verdict } from '../record/types.js';
-import { codeCount, codeCountBeyondDns, counterFirst, counterSum, type Facts, peakSockets } from './diagnose-facts.js';
+import { codeCount, codeCountBeyondDns, type Facts, firstCounter, peakSockets, sumCounter } from './diagnose-facts.js';
 import { num, pct, sec } from '../vocab/format.js';
 import { firstFailureAt } from './exhaustion.js';
+import { capitalized, coverageCaveat, hostWords, secondsOf, weighedByCoverage } from './host-evidence.js';
+import type { HostView } from './hosts.js';
 
 /** Conntrack keeps TIME_WAIT entries this long (DOMAIN.md). */
 const CONNTRACK_TIME_WAIT_S = 120;
@@ -79,35 +81,56 @@ function shedByBuiltin(f: Facts): string | null {
 
 const BACKLOG_SYMPTOMS = ['CONNECT_TIMEOUT', 'ECONNRESET', 'ETIMEDOUT'];
 
-/** `listen-backlog-overflow`: listen-queue overflows with the timeouts or resets they cause. */
-export function listenBacklogOverflow(f: Facts): Verdict | null {
-  const overflows = counterSum(f, 'ListenOverflows') ?? 0;
-  const drops = counterSum(f, 'ListenDrops') ?? 0;
+/**
+ * `listen-backlog-overflow`: listen-queue overflows with the timeouts or resets they cause on the
+ * client. `on` a watched host, from that host's own counters (the server's queue, measured); else
+ * from the client's, which are the target's only when it runs on the client's host.
+ */
+export function listenBacklogOverflow(f: Facts, on: HostView | null = null): Verdict | null {
+  const seconds = on ? secondsOf(on) : f.timeline;
+  const overflows = sumCounter(seconds, 'ListenOverflows') ?? 0;
+  const drops = sumCounter(seconds, 'ListenDrops') ?? 0;
   if (overflows + drops <= 0) return null;
   const { r } = f;
   const symptoms = BACKLOG_SYMPTOMS.map((c) => [c, codeCount(r, c)] as const).filter(([, n]) => n > 0);
   const symptomTotal = symptoms.reduce((a, [, n]) => a + n, 0);
   const synSent = peakSockets(f, (s) => s.synSent) ?? 0;
   if (symptomTotal === 0 && synSent < 100) return null;
-  const atS = counterFirst(f, 'ListenOverflows') ?? counterFirst(f, 'ListenDrops');
-  const evidence = [`The kernel counted ${num(overflows)} listen-queue overflows (ListenOverflows) and ${num(drops)} drops (ListenDrops), first at t = ${atS} s.`];
+  const atS = firstCounter(seconds, 'ListenOverflows') ?? firstCounter(seconds, 'ListenDrops');
+  const who = on ? capitalized(hostWords(on)) : 'The kernel';
+  const evidence = [`${who} counted ${num(overflows)} listen-queue overflows (ListenOverflows) and ${num(drops)} drops (ListenDrops), first at t = ${atS} s.`];
   if (symptomTotal > 0) {
     const codes = symptoms.length === 1 ? symptoms[0]![0] : symptoms.map(([c, n]) => `${c} ${num(n)}`).join(', ');
-    evidence.push(`${num(symptomTotal)} requests (${share(f, symptomTotal)}) failed with ${codes}: what a full accept queue looks like from the client.`);
+    const firsts = symptoms.map(([c]) => firstFailureAt(r, c)).filter((t): t is number => t !== null);
+    const began = on && firsts.length > 0 ? `, the first at ${sec(Math.min(...firsts))}` : '';
+    evidence.push(`${num(symptomTotal)} requests (${share(f, symptomTotal)}) failed with ${codes}${began}: what a full accept queue looks like from the client.`);
   }
-  if (synSent >= 100) evidence.push(`Up to ${num(synSent)} connections waited in SYN_SENT.`);
-  if (r.host.somaxconn !== null) evidence.push(`net.core.somaxconn is ${num(r.host.somaxconn)}.`);
+  if (synSent >= 100) evidence.push(`Up to ${num(synSent)} connections waited in SYN_SENT${on ? ' on the client' : ''}.`);
+  const somaxconn = on ? (on.host?.somaxconn ?? null) : r.host.somaxconn;
+  if (somaxconn !== null) evidence.push(`net.core.somaxconn is ${num(somaxconn)}${on ? ` on ${on.name}` : ''}.`);
   let confidence = 0.85;
-  if (!r.target.builtin && !f.loopback) {
+  if (on) {
+    confidence = 0.9;
+    const caveat = coverageCaveat(on);
+    if (caveat) evidence.push(caveat);
+    confidence = weighedByCoverage(on, confidence);
+  } else if (!r.target.builtin && !f.loopback) {
     evidence.push('Evidence is mixed: the counters are this host\'s; if the target runs on another machine they belong to a different server here, and the failures have another cause.');
     confidence = 0.55;
   }
   const severity = symptomTotal / Math.max(1, f.finished) >= 0.01 ? 'critical' : 'warning';
-  const advice = [
-    `Raise net.core.somaxconn${r.host.somaxconn === null ? '' : ` (now ${num(r.host.somaxconn)})`} and the server's listen() backlog (Node: server.listen({ backlog }), 511 by default).`,
-    'Raise net.ipv4.tcp_max_syn_backlog.',
-    'Open fewer connections at once (a lower rate or fewer users), or reuse connections so fewer handshakes hit the queue.',
-  ];
+  const now = somaxconn === null ? '' : ` (now ${num(somaxconn)})`;
+  const advice = on
+    ? [
+        `On ${hostWords(on)}: raise net.core.somaxconn${now} and the listening server's own backlog (nginx: listen … backlog=N; Node: server.listen({ backlog }), 511 by default; Java: the acceptCount or backlog setting).`,
+        `Raise net.ipv4.tcp_max_syn_backlog on ${on.name}.`,
+        `Accept faster on ${on.name} (more workers or accept threads), open fewer connections at once (a lower rate or fewer users), or reuse connections so fewer handshakes hit the queue.`,
+      ]
+    : [
+        `Raise net.core.somaxconn${now} and the server's listen() backlog (Node: server.listen({ backlog }), 511 by default).`,
+        'Raise net.ipv4.tcp_max_syn_backlog.',
+        'Open fewer connections at once (a lower rate or fewer users), or reuse connections so fewer handshakes hit the queue.',
+      ];
   return { verdict: 'listen-backlog-overflow', severity, confidence, atS, evidence, advice };
 }
 
@@ -162,29 +185,73 @@ function targetAddress(url: string): string {
   }
 }
 
-/** `conntrack-full`: the connection-tracking table reached its limit. */
-export function conntrackFull(f: Facts): Verdict | null {
+/**
+ * Counters of /proc/net/stat/nf_conntrack, as a host's per-second counters name them when its
+ * monitor reads them: insertions that failed (a clash, or NAT found no free source port) and packets
+ * dropped for want of an entry.
+ */
+export const CONNTRACK_COUNTERS = { insertFailed: 'ConntrackInsertFailed', drop: 'ConntrackDrop' } as const;
+
+/** The fullest conntrack reading of a watched host: its monitor's peak, else its seconds'. */
+function hostConntrackPeak(h: HostView): { count: number; max: number } | null {
+  let peak = h.monitor.peakConntrack;
+  for (const e of h.timeline) if (e.conntrack && (peak === null || e.conntrack.count > peak.count)) peak = e.conntrack;
+  return peak;
+}
+
+/**
+ * `conntrack-full`: the connection-tracking table reached its limit (≥ 95 % of nf_conntrack_max),
+ * or, where the host's counters have them, insertions failed or packets were dropped. `on` a watched
+ * host (a NAT router, the service), from that host's table and counters; else the client's.
+ */
+export function conntrackFull(f: Facts, on: HostView | null = null): Verdict | null {
   const { r } = f;
-  const peak = r.monitor.peakConntrack;
-  if (!peak) return null;
-  const max = peak.max > 0 ? peak.max : r.host.conntrackMax;
-  if (max === null || max <= 0 || peak.count < 0.95 * max) return null;
-  const evidence = [`The conntrack table peaked at ${num(peak.count)} of ${num(max)} entries (${pct(peak.count / max)}): new connections' packets are dropped when it is full.`];
+  const peak = on ? hostConntrackPeak(on) : r.monitor.peakConntrack;
+  const seconds = on ? secondsOf(on) : f.timeline;
+  const max = peak && peak.max > 0 ? peak.max : on ? (on.host?.conntrackMax ?? null) : r.host.conntrackMax;
+  const full = peak !== null && max !== null && max > 0 && peak.count >= 0.95 * max;
+  const insertFailed = sumCounter(seconds, CONNTRACK_COUNTERS.insertFailed) ?? 0;
+  const dropped = sumCounter(seconds, CONNTRACK_COUNTERS.drop) ?? 0;
+  if (!full && insertFailed + dropped <= 0) return null;
+  const where = on ? ` on ${hostWords(on)}` : '';
+  const evidence: string[] = [];
+  if (peak && max !== null && max > 0) {
+    const what = full ? ': new connections\' packets are dropped when it is full' : ', short of full';
+    evidence.push(`The conntrack table${where} peaked at ${num(peak.count)} of ${num(max)} entries (${pct(peak.count / max)})${what}.`);
+  } else {
+    evidence.push(`The conntrack table's fill${where} is unknown.`);
+  }
+  if (insertFailed + dropped > 0) {
+    const first = firstCounter(seconds, CONNTRACK_COUNTERS.drop) ?? firstCounter(seconds, CONNTRACK_COUNTERS.insertFailed);
+    evidence.push(`Connection tracking${where} failed ${num(insertFailed)} insertions (insert_failed) and dropped ${num(dropped)} packets (drop), first at t = ${first} s.`);
+  }
   const rate = f.ex.peakConnectionRate;
   if (rate) evidence.push(`Conntrack keeps TIME_WAIT entries ${CONNTRACK_TIME_WAIT_S} s: at ${num(rate)} new connections/s it holds ≈ ${num(rate * CONNTRACK_TIME_WAIT_S)} entries.`);
   const timeouts = ['CONNECT_TIMEOUT', 'ETIMEDOUT'].reduce((a, c) => a + codeCount(r, c), 0);
   let severity: Verdict['severity'] = 'critical';
   let confidence = 0.9;
   if (timeouts > 0) evidence.push(`${num(timeouts)} requests timed out connecting: dropped SYNs look like that.`);
+  if (!full) {
+    evidence.push('Evidence is mixed: the table was not seen full; failed insertions and drops without a full table are what a NAT (masquerade) out of source ports toward one destination looks like, or a table that filled between readings.');
+    confidence = 0.6;
+  }
   if (f.failed === 0) {
     evidence.push('No request failed, so the full table did not hurt this run (or its drops were retried in time).');
     severity = 'warning';
-    confidence = 0.7;
+    confidence = Math.min(confidence, 0.7);
   }
+  if (on) {
+    const caveat = coverageCaveat(on);
+    if (caveat) evidence.push(caveat);
+    confidence = weighedByCoverage(on, confidence);
+  }
+  const there = on ? ` on ${on.name}` : '';
   const advice = [
-    `Raise net.netfilter.nf_conntrack_max (now ${num(max)}); it cannot be raised from inside a child network namespace.`,
-    'Shorten net.netfilter.nf_conntrack_tcp_timeout_time_wait, or exempt the test traffic from tracking (NOTRACK / raw table).',
-    'Reuse connections (keep-alive) so far fewer connections are tracked.',
+    `${on ? `On ${hostWords(on)}: raise` : 'Raise'} net.netfilter.nf_conntrack_max${max === null ? '' : ` (now ${num(max)})`}; it cannot be raised from inside a child network namespace.`,
+    `Shorten net.netfilter.nf_conntrack_tcp_timeout_time_wait${there}, or exempt the test traffic from tracking (NOTRACK / raw table).`,
   ];
-  return { verdict: 'conntrack-full', severity, confidence, atS: null, evidence, advice };
+  if (insertFailed + dropped > 0) advice.push(`If ${on ? on.name : 'this host'} does NAT: widen the masquerade (SNAT) port range or add SNAT addresses, since each (address, destination) has its own ports.`);
+  advice.push('Reuse connections (keep-alive) so far fewer connections are tracked.');
+  const atS = on ? (secondsOf(on).find((e) => e.conntrack && max !== null && e.conntrack.count >= 0.95 * max)?.t ?? null) : null;
+  return { verdict: 'conntrack-full', severity, confidence, atS, evidence, advice };
 }

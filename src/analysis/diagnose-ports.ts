@@ -2,8 +2,10 @@
  * Verdicts about ports and TIME_WAIT: client port exhaustion (or its approach), TIME_WAIT on the
  * server, and TIME_WAIT bucket overflow. Pure.
  */
-import type { Verdict } from '../record/types.js';
-import { counterFirst, counterSum, type Facts, peakSockets } from './diagnose-facts.js';
+import type { TimelineSockets, Verdict } from '../record/types.js';
+import { type Facts, firstCounter, peakOver, peakSockets, sumCounter } from './diagnose-facts.js';
+import { coverageCaveat, hostWords, secondsOf, weighedByCoverage } from './host-evidence.js';
+import type { HostView } from './hosts.js';
 import { ms, num, pct, sec } from '../vocab/format.js';
 import { earlyWarning } from './exhaustion.js';
 import { baselineHeld, secondsToExhaustion } from './capacity.js';
@@ -121,7 +123,8 @@ export function modelSentences(f: Facts): string[] {
   const hold = c.holdS >= 10 ? sec(c.holdS).replace('.0 s', ' s') : sec(c.holdS);
   out.push(`Capacity model: ${num(c.budget ?? f.usable)} ports held ≈ ${hold} each after close sustain ≈ ${num(ex.sustainableRate)} new connections/s${poolWords(f)}; the run opened up to ${num(ex.peakConnectionRate)}/s${times}.`);
   out.push(`Why ${hold}: ${c.holdReason}. ${c.budgetReason[0]!.toUpperCase()}${c.budgetReason.slice(1)}.`);
-  out.push(`TIME_WAIT side: ${c.timeWaitSide.side} (${c.timeWaitSide.source === 'monitor' ? 'seen by the monitor' : c.timeWaitSide.source === 'target' ? 'from the built-in target\'s counters' : 'assumed from the scenario'}: ${c.timeWaitSide.reason}).`);
+  const seenBy = c.timeWaitSide.serverHost ? `seen by the monitors, the server side on host ${c.timeWaitSide.serverHost}` : 'seen by the monitor';
+  out.push(`TIME_WAIT side: ${c.timeWaitSide.side} (${c.timeWaitSide.source === 'monitor' ? seenBy : c.timeWaitSide.source === 'target' ? 'from the built-in target\'s counters' : 'assumed from the scenario'}: ${c.timeWaitSide.reason}).`);
   if (ex.predictedAtS !== null && ex.firstAtS !== null) {
     const d = ex.onsetVsPredictionS ?? 0;
     const how = Math.abs(d) < 0.05 ? 'as predicted' : `${sec(Math.abs(d))} ${d > 0 ? 'later' : 'earlier'}`;
@@ -253,54 +256,86 @@ function portAdvice(f: Facts): string[] {
   return advice;
 }
 
-/** `server-time-wait`: TIME_WAIT piles up on the server while the client's ports are safe. */
-export function serverTimeWait(f: Facts): Verdict | null {
-  const peak = peakSockets(f, (s) => s.ownServerTimeWait ?? s.serverTimeWait);
-  const buckets = f.r.host.tcpMaxTwBuckets;
+/** Server-side TIME_WAIT of one second: on the client's host the own destinations' where known; on a watched host every listening port's. */
+const serverSide = (on: HostView | null) => (s: TimelineSockets): number | null => (on ? s.serverTimeWait : (s.ownServerTimeWait ?? s.serverTimeWait));
+
+/**
+ * `server-time-wait`: TIME_WAIT piles up on the server side (sockets on a listening port). `on` a
+ * watched host, measured there (for the host serving the target whatever the client's ports did);
+ * else read from the client's host, where it is the target's only when the target runs there, and
+ * only while the client's ports are safe. The client's reading gives way to the serving host's
+ * where that host's scans saw its server side.
+ */
+export function serverTimeWait(f: Facts, on: HostView | null = null): Verdict | null {
+  if (!on && f.serving && peakOver(f.serving.timeline, (s) => s.serverTimeWait) !== null) return null;
+  const seconds = on ? secondsOf(on) : f.timeline;
+  const pick = serverSide(on);
+  const peak = peakOver(seconds, pick);
+  const buckets = on ? (on.host?.tcpMaxTwBuckets ?? null) : f.r.host.tcpMaxTwBuckets;
   if (peak === null || !(peak >= 1000 || (buckets !== null && peak >= 0.2 * buckets))) return null;
   const util = f.r.ports?.peakUtilization ?? null;
-  if (f.signalTotal > 0 || (util !== null && util >= 0.5)) return null;
-  const at = f.timeline.find((e) => (e.sockets?.ownServerTimeWait ?? e.sockets?.serverTimeWait ?? 0) >= Math.min(1000, peak))?.t ?? null;
+  const clientSafe = !(f.signalTotal > 0 || (util !== null && util >= 0.5));
+  if (!on && !clientSafe) return null;
+  const at = seconds.find((e) => (e.sockets ? (pick(e.sockets) ?? 0) : 0) >= Math.min(1000, peak))?.t ?? null;
   const share = buckets ? `, ${pct(peak / buckets)} of tcp_max_tw_buckets (${num(buckets)})` : '';
-  const evidence = [`Up to ${num(peak)} TIME_WAIT sockets were on the server side (on a listening port)${share}.`];
-  evidence.push(`Client ports stayed safe: ${util === null ? 'utilization unknown' : `peak utilization ${pct(util)}`}, no EADDRNOTAVAIL.`);
+  const where = on ? ` on ${hostWords(on)}, measured there` : '';
+  const evidence = [`Up to ${num(peak)} TIME_WAIT sockets were on the server side (on a listening port)${where}${share}.`];
+  const serving = !on || on.name === f.serving?.name;
+  if (clientSafe) evidence.push(`Client ports stayed safe: ${util === null ? 'utilization unknown' : `peak utilization ${pct(util)}`}, no EADDRNOTAVAIL.`);
+  else evidence.push('The client\'s own ports ran out too (see client-port-exhaustion on host client): that is the client\'s TIME_WAIT, apart from this.');
   const c = f.r.scenario.connection;
   const side = f.capacity.timeWaitSide;
-  if (side.source !== 'scenario' && side.side === 'server' && c.close === 'client') {
+  if (serving && side.source !== 'scenario' && side.side === 'server' && c.close === 'client') {
     evidence.push(`The scenario has close: client, but the server closed first (${side.reason}): TIME_WAIT lands on the server, not on client ports (e.g. HTTP/1.0 or Connection: close in its responses).`);
-  } else if (c.close === 'server') {
+  } else if (serving && c.close === 'server') {
     evidence.push('The scenario has close: server: the server closes first, so TIME_WAIT lands on the server, not on client ports.');
   }
   const st = f.r.target.stats;
-  if (st && st.connectionsAccepted > 0) evidence.push(`The built-in target closed ${num(st.closedByServer)} of ${num(st.connectionsAccepted)} connections first.`);
+  if (!on && st && st.connectionsAccepted > 0) evidence.push(`The built-in target closed ${num(st.closedByServer)} of ${num(st.connectionsAccepted)} connections first.`);
+  let confidence = 0.85;
+  if (on) {
+    confidence = 0.9;
+    const caveat = coverageCaveat(on);
+    if (caveat) evidence.push(caveat);
+    confidence = weighedByCoverage(on, confidence);
+  }
+  const limit = buckets ? ` (${num(buckets)}${on ? ` on ${on.name}` : ''})` : '';
   const advice = [
-    `Nothing to fix on the client: server TIME_WAIT costs the server memory and TIME_WAIT buckets, which is fine up to tcp_max_tw_buckets${buckets ? ` (${num(buckets)})` : ''}.`,
-    'Reuse connections (keep-alive) to stop opening and closing one per request.',
+    `Nothing to fix on the client: server TIME_WAIT costs ${on ? on.name : 'the server'} memory and TIME_WAIT buckets, which is fine up to tcp_max_tw_buckets${limit}.`,
+    serving ? 'Reuse connections (keep-alive) to stop opening and closing one per request.' : `Reuse the connections ${on!.name} accepts (keep-alive in the clients that call it, e.g. upstream keepalive in a proxy in front of it) to stop opening and closing one per request.`,
   ];
-  if (c.close === 'server') advice.push('To test client port exhaustion, run with close: client.');
-  return { verdict: 'server-time-wait', severity: 'warning', confidence: 0.85, atS: at, evidence, advice };
+  if (serving && c.close === 'server') advice.push('To test client port exhaustion, run with close: client.');
+  return { verdict: 'server-time-wait', severity: 'warning', confidence, atS: at, evidence, advice };
 }
 
-/** `time-wait-bucket-overflow`: sockets skipped TIME_WAIT because tcp_max_tw_buckets was reached. */
-export function timeWaitBucketOverflow(f: Facts): Verdict | null {
-  const overflow = counterSum(f, 'TCPTimeWaitOverflow') ?? 0;
-  const buckets = f.r.host.tcpMaxTwBuckets;
-  const peakTw = Math.max(f.r.ports?.peakTimeWait ?? 0, peakSockets(f, (s) => s.timeWait) ?? 0);
+/** `time-wait-bucket-overflow`: sockets skipped TIME_WAIT because tcp_max_tw_buckets was reached (`on` a watched host: its own counters and limit). */
+export function timeWaitBucketOverflow(f: Facts, on: HostView | null = null): Verdict | null {
+  const seconds = on ? secondsOf(on) : f.timeline;
+  const overflow = sumCounter(seconds, 'TCPTimeWaitOverflow') ?? 0;
+  const buckets = on ? (on.host?.tcpMaxTwBuckets ?? null) : f.r.host.tcpMaxTwBuckets;
+  const ports = on ? on.ports : f.r.ports;
+  const peakTw = Math.max(ports?.peakTimeWait ?? 0, peakOver(seconds, (s) => s.timeWait) ?? 0);
   const full = buckets !== null && buckets > 0 && peakTw >= buckets;
   if (overflow <= 0 && !full) return null;
   const evidence: string[] = [];
-  if (overflow > 0) evidence.push(`The kernel let ${num(overflow)} sockets skip TIME_WAIT (TCPTimeWaitOverflow), first at t = ${counterFirst(f, 'TCPTimeWaitOverflow')} s.`);
+  const where = on ? ` on ${hostWords(on)}` : '';
+  if (overflow > 0) evidence.push(`The kernel${where} let ${num(overflow)} sockets skip TIME_WAIT (TCPTimeWaitOverflow), first at t = ${firstCounter(seconds, 'TCPTimeWaitOverflow')} s.`);
   const limit = buckets === null ? 'unknown' : num(buckets);
-  evidence.push(peakTw > 0 ? `TIME_WAIT peaked at ${num(peakTw)}; tcp_max_tw_buckets is ${limit}.` : `tcp_max_tw_buckets is ${limit}.`);
+  evidence.push(peakTw > 0 ? `TIME_WAIT peaked at ${num(peakTw)}${where}; tcp_max_tw_buckets is ${limit}.` : `The limit tcp_max_tw_buckets${where} is ${limit}.`);
   evidence.push('Those sockets closed at once: they hold no port, so exhaustion comes later than the capacity model says, and delayed segments of old connections lose their protection.');
   let confidence = 0.9;
   if (overflow <= 0) {
     evidence.push('Evidence is mixed: the TIME_WAIT count reached the limit but no TCPTimeWaitOverflow was counted (the counter may have been unreadable).');
     confidence = 0.6;
   }
-  const atS = overflow > 0 ? counterFirst(f, 'TCPTimeWaitOverflow') : null;
+  if (on) {
+    const caveat = coverageCaveat(on);
+    if (caveat) evidence.push(caveat);
+    confidence = weighedByCoverage(on, confidence);
+  }
+  const atS = overflow > 0 ? firstCounter(seconds, 'TCPTimeWaitOverflow') : null;
   const advice = [
-    `Raise net.ipv4.tcp_max_tw_buckets${buckets === null ? '' : ` (now ${num(buckets)})`}${peakTw > 0 ? ` above the TIME_WAIT peak (${num(peakTw)})` : ''}; it is per network namespace.`,
+    `${on ? `On ${hostWords(on)}: raise` : 'Raise'} net.ipv4.tcp_max_tw_buckets${buckets === null ? '' : ` (now ${num(buckets)})`}${peakTw > 0 ? ` above the TIME_WAIT peak (${num(peakTw)})` : ''}; it is per network namespace.`,
     'Reuse connections (keep-alive) so fewer sockets enter TIME_WAIT.',
   ];
   return { verdict: 'time-wait-bucket-overflow', severity: 'warning', confidence, atS, evidence, advice };

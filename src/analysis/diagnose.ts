@@ -3,7 +3,7 @@
  * advice. Pure: a run record in, verdicts out.
  */
 import type { Exhaustion, RunRecord, Verdict } from '../record/types.js';
-import { counterSum, type Facts, factsOf } from './diagnose-facts.js';
+import { counterSum, type Facts, factsOf, peakOver } from './diagnose-facts.js';
 import { ms, num, pct, rate, sec } from '../vocab/format.js';
 import { conntrackFull, fdExhaustion, listenBacklogOverflow, targetUnreachable } from './diagnose-other.js';
 import { clientPortExhaustion, destinationSentences, noClientTimeWait, secondsLeftAtPeak, serverTimeWait, timeWaitBucketOverflow } from './diagnose-ports.js';
@@ -12,6 +12,9 @@ import { dnsFailures } from './diagnose-dns.js';
 import { tlsFailures, tlsHandshakeBound } from './diagnose-tls.js';
 import { resumedShare, tlsSummaryOf } from './tls-facts.js';
 import { analyzeExhaustion } from './exhaustion.js';
+import { upstreamPortExhaustion } from './diagnose-upstream.js';
+import { capitalized, coverageCaveat, hostWords, usableOf } from './host-evidence.js';
+import { CLIENT_HOST, type HostView } from './hosts.js';
 
 const SEVERITY_RANK: Record<Verdict['severity'], number> = { critical: 0, warning: 1, info: 2 };
 
@@ -33,16 +36,36 @@ const RULES: Array<(f: Facts) => Verdict | null> = [
   tlsHandshakeBound,
 ];
 
+/** The rules run on each watched host other than the client, from that host's own figures. */
+const HOST_RULES: Array<(f: Facts, h: HostView) => Verdict | null> = [
+  upstreamPortExhaustion,
+  conntrackFull,
+  listenBacklogOverflow,
+  timeWaitBucketOverflow,
+  serverTimeWait,
+];
+
+/** The verdict with its host named (second among its fields, as records show it). */
+function named(v: Verdict | null, host: string): Verdict | null {
+  if (!v) return null;
+  const { verdict, host: _ignored, ...rest } = v;
+  return { verdict, host, ...rest };
+}
+
 /**
- * Diagnoses a run: every verdict whose rule applies, most severe first (critical, warning, info;
- * then in rule order). `healthy` appears only when no other verdict applies, fewer than 0.1 % of
- * requests failed and no destination used half of its ports; otherwise, failures that none of the
- * known causes explains (e.g. HTTP 5xx) get `other-failures`. Never empty.
+ * Diagnoses a run: every verdict whose rule applies, on the client and on every watched host, each
+ * naming its host, most severe first (critical, warning, info; then the client's rules in order,
+ * then each other host's). `healthy` appears only when no other verdict applies on any host, fewer
+ * than 0.1 % of requests failed and no destination used half of its ports; otherwise, failures
+ * that none of the known causes explains (e.g. HTTP 5xx) get `other-failures`. Never empty.
  */
 export function diagnose(r: RunRecord, ex: Exhaustion = analyzeExhaustion(r)): Verdict[] {
   const f = factsOf(r, ex);
-  const verdicts = RULES.map((rule) => rule(f)).filter((v): v is Verdict => v !== null);
-  if (verdicts.length === 0) verdicts.push(healthy(f) ?? otherFailures(f));
+  const verdicts = [
+    ...RULES.map((rule) => named(rule(f), CLIENT_HOST)),
+    ...f.others.flatMap((h) => HOST_RULES.map((rule) => named(rule(f, h), h.name))),
+  ].filter((v): v is Verdict => v !== null);
+  if (verdicts.length === 0) verdicts.push(named(healthy(f) ?? otherFailures(f), CLIENT_HOST)!);
   return verdicts
     .map((v, i) => ({ v, i }))
     .sort((a, b) => SEVERITY_RANK[a.v.severity] - SEVERITY_RANK[b.v.severity] || a.i - b.i)
@@ -55,6 +78,7 @@ function otherFailures(f: Facts): Verdict {
   const codes = Object.entries(r.errors).sort((a, b) => b[1] - a[1]);
   const share = f.finished > 0 ? f.failed / f.finished : 0;
   const first = r.errorSamples.length > 0 ? Math.min(...r.errorSamples.map((e) => e.t)) : null;
+  const where = f.others.length > 0 ? ` on any watched host (${f.hosts.map((h) => h.name).join(', ')})` : '';
   return {
     verdict: 'other-failures',
     severity: share >= 0.05 ? 'critical' : 'warning',
@@ -62,7 +86,7 @@ function otherFailures(f: Facts): Verdict {
     atS: first,
     evidence: [
       `${num(f.failed)} of ${num(f.finished)} requests failed (${pct(share)}): ${codes.slice(0, 5).map(([c, n]) => `${c} ${num(n)}`).join(', ')}.`,
-      'No sign of port, file-descriptor, listen-backlog or conntrack exhaustion, and the target was reachable.',
+      `No sign of port, file-descriptor, listen-backlog or conntrack exhaustion${where}, and the target was reachable.`,
     ],
     advice: [
       codes.some(([c]) => c.startsWith('HTTP_'))
@@ -91,6 +115,14 @@ function healthy(f: Facts): Verdict | null {
     confidence = 0.7;
   }
   evidence.push(...destinationSentences(f));
+  for (const h of f.others) {
+    evidence.push(hostHealth(h));
+    const caveat = coverageCaveat(h);
+    if (caveat) {
+      evidence.push(caveat);
+      confidence = Math.min(confidence, 0.7);
+    }
+  }
   if (ex.sustainableRate !== null && ex.peakConnectionRate !== null) {
     const ratio = ex.sustainableRate > 0 ? ex.peakConnectionRate / ex.sustainableRate : 0;
     const head = `The run opened up to ${num(ex.peakConnectionRate)} new connections/s against a sustainable ≈ ${num(ex.sustainableRate)}/s`;
@@ -124,4 +156,17 @@ function healthy(f: Facts): Verdict | null {
     }
   }
   return { verdict: 'healthy', severity: 'info', confidence, atS: null, evidence, advice };
+}
+
+/** One watched host's peaks, for `healthy`: its busiest destination's ports, its TIME_WAIT, its server side. */
+function hostHealth(h: HostView): string {
+  const head = capitalized(hostWords(h));
+  const p = h.ports;
+  if (!p || !h.timeline.some((e) => e.sockets !== null)) return `${head}: no socket picture in any second, so its ports are unknown.`;
+  const usable = usableOf(h);
+  const toward = p.busiestDestination ? ` toward ${p.busiestDestination}` : '';
+  const util = p.peakUtilization === null ? `up to ${num(p.peakInUse)} ports${toward}` : `peak utilization ${pct(p.peakUtilization)} (${num(p.peakInUse)}${usable === null ? '' : ` of ${num(usable)}`} ports${toward})`;
+  const server = peakOver(h.timeline, (s) => s.serverTimeWait);
+  const serverWords = server === null ? '' : `, server-side TIME_WAIT up to ${num(server)}`;
+  return `${head}: ${util}, up to ${num(p.peakTimeWait)} in TIME_WAIT${serverWords}.`;
 }

@@ -4,6 +4,7 @@
  * figures are the top-level ones. Pure.
  */
 import type { HostRecord, RunRecord } from '../record/types.js';
+import { splitHostPort, unmappedIp } from '../vocab/address.js';
 
 /** The name the load generator's own host has. */
 export const CLIENT_HOST = 'client';
@@ -46,4 +47,44 @@ export function hostViews(r: RunRecord): HostView[] {
     .filter(([name]) => name !== CLIENT_HOST)
     .map(([name, h]) => ({ ...h, name }));
   return [client, ...others];
+}
+
+/** Whether a host gave a socket picture for at least one run second (a null second is unseen, never zeros). */
+export function isSeen(h: HostRecord): boolean {
+  return h.timeline.some((e) => e.sockets !== null);
+}
+
+/** The address part of a host's `address` (an agent's URL, `host:port`, a bare address), or null for a file path. */
+function addressOf(where: string): string | null {
+  let host: string;
+  try {
+    host = new URL(where).hostname;
+  } catch {
+    host = splitHostPort(where)?.host ?? where;
+  }
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  return bare === '' || bare.includes('/') ? null : unmappedIp(bare.toLowerCase());
+}
+
+/**
+ * The watched host that serves the run's target (its server-side TIME_WAIT and listen queue are the
+ * target's): among the other hosts with role `service` or `proxy` that were seen, the one whose
+ * address is the target's, else the first `service`, else the first `proxy`; null when none was
+ * watched or seen.
+ */
+export function servingHost(r: RunRecord, views: readonly HostView[] = hostViews(r)): HostView | null {
+  const candidates = views.filter((h) => h.name !== CLIENT_HOST && (h.role === 'service' || h.role === 'proxy') && isSeen(h));
+  if (candidates.length === 0) return null;
+  const targets = new Set<string>();
+  for (const d of r.ownDestinations ?? []) {
+    const a = addressOf(d);
+    if (a) targets.add(a);
+  }
+  const fromUrl = addressOf(r.target.url);
+  if (fromUrl) targets.add(fromUrl);
+  const byAddress = candidates.find((h) => {
+    const a = addressOf(h.address);
+    return a !== null && targets.has(a);
+  });
+  return byAddress ?? candidates.find((h) => h.role === 'service') ?? candidates[0]!;
 }

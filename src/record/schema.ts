@@ -155,7 +155,12 @@ const exhaustion = z.object({
       destinations: count,
       sourceStrategy: sourceStrategy,
       sustainableRate: nullable(nonneg),
-      timeWaitSide: z.object({ side: z.enum(['client', 'server', 'both', 'none']), source: z.enum(['monitor', 'target', 'scenario']), reason: z.string() }),
+      timeWaitSide: z.object({
+        side: z.enum(['client', 'server', 'both', 'none']),
+        source: z.enum(['monitor', 'target', 'scenario']),
+        reason: z.string(),
+        serverHost: z.string().min(1).optional(),
+      }),
     })
     .optional(),
 });
@@ -174,6 +179,7 @@ const verdict = z.object({
     'tls-handshake-bound',
     'tls-failures',
     'dns-failures',
+    'upstream-port-exhaustion',
     'healthy',
   ]),
   host: z.string().min(1).optional(),

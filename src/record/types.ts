@@ -196,6 +196,9 @@ export interface TimeWaitSide {
   /** `monitor`: TIME_WAIT growth seen on this host; `target`: the built-in target's close counters; `scenario`: the connection policy (fallback). */
   source: 'monitor' | 'target' | 'scenario';
   reason: string;
+  /** The watched host whose own server-side TIME_WAIT (sockets on its listening ports) was read, when
+   * the server is not this host (`hosts`); absent when the client's monitor alone told. */
+  serverHost?: string;
 }
 
 /** The capacity model of a run: how long a port stays unusable, the budget it is drawn from, the rate that lasts. */
@@ -248,12 +251,16 @@ export type VerdictId =
   | 'tls-handshake-bound'
   | 'tls-failures'
   | 'dns-failures'
+  | 'upstream-port-exhaustion'
   | 'healthy';
 
 /** One finding with its evidence and advice. */
 export interface Verdict {
   verdict: VerdictId;
-  /** The host it is about (`client`, or a name from `hosts`); absent in schema 1 records (the client). */
+  /**
+   * The host it is about: `client` (the load generator) or a name from `hosts`. Every verdict the
+   * analysis makes names its host; a stored verdict without one (older records) is the client's.
+   */
   host?: string;
   severity: 'critical' | 'warning' | 'info';
   /** 0..1: lowered where the evidence is mixed. */

@@ -92,6 +92,7 @@ const VERDICT_TITLES: Record<string, string> = {
   'tls-handshake-bound': 'CPU-bound on TLS handshakes',
   'tls-failures': 'TLS handshake failures',
   'dns-failures': 'DNS lookup failures',
+  'upstream-port-exhaustion': 'Upstream port exhaustion',
   healthy: 'Healthy',
 };
 
