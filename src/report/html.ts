@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Exhaustion, LatencySummary, RunRecord, Verdict } from '../record/types.js';
+import { hasOtherHosts, hostsWithPeaks, verdictHost } from '../analysis/host-peaks.js';
 import { HTML_CLIENT_SCRIPT } from './html-client.js';
+import { hostClock, hostCoverage, hostFrom } from './host-lines.js';
 import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusClass, statusLabel } from './status.js';
 import { dnsSummaryOf, handshakeCounts, hasTlsOrDns, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
@@ -92,6 +94,7 @@ const VERDICT_TITLES: Record<string, string> = {
   'tls-handshake-bound': 'CPU-bound on TLS handshakes',
   'tls-failures': 'TLS handshake failures',
   'dns-failures': 'DNS lookup failures',
+  'upstream-port-exhaustion': 'Upstream port exhaustion',
   healthy: 'Healthy',
 };
 
@@ -113,7 +116,7 @@ function renderHeader(r: RunRecord): string {
     ['Started at', e(r.startedAt)],
     ['Duration', e(`${sec(r.durationS)} on ${r.workers} worker${r.workers === 1 ? '' : 's'}`)],
     ['Status', `<span class="badge ${statusClass(r.status)}">${e(statusLabel(r.status))}</span>${partial ? ` <span class="muted">${e(partial)}</span>` : ''}`],
-    ['Host', e(`${h.platform} ${h.kernel}, node ${h.node}, ${h.cpus} CPUs, ports ${range}, tcp_tw_reuse ${h.tcpTwReuse ?? '–'}`)],
+    [hasOtherHosts(r) ? 'Host (client)' : 'Host', e(`${h.platform} ${h.kernel}, node ${h.node}, ${h.cpus} CPUs, ports ${range}, tcp_tw_reuse ${h.tcpTwReuse ?? '–'}`)],
     ['portstorm', e(r.portstormVersion)],
   ];
   return `<header>
@@ -122,11 +125,13 @@ ${kvTable(rows, 'kv meta')}
 </header>`;
 }
 
-function renderVerdict(v: Verdict): string {
+function renderVerdict(v: Verdict, multiHost: boolean): string {
   const at = v.atS === null ? 'whole run' : `from t = ${fmtS(v.atS)}`;
   const list = (items: string[]): string => (items.length ? `<ul>${items.map((s) => `<li>${e(s)}</li>`).join('')}</ul>` : '<p class="muted">none</p>');
-  return `<article class="verdict sev-${e(v.severity)}" data-verdict="${e(v.verdict)}">
-<h3><span class="badge sev-${e(v.severity)}">${e(v.severity)}</span> ${e(verdictTitle(v.verdict))} <span class="muted">(${e(v.verdict)})</span></h3>
+  const on = verdictHost(v, multiHost);
+  const host = on === null ? '' : ` <span class="host-tag">on <b>${e(on)}</b></span>`;
+  return `<article class="verdict sev-${e(v.severity)}" data-verdict="${e(v.verdict)}"${on === null ? '' : ` data-host="${e(on)}"`}>
+<h3><span class="badge sev-${e(v.severity)}">${e(v.severity)}</span> ${e(verdictTitle(v.verdict))}${host} <span class="muted">(${e(v.verdict)})</span></h3>
 <p class="verdict-meta">confidence ${fmtPct(v.confidence)} · ${e(at)}</p>
 <div class="verdict-body"><div><h4>Evidence</h4>${list(v.evidence)}</div><div><h4>Advice</h4>${list(v.advice)}</div></div>
 </article>`;
@@ -134,7 +139,8 @@ function renderVerdict(v: Verdict): string {
 
 function renderDiagnosis(r: RunRecord): string {
   if (!r.diagnosis || r.diagnosis.length === 0) return '';
-  return `<section id="diagnosis"><h2>Diagnosis</h2>${r.diagnosis.map(renderVerdict).join('\n')}</section>`;
+  const multiHost = hasOtherHosts(r);
+  return `<section id="diagnosis"><h2>Diagnosis</h2>${r.diagnosis.map((v) => renderVerdict(v, multiHost)).join('\n')}</section>`;
 }
 
 function renderExhaustion(x: Exhaustion | undefined): string {
@@ -246,6 +252,34 @@ function renderDestinations(r: RunRecord): string {
       .join('')}</tbody></table>${more > 0 ? `<p class="muted">and ${more} more</p>` : ''}</section>`;
 }
 
+/** Every observed host with its peaks, coverage and gaps (a record with more than the client). */
+function renderHosts(r: RunRecord): string {
+  const hosts = hostsWithPeaks(r);
+  if (hosts.length < 2) return '';
+  const rows = hosts
+    .map((h) => {
+      const p = h.peaks;
+      const gaps = h.gaps.length ? `<ul class="gaps">${h.gaps.map((g) => `<li>${e(g)}</li>`).join('')}</ul>` : '';
+      return `<tr data-host="${e(h.name)}"><th scope="row">${e(h.name)}</th><td>${e(h.role)}</td><td><span class="addr">${e(hostFrom(h))}</span><br><span class="muted">${e(hostClock(h))}</span></td><td class="n">${fmtPct(p.peakUtilization)}</td><td>${p.busiestDestination ? `<code>${e(p.busiestDestination)}</code>` : '–'}</td><td class="n">${fmtInt(p.clientTimeWait)}</td><td class="n">${fmtInt(p.serverTimeWait)}</td><td>${e(hostCoverage(h) ?? 'whole run')}${gaps}</td></tr>`;
+    })
+    .join('');
+  return `<section class="card wide" id="hosts"><h2>Hosts</h2><table class="grid"><thead><tr><th>Host</th><th>Role</th><th>Observed from</th><th class="n">Peak utilization</th><th>Busiest destination</th><th class="n">Peak TIME_WAIT, client side</th><th class="n">Peak TIME_WAIT, server side</th><th>Coverage</th></tr></thead><tbody>${rows}</tbody></table><p class="muted">A second a host was not seen is a gap in its chart (shaded), never a zero.</p></section>`;
+}
+
+/** The hosts' settings side by side (a record with more than the client). */
+function renderHostSettings(r: RunRecord): string {
+  const hosts = hostsWithPeaks(r);
+  if (hosts.length < 2) return '';
+  const rows = hosts
+    .map((h) => {
+      const s = h.host;
+      const range = s?.portRange ? `${s.portRange[0]}–${s.portRange[1]}` : '–';
+      return `<tr data-host="${e(h.name)}"><th scope="row">${e(h.name)}</th><td class="n">${e(range)}</td><td class="n">${fmtInt(s?.usablePorts)}</td><td class="n">${e(String(s?.tcpTwReuse ?? '–'))}</td></tr>`;
+    })
+    .join('');
+  return `<section class="card" id="host-settings"><h2>Host settings</h2><table class="grid"><thead><tr><th>Host</th><th class="n">Port range</th><th class="n">Usable ports</th><th class="n">tcp_tw_reuse</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+}
+
 function renderThresholds(r: RunRecord): string {
   if (r.thresholds.length === 0) return '';
   return `<section class="card"><h2>Thresholds</h2><table class="grid"><thead><tr><th>Result</th><th>Threshold</th><th class="n">Actual</th></tr></thead><tbody>${r.thresholds
@@ -287,16 +321,22 @@ header{background:#fff;border:1px solid #dee2e6;border-radius:6px;padding:16px 2
 .label{font-size:14px;font-weight:500;color:#495057;background:#e9ecef;border-radius:4px;padding:2px 8px;vertical-align:middle}
 .muted{color:#6c757d;font-weight:normal}
 table{border-collapse:collapse}
-.kv th{text-align:left;font-weight:500;color:#495057;padding:2px 16px 2px 0;vertical-align:top;white-space:nowrap}
+.kv th{text-align:left;font-weight:500;color:#495057;padding:2px 16px 2px 0;vertical-align:top}
 .kv td{padding:2px 0}
 .grid{margin-top:4px;width:100%}
-.grid th,.grid td{border-bottom:1px solid #e9ecef;padding:4px 10px 4px 0;text-align:left}
-.grid thead th{font-weight:600;color:#495057;border-bottom:2px solid #dee2e6}
-.grid code,.grid thead th{white-space:nowrap}
+.grid th,.grid td{border-bottom:1px solid #e9ecef;padding:4px 10px 4px 0;text-align:left;vertical-align:top}
+.grid thead th{font-weight:600;color:#495057;border-bottom:2px solid #dee2e6;vertical-align:bottom}
 .grid .n,.kv .n{text-align:right;font-variant-numeric:tabular-nums}
-td.n{font-variant-numeric:tabular-nums}
-.summary{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:16px;margin-bottom:16px}
-.card{background:#fff;border:1px solid #dee2e6;border-radius:6px;padding:14px 18px;overflow-x:auto}
+td.n{font-variant-numeric:tabular-nums;white-space:nowrap}
+.summary{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,360px),1fr));gap:16px;margin-bottom:16px}
+.card{background:#fff;border:1px solid #dee2e6;border-radius:6px;padding:14px 18px;overflow-x:auto;min-width:0}
+.card table{max-width:100%}
+.card td{overflow-wrap:break-word}
+.card code,.card .addr{overflow-wrap:anywhere;white-space:normal}
+.card td.n{white-space:nowrap}
+.host-tag{font-size:13px;font-weight:normal;color:#495057;background:#e7f5ff;border-radius:3px;padding:1px 6px}
+.gaps{margin:2px 0 0;padding-left:18px;color:#8a5a00}
+.chart-legend-note{margin:0 0 2px 8px;color:#6c757d;font-size:12.5px}
 .summary .wide{grid-column:1/-1}
 .badge{display:inline-block;font-size:11.5px;font-weight:600;text-transform:uppercase;letter-spacing:.04em;border-radius:3px;padding:1px 7px;vertical-align:1px}
 .badge.ok{background:#d3f9d8;color:#2b8a3e}
@@ -356,7 +396,9 @@ ${renderErrors(r)}
 ${renderPorts(r)}
 ${renderTlsDns(r)}
 ${renderThresholds(r)}
+${renderHostSettings(r)}
 ${renderDestinations(r)}
+${renderHosts(r)}
 ${renderLatency(r)}
 ${renderErrorSamples(r)}
 </div>
