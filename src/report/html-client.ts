@@ -230,19 +230,19 @@ ${CHART_KIT}
       : [col('timeWait'), col('ephemeralInUse'), col('serverTimeWait')];
     var sockSeries = ownFigures ? [
       series('TIME_WAIT toward the target', TW_BAND, { width: BAND_W }),
-      series('ports in use toward the target', '#2f9e44'),
+      series('ports in use toward the target', '#2f9e44', { width: 2.5 }),
       series('TIME_WAIT on the target side', '#ae3ec9', { width: 1.5 }),
       series('TIME_WAIT, whole host', '#868e96', { dash: [4, 4], width: 1 }),
     ] : [
       series(multiHost ? 'TIME_WAIT (client and server side)' : 'TIME_WAIT', TW_BAND, { width: BAND_W }),
-      series('ephemeral ports in use', '#2f9e44'),
+      series('ephemeral ports in use', '#2f9e44', { width: 2.5 }),
       series('server TIME_WAIT', '#ae3ec9', { width: 1.5 }),
     ];
     if (usable !== null) {
-      sockSeries.push(series('usable ports', '#c92a2a', { dash: [10, 4], width: 1.5 }));
+      sockSeries.push(series('usable ports', '#c92a2a', { dash: [8, 6], width: 1.5 }));
       sockData.push(entries.map(function () { return usable; }));
     }
-    sockSeries.push(series('utilization', '#e67700', { scale: 'pct', unit: ' %', width: 2, dash: [3, 3], fill: 'rgba(240,140,0,0.10)' }));
+    sockSeries.push(series('utilization', '#e67700', { scale: 'pct', unit: ' %', width: 1.5, dash: [2, 6], fill: 'rgba(240,140,0,0.10)' }));
     sockData.push(entries.map(function (e) { var v = e ? sock(e, 'utilization') : null; return v === null ? null : +(v * 100).toFixed(2); }));
     var sockMax = 0;
     sockData.forEach(function (arr, i) {
@@ -255,7 +255,7 @@ ${CHART_KIT}
     return makeChart(id, title, {
       host: host,
       note: anySockets ? null : note,
-      legendNote: anySockets ? 'TIME_WAIT is the wide pale band, ports in use the solid line on it, utilization the dotted orange line' + (usable !== null ? ' (100 % lies on the usable-ports line)' : '') + (seen.some(function (x) { return !x; }) ? '; shaded seconds: the host was not seen (no data, not zero).' : '.') : null,
+      legendNote: anySockets ? 'TIME_WAIT is the wide pale band, ports in use the solid green line on it, utilization the dotted orange line over the shaded area' + (usable !== null ? ' (100 % lies on the usable-ports line)' : '') + (seen.some(function (x) { return !x; }) ? '; shaded seconds: the host was not seen (no data, not zero).' : '.') : null,
       series: sockSeries,
       data: sockData,
       plugins: anySockets ? [gapsPlugin(seen)] : [],
