@@ -6,9 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Exhaustion, LatencySummary, RunRecord, Verdict } from '../record/types.js';
-import { hasOtherHosts, hostsWithPeaks, verdictHost } from '../analysis/host-peaks.js';
+import { hasOtherHosts, verdictHost } from '../analysis/host-peaks.js';
+import { escapeHtml } from './html-escape.js';
 import { HTML_CLIENT_SCRIPT } from './html-client.js';
-import { hostClock, hostCoverage, hostFrom } from './host-lines.js';
+import { renderHosts, renderHostSettings } from './html-hosts.js';
 import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusClass, statusLabel } from './status.js';
 import { dnsSummaryOf, handshakeCounts, hasTlsOrDns, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
@@ -29,10 +30,7 @@ export function loadUplot(): { js: string; css: string } {
   return uplotAssets;
 }
 
-/** Escapes text for HTML element content and attribute values. */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
+export { escapeHtml } from './html-escape.js';
 
 /** JSON that is safe inside a `<script>` element: no `<`, `>` or `&` can end or confuse it. */
 export function jsonForScript(value: unknown): string {
@@ -250,34 +248,6 @@ function renderDestinations(r: RunRecord): string {
   return `<section class="card"><h2>Destinations (peaks)</h2><table class="grid"><thead><tr><th>Destination</th><th class="n">In use</th><th class="n">TIME_WAIT</th><th class="n">Utilization</th></tr></thead><tbody>${top
       .map((d) => `<tr><td><code>${e(d.dest)}</code></td><td class="n">${fmtInt(d.peakInUse)}</td><td class="n">${fmtInt(d.peakTimeWait)}</td><td class="n">${fmtPct(d.peakUtilization)}</td></tr>`)
       .join('')}</tbody></table>${more > 0 ? `<p class="muted">and ${more} more</p>` : ''}</section>`;
-}
-
-/** Every observed host with its peaks, coverage and gaps (a record with more than the client). */
-function renderHosts(r: RunRecord): string {
-  const hosts = hostsWithPeaks(r);
-  if (hosts.length < 2) return '';
-  const rows = hosts
-    .map((h) => {
-      const p = h.peaks;
-      const gaps = h.gaps.length ? `<ul class="gaps">${h.gaps.map((g) => `<li>${e(g)}</li>`).join('')}</ul>` : '';
-      return `<tr data-host="${e(h.name)}"><th scope="row">${e(h.name)}</th><td>${e(h.role)}</td><td><span class="addr">${e(hostFrom(h))}</span><br><span class="muted">${e(hostClock(h))}</span></td><td class="n">${fmtPct(p.peakUtilization)}</td><td>${p.busiestDestination ? `<code>${e(p.busiestDestination)}</code>` : '–'}</td><td class="n">${fmtInt(p.clientTimeWait)}</td><td class="n">${fmtInt(p.serverTimeWait)}</td><td>${e(hostCoverage(h) ?? 'whole run')}${gaps}</td></tr>`;
-    })
-    .join('');
-  return `<section class="card wide" id="hosts"><h2>Hosts</h2><table class="grid"><thead><tr><th>Host</th><th>Role</th><th>Observed from</th><th class="n">Peak utilization</th><th>Busiest destination</th><th class="n">Peak TIME_WAIT, client side</th><th class="n">Peak TIME_WAIT, server side</th><th>Coverage</th></tr></thead><tbody>${rows}</tbody></table><p class="muted">A second a host was not seen is a gap in its chart (shaded), never a zero.</p></section>`;
-}
-
-/** The hosts' settings side by side (a record with more than the client). */
-function renderHostSettings(r: RunRecord): string {
-  const hosts = hostsWithPeaks(r);
-  if (hosts.length < 2) return '';
-  const rows = hosts
-    .map((h) => {
-      const s = h.host;
-      const range = s?.portRange ? `${s.portRange[0]}–${s.portRange[1]}` : '–';
-      return `<tr data-host="${e(h.name)}"><th scope="row">${e(h.name)}</th><td class="n">${e(range)}</td><td class="n">${fmtInt(s?.usablePorts)}</td><td class="n">${e(String(s?.tcpTwReuse ?? '–'))}</td></tr>`;
-    })
-    .join('');
-  return `<section class="card" id="host-settings"><h2>Host settings</h2><table class="grid"><thead><tr><th>Host</th><th class="n">Port range</th><th class="n">Usable ports</th><th class="n">tcp_tw_reuse</th></tr></thead><tbody>${rows}</tbody></table></section>`;
 }
 
 function renderThresholds(r: RunRecord): string {
