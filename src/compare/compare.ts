@@ -4,6 +4,8 @@
  */
 import { diagnose } from '../analysis/diagnose.js';
 import { analyzeExhaustion } from '../analysis/exhaustion.js';
+import { hostPeaks } from '../analysis/host-peaks.js';
+import { hostViews, type HostView } from '../analysis/hosts.js';
 import { decodeHistogram, summarize } from '../record/histogram.js';
 import type { LatencySummary, RunRecord, TimelineEntry, Verdict } from '../record/types.js';
 import { EXHAUSTION_CODES, FD_CODES } from '../vocab/failure.js';
@@ -19,6 +21,8 @@ import {
   type CompareResult,
   type ComparabilityWarning,
   type EffectSize,
+  type HostComparison,
+  type HostFigures,
   type LatencyFigures,
   type MetricComparison,
   type RunFigures,
@@ -565,6 +569,36 @@ function holm(metrics: MetricComparison[]): MetricComparison[] {
   return metrics;
 }
 
+/** A host's figures as compare shows them. */
+function hostFigures(h: HostView): HostFigures {
+  const p = hostPeaks(h);
+  return {
+    role: h.role,
+    peakUtilization: p.peakUtilization,
+    busiestDestination: p.busiestDestination,
+    clientTimeWait: p.clientTimeWait,
+    serverTimeWait: p.serverTimeWait,
+    coverage: h.coverage.share,
+  };
+}
+
+/** The hosts of two runs matched by name: the baseline's in its order, then hosts only the candidate observed. */
+export function compareHosts(base: RunRecord, cand: RunRecord): HostComparison[] {
+  const a = new Map(hostViews(base).map((h) => [h.name, h]));
+  const b = new Map(hostViews(cand).map((h) => [h.name, h]));
+  const names = [...a.keys(), ...[...b.keys()].filter((n) => !a.has(n))];
+  return names.map((name) => {
+    const x = a.get(name);
+    const y = b.get(name);
+    return {
+      name,
+      presence: x && y ? 'both' : x ? 'baseline-only' : 'candidate-only',
+      baseline: x ? hostFigures(x) : null,
+      candidate: y ? hostFigures(y) : null,
+    };
+  });
+}
+
 const SEVERITY: Record<Verdict['severity'], number> = { critical: 3, warning: 2, info: 1 };
 
 function verdictChange(a: Verdict[], b: Verdict[]): VerdictChange {
@@ -595,8 +629,9 @@ export function compareRuns(runs: RunRecord[]): CompareResult {
     status: r.status,
     targetUrl: r.target?.url ?? r.scenario.target,
     figures,
-    verdicts: diagnosis.map((v) => ({ verdict: v.verdict, severity: v.severity, confidence: v.confidence, atS: v.atS })),
+    verdicts: diagnosis.map((v) => ({ verdict: v.verdict, severity: v.severity, confidence: v.confidence, atS: v.atS, ...(v.host === undefined ? {} : { host: v.host }) })),
     noiseSeconds: noiseTimeline(r).length,
+    hosts: hostViews(r).map((h) => h.name),
   }));
   const base = analysed[0]!;
   const candidates: CandidateComparison[] = analysed.slice(1).map((c, i) => {
@@ -611,6 +646,7 @@ export function compareRuns(runs: RunRecord[]): CompareResult {
         warningUtilization: { baseline: base.ex.utilizationAtWarning, candidate: c.ex.utilizationAtWarning },
       }),
       verdicts: verdictChange(base.diagnosis, c.diagnosis),
+      hosts: compareHosts(base.r, c.r),
     };
   });
   return {

@@ -3,7 +3,7 @@
  * each candidate's figures beside the baseline's with a noise test per metric. Stable: the text,
  * Markdown and HTML renderers and `--format json` all read this one document.
  */
-import type { LatencySummary, RunRecord, Totals, Verdict, VerdictId } from '../record/types.js';
+import type { HostRole, LatencySummary, RunRecord, Totals, Verdict, VerdictId } from '../record/types.js';
 
 /** Version of the CompareResult document. */
 export const COMPARE_SCHEMA = 1;
@@ -87,8 +87,34 @@ export interface RunFigures {
   exhaustion: { firstAtS: number | null; earlyWarningAtS: number | null };
 }
 
-/** A verdict in brief. */
-export type VerdictBrief = Pick<Verdict, 'verdict' | 'severity' | 'confidence' | 'atS'>;
+/** A verdict in brief (`host` when the record names it). */
+export type VerdictBrief = Pick<Verdict, 'verdict' | 'severity' | 'confidence' | 'atS' | 'host'>;
+
+/** One host's peaks in one run, as compare matches hosts by name (see analysis/host-peaks.ts). */
+export interface HostFigures {
+  role: HostRole;
+  /** Peak utilization of its busiest destination (0..1). */
+  peakUtilization: number | null;
+  busiestDestination: string | null;
+  /** TIME_WAIT of connections the host opened (its client side). */
+  clientTimeWait: number | null;
+  /** TIME_WAIT on its listening ports (its server side). */
+  serverTimeWait: number | null;
+  /** Share of the run's seconds the host was seen in. */
+  coverage: number;
+}
+
+/**
+ * One host of the baseline or of a candidate, matched by name. A host observed in one run only is
+ * `baseline-only` or `candidate-only`, with null figures for the other. Not noise-tested: one peak
+ * a side (the client's own figures are tested as `ports.*` metrics).
+ */
+export interface HostComparison {
+  name: string;
+  presence: 'both' | 'baseline-only' | 'candidate-only';
+  baseline: HostFigures | null;
+  candidate: HostFigures | null;
+}
 
 /** One run of the comparison. */
 export interface RunSummary extends RunRef {
@@ -100,6 +126,8 @@ export interface RunSummary extends RunRef {
   verdicts: VerdictBrief[];
   /** Timeline seconds the noise test can use (all but the first and last). */
   noiseSeconds: number;
+  /** The hosts the run observed, `client` first (a record of schema 1: `client` alone). Optional for older documents. */
+  hosts?: string[];
 }
 
 /** Where a changed setting lives. */
@@ -186,6 +214,8 @@ export interface CandidateComparison {
   warnings: ComparabilityWarning[];
   metrics: MetricComparison[];
   verdicts: VerdictChange;
+  /** Every host of either run, matched by name: the baseline's order, then the candidate's new ones. Optional for older documents. */
+  hosts?: HostComparison[];
 }
 
 /** One `--fail-if` rule evaluated on one candidate. */

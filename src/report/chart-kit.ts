@@ -79,6 +79,25 @@ export const CHART_KIT = String.raw`
     }
     return out.length ? out : null;
   }
+  /**
+   * Legend markers drawn as a sample of each series' line: its width (up to 8 px) and solid or
+   * dashed, so a wide band and a dashed line in one colour family read apart in the legend too.
+   */
+  function lineMarkers(u) {
+    var rows = u.root.querySelectorAll('.u-legend .u-series');
+    for (var i = 1; i < u.series.length && i < rows.length; i++) {
+      var s = u.series[i], m = rows[i].querySelector('.u-marker');
+      if (!m) continue;
+      var stroke = typeof s.stroke === 'function' ? s.stroke(u, i) : s.stroke;
+      var w = Math.max(2, Math.min(8, s.width || 2));
+      m.style.border = 'none';
+      m.style.background = 'none';
+      m.style.width = '22px';
+      m.style.height = '0';
+      m.style.verticalAlign = 'middle';
+      m.style.borderTop = w + 'px ' + (s.dash && s.dash.length ? 'dashed' : 'solid') + ' ' + stroke;
+    }
+  }
   /** Keeps the charts as wide as their container when the window is resized. */
   function followWindowWidth(charts, width, height) {
     var resizeTimer = null;

@@ -114,6 +114,7 @@ ${CHART_KIT}
     };
     var u = new uPlot(opts, [xs].concat(data), box);
     u.root.setAttribute('data-chart', def.id);
+    if (def.host) u.root.setAttribute('data-host', def.host);
     charts.push(u);
     return u;
   }

@@ -5,10 +5,12 @@
  * overlaid on one relative time axis (seconds since each run's start).
  */
 import type { Assessment, CandidateComparison, Change, CompareResult, MetricComparison, RunSummary } from '../compare/types.js';
-import type { RunRecord, TimelineEntry } from '../record/types.js';
+import type { HostSecond, RunRecord, TimelineEntry } from '../record/types.js';
+import { verdictHost } from '../analysis/host-peaks.js';
+import { CLIENT_HOST, hostViews } from '../analysis/hosts.js';
 import { CSS, escapeHtml, inlineScript, inlineStyle, jsonForScript, loadUplot, verdictTitle } from './html.js';
 import { COMPARE_CLIENT_SCRIPT } from './compare-html-client.js';
-import { formatEffect } from './compare-text.js';
+import { formatEffect, HOST_FIGURES, hostPresence, showsHosts } from './compare-text.js';
 import { statusClass, statusLabel } from './status.js';
 
 const e = escapeHtml;
@@ -39,7 +41,10 @@ export interface CompareRunMeta {
 
 /** One overlaid chart: `data[i]` is run i's value at each `x` (null where it has none). */
 export interface CompareChartDef {
-  id: 'completed' | 'failed' | 'latency-p99' | 'tls-p99' | 'time-wait' | 'utilization';
+  /** A host's overlays (hosts other than the client, matched by name) are `time-wait-host-NAME` and `utilization-host-NAME`. */
+  id: 'completed' | 'failed' | 'latency-p99' | 'tls-p99' | 'time-wait' | 'utilization' | `time-wait-host-${string}` | `utilization-host-${string}`;
+  /** The host a chart is about (absent: the runs' own figures, the client's). */
+  host?: string;
   title: string;
   axis: string;
   /** Suffix of the legend's values. */
@@ -101,6 +106,39 @@ export function compareChartModel(runs: RunRecord[]): CompareChartModel {
     });
   const pct = (v: number | null | undefined): number | null => (finite(v) === null ? null : +(v! * 100).toFixed(2));
   const positive = (v: number | null | undefined): number | null => (finite(v) !== null && v! > 0 ? v! : null);
+  // A host's seconds on the same axis: null where the run did not observe the host or did not see it that second.
+  const hostColumn = (name: string, pick: (s: NonNullable<HostSecond['sockets']>) => number | null): Array<Array<number | null>> =>
+    runs.map((r) => {
+      const out: Array<number | null> = new Array(x.length).fill(null);
+      const h = r.hosts?.[name];
+      for (const en of h?.timeline ?? []) {
+        const i = finite(en.t) === null ? undefined : index.get(key(en.t));
+        if (i !== undefined && en.sockets) out[i] = finite(pick(en.sockets));
+      }
+      return out;
+    });
+  const hostNames = [...new Set(runs.flatMap((r) => hostViews(r).map((h) => h.name)))].filter((n) => n !== CLIENT_HOST);
+  const hostCharts: CompareChartDef[] = hostNames.flatMap((name): CompareChartDef[] => [
+    {
+      id: `time-wait-host-${name}`,
+      host: name,
+      title: `${name}: TIME_WAIT sockets (client and server side)`,
+      axis: 'sockets',
+      unit: '',
+      missingNote: 'the run did not observe this host, or never saw it',
+      data: hostColumn(name, (s) => s.timeWait),
+    },
+    {
+      id: `utilization-host-${name}`,
+      host: name,
+      title: `${name}: port utilization (busiest destination)`,
+      axis: 'utilization',
+      unit: ' %',
+      pct: true,
+      missingNote: 'the run did not observe this host, never saw it, or its port budget is unknown',
+      data: hostColumn(name, (s) => pct(s.utilization)),
+    },
+  ]);
 
   return {
     runs: runs.map((r, i) => ({
@@ -158,6 +196,7 @@ export function compareChartModel(runs: RunRecord[]): CompareChartModel {
         missingNote: 'monitor off, no socket source or unknown port budget',
         data: column((en) => pct(en.sockets?.utilization)),
       },
+      ...hostCharts,
     ],
   };
 }
@@ -310,6 +349,27 @@ function renderFigures(runs: RunRecord[], result: CompareResult, model: CompareC
   return `<section class="card wide" id="figures"><h2>Key figures</h2><table class="grid figures"><thead>${head1}${head2}</thead><tbody>${rows}</tbody></table>${noiseText}</section>`;
 }
 
+/** Every host of each candidate and the baseline, matched by name: peaks side by side (when a run observed more than the client). */
+function renderHosts(runs: RunRecord[], result: CompareResult, model: CompareChartModel): string {
+  const cands = (result.candidates ?? []).filter(showsHosts);
+  if (cands.length === 0) return '';
+  const base = runIndex(result.baseline, runs);
+  const blocks = cands
+    .map((c) => {
+      const i = runIndex(c.run, runs);
+      const head = `<tr><th rowspan="2">Host</th><th rowspan="2">Observed in</th>${HOST_FIGURES.map((f) => `<th colspan="2" class="cand">${e(f.label)}</th>`).join('')}</tr><tr>${HOST_FIGURES.map(() => `${runHead(base, model, result.baseline.name, ' class="cand"')}${runHead(i, model, c.run.name)}`).join('')}</tr>`;
+      const rows = (c.hosts ?? [])
+        .map((h) => {
+          const cells = HOST_FIGURES.map((f) => `<td class="cand">${e(h.baseline ? f.value(h.baseline) : '–')}</td><td>${e(h.candidate ? f.value(h.candidate) : '–')}</td>`).join('');
+          return `<tr data-host="${e(h.name)}" data-presence="${e(h.presence)}"><th scope="row">${e(h.name)}</th><td>${e(hostPresence(h))}</td>${cells}</tr>`;
+        })
+        .join('');
+      return `<div class="hosts-run" data-run="${i}"><h3>${swatch(model.runs[i]?.color ?? BASELINE_COLOR)}${e(runName(i, model, c.run.name))} vs baseline</h3><table class="grid figures hosts">${head}<tbody>${rows}</tbody></table></div>`;
+    })
+    .join('');
+  return `<section class="card wide" id="hosts"><h2>Hosts, matched by name</h2>${blocks}<p class="muted noise">Peaks, one a run: shown side by side, not noise-tested. A host observed in one run only says so.</p></section>`;
+}
+
 // ---- warnings, what changed, verdicts, fail-if ---------------------------------------------------
 
 function renderWarnings(runs: RunRecord[], result: CompareResult, model: CompareChartModel): string {
@@ -351,6 +411,11 @@ function renderChanges(runs: RunRecord[], result: CompareResult, model: CompareC
   return `<section class="card wide" id="changes"><h2>What changed</h2>${blocks}</section>`;
 }
 
+/** The host a verdict names, when the comparison should say it (a run of more than the client, or another host). */
+function verdictOn(s: RunSummary, v: RunSummary['verdicts'][number]): string | null {
+  return verdictHost(v, (s.hosts?.length ?? 1) > 1);
+}
+
 const VERDICT_CHANGE_CLS: Record<string, string> = { better: 'better', worse: 'worse', unchanged: 'within-noise', different: 'inconclusive' };
 
 function renderVerdicts(runs: RunRecord[], result: CompareResult, model: CompareChartModel): string {
@@ -363,7 +428,7 @@ function renderVerdicts(runs: RunRecord[], result: CompareResult, model: Compare
         ? `<ul class="verdicts">${s.verdicts
             .map(
               (v) =>
-                `<li data-verdict="${e(v.verdict)}"><span class="badge sev-${e(v.severity)}">${e(v.severity)}</span> ${e(verdictTitle(v.verdict))} <span class="muted">· ${Math.round(v.confidence * 100)} % · ${v.atS === null ? 'whole run' : `from ${+v.atS.toFixed(2)} s`}</span></li>`,
+                `<li data-verdict="${e(v.verdict)}"${verdictOn(s, v) ? ` data-host="${e(verdictOn(s, v)!)}"` : ''}><span class="badge sev-${e(v.severity)}">${e(v.severity)}</span> ${e(verdictTitle(v.verdict))}${verdictOn(s, v) ? ` <span class="host-tag">on <b>${e(verdictOn(s, v)!)}</b></span>` : ''} <span class="muted">· ${Math.round(v.confidence * 100)} % · ${v.atS === null ? 'whole run' : `from ${+v.atS.toFixed(2)} s`}</span></li>`,
             )
             .join('')}</ul>`
         : '<p class="muted">No diagnosis in this record.</p>';
@@ -404,7 +469,9 @@ const COMPARE_CSS = `
 .runs .run-label{font-weight:600}
 #warnings{margin-bottom:16px}
 #warnings h2{margin-bottom:4px}
-#changes,#figures,#fail-if{margin-bottom:16px}
+#changes,#figures,#fail-if,#hosts{margin-bottom:16px}
+.hosts-run h3{margin:10px 0 2px}
+.hosts-run:first-of-type h3{margin-top:0}
 .changes-run h3{margin:10px 0 2px}
 .changes-run:first-of-type h3{margin-top:0}
 .figures th[scope=row]{font-weight:500;white-space:nowrap}
@@ -448,6 +515,7 @@ ${renderRuns(runs, model)}
 ${renderWarnings(runs, result, model)}
 ${renderChanges(runs, result, model)}
 ${renderFigures(runs, result, model)}
+${renderHosts(runs, result, model)}
 ${renderFailIf(runs, result, model)}
 ${renderVerdicts(runs, result, model)}
 <h2>Timelines, overlaid</h2>

@@ -11,6 +11,10 @@ import {
   formatTest,
   formatValue,
   formatVerdicts,
+  HOST_FIGURES,
+  hostPair,
+  hostPresence,
+  showsHosts,
 } from './compare-text.js';
 import { escapeCell } from './markdown.js';
 
@@ -73,6 +77,12 @@ export function renderCompareMarkdown(result: CompareResult): string {
       escapeCell(formatTest(m)),
     ]);
     out.push(table(['metric', 'baseline', 'candidate', 'Δ', 'Δ %', 'assessment', 'test'], rows, ['l', 'r', 'r', 'r', 'r', 'l', 'l']), '');
+    if (showsHosts(c)) {
+      out.push(`### Hosts (${escapeCell(c.run.name)} vs baseline, matched by name)`, '');
+      const hostRows = (c.hosts ?? []).map((h) => [code(h.name), hostPresence(h), ...HOST_FIGURES.map((f) => escapeCell(hostPair(h, f.value)))]);
+      out.push(table(['host', 'observed in', ...HOST_FIGURES.map((f) => `${f.label} (baseline → candidate)`)], hostRows), '');
+      out.push('_Host figures are peaks, one a run: side by side, not noise-tested._', '');
+    }
   }
   out.push('## Verdicts', '');
   const verdictRows = result.runs.map((r) => {

@@ -1,5 +1,7 @@
 /** The plain-text rendering of a CompareResult: changes and warnings first, then a table per candidate. */
-import type { Assessment, Change, CompareResult, FailIfResult, MetricComparison, RunSummary } from '../compare/types.js';
+import type { Assessment, CandidateComparison, Change, CompareResult, FailIfResult, HostComparison, HostFigures, MetricComparison, RunSummary } from '../compare/types.js';
+import { verdictHost } from '../analysis/host-peaks.js';
+import { num, orDash, pct } from '../vocab/format.js';
 
 /** Marker and word of each assessment: ▲ better, ▼ worse, ≈ within noise. */
 export const ASSESSMENT_MARK: Record<Assessment, string> = {
@@ -87,9 +89,55 @@ export function formatChange(c: Change): string {
   return `${c.path}: ${formatSetting(c.baseline)} → ${formatSetting(c.candidate)}`;
 }
 
-/** A run's verdicts, e.g. `client-port-exhaustion (critical), healthy (info)`. */
+/**
+ * A run's verdicts, e.g. `client-port-exhaustion (critical), healthy (info)`; with the host they
+ * are about (`upstream-port-exhaustion on service (critical)`) in a run of more than the client,
+ * or when it is not the client.
+ */
 export function formatVerdicts(r: RunSummary): string {
-  return r.verdicts.map((v) => `${v.verdict} (${v.severity})`).join(', ') || 'none';
+  const multiHost = (r.hosts?.length ?? 1) > 1;
+  return (
+    r.verdicts
+      .map((v) => {
+        const on = verdictHost(v, multiHost);
+        return `${v.verdict}${on === null ? '' : ` on ${on}`} (${v.severity})`;
+      })
+      .join(', ') || 'none'
+  );
+}
+
+/** Whether a candidate's comparison should list hosts: either run observed more than the client. */
+export function showsHosts(c: CandidateComparison): boolean {
+  const hosts = c.hosts ?? [];
+  return hosts.length > 1 || hosts.some((h) => h.presence !== 'both');
+}
+
+/** Where a host was observed: `both`, `baseline only`, `candidate only`. */
+export function hostPresence(h: HostComparison): string {
+  return h.presence === 'both' ? 'both' : h.presence === 'baseline-only' ? 'baseline only' : 'candidate only';
+}
+
+/** The host figures compare shows side by side, each `baseline → candidate` (– for a run without the host). */
+export const HOST_FIGURES: Array<{ label: string; value: (f: HostFigures) => string }> = [
+  { label: 'peak utilization', value: (f) => orDash(f.peakUtilization, pct) },
+  { label: 'peak TIME_WAIT client side', value: (f) => orDash(f.clientTimeWait, num) },
+  { label: 'peak TIME_WAIT server side', value: (f) => orDash(f.serverTimeWait, num) },
+  { label: 'busiest destination', value: (f) => f.busiestDestination ?? '–' },
+];
+
+/** One figure of a host, `baseline → candidate`. */
+export function hostPair(h: HostComparison, value: (f: HostFigures) => string): string {
+  return `${h.baseline ? value(h.baseline) : '–'} → ${h.candidate ? value(h.candidate) : '–'}`;
+}
+
+/** The hosts of a candidate and the baseline, matched by name, as a text table. */
+function hostTable(c: CandidateComparison): string[] {
+  const hosts = c.hosts ?? [];
+  const rows = hosts.map((h) => [h.name, hostPresence(h), ...HOST_FIGURES.map((f) => hostPair(h, f.value))]);
+  const head = ['host', 'observed in', ...HOST_FIGURES.map((f) => f.label)];
+  const widths = head.map((x, i) => Math.max(x.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => '    ' + r.map((cell, i) => (i === r.length - 1 ? cell : pad(cell, widths[i]!))).join('  ');
+  return ['  hosts, matched by name (baseline → candidate; not noise-tested)', line(head).trimEnd(), ...rows.map((r) => line(r).trimEnd())];
 }
 
 /** One fail-if result as a sentence. */
@@ -130,6 +178,7 @@ export function renderCompareText(result: CompareResult): string {
   }
   for (const c of result.candidates) {
     lines.push(`${c.run.name} vs baseline ${base.name}`, ...table(c.metrics));
+    if (showsHosts(c)) lines.push(...hostTable(c));
     const cand = result.runs[c.run.index]!;
     lines.push(`  verdicts: ${formatVerdicts(base)} → ${formatVerdicts(cand)} (${c.verdicts.assessment})`, '');
   }

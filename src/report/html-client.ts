@@ -52,6 +52,7 @@ ${CHART_KIT}
     return s;
   }
 
+  var BAND_W = 7, TW_BAND = '#74c0fc', FAILED_BAND = '#ffa8a8', GAP_FILL = 'rgba(134,142,150,0.16)';
   var container = document.getElementById('charts');
   /** Plot height plus the marker label strip, so markers never shrink the plot. */
   var CHART_H = 280 + markerStrip;
@@ -66,6 +67,12 @@ ${CHART_KIT}
     box.appendChild(h);
     var note = def.note ? document.createElement('p') : null;
     if (note) { note.className = 'chart-note'; note.textContent = def.note; box.appendChild(note); }
+    if (def.legendNote) {
+      var ln = document.createElement('p');
+      ln.className = 'chart-legend-note';
+      ln.textContent = def.legendNote;
+      box.appendChild(ln);
+    }
     container.appendChild(box);
     var opts = {
       width: chartWidth(),
@@ -79,10 +86,12 @@ ${CHART_KIT}
         .concat(def.axes.length < 2 ? [{ side: 1, scale: def.axes[0].scale, size: AXIS_SIZE, labelSize: AXIS_LABEL, label: '', grid: { show: false }, ticks: { show: false }, values: function (u, vals) { return vals.map(function () { return ''; }); } }] : []),
       series: [{ label: 't (s)', value: function (u, v) { return v === null || v === undefined ? '–' : v + ' s'; } }].concat(def.series),
       legend: { live: true },
-      plugins: [markersPlugin(markers, markerStrip, function (m) { return m.label + ' ' + fmt(m.t, 1) + ' s'; })],
+      plugins: [markersPlugin(markers, markerStrip, function (m) { return m.label + ' ' + fmt(m.t, 1) + ' s'; })].concat(def.plugins || []),
     };
     var u = new uPlot(opts, [xs].concat(def.data), box);
     u.root.setAttribute('data-chart', id);
+    if (def.host) u.root.setAttribute('data-host', def.host);
+    lineMarkers(u);
     charts.push(u);
     return u;
   }
@@ -111,9 +120,11 @@ ${CHART_KIT}
   tl.forEach(function (e) { Object.keys(e.errors || {}).forEach(function (c) { codes[c] = true; }); });
   var codeList = Object.keys(codes).sort();
   var codeColors = ['#9c36b5', '#1864ab', '#087f5b', '#5c940d', '#862e9c', '#364fc7', '#a61e4d', '#495057'];
+  // failed/s is the sum of the codes: with one code it is that code's line exactly, so it is drawn
+  // first as a wide pale band and each code's dashed line runs on it (both stay visible).
   var reqSeries = [
     series('completed/s', '#2b8a3e'),
-    series('failed/s', '#e03131'),
+    series('failed/s', FAILED_BAND, { width: BAND_W }),
     series('dropped/s', '#f08c00', { dash: [2, 3] }),
   ];
   var reqData = [
@@ -122,7 +133,7 @@ ${CHART_KIT}
     tl.map(function (e) { return num(e.dropped); }),
   ];
   codeList.forEach(function (c, i) {
-    reqSeries.push(series(c + '/s', codeColors[i % codeColors.length], { dash: [8, 4], width: 1.5 }));
+    reqSeries.push(series(c + '/s', codeColors[i % codeColors.length], { dash: [8, 4], width: 2 }));
     reqData.push(tl.map(function (e) { return num((e.errors || {})[c]) === null ? 0 : e.errors[c]; }));
   });
   // HTTPS runs: handshakes completed per second, beside the requests they carried.
@@ -132,6 +143,7 @@ ${CHART_KIT}
     reqData.push(handshakes);
   }
   makeChart('requests', 'Requests per second and errors by code', {
+    legendNote: codeList.length ? 'failed/s is the wide pale band; each error code\u2019s dashed line runs on it (with one code they coincide).' : null,
     series: reqSeries,
     data: reqData,
     scales: { y: { range: function (u, min, max) { return [0, Math.max(1, max === null ? 1 : max * 1.08)]; } } },
@@ -174,54 +186,100 @@ ${CHART_KIT}
     axes: [anyLat ? logAxis(axis('ms', 'y', 3, axisNum)) : axis('ms', 'y', 3, axisNum)],
   });
 
-  // ---- c. sockets and port utilization ----------------------------------------------------------
-  var usable = rec.ports && num(rec.ports.usable) !== null ? rec.ports.usable : (rec.host ? num(rec.host.usablePorts) : null);
-  // Records with own-destination figures plot those; the host-wide TIME_WAIT stays as a thin line.
-  var ownFigures = tl.some(function (e) { return sock(e, 'ownInUse') !== null; });
-  var sockData = ownFigures ? [
-    tl.map(function (e) { return sock(e, 'ownTimeWait'); }),
-    tl.map(function (e) { return sock(e, 'ownInUse'); }),
-    tl.map(function (e) { return sock(e, 'ownServerTimeWait'); }),
-    tl.map(function (e) { return sock(e, 'timeWait'); }),
-  ] : [
-    tl.map(function (e) { return sock(e, 'timeWait'); }),
-    tl.map(function (e) { return sock(e, 'ephemeralInUse'); }),
-    tl.map(function (e) { return sock(e, 'serverTimeWait'); }),
-  ];
-  var sockSeries = ownFigures ? [
-    series('TIME_WAIT toward the target', '#1971c2'),
-    series('ports in use toward the target', '#2f9e44'),
-    series('TIME_WAIT on the target side', '#ae3ec9', { width: 1.5 }),
-    series('TIME_WAIT, whole host', '#868e96', { dash: [4, 4], width: 1 }),
-  ] : [
-    series('TIME_WAIT', '#1971c2'),
-    series('ephemeral ports in use', '#2f9e44'),
-    series('server TIME_WAIT', '#ae3ec9', { width: 1.5 }),
-  ];
-  if (usable !== null) {
-    sockSeries.push(series('usable ports', '#c92a2a', { dash: [10, 4], width: 1.5 }));
-    sockData.push(tl.map(function () { return usable; }));
-  }
-  sockSeries.push(series('utilization', '#f08c00', { scale: 'pct', unit: ' %', width: 2, fill: 'rgba(240,140,0,0.10)' }));
-  sockData.push(tl.map(function (e) { var v = sock(e, 'utilization'); return v === null ? null : +(v * 100).toFixed(2); }));
-  var sockMax = 0;
-  sockData.forEach(function (arr, i) {
-    if (sockSeries[i].scale === 'pct') return;
-    arr.forEach(function (v) { if (v !== null && v > sockMax) sockMax = v; });
-  });
-  var sockTop = Math.max(10, sockMax * 1.08);
-  var anySockets = tl.some(function (e) { return e.sockets !== null && e.sockets !== undefined; });
+  // ---- c. sockets and port utilization, one chart per host ---------------------------------------
+  // Every host's chart shares the run's time axis (xs) and cursor; a second a host was not seen is
+  // null (a gap, shaded), never a zero. The client's figures are the record's top-level timeline.
+  var hostMap = rec.hosts && typeof rec.hosts === 'object' ? rec.hosts : {};
+  var hostNames = Object.keys(hostMap).filter(function (n) { return n !== 'client' && hostMap[n] && typeof hostMap[n] === 'object'; });
+  var multiHost = hostNames.length > 0;
   var monitorOff = rec.monitor && rec.monitor.enabled === false;
-  makeChart('sockets', ownFigures ? 'Sockets and port utilization toward the target' : 'Sockets and port utilization', {
-    note: anySockets ? null : (monitorOff ? 'The monitor was off for this run: there is no socket data.' : 'No socket source worked during this run: there is no socket data.'),
-    series: sockSeries,
-    data: sockData,
-    scales: {
-      y: { range: [0, sockTop] },
-      // With a known port budget, 100 % sits exactly on the usable-ports line.
-      pct: { range: [0, usable !== null && usable > 0 ? (sockTop / usable) * 100 : 100] },
-    },
-    axes: [axis('sockets', 'y', 3, axisNum), axis('utilization %', 'pct', 1, function (v) { return v === null ? '' : v + ' %'; })],
+
+  /** Shades the seconds in which the host was not seen (drawn under the series). */
+  function gapsPlugin(seen) {
+    return {
+      hooks: {
+        drawClear: [function (u) {
+          var ctx = u.ctx, bb = u.bbox, shaded = [];
+          ctx.save();
+          ctx.fillStyle = GAP_FILL;
+          for (var i = 0; i < seen.length; i++) {
+            if (seen[i]) continue;
+            var x0 = Math.max(bb.left, u.valToPos(xs[i] - 0.5, 'x', true));
+            var x1 = Math.min(bb.left + bb.width, u.valToPos(xs[i] + 0.5, 'x', true));
+            if (x1 > x0) ctx.fillRect(x0, bb.top, x1 - x0, bb.height);
+            shaded.push(xs[i]);
+          }
+          ctx.restore();
+          u.root.setAttribute('data-gaps', shaded.join(' '));
+        }],
+      },
+    };
+  }
+
+  /**
+   * One host's socket chart. entries[i] is the host's second at xs[i] (undefined or with null
+   * sockets where it was not seen); own: the client's figures toward the run's own destinations.
+   */
+  function socketsChart(id, title, host, entries, usable, note) {
+    var ownFigures = entries.some(function (e) { return e && sock(e, 'ownInUse') !== null; });
+    var col = function (k) { return entries.map(function (e) { return e ? sock(e, k) : null; }); };
+    // TIME_WAIT is first, a wide pale band; ports in use (equal to it once every port waits) is the
+    // solid line on it; utilization (on the usable-ports line at 100 %) is dashed on top of both.
+    var sockData = ownFigures
+      ? [col('ownTimeWait'), col('ownInUse'), col('ownServerTimeWait'), col('timeWait')]
+      : [col('timeWait'), col('ephemeralInUse'), col('serverTimeWait')];
+    var sockSeries = ownFigures ? [
+      series('TIME_WAIT toward the target', TW_BAND, { width: BAND_W }),
+      series('ports in use toward the target', '#2f9e44', { width: 2.5 }),
+      series('TIME_WAIT on the target side', '#ae3ec9', { width: 1.5 }),
+      series('TIME_WAIT, whole host', '#868e96', { dash: [4, 4], width: 1 }),
+    ] : [
+      series(multiHost ? 'TIME_WAIT (client and server side)' : 'TIME_WAIT', TW_BAND, { width: BAND_W }),
+      series('ephemeral ports in use', '#2f9e44', { width: 2.5 }),
+      series('server TIME_WAIT', '#ae3ec9', { width: 1.5 }),
+    ];
+    if (usable !== null) {
+      sockSeries.push(series('usable ports', '#c92a2a', { dash: [8, 6], width: 1.5 }));
+      sockData.push(entries.map(function () { return usable; }));
+    }
+    sockSeries.push(series('utilization', '#e67700', { scale: 'pct', unit: ' %', width: 1.5, dash: [2, 6], fill: 'rgba(240,140,0,0.10)' }));
+    sockData.push(entries.map(function (e) { var v = e ? sock(e, 'utilization') : null; return v === null ? null : +(v * 100).toFixed(2); }));
+    var sockMax = 0;
+    sockData.forEach(function (arr, i) {
+      if (sockSeries[i].scale === 'pct') return;
+      arr.forEach(function (v) { if (v !== null && v > sockMax) sockMax = v; });
+    });
+    var sockTop = Math.max(10, sockMax * 1.08);
+    var seen = entries.map(function (e) { return !!(e && e.sockets); });
+    var anySockets = seen.some(function (x) { return x; });
+    return makeChart(id, title, {
+      host: host,
+      note: anySockets ? null : note,
+      legendNote: anySockets ? 'TIME_WAIT is the wide pale band, ports in use the solid green line on it, utilization the dotted orange line over the shaded area' + (usable !== null ? ' (100 % lies on the usable-ports line)' : '') + (seen.some(function (x) { return !x; }) ? '; shaded seconds: the host was not seen (no data, not zero).' : '.') : null,
+      series: sockSeries,
+      data: sockData,
+      plugins: anySockets ? [gapsPlugin(seen)] : [],
+      scales: {
+        y: { range: [0, sockTop] },
+        // With a known port budget, 100 % sits exactly on the usable-ports line.
+        pct: { range: [0, usable !== null && usable > 0 ? (sockTop / usable) * 100 : 100] },
+      },
+      axes: [axis('sockets', 'y', 3, axisNum), axis('utilization %', 'pct', 1, function (v) { return v === null ? '' : v + ' %'; })],
+    });
+  }
+
+  var clientUsable = rec.ports && num(rec.ports.usable) !== null ? rec.ports.usable : (rec.host ? num(rec.host.usablePorts) : null);
+  var clientOwn = tl.some(function (e) { return sock(e, 'ownInUse') !== null; });
+  var clientTitle = clientOwn ? 'Sockets and port utilization toward the target' : 'Sockets and port utilization';
+  socketsChart('sockets', multiHost ? 'client (client): ' + clientTitle : clientTitle, 'client', tl, clientUsable,
+    monitorOff ? 'The monitor was off for this run: there is no socket data.' : 'No socket source worked during this run: there is no socket data.');
+  hostNames.forEach(function (name) {
+    var h = hostMap[name];
+    var byT = {};
+    (Array.isArray(h.timeline) ? h.timeline : []).forEach(function (e) { if (e && num(e.t) !== null) byT[e.t] = e; });
+    var usable = h.ports && num(h.ports.usable) !== null ? h.ports.usable : (h.host ? num(h.host.usablePorts) : null);
+    socketsChart('sockets-' + name, name + ' (' + String(h.role) + '): Sockets and port utilization', name,
+      xs.map(function (t) { return byT[t]; }), usable, 'The host was never seen during this run: there is no socket data.');
   });
 
   // ---- d. CPU (cores), where the monitor measured it ----------------------------------------------
@@ -263,7 +321,7 @@ ${CHART_KIT}
     container.insertBefore(p, container.firstChild);
   }
 
-  window.__portstorm = { charts: charts, markers: markers, ready: true };
+  window.__portstorm = { charts: charts, markers: markers, hosts: ['client'].concat(hostNames), ready: true };
   document.documentElement.setAttribute('data-ready', 'true');
 })();
 `;

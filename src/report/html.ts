@@ -6,7 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Exhaustion, LatencySummary, RunRecord, Verdict } from '../record/types.js';
+import { hasOtherHosts, verdictHost } from '../analysis/host-peaks.js';
+import { escapeHtml } from './html-escape.js';
 import { HTML_CLIENT_SCRIPT } from './html-client.js';
+import { renderHosts, renderHostSettings } from './html-hosts.js';
 import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusClass, statusLabel } from './status.js';
 import { dnsSummaryOf, handshakeCounts, hasTlsOrDns, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
@@ -27,10 +30,7 @@ export function loadUplot(): { js: string; css: string } {
   return uplotAssets;
 }
 
-/** Escapes text for HTML element content and attribute values. */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
+export { escapeHtml } from './html-escape.js';
 
 /** JSON that is safe inside a `<script>` element: no `<`, `>` or `&` can end or confuse it. */
 export function jsonForScript(value: unknown): string {
@@ -114,7 +114,7 @@ function renderHeader(r: RunRecord): string {
     ['Started at', e(r.startedAt)],
     ['Duration', e(`${sec(r.durationS)} on ${r.workers} worker${r.workers === 1 ? '' : 's'}`)],
     ['Status', `<span class="badge ${statusClass(r.status)}">${e(statusLabel(r.status))}</span>${partial ? ` <span class="muted">${e(partial)}</span>` : ''}`],
-    ['Host', e(`${h.platform} ${h.kernel}, node ${h.node}, ${h.cpus} CPUs, ports ${range}, tcp_tw_reuse ${h.tcpTwReuse ?? '–'}`)],
+    [hasOtherHosts(r) ? 'Host (client)' : 'Host', e(`${h.platform} ${h.kernel}, node ${h.node}, ${h.cpus} CPUs, ports ${range}, tcp_tw_reuse ${h.tcpTwReuse ?? '–'}`)],
     ['portstorm', e(r.portstormVersion)],
   ];
   return `<header>
@@ -123,11 +123,13 @@ ${kvTable(rows, 'kv meta')}
 </header>`;
 }
 
-function renderVerdict(v: Verdict): string {
+function renderVerdict(v: Verdict, multiHost: boolean): string {
   const at = v.atS === null ? 'whole run' : `from t = ${fmtS(v.atS)}`;
   const list = (items: string[]): string => (items.length ? `<ul>${items.map((s) => `<li>${e(s)}</li>`).join('')}</ul>` : '<p class="muted">none</p>');
-  return `<article class="verdict sev-${e(v.severity)}" data-verdict="${e(v.verdict)}">
-<h3><span class="badge sev-${e(v.severity)}">${e(v.severity)}</span> ${e(verdictTitle(v.verdict))} <span class="muted">(${e(v.verdict)})</span></h3>
+  const on = verdictHost(v, multiHost);
+  const host = on === null ? '' : ` <span class="host-tag">on <b>${e(on)}</b></span>`;
+  return `<article class="verdict sev-${e(v.severity)}" data-verdict="${e(v.verdict)}"${on === null ? '' : ` data-host="${e(on)}"`}>
+<h3><span class="badge sev-${e(v.severity)}">${e(v.severity)}</span> ${e(verdictTitle(v.verdict))}${host} <span class="muted">(${e(v.verdict)})</span></h3>
 <p class="verdict-meta">confidence ${fmtPct(v.confidence)} · ${e(at)}</p>
 <div class="verdict-body"><div><h4>Evidence</h4>${list(v.evidence)}</div><div><h4>Advice</h4>${list(v.advice)}</div></div>
 </article>`;
@@ -135,7 +137,8 @@ function renderVerdict(v: Verdict): string {
 
 function renderDiagnosis(r: RunRecord): string {
   if (!r.diagnosis || r.diagnosis.length === 0) return '';
-  return `<section id="diagnosis"><h2>Diagnosis</h2>${r.diagnosis.map(renderVerdict).join('\n')}</section>`;
+  const multiHost = hasOtherHosts(r);
+  return `<section id="diagnosis"><h2>Diagnosis</h2>${r.diagnosis.map((v) => renderVerdict(v, multiHost)).join('\n')}</section>`;
 }
 
 function renderExhaustion(x: Exhaustion | undefined): string {
@@ -288,16 +291,22 @@ header{background:#fff;border:1px solid #dee2e6;border-radius:6px;padding:16px 2
 .label{font-size:14px;font-weight:500;color:#495057;background:#e9ecef;border-radius:4px;padding:2px 8px;vertical-align:middle}
 .muted{color:#6c757d;font-weight:normal}
 table{border-collapse:collapse}
-.kv th{text-align:left;font-weight:500;color:#495057;padding:2px 16px 2px 0;vertical-align:top;white-space:nowrap}
+.kv th{text-align:left;font-weight:500;color:#495057;padding:2px 16px 2px 0;vertical-align:top}
 .kv td{padding:2px 0}
 .grid{margin-top:4px;width:100%}
-.grid th,.grid td{border-bottom:1px solid #e9ecef;padding:4px 10px 4px 0;text-align:left}
-.grid thead th{font-weight:600;color:#495057;border-bottom:2px solid #dee2e6}
-.grid code,.grid thead th{white-space:nowrap}
+.grid th,.grid td{border-bottom:1px solid #e9ecef;padding:4px 10px 4px 0;text-align:left;vertical-align:top}
+.grid thead th{font-weight:600;color:#495057;border-bottom:2px solid #dee2e6;vertical-align:bottom}
 .grid .n,.kv .n{text-align:right;font-variant-numeric:tabular-nums}
-td.n{font-variant-numeric:tabular-nums}
-.summary{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:16px;margin-bottom:16px}
-.card{background:#fff;border:1px solid #dee2e6;border-radius:6px;padding:14px 18px;overflow-x:auto}
+td.n{font-variant-numeric:tabular-nums;white-space:nowrap}
+.summary{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,360px),1fr));gap:16px;margin-bottom:16px}
+.card{background:#fff;border:1px solid #dee2e6;border-radius:6px;padding:14px 18px;overflow-x:auto;min-width:0}
+.card table{max-width:100%}
+.card td{overflow-wrap:break-word}
+.card code,.card .addr{overflow-wrap:anywhere;white-space:normal}
+.card td.n{white-space:nowrap}
+.host-tag{font-size:13px;font-weight:normal;color:#495057;background:#e7f5ff;border-radius:3px;padding:1px 6px}
+.gaps{margin:2px 0 0;padding-left:18px;color:#8a5a00}
+.chart-legend-note{margin:0 0 2px 8px;color:#6c757d;font-size:12.5px}
 .summary .wide{grid-column:1/-1}
 .badge{display:inline-block;font-size:11.5px;font-weight:600;text-transform:uppercase;letter-spacing:.04em;border-radius:3px;padding:1px 7px;vertical-align:1px}
 .badge.ok{background:#d3f9d8;color:#2b8a3e}
@@ -357,7 +366,9 @@ ${renderErrors(r)}
 ${renderPorts(r)}
 ${renderTlsDns(r)}
 ${renderThresholds(r)}
+${renderHostSettings(r)}
 ${renderDestinations(r)}
+${renderHosts(r)}
 ${renderLatency(r)}
 ${renderErrorSamples(r)}
 </div>

@@ -3,7 +3,9 @@
  * (`$GITHUB_STEP_SUMMARY`) or a pull-request comment.
  */
 import type { LatencySummary, RunRecord, Verdict } from '../record/types.js';
+import { hasOtherHosts, hostsWithPeaks, verdictHost } from '../analysis/host-peaks.js';
 import { verdictTitle } from './html.js';
+import { hostClock, hostCoverage, hostFrom, hostSettings } from './host-lines.js';
 import { baselineLine, otherTrafficLine } from './ports-lines.js';
 import { partialNote, statusLabel } from './status.js';
 import { dnsSummaryOf, handshakeCounts, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
@@ -41,11 +43,12 @@ const numOr = (v: number | null | undefined, digits = 1): string => orDash(v, (x
 
 const SEVERITY_ICON: Record<Verdict['severity'], string> = { critical: '🔴', warning: '🟠', info: '🔵' };
 
-function verdictSection(v: Verdict): string {
+function verdictSection(v: Verdict, multiHost: boolean): string {
+  const on = verdictHost(v, multiHost);
   const lines = [
-    `### ${SEVERITY_ICON[v.severity] ?? ''} ${escapeText(verdictTitle(v.verdict))} (${code(v.verdict)})`,
+    `### ${SEVERITY_ICON[v.severity] ?? ''} ${escapeText(verdictTitle(v.verdict))} (${code(v.verdict)})${on === null ? '' : ` on ${code(on)}`}`,
     '',
-    `**Severity:** ${v.severity} · **Confidence:** ${pct(v.confidence)} · **From:** ${v.atS === null ? 'whole run' : `t = ${sec(v.atS)}`}`,
+    `${on === null ? '' : `**Host:** ${code(on)} · `}**Severity:** ${v.severity} · **Confidence:** ${pct(v.confidence)} · **From:** ${v.atS === null ? 'whole run' : `t = ${sec(v.atS)}`}`,
     '',
     '**Evidence**',
     '',
@@ -56,6 +59,40 @@ function verdictSection(v: Verdict): string {
     ...(v.advice.length ? v.advice.map((s) => `- ${escapeText(s).replace(/\r?\n/g, ' ')}`) : ['- none']),
   ];
   return lines.join('\n');
+}
+
+/** Every observed host in one table (with its gaps below), for a record with more than the client; empty otherwise. */
+function hostsSection(r: RunRecord): string[] {
+  const hosts = hostsWithPeaks(r);
+  if (hosts.length < 2) return [];
+  const rows = hosts.map((h) => {
+    const p = h.peaks;
+    return [
+      code(h.name, true),
+      h.role,
+      escapeCell(hostFrom(h)),
+      escapeCell(hostClock(h)),
+      pct(p.peakUtilization),
+      p.busiestDestination ? code(p.busiestDestination, true) : '–',
+      int(p.clientTimeWait),
+      int(p.serverTimeWait),
+      escapeCell(hostCoverage(h) ?? 'whole run'),
+      escapeCell(hostSettings(h)),
+    ];
+  });
+  const out = [
+    '',
+    '## Hosts',
+    '',
+    table(
+      ['Host', 'Role', 'Observed from', 'Clock', 'Peak utilization', 'Busiest destination', 'Peak TIME_WAIT (client side)', 'Peak TIME_WAIT (server side)', 'Coverage', 'Settings'],
+      rows,
+      ['l', 'l', 'l', 'l', 'r', 'l', 'r', 'r', 'l', 'l'],
+    ),
+  ];
+  const gaps = hosts.flatMap((h) => h.gaps.map((g) => `- ${code(h.name)}: ${escapeText(g).replace(/\r?\n/g, ' ')}`));
+  if (gaps.length) out.push('', '**Gaps** (seconds a host was not seen are gaps, never zeros)', '', ...gaps);
+  return out;
 }
 
 /** Renders the record as GitHub-flavoured Markdown. */
@@ -80,10 +117,12 @@ export function renderMarkdown(r: RunRecord): string {
     ].join(' · '),
   );
   if (partial) out.push('', `> ⚠️ ${escapeText(partial[0]!.toUpperCase() + partial.slice(1))}.`);
+  const multiHost = hasOtherHosts(r);
   const top = r.diagnosis?.[0];
   if (top) {
+    const on = verdictHost(top, multiHost);
     out.push('');
-    out.push(`> ${SEVERITY_ICON[top.severity] ?? ''} **${escapeText(verdictTitle(top.verdict))}** (${top.severity}, confidence ${pct(top.confidence)})`);
+    out.push(`> ${SEVERITY_ICON[top.severity] ?? ''} **${escapeText(verdictTitle(top.verdict))}**${on === null ? '' : ` on ${code(on)}`} (${top.severity}, confidence ${pct(top.confidence)})`);
   }
 
   out.push('', '## Totals', '');
@@ -154,6 +193,8 @@ export function renderMarkdown(r: RunRecord): string {
   if (p && r.ownDestinations?.length) out.push('', `_These figures are about this run's own destinations: ${r.ownDestinations.map((d) => code(d)).join(', ')}._`);
   for (const line of [otherTrafficLine(r), baselineLine(r)]) if (line) out.push('', `${escapeText(line[0]!.toUpperCase() + line.slice(1))}.`);
 
+  out.push(...hostsSection(r));
+
   const x = r.exhaustion;
   if (x) {
     out.push('', '## Exhaustion timing', '');
@@ -179,7 +220,7 @@ export function renderMarkdown(r: RunRecord): string {
 
   if (r.diagnosis && r.diagnosis.length) {
     out.push('', '## Diagnosis', '');
-    out.push(r.diagnosis.map(verdictSection).join('\n\n'));
+    out.push(r.diagnosis.map((v) => verdictSection(v, multiHost)).join('\n\n'));
   }
   return out.join('\n') + '\n';
 }

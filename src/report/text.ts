@@ -1,5 +1,7 @@
 /** The plain-text summary of a run record, as printed at the end of `portstorm run`. */
 import type { LatencySummary, RunRecord } from '../record/types.js';
+import { hasOtherHosts, hostsWithPeaks, verdictHost } from '../analysis/host-peaks.js';
+import { hostClock, hostCoverage, hostFrom, hostTimeWait, hostUtilization } from './host-lines.js';
 import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusLabel } from './status.js';
 import { dnsSummaryOf, handshakeCounts, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
@@ -9,6 +11,27 @@ const fmtMs = (v: number): string => msValue(v);
 
 function latencyLine(name: string, l: LatencySummary): string {
   return `  ${name.padEnd(22)} p50 ${fmtMs(l.p50)}  p90 ${fmtMs(l.p90)}  p99 ${fmtMs(l.p99)}  p99.9 ${fmtMs(l.p999)}  max ${fmtMs(l.max)} ms`;
+}
+
+const INDENT = ' '.repeat(25);
+
+/**
+ * Every observed host, two or three lines each: who it is and where it was seen from, its peaks,
+ * and its coverage and gaps when it missed part of the run. Empty for a record of the client alone.
+ */
+function hostLines(r: RunRecord): string[] {
+  const hosts = hostsWithPeaks(r);
+  if (hosts.length < 2) return [];
+  const out: string[] = [];
+  hosts.forEach((h, i) => {
+    const clock = h.clock.method === 'local' ? '' : `, ${hostClock(h)}`;
+    out.push(`${i === 0 ? '  hosts'.padEnd(25) : INDENT}${h.name} (${h.role}) from ${hostFrom(h)}${clock}`);
+    out.push(`${INDENT}  ${hostUtilization(h.peaks)}; ${hostTimeWait(h.peaks)}`);
+    const coverage = hostCoverage(h);
+    if (coverage) out.push(`${INDENT}  coverage ${coverage}`);
+    for (const gap of h.gaps) out.push(`${INDENT}  gap: ${gap}`);
+  });
+  return out;
 }
 
 /** Renders the run summary; `file` is where the record was written. */
@@ -55,14 +78,17 @@ export function renderTextSummary(r: RunRecord, file: string | null, html: strin
     if (before) lines.push(`  baseline               ${before}`);
   } else if (!r.monitor.enabled) lines.push('  ports                  not monitored (monitor.enabled: false)');
   else lines.push(`  ports                  unknown: ${Object.values(r.monitor.unavailable).join('; ') || 'no socket source'}`);
+  lines.push(...hostLines(r));
   const ex = r.exhaustion;
   if (ex?.firstAtS != null) {
     const predicted = ex.predictedAtS === null ? '' : `, predicted ${sec(ex.predictedAtS)}`;
     const warning = ex.earlyWarningAtS === null ? '' : `, early warning ${sec(ex.earlyWarningAtS)}`;
     lines.push(`  exhaustion             first at ${sec(ex.firstAtS, 2)}${predicted}${warning}`);
   }
+  const multiHost = hasOtherHosts(r);
   for (const v of r.diagnosis ?? []) {
-    lines.push(`  verdict                ${v.verdict} (${v.severity}, confidence ${v.confidence.toFixed(2)}${v.atS === null ? '' : `, from ${sec(v.atS)}`})`);
+    const on = verdictHost(v, multiHost);
+    lines.push(`  verdict                ${v.verdict}${on === null ? '' : ` on ${on}`} (${v.severity}, confidence ${v.confidence.toFixed(2)}${v.atS === null ? '' : `, from ${sec(v.atS)}`})`);
     for (const e of v.evidence.slice(0, 3)) lines.push(`                           - ${e}`);
     if (v.advice[0]) lines.push(`                           → ${v.advice[0]}`);
   }

@@ -29,9 +29,10 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 /**
  * `https`: an HTTPS run with per-connection lookups, CPU per second, TLS and DNS failures. `hosts`:
  * a schema 2 record with watched hosts (a service out of ports toward its backend, a backend seen in
- * part of the run, a router with its conntrack table), analysed on read.
+ * part of the run, a router with its conntrack table), analysed on read. `hosts-report`: schema 2,
+ * the client and a service seen by an agent that missed two seconds.
  */
-const NAMES = ['healthy', 'exhaustion', 'https', 'hosts'] as const;
+const NAMES = ['healthy', 'exhaustion', 'https', 'hosts', 'hosts-report'] as const;
 type Name = (typeof NAMES)[number];
 const TEXT = Object.fromEntries(NAMES.map((n) => [n, readFileSync(`${FIX}${n}.json`, 'utf8')])) as Record<Name, string>;
 
@@ -75,9 +76,9 @@ const VALUE_OF_TYPE: Record<string, fc.Arbitrary<Json>> = {
 const OPTIONAL_ROOT = new Set(['lab', 'exhaustion', 'diagnosis', 'hosts']);
 /** Fields newer records have and older ones lack (TLS, DNS, CPU): a record may lack them too. */
 const OPTIONAL_FIELD =
-  /^(tlsMs|dnsMs|histograms\.(tls|dns)|totals\.(tlsHandshakes|tlsResumed|dnsLookups)|target\.(tls|resolved)|monitor\.peakCpu|timeline\[\d+\]\.(tlsHandshakes|tlsMs|dnsLookups|dnsMs|cpu)|errorSamples\[\d+\]\.syscall|hosts\.\w+\.(clock\.probes|timeline\[\d+\]\.(cpu|conntrack)))$/;
+  /^(tlsMs|dnsMs|histograms\.(tls|dns)|totals\.(tlsHandshakes|tlsResumed|dnsLookups)|target\.(tls|resolved)|monitor\.peakCpu|timeline\[\d+\]\.(tlsHandshakes|tlsMs|dnsLookups|dnsMs|cpu)|errorSamples\[\d+\]\.syscall|hosts\.\w+\.(clock\.probes|monitor\.peakCpu|timeline\[\d+\]\.(cpu|conntrack)|timeline\[\d+\]\.sockets\.own\w+)|timeline\[\d+\]\.sockets\.own\w+|diagnosis\[\d+\]\.host)$/;
 /** Mappings whose keys are data (error codes, counter names, sysctls, host names): any key may be missing. */
-const FREE_KEYS = /(^|\.)(errors|errorsByPhase|counters|unavailable|sysctls)$|^hosts$/;
+const FREE_KEYS = /(^|\.)(errors|errorsByPhase|counters|unavailable|sysctls|hosts)$/;
 /** Integer counts that cannot be negative: a negative one is wrong, whatever the record says. */
 const COUNT = /^(totals\.\w+|latencyMs\.count|workers|timeline\[\d+\]\.(attempted|completed|failed|dropped|connectionsOpened))$/;
 
