@@ -42,7 +42,10 @@ export function agentUrl(text: string): { url: string } | { problem: string } {
   return { url: u.origin };
 }
 
-const url = z.string().transform((v, ctx) => {
+const url = z
+  .string()
+  .meta({ pattern: '^https?://[^/?#@]+/?$', description: 'the agent URL, http(s)://host:port' })
+  .transform((v, ctx) => {
   const r = agentUrl(v);
   if ('url' in r) return r.url;
   ctx.addIssue({ code: 'custom', message: r.problem });
@@ -61,7 +64,7 @@ const watchedHost = z.preprocess(
   z
     .strictObject(
       {
-        /** The agent's URL, `http(s)://host:port`. */
+            /** The agent's URL, `http(s)://host:port`. */
         url,
         /** What the host is to the run. */
         role: z.enum(WATCH_ROLES).default('service'),
@@ -70,16 +73,19 @@ const watchedHost = z.preprocess(
       },
       { error: 'expected an agent URL (http://host:port) or { url, role, optional }' },
     )
-    .meta({ orString: 'the agent URL, http(s)://host:port (role service)' }),
+    .meta({ orString: 'the agent URL, http(s)://host:port (role service, not optional)' }),
 );
 
-/** The `watch:` block: host name → agent. */
-export const watchBlock = z.record(z.string(), watchedHost).superRefine((hosts, ctx) => {
-  for (const name of Object.keys(hosts)) {
-    const problem = watchNameProblem(name);
-    if (problem !== null) ctx.addIssue({ code: 'custom', path: [name], message: problem });
-  }
-});
+/** The `watch:` block: host name → agent. Names are checked here (one line each, naming the key); the JSON Schema says the same. */
+export const watchBlock = z
+  .record(z.string(), watchedHost)
+  .superRefine((hosts, ctx) => {
+    for (const name of Object.keys(hosts)) {
+      const problem = watchNameProblem(name);
+      if (problem !== null) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+    }
+  })
+  .meta({ propertyNames: { type: 'string', pattern: NAME_RE.source, not: { const: RESERVED_NAME } } });
 
 /** One watched host as resolved: its URL, role and whether the run may go on without it. */
 export type WatchedHostSpec = z.output<typeof watchedHost>;

@@ -10,7 +10,7 @@ import { MAX_LINE_BYTES, parseAgentLine } from '../monitor/agent-lines.js';
 import { HEARTBEAT_MS, type HelloLine } from '../monitor/agent-protocol.js';
 import type { HostIdentity } from '../monitor/host-fold.js';
 import type { SamplerStatus } from '../monitor/sampler.js';
-import type { MonitorSample } from '../monitor/types.js';
+import { MAX_DESTINATIONS, type MonitorSample } from '../monitor/types.js';
 import type { HostClock } from '../record/types.js';
 import type { WatchedHostSpec } from '../scenario/watch.js';
 import { agentClient, AgentFailure, failureReason, openStream, probeClock, type AgentAccess } from './agent-http.js';
@@ -18,7 +18,10 @@ import { LineSplitter } from './ndjson-lines.js';
 
 /** Waits before each reconnect attempt of a lost stream (so at most this many attempts per loss). */
 export const RECONNECT_DELAYS_MS: readonly number[] = [1000, 2000, 4000];
-/** Most samples kept per agent: 3.5 h at 4 samples a second; later ones are counted, not kept. */
+/**
+ * Most samples kept per agent: 3.5 h at 4 samples a second; later ones are counted, not kept. Each
+ * keeps at most MAX_DESTINATIONS destinations (the busiest), as a local scan does.
+ */
 export const MAX_AGENT_SAMPLES = 50_000;
 /** How long the start waits for an agent's first scan (its pre-load baseline), as for the local monitor. */
 const BASELINE_WAIT_MS = 2000;
@@ -279,6 +282,7 @@ export class AgentWatch {
     if (s.scan !== null || s.missing?.scan !== undefined) this.scanTried = true;
     // The load start on the agent's clock; without an estimate yet, what arrives after the start is of the load.
     const during = this.clock ? (s.scan?.at ?? s.at) - this.clock.offsetMs >= this.loadStartMs : arrivedMs >= this.loadStartMs;
+    if (s.scan && s.scan.destinations.length > MAX_DESTINATIONS) s.scan.destinations = s.scan.destinations.sort((a, b) => b.inUse - a.inUse).slice(0, MAX_DESTINATIONS);
     if (s.scan && during) for (const d of s.scan.destinations) d.timeWaitLeft = null;
     if (s.scan) this.latestScan = s;
     this.latest = s;
