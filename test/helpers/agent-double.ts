@@ -10,6 +10,7 @@
  * `timeline[t].sockets.established` tells which moment a run second's figures come from).
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { agentLine, AGENT_PATHS, HEARTBEAT_MS, type AgentHealth, type AgentLine } from '../../src/monitor/agent-protocol.js';
@@ -26,6 +27,8 @@ export interface AgentDoubleOptions {
   intervalMs?: number;
   /** Sent on each stream right after the hello. */
   badLines?: string[];
+  /** Serve HTTPS with this certificate and key. */
+  tls?: { cert: string; key: string };
 }
 
 /** A running double. */
@@ -94,7 +97,7 @@ export async function startAgentDouble(o: AgentDoubleOptions = {}): Promise<Agen
     };
   };
 
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     counts.set(path, (counts.get(path) ?? 0) + 1);
     if (o.token !== undefined && req.headers.authorization !== `Bearer ${o.token}`) {
@@ -136,8 +139,9 @@ export async function startAgentDouble(o: AgentDoubleOptions = {}): Promise<Agen
       timers.delete(tick);
       timers.delete(beat);
     });
-  });
-  server.on('connection', (s: Socket) => {
+  };
+  const server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }, handler) : http.createServer(handler);
+  server.on(o.tls ? 'secureConnection' : 'connection', (s: Socket) => {
     connections++;
     sockets.add(s);
     s.on('error', () => undefined);
@@ -153,7 +157,7 @@ export async function startAgentDouble(o: AgentDoubleOptions = {}): Promise<Agen
       server.close(() => resolve());
     });
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${o.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     base,
     backend: BACKEND,
     connections: () => connections,

@@ -12,6 +12,7 @@ import { after, describe, it } from 'node:test';
 import { epochMs } from '../../src/load/clock.js';
 import type { HostRecord, RunRecord } from '../../src/record/types.js';
 import { runScenario, type RunOptions } from '../../src/run.js';
+import { makeCertificate } from '../../src/target/certificate.js';
 import { parseScenario } from '../../src/scenario/load.js';
 import { RECONNECT_DELAYS_MS } from '../../src/watch/agent-watch.js';
 import { deadAgentUrl, startAgentDouble, type AgentDouble } from '../helpers/agent-double.js';
@@ -176,6 +177,19 @@ describe('run --watch (agent double on 127.0.0.1)', () => {
     assert.equal(h.gaps.length, 1, h.gaps.join('; '));
     assert.match(h.gaps[0]!, /^dropped 3 lines that did not parse \(first: agent backend: not JSON \(.+\)\)$/);
     assert.ok(h.timeline.every((e) => e.sockets !== null));
+  });
+
+  it('an https:// agent: its certificate is verified (against watchAccess.ca), and one that does not verify stops the run before the load', async () => {
+    const pair = await makeCertificate({ names: ['127.0.0.1'] });
+    const d = await double({ tls: pair, token: 'secret' });
+    const { record } = await run({ service: d.url }, 1, undefined, { watchAccess: { token: 'secret', ca: pair.cert } });
+    assert.ok(record.hosts!.service!.timeline.every((e) => e.sockets !== null));
+    assert.equal(d.connections(), 1);
+    await assert.rejects(run({ service: d.url }, 1, undefined, { watchAccess: { token: 'secret', ca: null } }), (err: Error) => {
+      assert.equal(err.name, 'RuntimeFailure');
+      assert.match(err.message, new RegExp(`^agent service \\(${d.url.replace(/[.]/g, '\\.')}\\): its certificate is not accepted \\([A-Z_]+\\); trust its CA with --watch-ca$`));
+      return true;
+    });
   });
 
   it('an optional agent down at the start: the run goes on, the host is recorded with its gap and no clock', async () => {
