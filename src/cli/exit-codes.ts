@@ -32,6 +32,10 @@ const SPECIFIC: Readonly<Record<string, Partial<Record<ExitCode, string>>>> = {
   compare: { [ExitCode.OK]: 'compared; no --fail-if rule holds', [ExitCode.THRESHOLD_FAILED]: 'a --fail-if rule holds' },
   report: { [ExitCode.USAGE]: 'not a readable run record (a scenario, a missing or invalid file)', [ExitCode.RUNTIME]: 'the --out file could not be written' },
   lab: { [ExitCode.THRESHOLD_FAILED]: 'a threshold failed (in any variant)' },
+  run: {
+    [ExitCode.USAGE]: 'bad input, told in one line (a flag, a scenario, a file, a refused --watch token)',
+    [ExitCode.RUNTIME]: 'runtime failure (target or --watch agent down at the start, a worker died, a write failed)',
+  },
 };
 
 /**
