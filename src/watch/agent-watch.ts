@@ -242,6 +242,8 @@ export class AgentWatch {
         await this.connect();
         return;
       } catch (err) {
+        // Stopping destroys the client under an attempt: that is no failure of the agent's.
+        if (this.stopped) return;
         outage.lastFailure = failureReason(err);
       }
     }

@@ -169,6 +169,22 @@ describe('run --watch (agent double on 127.0.0.1)', () => {
     assert.ok(d.requests('/stream') <= 1 + RECONNECT_DELAYS_MS.length, `${d.requests('/stream')} streams`);
   });
 
+  it('an agent that stalls shortly before the end (before the stall could show): still told as stalled, its last seconds null', async () => {
+    const d = await double();
+    let stalledAtMs = NaN;
+    const { record, startMs } = await run({ service: d.url }, 3, (elapsed) => {
+      if (elapsed >= 1.5 && Number.isNaN(stalledAtMs)) {
+        stalledAtMs = epochMs();
+        d.stall();
+      }
+    });
+    const h = record.hosts!.service!;
+    const stalledS = Math.floor((stalledAtMs - startMs) / 1000);
+    for (const e of h.timeline) if (e.t > stalledS) assert.equal(e.sockets, null, `second ${e.t} after the stall`);
+    assert.equal(h.gaps.length, 1, h.gaps.join('; '));
+    assert.match(h.gaps[0]!, /^stalled \(no line for \d(\.\d)? s( when the run ended)?\) at t = \d\.\d s; .*to the end \(null, not zero\)$/);
+  });
+
   it('lines that are not agent lines are dropped and counted; the samples around them are kept', async () => {
     const d = await double({ badLines: ['not json', '{"type":"sample","sample":{"at":"soon"}}', '{"type":"gossip"}'] });
     const { record } = await run({ backend: { url: d.url, role: 'backend' } }, 2);
