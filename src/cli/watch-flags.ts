@@ -26,12 +26,14 @@ export interface WatchArgs {
 
 const TOKEN_RE = /^[\x21-\x7e]+$/;
 
-function token(argv: WatchArgs, env: NodeJS.ProcessEnv): string | null {
+function token(argv: WatchArgs, env: NodeJS.ProcessEnv, watching: boolean): string | null {
   const given = argv['watch-token'];
   if (given !== undefined) {
     if (!TOKEN_RE.test(given)) throw new UsageError('--watch-token: expected a token of printable ASCII characters without spaces');
     return given;
   }
+  // The variable may be set for the agent on this host: it matters only when an agent is watched.
+  if (!watching) return null;
   const fromEnv = env[TOKEN_ENV];
   if (fromEnv === undefined || fromEnv === '') return null;
   if (!TOKEN_RE.test(fromEnv)) throw new UsageError(`${TOKEN_ENV}: expected a token of printable ASCII characters without spaces`);
@@ -66,7 +68,7 @@ function ca(file: string | undefined): string | null {
 export function applyWatchFlags(scenario: Scenario, argv: WatchArgs, env: NodeJS.ProcessEnv = process.env): { scenario: Scenario; access: AgentAccess } {
   const flags = argv.watch.map(parseWatchFlag);
   const watch = mergeWatch(scenario.watch, flags, argv['watch-optional']);
-  const access = { token: token(argv, env), ca: ca(argv['watch-ca']) };
+  const access = { token: token(argv, env, watch !== undefined), ca: ca(argv['watch-ca']) };
   const { watch: _dropped, ...rest } = scenario;
   return { scenario: watch ? { ...rest, watch } : rest, access };
 }

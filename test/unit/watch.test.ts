@@ -122,6 +122,8 @@ describe('the run flags for agents (token, CA)', () => {
     assert.equal('watch' in applyWatchFlags(scenario, { watch: [], 'watch-optional': true }, {}).scenario, false);
     assert.throws(() => applyWatchFlags(scenario, { ...argv, 'watch-token': 'a b' }, {}), /^UsageError: --watch-token: expected a token of printable ASCII/);
     assert.throws(() => applyWatchFlags(scenario, argv, { PORTSTORM_TOKEN: 'x\ny' }), /^UsageError: PORTSTORM_TOKEN: expected a token/);
+    // Not read when nothing is watched (it may be set for an agent on this host).
+    assert.equal(applyWatchFlags(scenario, { watch: [], 'watch-optional': false }, { PORTSTORM_TOKEN: 'x\ny' }).access.token, null);
   });
 
   it('--watch-ca: PEM certificates, or one line naming the flag', async () => {
