@@ -34,6 +34,7 @@ import { usesTls, type Scenario } from './scenario/schema.js';
 import { builtinCertificateNames, makeCertificate } from './target/certificate.js';
 import { startTargetThread, type TargetThread } from './target/thread.js';
 import { PORTSTORM_VERSION } from './version.js';
+import { startWatching, type AgentAccess, type WatchedHosts } from './watch/watch-hosts.js';
 
 /** How a run is made. */
 export interface RunOptions {
@@ -66,6 +67,8 @@ export interface RunOptions {
   targetCertificate?: string | null;
   /** Names the scenario (its file) in a problem found at the start: a target name that does not resolve, a `tls:` file, a source address of the wrong family. */
   source?: string;
+  /** The token and CA certificates for the scenario's watched agents (`watch:`); default none and Node's root store. */
+  watchAccess?: AgentAccess;
 }
 
 /** One checkpoint of run.json and its cost. */
@@ -160,8 +163,13 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const host = hostInfo();
   const { addr, url, thread, trusted } = await startTarget(s, opts);
   let tls: RunTls | null;
+  let watched: WatchedHosts | null;
   try {
     tls = usesTls(s) ? runTls(s, url, trusted, opts.source) : null;
+    // Before any load: an agent that cannot be used (and is not optional) ends the run here.
+    watched = s.watch
+      ? await startWatching(s.watch, opts.watchAccess ?? { token: null, ca: null }, { intervalMs: s.monitor.interval * 1000, scanIntervalMs: s.monitor.scanInterval * 1000 })
+      : null;
   } catch (err) {
     await thread?.close().catch(() => undefined);
     throw err;
@@ -171,10 +179,11 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const samples: MonitorSample[] = [];
   const ownDestinations = [...new Set(addr.addresses.map((a) => hostPort(a, addr.port)))];
   const monitor = s.monitor.enabled ? await startRunMonitor(s, host, ownDestinations, samples, opts.signal) : null;
+  await watched?.baseline();
   const workers = s.workers === 'auto' ? autoWorkers(thread !== null) : s.workers;
   const engine = connectionEngine(s.connection.reuse, addr.host, s.protocol, { tls: tls !== null, lookupName });
   const acc = new RunAccumulator({ tls: usesTls(s), dns: s.dns === 'per-connection' });
-  const run: RunFacts = { s, runId, label: opts.label ?? null, url, builtin: thread !== null, resolved, tls: tls?.record ?? null, startedAt, workers, engine, host, ownDestinations, acc };
+  const run: RunFacts = { s, runId, label: opts.label ?? null, url, builtin: thread !== null, resolved, tls: tls?.record ?? null, startedAt, workers, engine, host, ownDestinations, acc, watched };
   let load: RunningLoad | null = null;
   let status: RunStatus = 'completed';
   let failure: unknown = null;
@@ -219,13 +228,14 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       load = await startLoad(s, target, workers, observer, opts.logRequests ? dir : null);
       const started = load.startEpochMs;
       monitor?.loadStarted(started);
+      watched?.loadStarted(started);
       if (opts.signal?.aborted) onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       if (opts.onProgress) {
         const progress = opts.onProgress;
         ticker = setInterval(() => {
           const elapsed = (epochMs() - started) / 1000;
-          progress(elapsed, { ...run.acc.live(elapsed), sockets: liveSockets(monitor, ownDestinations) });
+          progress(elapsed, { ...run.acc.live(elapsed), sockets: liveSockets(monitor, ownDestinations), ...(watched ? { hosts: watched.live() } : {}) });
         }, 500);
       }
       const intervalS = opts.checkpointIntervalS ?? DEFAULT_CHECKPOINT_INTERVAL_S;
@@ -247,7 +257,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const durationS = load ? Math.max(0, (endEpochMs - startEpochMs) / 1000) : 0;
   // Stop the monitor while the built-in target still listens: its TIME_WAIT sockets count as
   // server side only while their port is a listening port.
-  const monitored = monitor ? await monitor.stop() : null;
+  const [monitored] = await Promise.all([monitor ? monitor.stop() : null, watched?.stop(endEpochMs)]);
   const targetStats = thread ? await thread.stats().catch(() => null) : null;
   await thread?.close().catch(() => undefined);
   const record = buildRecord(run, { status, startEpochMs, durationS, monitored, targetStats, requestLogs: requestLogs() });
@@ -347,6 +357,8 @@ interface RunFacts {
   /** The ip:port pairs the load connects to. */
   ownDestinations: string[];
   acc: RunAccumulator;
+  /** The agents watched besides this machine, or null. */
+  watched: WatchedHosts | null;
 }
 
 /** The run as of one moment: the end, or a checkpoint. */
@@ -376,6 +388,8 @@ function buildRecord(run: RunFacts, m: RunMoment): RunRecord {
     ? foldHostAndMonitor(m.monitored.samples, m.monitored.status, LOCAL_CLIENT(run.host), { ...span, ownDestinations: run.ownDestinations })
     : null;
   const fold = client?.fold ?? null;
+  // This machine first, then the watched hosts in the order given.
+  const hosts = { ...(client ? { [CLIENT_HOST]: client.host } : {}), ...run.watched?.hosts({ startEpochMs: m.startEpochMs, durationS: m.durationS }) };
   const results = run.acc.results(m.durationS);
   if (fold) {
     for (const entry of results.timeline) Object.assign(entry, fold.perSecond.get(entry.t) ?? {});
@@ -400,7 +414,7 @@ function buildRecord(run: RunFacts, m: RunMoment): RunRecord {
     ownDestinations: run.ownDestinations,
     otherTraffic: fold?.otherTraffic ?? null,
     monitor: fold?.monitor ?? monitorOff(s.monitor.interval, s.monitor.scanInterval),
-    ...(client ? { hosts: { [CLIENT_HOST]: client.host } } : {}),
+    ...(Object.keys(hosts).length > 0 ? { hosts } : {}),
     requestLogs: m.requestLogs,
     thresholds: [],
   };

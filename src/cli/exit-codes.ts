@@ -35,6 +35,10 @@ const SPECIFIC: Readonly<Record<string, Partial<Record<ExitCode, string>>>> = {
     [ExitCode.RUNTIME]: 'the --out file (with --attach: the revised record) could not be written',
   },
   lab: { [ExitCode.THRESHOLD_FAILED]: 'a threshold failed (in any variant)' },
+  run: {
+    [ExitCode.USAGE]: 'bad input, told in one line (a flag, a scenario, a file, a refused --watch token)',
+    [ExitCode.RUNTIME]: 'runtime failure (target or --watch agent down at the start, a worker died, a write failed)',
+  },
 };
 
 /**

@@ -24,6 +24,7 @@ import { hostPort } from '../vocab/address.js';
 import { startServe, type RunningServe } from '../lab/serve.js';
 import { labUsesTls, makeLabCertificate, removeTlsDir, writeServeCertificate } from '../lab/tls.js';
 import type { LabInfo, LabInnerConfig, LabInnerResult } from '../lab/types.js';
+import { applyWatchFlags } from './watch-flags.js';
 
 /** A second signal within this long of the first is the same Ctrl-C (the terminal's plus ours). */
 const SAME_SIGNAL_MS = 1000;
@@ -103,6 +104,8 @@ async function main(cfg: LabInnerConfig): Promise<number> {
       resultsDir: cfg.resultsDir,
       label: cfg.label,
       signal: controller.signal,
+      // The scenario's watch: agents, reachable from inside the namespace; the token from PORTSTORM_TOKEN.
+      watchAccess: applyWatchFlags(scenario, { watch: [], 'watch-optional': false }).access,
       // A lab.serve command may serve a certificate of its own, signed by the scenario's tls.ca.
       targetCertificate: certificate && !(serveSpec && scenario.tls.ca) ? certificate.cert : null,
       onStart: (i) => progress.note(`lab ${cfg.variant ? `variant ${cfg.variant}, ` : ''}run ${i.runId}: ${i.targetUrl} from ${addresses.client} with ${i.workers} worker${i.workers === 1 ? '' : 's'}`),

@@ -28,7 +28,14 @@ export function progressLine(elapsedS: number, live: LiveStats): string {
   // HTTPS: handshakes in the last second and their p99 (– before any handshake completed).
   const hs = live.tls;
   const tls = hs ? `  tls ${(t.tlsHandshakes ?? 0) > 0 ? rate(hs.rate) : `${DASH}/s`} p99 ${hs.rate > 0 ? ms(hs.p99Ms) : DASH}` : '';
-  return `${Math.floor(elapsedS)}s  ${speed}  completed ${num(t.completed)}  failed ${num(t.failed)}${errs ? ` (${errs})` : ''}  dropped ${num(t.dropped)}  p99 ${p99}${tls}${ports}`;
+  return `${Math.floor(elapsedS)}s  ${speed}  completed ${num(t.completed)}  failed ${num(t.failed)}${errs ? ` (${errs})` : ''}  dropped ${num(t.dropped)}  p99 ${p99}${tls}${ports}${watchedHosts(live)}`;
+}
+
+/** One short field per watched host: its busiest destination's port utilization, else its TIME_WAIT, or `down` while its agent is out. */
+function watchedHosts(live: LiveStats): string {
+  return (live.hosts ?? [])
+    .map((h) => `  ${h.name} ${!h.up ? 'down' : h.utilization !== null ? pct(h.utilization) : h.timeWait !== null ? `TW ${num(h.timeWait)}` : DASH}`)
+    .join('');
 }
 
 /** A progress display; `stop` clears it. */

@@ -41,6 +41,8 @@ export interface LiveStats {
   sockets?: { timeWait: number; utilization: number | null } | null;
   /** HTTPS runs: TLS handshakes completed, and their p99 (ms), in the last complete second. */
   tls?: { rate: number; p99Ms: number };
+  /** Watched hosts (`--watch`), in the order given: whether their agent streams now, their busiest destination's port utilization, their TIME_WAIT. */
+  hosts?: Array<{ name: string; up: boolean; utilization: number | null; timeWait: number | null }>;
 }
 
 /** The parts of the run record that come from the load's observations. */

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { unmappedIp } from '../vocab/address.js';
 import { sysctlProblem } from './sysctls.js';
 import { isVariantName, parseVariant } from './variant.js';
+import { watchBlock } from './watch.js';
 
 const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
@@ -236,6 +237,8 @@ export const scenarioSchema = z
       })
       .default({ maxDuration: 3600, maxRequests: 100_000_000 }),
     lab: lab.optional(),
+    /** Other hosts to watch during the run: `portstorm monitor --serve` agents by name. */
+    watch: watchBlock.optional(),
   })
   .transform((s, ctx) => {
     const scheme = s.target === 'builtin' ? null : new URL(s.target).protocol.slice(0, -1);

@@ -29,6 +29,19 @@ describe('progress', () => {
     assert.doesNotMatch(progressLine(12.4, live), /tls/);
   });
 
+  it('watched hosts: one short field each, in the order given (utilization, else TIME_WAIT, else –; down while the agent is out)', () => {
+    const hosts: LiveStats['hosts'] = [
+      { name: 'service', up: true, utilization: 0.823, timeWait: 900 },
+      { name: 'proxy', up: true, utilization: null, timeWait: 1234 },
+      { name: 'backend', up: true, utilization: null, timeWait: null },
+      { name: 'nat', up: false, utilization: 0.5, timeWait: 3 },
+    ];
+    assert.equal(
+      progressLine(12.4, { ...live, sockets: { timeWait: 9, utilization: 0.01 }, hosts }),
+      '12s  7.0/s  completed 7  failed 3 (EADDRNOTAVAIL 2 ECONNRESET 1)  dropped 1  p99 1.2 ms  TIME_WAIT 9  ports 1 %  service 82 %  proxy TW 1 234  backend –  nat down',
+    );
+  });
+
   it('before anything completed: – for the rate and p99, not 0/s and p99 0 ms', () => {
     const none: LiveStats = { totals: { attempted: 3, completed: 0, failed: 0, dropped: 0, connectionsOpened: 3 }, errors: {}, rate: 0, p99Ms: 0 };
     assert.equal(progressLine(0.6, none), '0s  –/s  completed 0  failed 0  dropped 0  p99 –');

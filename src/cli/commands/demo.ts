@@ -47,6 +47,6 @@ export const demoCommand = defineCommand<DemoArgs>({
       `portstorm demo: the lab is not available here (${unavailable}); running on loopback instead, where Linux's ` +
         'default tcp_tw_reuse=2 recycles TIME_WAIT ports, so exhaustion will not show\n',
     );
-    return runCommand.run({ scenario: DEMO, out: argv.out, set, json: false, quiet: argv.quiet, 'allow-remote': false, 'log-requests': false });
+    return runCommand.run({ scenario: DEMO, out: argv.out, set, json: false, quiet: argv.quiet, 'allow-remote': false, 'log-requests': false, watch: [], 'watch-optional': false });
   },
 });

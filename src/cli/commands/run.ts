@@ -8,8 +8,9 @@ import { displayArg, loadScenario } from '../../scenario/load.js';
 import { parseDuration, usesTls, type Scenario } from '../../scenario/schema.js';
 import { defineCommand } from '../command.js';
 import { createProgress } from '../progress.js';
+import { applyWatchFlags, TOKEN_ENV, type WatchArgs } from '../watch-flags.js';
 
-export interface RunArgs {
+export interface RunArgs extends WatchArgs {
   scenario: string;
   out: string;
   label?: string;
@@ -41,7 +42,17 @@ export const runCommand = defineCommand<RunArgs>({
         default: `${DEFAULT_CHECKPOINT_INTERVAL_S}s`,
         describe: 'rewrite run.json (status checkpoint) this often while the load runs; 0 turns it off',
       })
+      .option('watch', {
+        type: 'string',
+        array: true,
+        default: [],
+        describe: 'also record the sockets of another host: NAME=URL of its `portstorm monitor --serve` agent (repeatable; adds to or overrides the scenario\'s watch:)',
+      })
+      .option('watch-token', { type: 'string', describe: `the agents' bearer token (default: the ${TOKEN_ENV} environment variable)` })
+      .option('watch-ca', { type: 'string', describe: 'PEM CA certificates to trust for https:// agents (default: Node\'s root store)' })
+      .option('watch-optional', { type: 'boolean', default: false, describe: 'go on when an agent cannot be reached at the start (its seconds stay null)' })
       .example('$0 run scenarios/demo.yaml', 'run the demo against the built-in target')
+      .example('$0 run s.yaml --watch service=http://198.18.1.2:9464', "record the service's sockets beside the load")
       .example('$0 run s.yaml --set load[0].rate=1200 --label faster', 'override a field and label the run') as never,
   async run(argv) {
     prepareFdLimits();
@@ -66,7 +77,7 @@ export const runCommand = defineCommand<RunArgs>({
     process.on('SIGTERM', onSignal);
     let checkpointFailed = false;
     try {
-      const scenario = await loadScenario(argv.scenario, argv.set);
+      const { scenario, access } = applyWatchFlags(await loadScenario(argv.scenario, argv.set), argv);
       // Before any load: a run that cannot be saved is not worth making.
       await checkOutputDir(argv.out);
       const warning = insecureWarning(scenario);
@@ -75,6 +86,7 @@ export const runCommand = defineCommand<RunArgs>({
       const { record, file, html } = await runScenario({
         scenario,
         source: displayArg(argv.scenario),
+        watchAccess: access,
         checkpointIntervalS,
         onCheckpoint: (c) => {
           if (c.error === null || checkpointFailed) return;
