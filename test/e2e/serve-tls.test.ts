@@ -126,7 +126,7 @@ describe('portstorm serve --tls', () => {
     const cases: Array<[string[], RegExp]> = [
       [['--tls-cert', cert], /^portstorm: --tls-cert and --tls-key go together \(a certificate and its private key\); got only --tls-cert\n$/],
       [['--tls', '--tls-key', key], /^portstorm: --tls-cert and --tls-key go together .*; got only --tls-key\n$/],
-      [['--tls-cert', path.join(tmp, 'missing.pem'), '--tls-key', key], /^portstorm: --tls-cert \S+missing\.pem: cannot read it \(no such file or directory\)\n$/],
+      [['--tls-cert', path.join(tmp, 'missing.pem'), '--tls-key', key], /^portstorm: --tls-cert \S+missing\.pem: cannot read it \(no such file\)\n$/],
       [['--tls-cert', junk, '--tls-key', key], /^portstorm: --tls-cert \S+junk\.pem: expected a PEM certificate \(-----BEGIN CERTIFICATE-----\)\n$/],
       [['--tls-cert', cert, '--tls-key', junk], /^portstorm: --tls-key \S+junk\.pem: expected an unencrypted PEM private key .*\n$/],
       [['--tls-cert', cert, '--tls-key', otherKey], /^portstorm: --tls-key \S+other\.key: not the private key of the certificate\n$/],

@@ -4,15 +4,15 @@
  * closes connections first (the side that closes first holds TIME_WAIT). `--tls` serves HTTPS with
  * a self-signed certificate made at start, or the pair given by --tls-cert/--tls-key.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { defineCommand } from '../command.js';
+import { tlsPairFlags } from '../tls-pair-flags.js';
 import { RuntimeFailure, UsageError } from '../../errors.js';
 import { displayArg } from '../../scenario/load.js';
 import { parseDuration } from '../../scenario/schema.js';
 import {
   builtinCertificateNames,
   certificateFingerprint,
-  certificatePairProblem,
   makeCertificate,
   type CertificatePair,
 } from '../../target/certificate.js';
@@ -51,15 +51,6 @@ function fileFailure(err: unknown): string {
   return (code && words[code]) ?? code ?? String(err);
 }
 
-/** Reads a PEM file named by a flag; an unreadable one is a usage error naming the flag. */
-function readPemFlag(flag: string, file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`${flag} ${displayArg(file)}: cannot read it (${fileFailure(err)})`);
-  }
-}
-
 /** The TLS flags: null for plain HTTP/TCP; throws UsageError naming the bad flag. */
 export function serveTls(argv: ServeArgs): ServeTls | null {
   const cert = argv['tls-cert'];
@@ -70,18 +61,10 @@ export function serveTls(argv: ServeArgs): ServeTls | null {
     if (v !== undefined && (typeof v !== 'string' || v.trim() === '')) throw new UsageError(`${flag}: expected a file path`);
   }
   if (argv.protocol !== 'http') throw new UsageError('--tls: the built-in target serves TLS over HTTP only; leave out --protocol tcp');
-  if ((cert === undefined) !== (key === undefined)) {
-    throw new UsageError(`--tls-cert and --tls-key go together (a certificate and its private key); got only ${cert === undefined ? '--tls-key' : '--tls-cert'}`);
-  }
-  if (cert === undefined || key === undefined) return { made: true, certOut: certOut ?? null };
+  const given = tlsPairFlags(cert, key);
+  if (given === null) return { made: true, certOut: certOut ?? null };
   if (certOut !== undefined) throw new UsageError('--tls-cert-out writes the certificate made at start; with --tls-cert it is the file you gave');
-  const pair = { cert: readPemFlag('--tls-cert', cert), key: readPemFlag('--tls-key', key) };
-  const problem = certificatePairProblem(pair);
-  if (problem) {
-    const [flag, file] = problem.part === 'cert' ? ['--tls-cert', cert] : ['--tls-key', key];
-    throw new UsageError(`${flag} ${displayArg(file)}: ${problem.reason}`);
-  }
-  return { made: false, pair, certFile: cert };
+  return { made: false, ...given };
 }
 
 /** Validates the arguments; throws UsageError naming the bad option. Returns options and duration (s). */
