@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { diagnose } from '../../src/analysis/diagnose.js';
 import { analyzeExhaustion } from '../../src/analysis/exhaustion.js';
-import { agentLine } from '../../src/monitor/agent-protocol.js';
+import { agentLine, type AgentLine } from '../../src/monitor/agent-protocol.js';
 import type { MonitorSample } from '../../src/monitor/types.js';
 import type { HostInfo, RunRecord } from '../../src/record/types.js';
 import { BACKEND, shiftTo, withBackendUse } from '../helpers/service-samples.js';
@@ -86,7 +86,11 @@ before(() => {
   runDir = path.resolve(tmp, runDir);
   const mon = cli(['monitor', '--out', 'real.ndjson', '--duration', '1s', '--interval', '250ms', '--scan-interval', '500ms']);
   assert.equal(mon.status, 0, mon.stderr);
-  real = readFileSync(path.join(tmp, 'real.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MonitorSample);
+  const written = readFileSync(path.join(tmp, 'real.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AgentLine);
+  // monitor --out writes the agent's lines: a hello first, then a line per sample, a status last.
+  assert.equal(written[0]?.type, 'hello');
+  assert.equal(written.at(-1)?.type, 'status');
+  real = written.flatMap((l) => (l.type === 'sample' ? [l.sample] : []));
   assert.ok(real.some((s) => s.scan) && real.some((s) => s.sockstat), `portstorm monitor took no scan or no sockstat sample here: ${JSON.stringify(real).slice(0, 400)}`);
   const once = cli(['monitor', '--once', '--json']);
   assert.equal(once.status, 0, once.stderr);

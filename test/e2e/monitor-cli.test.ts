@@ -28,8 +28,13 @@ describe('portstorm monitor / doctor', () => {
     const r = cli(['monitor', '--interval', '100ms', '--scan-interval', '200ms', '--duration', '1s', '--out', out]);
     assert.equal(r.status, 0, r.stderr);
     const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.ok(lines.length >= 5, `${lines.length} samples`);
-    assert.ok(lines.some((s) => s.scan));
+    // The agent's lines, as /stream sends them: hello, samples, and the sampler's status at the end.
+    assert.equal(lines[0].type, 'hello');
+    assert.deepEqual(lines[0].host.portRange?.length, 2);
+    assert.equal(lines.at(-1).type, 'status');
+    const samples = lines.filter((l) => l.type === 'sample').map((l) => l.sample);
+    assert.ok(samples.length >= 5, `${samples.length} samples`);
+    assert.ok(samples.some((s) => s.scan));
     assert.match(r.stdout, /TIME_WAIT \d+/);
     assert.match(r.stderr, /samples, source (sockdiag|proc)/);
   });
