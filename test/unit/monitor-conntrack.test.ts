@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { conntrackDelta, parseConntrackStat } from '../../src/monitor/conntrack-stat.js';
 import { counterDeltas, joinCounters, LinuxProc } from '../../src/monitor/linux.js';
 import { Sampler } from '../../src/monitor/sampler.js';
+import { sampleLine } from '../../src/report/monitor-text.js';
 import { CONNTRACK_COUNTER_NAMES } from '../../src/monitor/types.js';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/proc/', import.meta.url));
@@ -76,6 +77,7 @@ describe('sampler: Conntrack* counters', () => {
     assert.equal(s.counters?.ActiveOpens, 0);
     assert.deepEqual(ct(s.missing), {});
     assert.deepEqual(ct(sampler.status().unavailable), {});
+    assert.match(sampleLine(s, null, null), /ConntrackInsertFailed \+2 ConntrackDrop \+1  conntrack 1\/262144$/);
     sampler.dispose();
   });
 
