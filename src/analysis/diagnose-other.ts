@@ -8,6 +8,7 @@ import { num, pct, sec } from '../vocab/format.js';
 import { firstFailureAt } from './exhaustion.js';
 import { capitalized, coverageCaveat, hostWords, secondsOf, weighedByCoverage } from './host-evidence.js';
 import type { HostView } from './hosts.js';
+import type { ConntrackCounterName } from '../monitor/types.js';
 
 /** Conntrack keeps TIME_WAIT entries this long (DOMAIN.md). */
 const CONNTRACK_TIME_WAIT_S = 120;
@@ -186,11 +187,11 @@ function targetAddress(url: string): string {
 }
 
 /**
- * Counters of /proc/net/stat/nf_conntrack, as a host's per-second counters name them when its
- * monitor reads them: insertions that failed (a clash, or NAT found no free source port) and packets
- * dropped for want of an entry.
+ * Counters of /proc/net/stat/nf_conntrack, as a host's per-second counters name them (the
+ * monitor's `CONNTRACK_COUNTER_NAMES`): insertions that failed (a clash, or NAT found no free
+ * source port) and packets dropped for want of an entry.
  */
-export const CONNTRACK_COUNTERS = { insertFailed: 'ConntrackInsertFailed', drop: 'ConntrackDrop' } as const;
+export const CONNTRACK_COUNTERS = { insertFailed: 'ConntrackInsertFailed', drop: 'ConntrackDrop' } as const satisfies Record<string, ConntrackCounterName>;
 
 /** The fullest conntrack reading of a watched host: its monitor's peak, else its seconds'. */
 function hostConntrackPeak(h: HostView): { count: number; max: number } | null {

@@ -1,11 +1,13 @@
 /**
  * Linux sources of the monitor: /proc/net/sockstat(6), the TCP counters of /proc/net/netstat and
- * /proc/net/snmp, conntrack, and this process's file descriptors. Parsers take text; readers take
+ * /proc/net/snmp, conntrack (table use and /proc/net/stat/nf_conntrack), and this process's file
+ * descriptors. Parsers take text; readers take
  * a /proc root so tests can point them at fixtures. Everything here is a file read: none of it
  * needs a free port, so it keeps working while the machine is out of ports.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import { COUNTER_NAMES, type Conntrack, type CounterDeltas, type CounterName, type FdUsage, type HostCpuTimes, type SockstatTotals } from './types.js';
+import { conntrackDelta, parseConntrackStat, type ConntrackCounterValues } from './conntrack-stat.js';
+import { COUNTER_NAMES, CONNTRACK_COUNTER_NAMES, TCP_COUNTER_NAMES, type Conntrack, type CounterDeltas, type CounterName, type FdUsage, type HostCpuTimes, type SockstatTotals, type TcpCounterName } from './types.js';
 
 /** Parses sockstat (and optionally sockstat6) text into fast totals. */
 export function parseSockstat(text: string, text6: string | null, at: number): SockstatTotals | null {
@@ -31,7 +33,7 @@ function fields(s: string): Record<string, number> {
 }
 
 /** Where each counter lives: the section prefix in /proc/net/netstat or /proc/net/snmp. */
-const COUNTER_SECTION: Record<CounterName, { section: 'TcpExt' | 'Tcp'; field: string }> = {
+const COUNTER_SECTION: Record<TcpCounterName, { section: 'TcpExt' | 'Tcp'; field: string }> = {
   TW: { section: 'TcpExt', field: 'TW' },
   TWRecycled: { section: 'TcpExt', field: 'TWRecycled' },
   TWKilled: { section: 'TcpExt', field: 'TWKilled' },
@@ -60,16 +62,29 @@ export function parseCounterTable(text: string): Map<string, number> {
   return out;
 }
 
-/** Absolute counter values (null for a counter this kernel does not have). */
+/** Absolute counter values (null for a counter this kernel does not have, or could not be read). */
 export type CounterValues = Record<CounterName, number | null>;
+/** Absolute TCP counter values. */
+export type TcpCounterValues = Record<TcpCounterName, number | null>;
 
-/** Picks portstorm's counters out of the netstat and snmp tables. */
-export function pickCounters(netstat: Map<string, number>, snmp: Map<string, number>): CounterValues {
-  const out = {} as CounterValues;
-  for (const name of COUNTER_NAMES) {
+const CONNTRACK_NAMES: ReadonlySet<string> = new Set(CONNTRACK_COUNTER_NAMES);
+
+/** Picks portstorm's TCP counters out of the netstat and snmp tables. */
+export function pickCounters(netstat: Map<string, number>, snmp: Map<string, number>): TcpCounterValues {
+  const out = {} as TcpCounterValues;
+  for (const name of TCP_COUNTER_NAMES) {
     const { section, field } = COUNTER_SECTION[name];
     out[name] = (section === 'Tcp' ? snmp : netstat).get(`${section}.${field}`) ?? null;
   }
+  return out;
+}
+
+/** One reading of every counter from the TCP and the conntrack ones (either may be null); null when both are. */
+export function joinCounters(tcp: TcpCounterValues | null, conntrack: ConntrackCounterValues | null): CounterValues | null {
+  if (tcp === null && conntrack === null) return null;
+  const out = {} as CounterValues;
+  for (const name of TCP_COUNTER_NAMES) out[name] = tcp?.[name] ?? null;
+  for (const name of CONNTRACK_COUNTER_NAMES) out[name] = conntrack?.[name] ?? null;
   return out;
 }
 
@@ -79,7 +94,7 @@ export function counterDeltas(prev: CounterValues, next: CounterValues): Counter
   for (const name of COUNTER_NAMES) {
     const a = prev[name];
     const b = next[name];
-    out[name] = a === null || b === null ? null : b - a;
+    out[name] = a === null || b === null ? null : CONNTRACK_NAMES.has(name) ? conntrackDelta(a, b) : b - a;
   }
   return out;
 }
@@ -175,7 +190,7 @@ export class LinuxProc {
     this.held.clear();
   }
 
-  /** Why the last read of `what` (sockstat, counters, conntrack, fds, tcp) failed, or null. */
+  /** Why the last read of `what` (sockstat, counters, conntrack, conntrackCounters, fds, tcp) failed, or null. */
   failure(what: string): string | null {
     return this.failures.get(what) ?? null;
   }
@@ -210,7 +225,8 @@ export class LinuxProc {
     return this.ok('sockstat', parseSockstat(text, text6, at));
   }
 
-  counters(): CounterValues | null {
+  /** The TCP counters (/proc/net/netstat and /proc/net/snmp). */
+  counters(): TcpCounterValues | null {
     const netstat = this.read('net/netstat', 'counters');
     const snmp = netstat === null ? null : this.read('net/snmp', 'counters');
     if (netstat === null || snmp === null) return null;
@@ -221,6 +237,15 @@ export class LinuxProc {
     const count = this.read('sys/net/netfilter/nf_conntrack_count', 'conntrack');
     const max = count === null ? null : this.read('sys/net/netfilter/nf_conntrack_max', 'conntrack');
     return count === null || max === null ? null : this.ok('conntrack', { count: Number(count), max: Number(max) });
+  }
+
+  /** The conntrack counters of this network namespace (/proc/net/stat/nf_conntrack); failure key `conntrackCounters`. */
+  conntrackCounters(): ConntrackCounterValues | null {
+    const text = this.read('net/stat/nf_conntrack', 'conntrackCounters');
+    if (text === null) return null;
+    const values = parseConntrackStat(text);
+    if (values === null) this.failures.set('conntrackCounters', 'unparseable');
+    return this.ok('conntrackCounters', values);
   }
 
   /**

@@ -5,7 +5,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { MonitorSample } from './types.js';
+import { CONNTRACK_COUNTER_NAMES, type MonitorSample } from './types.js';
+
+const CONNTRACK_COUNTERS: ReadonlySet<string> = new Set(CONNTRACK_COUNTER_NAMES);
 
 /** The capacity model's view of one destination (computed above this layer and injected). */
 export interface DestinationCapacity {
@@ -36,6 +38,7 @@ export class MonitorMetrics {
   private readonly usable = new Gauge({ name: 'portstorm_usable_ports', help: 'Ephemeral ports connect() can pick', registers: [this.registry] });
   private readonly scanSeconds = new Gauge({ name: 'portstorm_scan_seconds', help: 'Cost of the last per-socket scan', registers: [this.registry] });
   private readonly counters = new Counter({ name: 'portstorm_tcp_events_total', help: 'Kernel TCP counters (increase since the monitor started)', labelNames: ['counter'], registers: [this.registry] });
+  private readonly conntrackEvents = new Counter({ name: 'portstorm_conntrack_events_total', help: 'Connection-tracking counters of /proc/net/stat/nf_conntrack, summed over CPUs (increase since the monitor started)', labelNames: ['counter'], registers: [this.registry] });
   private readonly conntrack = new Gauge({ name: 'portstorm_conntrack_entries', help: 'Connection-tracking entries and table size', labelNames: ['kind'], registers: [this.registry] });
   private readonly eta = new Gauge({ name: 'portstorm_port_exhaustion_eta_seconds', help: 'Seconds until connect() toward a destination first fails at the current new-connection rate (+Inf: sustainable or no new connections)', labelNames: ['dest'], registers: [this.registry] });
   private readonly sustainable = new Gauge({ name: 'portstorm_sustainable_connection_rate', help: 'New connections per second a destination\'s ports sustain (usable ports / hold)', labelNames: ['dest'], registers: [this.registry] });
@@ -57,7 +60,11 @@ export class MonitorMetrics {
     if (s.sockstat) this.timeWait.set(s.sockstat.timeWait);
     // A readable counter's series exists from its first delta, zero included: rate() and increase()
     // miss a counter's first rise when its series starts at the risen value.
-    if (s.counters) for (const [name, d] of Object.entries(s.counters)) if (d !== null) this.counters.inc({ counter: name }, Math.max(0, d));
+    if (s.counters) {
+      for (const [name, d] of Object.entries(s.counters)) {
+        if (d !== null) (CONNTRACK_COUNTERS.has(name) ? this.conntrackEvents : this.counters).inc({ counter: name }, Math.max(0, d));
+      }
+    }
     if (s.conntrack) {
       this.conntrack.set({ kind: 'count' }, s.conntrack.count);
       this.conntrack.set({ kind: 'max' }, s.conntrack.max);

@@ -6,7 +6,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { PortBudget } from './aggregate.js';
-import { counterDeltas, LinuxProc, type CounterValues } from './linux.js';
+import type { ConntrackCounterValues } from './conntrack-stat.js';
+import { counterDeltas, joinCounters, LinuxProc, type CounterValues } from './linux.js';
 import { Scanner } from './scan.js';
 import type { CpuReading, HostCpuTimes, MonitorSample, SocketScan } from './types.js';
 
@@ -41,7 +42,7 @@ export interface SamplerStatus {
 
 const epoch = (): number => performance.timeOrigin + performance.now();
 
-const FAST_FILES = ['stat', 'net/sockstat', 'net/sockstat6', 'net/netstat', 'net/snmp', 'self/limits', 'sys/net/netfilter/nf_conntrack_count', 'sys/net/netfilter/nf_conntrack_max'];
+const FAST_FILES = ['stat', 'net/sockstat', 'net/sockstat6', 'net/netstat', 'net/snmp', 'self/limits', 'sys/net/netfilter/nf_conntrack_count', 'sys/net/netfilter/nf_conntrack_max', 'net/stat/nf_conntrack'];
 const SCAN_FILES = ['net/tcp', 'net/tcp6'];
 
 /** What each source reads, for the reasons in `unavailable`. */
@@ -49,6 +50,7 @@ const SOURCE_FILES: Record<string, string> = {
   sockstat: '/proc/net/sockstat',
   counters: '/proc/net/netstat and /proc/net/snmp',
   conntrack: '/proc/sys/net/netfilter/nf_conntrack_count',
+  conntrackCounters: '/proc/net/stat/nf_conntrack',
   fds: '/proc/self/fd',
   cpu: "/proc/stat (the host's CPU; the process's own is still measured)",
 };
@@ -59,6 +61,7 @@ const HOST_CPU_EVERY_MS = 950;
 function reasonFor(what: string, code: string): string {
   if (process.platform !== 'linux') return `not available on ${process.platform}${what === 'cpu' ? " (the host's CPU; the process's own is still measured)" : ''}`;
   if (what === 'conntrack' && code === 'ENOENT') return 'no nf_conntrack (connection tracking not loaded)';
+  if (what === 'conntrackCounters' && code === 'ENOENT') return 'no /proc/net/stat/nf_conntrack (kernel without CONFIG_NF_CONNTRACK_PROCFS): no Conntrack* counters';
   return `cannot read ${SOURCE_FILES[what] ?? what} (${code})`;
 }
 
@@ -159,15 +162,33 @@ export class Sampler {
       return this.emit(s, missing);
     }
     const sockstat = this.note('sockstat', this.proc.sockstat(at), missing);
-    const values = this.note('counters', this.proc.counters(), missing);
+    const tcp = this.note('counters', this.proc.counters(), missing);
+    const conntrack = this.note('conntrack', this.proc.conntrack(), missing);
+    const ct = this.conntrackCounters(missing);
+    const values = joinCounters(tcp, ct);
     // A delta needs two readings in a row: after a gap the first one has no delta (null, not 0).
     const counters = values && this.prevCounters ? counterDeltas(this.prevCounters, values) : null;
     this.prevCounters = values;
-    const conntrack = this.note('conntrack', this.proc.conntrack(), missing);
     const fds = this.note('fds', this.proc.fds(), missing);
     const cpu = this.cpu(at, missing);
     const scan = withScan ? await this.tryScan(missing) : null;
     return this.emit({ at, lateMs, sockstat, scan, counters, conntrack, fds, cpu }, missing);
+  }
+
+  /**
+   * The Conntrack* counters. Where the table count is unreadable for the same reason (nf_conntrack
+   * not loaded), that reason already covers them: nothing more is noted.
+   */
+  private conntrackCounters(missing: Record<string, string>): ConntrackCounterValues | null {
+    const values = this.proc.conntrackCounters();
+    if (values !== null) return values;
+    const code = this.proc.failure('conntrackCounters') ?? 'unreadable';
+    if (missing.conntrack === code) return null;
+    missing.conntrackCounters = code;
+    const why = reasonFor('conntrackCounters', code);
+    const known = this.unavailable.conntrack;
+    if (!known?.includes(why)) this.unavailable.conntrack = known ? `${known}; ${why}` : why;
+    return null;
   }
 
   /** This process's CPU time (every sample, ~2 µs) and the host's (about once a second). */

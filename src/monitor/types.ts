@@ -111,8 +111,8 @@ export interface SockstatTotals {
 /** Kernel counters as deltas since the previous sample. */
 export type CounterDeltas = Record<CounterName, number | null>;
 
-/** The kernel counters portstorm follows. */
-export const COUNTER_NAMES = [
+/** The TCP counters portstorm follows (/proc/net/netstat and /proc/net/snmp). */
+export const TCP_COUNTER_NAMES = [
   'TW',
   'TWRecycled',
   'TWKilled',
@@ -125,6 +125,18 @@ export const COUNTER_NAMES = [
   'OutRsts',
   'EstabResets',
 ] as const;
+
+/**
+ * The connection-tracking counters portstorm follows (/proc/net/stat/nf_conntrack, summed over
+ * CPUs): insertions that failed, packets dropped for want of an entry, entries evicted early to
+ * make room. Null where nf_conntrack is not loaded.
+ */
+export const CONNTRACK_COUNTER_NAMES = ['ConntrackInsertFailed', 'ConntrackDrop', 'ConntrackEarlyDrop'] as const;
+
+/** The kernel counters portstorm follows: TCP, then connection tracking. */
+export const COUNTER_NAMES = [...TCP_COUNTER_NAMES, ...CONNTRACK_COUNTER_NAMES] as const;
+export type TcpCounterName = (typeof TCP_COUNTER_NAMES)[number];
+export type ConntrackCounterName = (typeof CONNTRACK_COUNTER_NAMES)[number];
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
 /** Connection-tracking table use, when the host tracks connections. */
@@ -178,9 +190,10 @@ export interface MonitorSample {
   /** CPU readings (fast samples; absent on scan-only samples and from older samplers). */
   cpu?: CpuReading | null;
   /**
-   * Sources this sample tried and could not read (sockstat, counters, conntrack, fds, scan), each
-   * with its errno (ENOENT, EACCES, EMFILE, ...): their fields are null, never zero. Absent when
-   * every source it tried was read.
+   * Sources this sample tried and could not read (sockstat, counters, conntrack, conntrackCounters,
+   * fds, scan), each with its errno (ENOENT, EACCES, EMFILE, ...): their fields are null, never
+   * zero. `conntrackCounters` (the Conntrack* counters) is left out when `conntrack` failed with the
+   * same errno. Absent when every source it tried was read.
    */
   missing?: Record<string, string>;
 }

@@ -22,7 +22,7 @@ export function sampleLine(s: MonitorSample, usable: number | null, dest: string
   }
   if (s.counters) {
     const c = s.counters;
-    const notable = (['TWRecycled', 'TCPTimeWaitOverflow', 'ListenOverflows', 'AttemptFails', 'OutRsts'] as const)
+    const notable = (['TWRecycled', 'TCPTimeWaitOverflow', 'ListenOverflows', 'AttemptFails', 'OutRsts', 'ConntrackInsertFailed', 'ConntrackDrop', 'ConntrackEarlyDrop'] as const)
       .filter((k) => (c[k] ?? 0) > 0)
       .map((k) => `${k} +${c[k]}`);
     if (notable.length > 0) parts.push(notable.join(' '));

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { aggregateScan, rowsCursor, usablePorts } from '../../src/monitor/aggregate.js';
 import { hostInfo, parsePortRange, parseReservedPorts } from '../../src/monitor/host.js';
-import { counterDeltas, LinuxProc, parseCounterTable, parseNofile, parseSockstat, pickCounters } from '../../src/monitor/linux.js';
+import { counterDeltas, joinCounters, LinuxProc, parseCounterTable, parseNofile, parseSockstat, pickCounters } from '../../src/monitor/linux.js';
 import { parseProcNetTcp } from '../../src/monitor/proc-net-tcp.js';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/proc/', import.meta.url));
@@ -104,8 +104,9 @@ describe('sockstat, counters, limits', () => {
     for (const [k, v] of Object.entries(values)) assert.equal(typeof v, 'number', k);
     assert.ok(values.ActiveOpens! >= 12_000);
     assert.ok(values.TW! >= 0);
-    const later = { ...values, ActiveOpens: values.ActiveOpens! + 250, TW: null };
-    const d = counterDeltas(values, later);
+    const first = joinCounters(values, null)!;
+    const later = { ...first, ActiveOpens: values.ActiveOpens! + 250, TW: null };
+    const d = counterDeltas(first, later);
     assert.equal(d.ActiveOpens, 250);
     assert.equal(d.TW, null);
     assert.equal(d.OutRsts, 0);

@@ -72,3 +72,16 @@ describe('MonitorMetrics: the capacity view', () => {
     assert.deepEqual(await lines(m, 'portstorm_usable_ports'), [' 28232']);
   });
 });
+
+describe('MonitorMetrics: kernel counters', () => {
+  it('TCP counters go to portstorm_tcp_events_total, the Conntrack* ones to portstorm_conntrack_events_total; a null counter has no series', async () => {
+    const m = new MonitorMetrics(USABLE);
+    const s = fastSample(0, 3);
+    m.update({ ...s, counters: { ...s.counters!, ConntrackInsertFailed: 2, ConntrackDrop: 1, ConntrackEarlyDrop: null } });
+    m.update({ ...s, counters: { ...s.counters!, ConntrackInsertFailed: 5, ConntrackDrop: 0, ConntrackEarlyDrop: null } });
+    const tcp = await lines(m, 'portstorm_tcp_events_total');
+    assert.ok(tcp.includes('{counter="ActiveOpens"} 6'), tcp.join('\n'));
+    assert.ok(tcp.every((l) => !l.includes('Conntrack')), tcp.join('\n'));
+    assert.deepEqual(await lines(m, 'portstorm_conntrack_events_total'), ['{counter="ConntrackInsertFailed"} 7', '{counter="ConntrackDrop"} 1']);
+  });
+});
