@@ -180,6 +180,7 @@ const verdict = z.object({
     'tls-failures',
     'dns-failures',
     'upstream-port-exhaustion',
+    'snat-port-exhaustion',
     'healthy',
   ]),
   host: z.string().min(1).optional(),
@@ -190,11 +191,47 @@ const verdict = z.object({
   advice: z.array(z.string()),
 });
 
+const labHost = z.object({
+  name: z.string(),
+  role: z.enum(['client', 'service', 'proxy', 'backend', 'router', 'other']),
+  addresses: z.array(z.string()),
+  portRange: nullable(z.tuple([count, count])),
+  sysctls: z.record(z.string(), z.string()),
+  runs: z.string(),
+});
+
+const labTopology = z.object({
+  kind: z.enum(['single', 'chain', 'nat']),
+  hosts: z.array(labHost),
+  links: z.array(z.object({ a: z.string(), b: z.string(), subnet: z.string(), addresses: z.record(z.string(), z.string()) })),
+  nat: nullable(
+    z.object({
+      router: z.string(),
+      ports: z.tuple([count, count]),
+      addresses: z.array(z.string()),
+      clients: count,
+      conntrack: z.object({ set: z.record(z.string(), nonneg), notSettable: z.record(z.string(), z.string()) }),
+    }),
+  ),
+  prediction: nullable(
+    z.object({
+      host: z.string(),
+      budget: count,
+      holdS: nonneg,
+      basis: z.enum(['rate', 'concurrency']),
+      predictedAtS: nullable(nonneg),
+      observedAtS: nullable(nonneg),
+      reason: z.string(),
+    }),
+  ),
+});
+
 const labInfo = z.object({
   namespace: z.enum(['user', 'root']),
   sysctls: z.record(z.string(), z.string()),
   addresses: z.object({ client: z.string(), target: z.string() }),
   variant: nullable(z.string()),
+  topology: labTopology.optional(),
 });
 
 const portsSummary = z.object({

@@ -235,6 +235,82 @@ export interface LabInfo {
   addresses: { client: string; target: string };
   /** The variant's name when the run was one of several `--variant`s, else null. */
   variant: string | null;
+  /** The lab's shape and its hosts; absent in records of labs before topologies (then `single`). */
+  topology?: LabTopologyInfo;
+}
+
+/** A lab topology (`lab.topology`). */
+export type LabTopologyKind = 'single' | 'chain' | 'nat';
+
+/**
+ * The hosts and links of a lab run. Each host but `client` is its own network namespace nested in the
+ * lab's (the client's); each link a veth pair with one /24 of 198.18.0.0/15 (fd00:<n>::/64 in IPv6).
+ */
+export interface LabTopologyInfo {
+  kind: LabTopologyKind;
+  /** `client` first, then along the path (chain: service, backend; nat: router, server). */
+  hosts: LabHostInfo[];
+  links: LabLinkInfo[];
+  /** The router's NAT (nat topology), else null. */
+  nat: LabNatInfo | null;
+  /** The capacity model's onset for the host expected to run out first (service or router), else null. */
+  prediction: LabPrediction | null;
+}
+
+/** One lab host as it was set up. */
+export interface LabHostInfo {
+  /** The name in the record's `hosts` (and its verdicts). */
+  name: string;
+  role: HostRole;
+  /** Its addresses on its links. */
+  addresses: string[];
+  /** Its ip_local_port_range, and every sysctl written in its namespace (dotted key → value). */
+  portRange: [number, number] | null;
+  sysctls: Record<string, string>;
+  /** What runs there, in words: `the load`, `built-in proxy (a new upstream connection per request)`, `built-in target`, `lab.serve: <command>`, `NAT (masquerade)`. */
+  runs: string;
+}
+
+/** A veth pair between two hosts. */
+export interface LabLinkInfo {
+  /** Host names at either end. */
+  a: string;
+  b: string;
+  /** The link's subnet, e.g. 198.18.1.0/24. */
+  subnet: string;
+  /** Each end's address. */
+  addresses: Record<string, string>;
+}
+
+/** The router's source NAT. */
+export interface LabNatInfo {
+  /** The router's host name. */
+  router: string;
+  /** The port range connections are translated to, on each address. */
+  ports: [number, number];
+  /** The public-side addresses translated to. */
+  addresses: string[];
+  /** Client namespaces behind the router. */
+  clients: number;
+  /** Conntrack timeouts written in the router's namespace (sysctl key → seconds), and those the kernel would not let it set there (key → why). */
+  conntrack: { set: Record<string, number>; notSettable: Record<string, string> };
+}
+
+/** When the capacity model expects the lab's constrained host to run out, from the scenario's load. */
+export interface LabPrediction {
+  /** The host (service or router). */
+  host: string;
+  /** Ports it draws from per destination (service: its usable ports; router: ports × addresses). */
+  budget: number;
+  /** Seconds a port stays unusable after its connection closes (service: TIME_WAIT hold; router: conntrack TIME_WAIT reuse measured, 0 when Linux reuses it). */
+  holdS: number;
+  /** How the onset is reached: `rate` (budget ÷ new connections per second beyond what the hold frees) or `concurrency` (connections held at once against the budget). */
+  basis: 'rate' | 'concurrency';
+  /** Run second the model expects the first failure at, or null when the load never reaches it. */
+  predictedAtS: number | null;
+  /** The first failure seen on the client that the verdict ties to this host, and the difference. */
+  observedAtS: number | null;
+  reason: string;
 }
 
 /** Verdict ids (fixed; extend, never rename). */
@@ -252,6 +328,7 @@ export type VerdictId =
   | 'tls-failures'
   | 'dns-failures'
   | 'upstream-port-exhaustion'
+  | 'snat-port-exhaustion'
   | 'healthy';
 
 /** One finding with its evidence and advice. */

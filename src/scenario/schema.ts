@@ -162,8 +162,92 @@ const labVariant = z.preprocess(
   ).meta({ orString: 'the --variant form: name[:sysctl.<key>=<value>|<path>=<value>,...]' }),
 );
 
+/** A port range written `lo-hi` or `lo hi` (as ip_local_port_range takes it). */
+const portRangeText = (low: number) =>
+  z.preprocess((v) => (Array.isArray(v) && v.length === 2 ? `${String(v[0])}-${String(v[1])}` : v), z.string()).transform((v, ctx) => {
+    const m = /^\s*(\d{1,5})\s*[- ]\s*(\d{1,5})\s*$/.exec(v);
+    const lo = Number(m?.[1]);
+    const hi = Number(m?.[2]);
+    if (m && lo >= low && hi <= 65535 && lo <= hi) return [lo, hi] as [number, number];
+    ctx.addIssue({ code: 'custom', message: `expected a port range lo-hi within ${low}-65535, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  });
+
+/** A server command run in a lab host (`lab.serve`, `lab.backend.serve`): a shell command, or { command, port, ready }. */
+const serveCommand = z.preprocess(
+  (s) => (typeof s === 'string' ? { command: s } : s),
+  z.strictObject(
+    {
+      command: z.string().min(1, 'expected a shell command'),
+      port: z.number().int().min(1).max(65535).default(8080),
+      ready: positiveDuration.default(10),
+    },
+    { error: 'expected a shell command, or { command, port, ready }' },
+  ).meta({ orString: 'a shell command (port 8080, ready within 10 s)' }),
+);
+
+/** The lab topologies: `single` (one host: the client runs out), `chain` (client → service → backend), `nat` (clients → router → server). */
+export const LAB_TOPOLOGIES = ['single', 'chain', 'nat'] as const;
+/** The host names a topology has (its `lab.hosts` keys); `client` is the load generator. */
+export const LAB_HOST_NAMES = { single: ['client'], chain: ['client', 'service', 'backend'], nat: ['client', 'router', 'server'] } as const;
+
+/** One lab host's own settings (`lab.hosts.<name>`). */
+const labHost = z.strictObject({
+  portRange: z
+    .string()
+    .transform((v, ctx) => {
+      const checked = sysctlProblem('net.ipv4.ip_local_port_range', v);
+      if (typeof checked !== 'string') return checked[1];
+      ctx.addIssue({ code: 'custom', message: checked });
+      return z.NEVER;
+    })
+    .optional(),
+  sysctls: sysctlMap.default({}),
+});
+
+/** `lab.service: builtin-proxy` and its options: what the service does with its upstream connections. */
+const labService = z.preprocess(
+  (s) => (s === 'builtin-proxy' ? { kind: 'builtin-proxy' } : s),
+  z.strictObject(
+    {
+      kind: z.literal('builtin-proxy').default('builtin-proxy'),
+      /** Keep upstream connections open and reuse them (the fix); false: a new connection per request (the incident). */
+      upstreamReuse: z.boolean().default(false),
+      /** Upstream connections kept open at most (with upstreamReuse). */
+      upstreamPoolSize: positiveInt.max(10_000).default(32),
+      /** Who closes an upstream connection after its response (without reuse): the proxy (TIME_WAIT on the service), the backend, or a reset. */
+      upstreamClose: z.enum(['client', 'server', 'reset']).default('client'),
+      /** The status the proxy answers with when its upstream request fails. */
+      failureStatus: z.number().int().min(500).max(599).default(502),
+    },
+    { error: 'expected builtin-proxy, or { upstreamReuse, upstreamPoolSize, upstreamClose, failureStatus }' },
+  ).meta({ orString: 'builtin-proxy (a new upstream connection per request, 502 when it fails)' }),
+);
+
+/** `lab.nat`: the router's source NAT. */
+const labNat = z.strictObject({
+  /** Ports connections are translated to, on each address (default 40000-40049: 50 ports). */
+  ports: portRangeText(1024).default([40000, 40049]),
+  /** Public-side addresses the router translates to. */
+  addresses: positiveInt.max(16).default(1),
+  /** Client namespaces behind the router, the load split among them. */
+  clients: positiveInt.max(16).default(1),
+  /** Conntrack timeouts in the router's namespace (nf_conntrack_tcp_timeout_time_wait, _established). */
+  timeouts: z.strictObject({ timeWait: positiveDuration.optional(), established: positiveDuration.optional() }).default({}),
+});
+
 /** `portstorm lab` settings; ignored by `portstorm run`. */
 const lab = z.strictObject({
+  /** The shape of the lab: `single` (default), `chain`, `nat`. */
+  topology: z.enum(LAB_TOPOLOGIES, { error: `expected a topology: ${LAB_TOPOLOGIES.join(', ')}` }).default('single'),
+  /** Per-host settings by host name (chain: client, service, backend; nat: client, router, server). */
+  hosts: z.record(z.string(), labHost).default({}),
+  /** chain: the service when it is the built-in proxy (the default when lab.serve is not given). */
+  service: labService.optional(),
+  /** chain: the backend's own server instead of the built-in target. */
+  backend: z.strictObject({ serve: serveCommand }).optional(),
+  /** nat: the router's NAT. */
+  nat: labNat.optional(),
   /** true: an IPv6 lab, the client on fd00::1 and the target on fd00::2 (else 198.18.0.1 and 198.18.0.2). */
   ipv6: z.boolean().optional(),
   portRange: z
@@ -176,19 +260,8 @@ const lab = z.strictObject({
     })
     .optional(),
   sysctls: sysctlMap.default({}),
-  serve: z
-    .preprocess(
-      (s) => (typeof s === 'string' ? { command: s } : s),
-      z.strictObject(
-        {
-          command: z.string().min(1, 'expected a shell command'),
-          port: z.number().int().min(1).max(65535).default(8080),
-          ready: positiveDuration.default(10),
-        },
-        { error: 'expected a shell command, or { command, port, ready }' },
-      ).meta({ orString: 'a shell command (port 8080, ready within 10 s)' }),
-    )
-    .optional(),
+  /** Your own server: the target (single), or the service (chain), with HOST and PORT (chain: BACKEND_URL, BACKEND_HOST, BACKEND_PORT) in its environment. */
+  serve: serveCommand.optional(),
   variants: z
     .array(labVariant)
     .refine((vs) => new Set(vs.map((v) => v.name)).size === vs.length, 'expected variant names to differ')

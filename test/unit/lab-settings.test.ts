@@ -23,6 +23,8 @@ describe('the scenario lab: block', () => {
       },
     });
     assert.deepEqual(s.lab, {
+      topology: 'single',
+      hosts: {},
       portRange: '40000 40299',
       sysctls: { 'net.ipv4.tcp_tw_reuse': '0', 'net.ipv4.ip_local_reserved_ports': '40010,40020-40029' },
       serve: { command: 'node app.js', port: 8080, ready: 10 },
