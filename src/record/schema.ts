@@ -203,7 +203,7 @@ const labHost = z.object({
 const labTopology = z.object({
   kind: z.enum(['single', 'chain', 'nat']),
   hosts: z.array(labHost),
-  links: z.array(z.object({ a: z.string(), b: z.string(), subnet: z.string(), addresses: z.record(z.string(), z.string()) })),
+  links: z.array(z.object({ a: z.string(), b: z.string(), kind: z.enum(['data', 'management']), subnet: z.string(), addresses: z.record(z.string(), z.string()) })),
   nat: nullable(
     z.object({
       router: z.string(),

@@ -276,6 +276,8 @@ export interface LabLinkInfo {
   /** Host names at either end. */
   a: string;
   b: string;
+  /** `data`: the path the load takes; `management`: the client's own link to a host's monitor agent (its stream never crosses a data link or the NAT). */
+  kind: 'data' | 'management';
   /** The link's subnet, e.g. 198.18.1.0/24. */
   subnet: string;
   /** Each end's address. */
