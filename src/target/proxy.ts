@@ -33,6 +33,8 @@ export interface ProxyOptions {
   close: 'client' | 'server' | 'reset';
   /** The status answered when the upstream request fails (502 by default in the CLI and scenarios). */
   failureStatus: number;
+  /** Upstream bounds, in ms: connect (default 5 000) and response (headers, or a gap in the body; default 30 000). */
+  timeouts?: { connectMs?: number; responseMs?: number };
 }
 
 /** What the proxy did, counted since it started. */
@@ -162,7 +164,7 @@ class Shield extends Duplex {
 }
 
 /** Connects one socket, bounded by the connect timeout. */
-function connectOnce(host: string, port: number, sockets: Set<Socket>): Promise<Socket> {
+function connectOnce(host: string, port: number, sockets: Set<Socket>, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = netConnect({ host, port, noDelay: true });
     sockets.add(socket);
@@ -170,7 +172,7 @@ function connectOnce(host: string, port: number, sockets: Set<Socket>): Promise<
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new UpstreamError('ETIMEDOUT'));
-    }, CONNECT_TIMEOUT_MS);
+    }, timeoutMs);
     socket.once('error', (err) => {
       clearTimeout(timer);
       reject(err);
@@ -210,13 +212,15 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
   const up = parseUpstream(o.upstream);
   const stats: ProxyStats = { requests: 0, upstreamConnections: 0, upstreamFailures: {}, answered: {} };
   const upstreamSockets = new Set<Socket>();
+  const connectMs = o.timeouts?.connectMs ?? CONNECT_TIMEOUT_MS;
+  const responseMs = o.timeouts?.responseMs ?? RESPONSE_TIMEOUT_MS;
   const pool = o.reuse
     ? new Pool(up.origin, {
         connections: o.poolSize,
         pipelining: 1,
-        connect: { timeout: CONNECT_TIMEOUT_MS },
-        headersTimeout: RESPONSE_TIMEOUT_MS,
-        bodyTimeout: RESPONSE_TIMEOUT_MS,
+        connect: { timeout: connectMs },
+        headersTimeout: responseMs,
+        bodyTimeout: responseMs,
         keepAliveTimeout: 60_000,
       })
     : null;
@@ -251,7 +255,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
 
   /** Without reuse: one request on its own connection, closed as `close` says. */
   const viaOwnConnection = async (f: Forward, res: ServerResponse): Promise<void> => {
-    const socket = await connectOnce(up.host, up.port, upstreamSockets);
+    const socket = await connectOnce(up.host, up.port, upstreamSockets, connectMs);
     stats.upstreamConnections++;
     await new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout;
@@ -260,15 +264,17 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
         timer = setTimeout(() => {
           socket.destroy();
           reject(new UpstreamError('ETIMEDOUT'));
-        }, RESPONSE_TIMEOUT_MS);
+        }, responseMs);
       };
       arm();
       const shield = new Shield(socket);
       const headers = { ...f.headers, connection: o.close === 'server' ? 'close' : 'keep-alive' };
       const req = httpRequest({ method: f.method, path: f.path, headers, createConnection: () => shield, setHost: false });
+      let responded = false;
+      // Before a response the backend hung up; during one, its end is the parser's to judge.
       const lost = (): void => {
+        if (responded) return;
         clearTimeout(timer);
-        socket.destroy();
         reject(new UpstreamError('ECONNRESET'));
       };
       socket.once('close', lost);
@@ -278,6 +284,12 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
         reject(err);
       });
       req.on('response', (ures: IncomingMessage) => {
+        responded = true;
+        ures.once('aborted', () => {
+          clearTimeout(timer);
+          socket.destroy();
+          reject(new UpstreamError('ECONNRESET'));
+        });
         count(ures.statusCode ?? 502);
         res.writeHead(ures.statusCode ?? 502, endToEnd(ures.headers));
         ures.on('data', (chunk: Buffer) => {

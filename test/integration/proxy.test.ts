@@ -121,6 +121,26 @@ describe('the built-in proxy', () => {
     });
   }
 
+  for (const reuse of [false, true]) {
+    it(`${reuse ? 'with' : 'without'} reuse, a backend that accepts and never answers: failureStatus naming ETIMEDOUT`, async () => {
+      const hung = createServer(() => {});
+      await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+      try {
+        const p = await proxy({ upstream: `http://127.0.0.1:${(hung.address() as { port: number }).port}`, reuse, timeouts: { responseMs: 300 } });
+        const t0 = performance.now();
+        const r = await request(p.url);
+        assert.equal(r.statusCode, 502);
+        assert.equal(r.headers[UPSTREAM_ERROR_HEADER], 'ETIMEDOUT');
+        await r.body.dump();
+        assert.ok(performance.now() - t0 < 5_000);
+        assert.deepEqual(p.stats().upstreamFailures, { ETIMEDOUT: 1 });
+        await p.close();
+      } finally {
+        hung.close();
+      }
+    });
+  }
+
   it('parses upstream URLs (IPv6 in brackets) and names error codes', () => {
     assert.deepEqual(parseUpstream('http://[fd00::2]:8080'), { host: 'fd00::2', port: 8080, origin: 'http://[fd00::2]:8080' });
     assert.deepEqual(parseUpstream('http://10.0.0.2'), { host: '10.0.0.2', port: 80, origin: 'http://10.0.0.2:80' });
