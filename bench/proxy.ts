@@ -3,13 +3,24 @@
  * 127.0.0.1. The built-in target runs in a worker thread, the proxy in its own process
  * (`portstorm serve --proxy-to`), and this process sends keep-alive requests through it with C in
  * flight for S seconds (default 5, at most 30), once per upstream mode: a new connection per request
- * closed by the proxy, by the backend, by RST, and the keep-alive pool. Bounded in time; loopback only.
+ * closed by the proxy, by the backend, by RST, and the keep-alive pool. Bounded in time; loopback only,
+ * inside a private network namespace (`unshare -rn`) so that the tens of thousands of TIME_WAIT it
+ * leaves never take the host's own ports.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { startTargetThread } from '../src/target/thread.js';
+
+if (process.env.PORTSTORM_BENCH_NETNS !== '1') {
+  const r = spawnSync('unshare', ['-rn', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, PORTSTORM_BENCH_NETNS: '1' },
+  });
+  if (r.error || r.status === null) throw new Error(`cannot run in a network namespace (unshare -rn): ${r.error?.message ?? r.signal}`);
+  process.exit(r.status);
+}
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '32' } } });

@@ -267,9 +267,11 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
         }, responseMs);
       };
       arm();
-      const shield = new Shield(socket);
+      // Asked to keep the connection alive and given no agent, node:http leaves the socket alone after
+      // the response; asked to close it, it would send FIN itself, so the Shield stands between.
+      const stream = o.close === 'server' ? new Shield(socket) : socket;
       const headers = { ...f.headers, connection: o.close === 'server' ? 'close' : 'keep-alive' };
-      const req = httpRequest({ method: f.method, path: f.path, headers, createConnection: () => shield, setHost: false });
+      const req = httpRequest({ method: f.method, path: f.path, headers, createConnection: () => stream, setHost: false });
       let responded = false;
       // Before a response the backend hung up; during one, its end is the parser's to judge.
       const lost = (): void => {
