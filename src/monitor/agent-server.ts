@@ -16,7 +16,7 @@ import { hostPort } from '../vocab/address.js';
 import { agentLine, AGENT_PATHS, HEARTBEAT_MS, type AgentHealth, type AgentLine, type HelloLine } from './agent-protocol.js';
 import type { MonitorMetrics } from './prometheus.js';
 import type { SamplerStatus } from './sampler.js';
-import type { MonitorSample } from './types.js';
+import { MAX_SCAN_CPU_SHARE, type MonitorSample } from './types.js';
 
 /** How the agent serves. */
 export interface AgentServerOptions {
@@ -120,6 +120,9 @@ export class AgentServer {
     if (sample.scan) {
       this.latestFull = sample;
       this.status.source = sample.scan.source;
+      // The sampler spaces costly scans to stay within its share of a core (sampler.ts, the same
+      // rule): the status lines say the spacing it keeps, not only the one asked for.
+      this.status.effectiveScanIntervalMs = Math.max(this.status.effectiveScanIntervalMs, Math.round(sample.scan.costMs / MAX_SCAN_CPU_SHARE));
     }
     for (const [what, code] of Object.entries(sample.missing ?? {})) this.status.unavailable[what] ??= code;
     this.broadcast({ type: 'sample', sample });

@@ -9,7 +9,7 @@ import type { PortBudget } from './aggregate.js';
 import type { ConntrackCounterValues } from './conntrack-stat.js';
 import { counterDeltas, joinCounters, LinuxProc, type CounterValues } from './linux.js';
 import { Scanner } from './scan.js';
-import type { CpuReading, HostCpuTimes, MonitorSample, SocketScan } from './types.js';
+import { MAX_SCAN_CPU_SHARE, type CpuReading, type HostCpuTimes, type MonitorSample, type SocketScan } from './types.js';
 
 /** How the sampler runs. */
 export interface SamplerOptions {
@@ -89,7 +89,7 @@ export class Sampler {
     if (role !== 'fast') this.proc.hold(SCAN_FILES);
     this.scanner = new Scanner(opts.budget, this.proc, opts.prefer, opts.ownDestinations ?? []);
     this.effectiveScanIntervalMs = opts.scanIntervalMs;
-    this.maxCpuShare = opts.maxCpuShare ?? 0.02;
+    this.maxCpuShare = opts.maxCpuShare ?? MAX_SCAN_CPU_SHARE;
   }
 
   /** Starts ticking; the first sample is taken at once. */

@@ -200,3 +200,6 @@ export interface MonitorSample {
 
 /** Most destinations kept per scan. */
 export const MAX_DESTINATIONS = 20;
+
+/** Most of one core the per-socket scans may use by default: a costlier scan stretches the gap to the next. */
+export const MAX_SCAN_CPU_SHARE = 0.02;

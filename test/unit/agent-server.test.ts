@@ -285,6 +285,20 @@ describe('AgentServer: /stream', () => {
     await until('the reader to be gone', () => agent.readerCount === 0);
   });
 
+  it("status lines say the scan spacing the sampler keeps: a 100 ms scan within 2 % of a core is one every 5 s", async () => {
+    const { agent, port } = await start();
+    const costly = sample(0);
+    costly.scan!.costMs = 100;
+    agent.publish(costly);
+    const s = await openStream(port);
+    await s.waitFor((l) => l.type === 'status');
+    const status = s.lines.find((l) => l.type === 'status');
+    assert.ok(status && status.type === 'status');
+    assert.equal(status.status.effectiveScanIntervalMs, 5000);
+    s.destroy();
+    await until('the reader to be gone', () => agent.readerCount === 0);
+  });
+
   it('a stream before any sample: a hello, then heartbeats (no status yet)', async () => {
     const { port } = await start();
     const s = await openStream(port);
