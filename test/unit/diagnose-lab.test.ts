@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { diagnose } from '../../src/analysis/diagnose.js';
 import { labPrediction } from '../../src/analysis/lab-prediction.js';
+import { readAnalysedRun } from '../../src/analysis/analysed-run.js';
 import { runRecordSchema } from '../../src/record/schema.js';
 import type { RunRecord, Verdict, VerdictId } from '../../src/record/types.js';
 import { chainRecord, natRecord } from '../helpers/synthetic-lab.js';
@@ -67,6 +68,18 @@ describe('snat-port-exhaustion', () => {
     const v = find(diagnose(r), 'snat-port-exhaustion', 'router');
     assert.equal(v.severity, 'warning');
     says(v, 'no connect timeout');
+  });
+});
+
+describe('the lab fixtures', () => {
+  const FIX = new URL('../../../test/fixtures/records/', import.meta.url);
+  it('lab-nat.json reads as snat-port-exhaustion on router; lab-chain.json as upstream-port-exhaustion on service; both with their prediction', async () => {
+    const nat = await readAnalysedRun(new URL('lab-nat.json', FIX).pathname);
+    assert.equal(nat.diagnosis?.[0]?.verdict, 'snat-port-exhaustion');
+    assert.equal(nat.lab?.topology?.prediction?.budget, 50);
+    const chain = await readAnalysedRun(new URL('lab-chain.json', FIX).pathname);
+    find(chain.diagnosis ?? [], 'upstream-port-exhaustion', 'service');
+    assert.equal(chain.lab?.topology?.prediction?.predictedAtS, 5);
   });
 });
 
