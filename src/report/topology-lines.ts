@@ -25,7 +25,7 @@ export function hostsAlongPath(t: LabTopologyInfo): LabHostInfo[] {
   const byName = new Map(t.hosts.map((h) => [h.name, h]));
   const data = t.links.filter((l) => l.kind === 'data');
   const order: string[] = [];
-  let at: string | undefined = t.hosts[0]?.name;
+  let at: string | undefined = (t.hosts.find((h) => h.role === 'client') ?? t.hosts[0])?.name;
   while (at !== undefined && !order.includes(at)) {
     order.push(at);
     const here: string = at;
