@@ -77,16 +77,19 @@ ${CHART_KIT}
     box.id = 'chart-' + id;
     var h = document.createElement('h3');
     h.textContent = title;
+    box.appendChild(h);
     if (def.host && hot && multiHost && hot.host === def.host && /^sockets/.test(id)) {
       box.className += ' hot sev-' + hot.severity;
       box.setAttribute('data-verdict', hot.verdict);
-      var tag = document.createElement('span');
-      tag.className = 'badge sev-' + hot.severity;
-      tag.textContent = hot.verdict;
-      h.appendChild(document.createTextNode(' '));
-      h.appendChild(tag);
+      var tag = document.createElement('p');
+      tag.className = 'chart-verdict';
+      var badge = document.createElement('span');
+      badge.className = 'badge sev-' + hot.severity;
+      badge.textContent = hot.severity;
+      tag.appendChild(badge);
+      tag.appendChild(document.createTextNode(' ' + hot.verdict + ' on this host'));
+      box.appendChild(tag);
     }
-    box.appendChild(h);
     var note = def.note ? document.createElement('p') : null;
     if (note) { note.className = 'chart-note'; note.textContent = def.note; box.appendChild(note); }
     if (def.legendNote) {

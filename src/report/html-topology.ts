@@ -28,7 +28,7 @@ export function highlightedVerdict(r: RunRecord): (Verdict & { host: string }) |
 /** The lines in a host's box: name, role, port range, the NAT's range on the router. */
 function boxLines(h: LabHostInfo, t: LabTopologyInfo): string[] {
   const lines = [h.name, h.role === h.name ? '' : h.role, h.portRange ? `ports ${rangeText(h.portRange)}` : ''].filter((l) => l !== '');
-  if (t.nat && t.nat.router === h.name) lines.push(`NAT ${t.nat.ports[0]}–${t.nat.ports[1]} × ${t.nat.addresses.length}`);
+  if (t.nat && t.nat.router === h.name) lines.push(`NAT ${t.nat.ports[0]}–${t.nat.ports[1]} × ${t.nat.addresses.length} IP${t.nat.addresses.length === 1 ? "" : "s"}`);
   return lines;
 }
 
@@ -122,6 +122,7 @@ export const TOPOLOGY_CSS = `
 .topo-mgmt-wire{fill:none;stroke:#ced4da;stroke-width:1;stroke-dasharray:3 3}
 .topology-list{margin:6px 0 0;padding-left:20px}
 .chart.hot{border-width:3px}
+.chart-verdict{margin:0 0 4px 8px;color:#495057}
 .chart.hot.sev-critical{border-color:#c92a2a}
 .chart.hot.sev-warning{border-color:#f59f00}
 .chart.hot.sev-info{border-color:#1c7ed6}
