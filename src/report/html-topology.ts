@@ -28,7 +28,7 @@ export function highlightedVerdict(r: RunRecord): (Verdict & { host: string }) |
 /** The lines in a host's box: name, role, port range, the NAT's range on the router. */
 function boxLines(h: LabHostInfo, t: LabTopologyInfo): string[] {
   const lines = [h.name, h.role === h.name ? '' : h.role, h.portRange ? `ports ${rangeText(h.portRange)}` : ''].filter((l) => l !== '');
-  if (t.nat && t.nat.router === h.name) lines.push(`NAT ${t.nat.ports[0]}–${t.nat.ports[1]} × ${t.nat.addresses.length} IP${t.nat.addresses.length === 1 ? "" : "s"}`);
+  if (t.nat && t.nat.router === h.name) lines.push(`NAT ${t.nat.ports[0]}–${t.nat.ports[1]} × ${t.nat.addresses.length} IP${t.nat.addresses.length === 1 ? '' : 's'}`);
   return lines;
 }
 
