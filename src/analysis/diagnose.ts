@@ -2,7 +2,7 @@
  * What happened in a run and why: verdicts with evidence quoted from the run record and concrete
  * advice. Pure: a run record in, verdicts out.
  */
-import type { Exhaustion, RunRecord, Verdict } from '../record/types.js';
+import type { Exhaustion, LabPrediction, RunRecord, Verdict } from '../record/types.js';
 import { counterSum, type Facts, factsOf, peakOver } from './diagnose-facts.js';
 import { ms, num, pct, rate, sec } from '../vocab/format.js';
 import { conntrackFull, fdExhaustion, listenBacklogOverflow, targetUnreachable } from './diagnose-other.js';
@@ -15,6 +15,8 @@ import { analyzeExhaustion } from './exhaustion.js';
 import { upstreamPortExhaustion } from './diagnose-upstream.js';
 import { capitalized, coverageCaveat, hostWords, usableOf } from './host-evidence.js';
 import { CLIENT_HOST, type HostView } from './hosts.js';
+import { snatPortExhaustion } from './diagnose-snat.js';
+import { labPrediction } from './lab-prediction.js';
 
 const SEVERITY_RANK: Record<Verdict['severity'], number> = { critical: 0, warning: 1, info: 2 };
 
@@ -39,6 +41,7 @@ const RULES: Array<(f: Facts) => Verdict | null> = [
 /** The rules run on each watched host other than the client, from that host's own figures. */
 const HOST_RULES: Array<(f: Facts, h: HostView) => Verdict | null> = [
   upstreamPortExhaustion,
+  snatPortExhaustion,
   conntrackFull,
   listenBacklogOverflow,
   timeWaitBucketOverflow,
@@ -58,18 +61,55 @@ function named(v: Verdict | null, host: string): Verdict | null {
  * then each other host's). `healthy` appears only when no other verdict applies on any host, fewer
  * than 0.1 % of requests failed and no destination used half of its ports; otherwise, failures
  * that none of the known causes explains (e.g. HTTP 5xx) get `other-failures`. Never empty.
+ *
+ * A lab record with a topology gets its model's onset (`lab.topology.prediction`, {@link labPrediction})
+ * written here, the one field this sets on the record, and the verdict on that host quotes it.
  */
 export function diagnose(r: RunRecord, ex: Exhaustion = analyzeExhaustion(r)): Verdict[] {
   const f = factsOf(r, ex);
-  const verdicts = [
+  const found = [
     ...RULES.map((rule) => named(rule(f), CLIENT_HOST)),
     ...f.others.flatMap((h) => HOST_RULES.map((rule) => named(rule(f, h), h.name))),
   ].filter((v): v is Verdict => v !== null);
+  const verdicts = withoutSnatDuplicates(found);
+  if (r.lab?.topology) {
+    const prediction = labPrediction(r);
+    r.lab.topology.prediction = prediction;
+    if (prediction) quotePrediction(verdicts, prediction);
+  }
   if (verdicts.length === 0) verdicts.push(named(healthy(f) ?? otherFailures(f), CLIENT_HOST)!);
   return verdicts
     .map((v, i) => ({ v, i }))
     .sort((a, b) => SEVERITY_RANK[a.v.severity] - SEVERITY_RANK[b.v.severity] || a.i - b.i)
     .map(({ v }) => v);
+}
+
+/**
+ * Where a host's NAT ran out of ports (`snat-port-exhaustion`, which holds only while its conntrack
+ * table is short of full), its insert_failed and drops are that verdict's: `conntrack-full` on the
+ * same host would claim them a second time.
+ */
+function withoutSnatDuplicates(verdicts: Verdict[]): Verdict[] {
+  const snat = new Set(verdicts.filter((v) => v.verdict === 'snat-port-exhaustion').map((v) => v.host));
+  return verdicts.filter((v) => !(v.verdict === 'conntrack-full' && snat.has(v.host)));
+}
+
+/** The lab model's onset against the first failure seen, in the evidence of the verdict on the predicted host. */
+function quotePrediction(verdicts: Verdict[], p: LabPrediction): void {
+  const v = verdicts.find((x) => x.host === p.host && (x.verdict === 'upstream-port-exhaustion' || x.verdict === 'snat-port-exhaustion'));
+  if (!v) return;
+  v.evidence.push(predictionSentence(p));
+}
+
+/** "Predicted vs observed" for a lab prediction (to the hundredth of a second: the model is that exact). */
+export function predictionSentence(p: LabPrediction): string {
+  const s = (x: number): string => `${x >= 1000 ? num(x) : String(Math.round(x * 100) / 100)} s`;
+  const model = p.basis === 'rate' ? `${num(p.budget)} ports held ≈ ${s(p.holdS)} each` : `${num(p.budget)} ports for the connections open at once`;
+  const predicted = p.predictedAtS === null ? 'no exhaustion within the run' : `the first failure at ${s(p.predictedAtS)}`;
+  const observed = p.observedAtS === null ? 'none was observed' : `it came at ${s(p.observedAtS)}`;
+  const diff = p.predictedAtS !== null && p.observedAtS !== null ? ` (${p.observedAtS >= p.predictedAtS ? '+' : '−'}${s(Math.abs(p.observedAtS - p.predictedAtS))})` : '';
+  const late = p.basis === 'concurrency' && p.observedAtS !== null ? '; a connect timeout is reported when it expires, after the SYN was dropped' : '';
+  return `Predicted vs observed: the lab's capacity model (${model} on ${p.host}) expected ${predicted}; ${observed}${diff}${late}.`;
 }
 
 /** `other-failures`: failures that are none of the resource exhaustions portstorm knows. */

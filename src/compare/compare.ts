@@ -189,10 +189,24 @@ export function describeChanges(base: RunRecord, cand: RunRecord): Change[] {
   if ((ta === null) !== (tb === null)) out.push(change('run', 'target.tls', ta, tb));
   else if (ta && tb) for (const k of ['trust', 'servername'] as const) if (ta[k] !== tb[k]) out.push(change('run', `target.tls.${k}`, ta[k], tb[k]));
   if (base.workers !== cand.workers) out.push(change('run', 'workers', base.workers, cand.workers));
-  const labA = (base as { lab?: unknown }).lab;
-  const labB = (cand as { lab?: unknown }).lab;
+  const labA = labSettings((base as { lab?: RunRecord['lab'] }).lab);
+  const labB = labSettings((cand as { lab?: RunRecord['lab'] }).lab);
   for (const d of deepDiff(labA, labB, 'lab')) out.push(change('lab', d.path, d.a, d.b));
   return out;
+}
+
+/**
+ * A lab's settings as compare lists them: its topology by host name (role, port range, sysctls, what
+ * runs there) and its NAT with the number of addresses, so `lab.topology.nat.addresses: 1 → 2` and
+ * `lab.topology.hosts.service.runs` read as what changed; the links (their addresses follow from
+ * the hosts) and the model's prediction (an outcome, not a setting) are left out.
+ */
+function labSettings(lab: RunRecord['lab'] | undefined): unknown {
+  const t = lab?.topology;
+  if (!lab || !t || typeof t !== 'object' || !Array.isArray(t.hosts)) return lab;
+  const hosts = Object.fromEntries(t.hosts.map((h) => [h.name, { role: h.role, portRange: h.portRange, sysctls: h.sysctls, runs: h.runs }]));
+  const nat = t.nat ? { ports: t.nat.ports, addresses: Array.isArray(t.nat.addresses) ? t.nat.addresses.length : t.nat.addresses, clients: t.nat.clients, conntrack: t.nat.conntrack } : null;
+  return { ...lab, topology: { kind: t.kind, hosts, nat } };
 }
 
 /**

@@ -30,10 +30,23 @@ ${CHART_KIT}
     if (num(ex.earlyWarningAtS) !== null) markers.push({ id: 'early-warning', label: 'early warning', t: ex.earlyWarningAtS, color: '#b35c00' });
     if (num(ex.predictedAtS) !== null) markers.push({ id: 'predicted', label: 'predicted', t: ex.predictedAtS, color: '#5f3dc4' });
     if (num(ex.firstAtS) !== null) markers.push({ id: 'onset', label: 'onset', t: ex.firstAtS, color: '#c92a2a' });
+  }
+  var labTopo = rec.lab && rec.lab.topology && typeof rec.lab.topology === 'object' ? rec.lab.topology : null;
+  var labPrediction = labTopo && labTopo.prediction && typeof labTopo.prediction === 'object' ? labTopo.prediction : null;
+  if (labPrediction && num(labPrediction.predictedAtS) !== null) {
+    markers.push({ id: 'lab-predicted', label: 'model: ' + String(labPrediction.host), t: labPrediction.predictedAtS, color: '#5f3dc4' });
+  }
+  if (markers.length > 1) {
     // Chronological, so the label rows step down from left to right.
     markers.sort(function (a, b) { return a.t - b.t; });
   }
   var markerStrip = markerStripFor(markers);
+  /** The most severe problem verdict: its host's socket chart is outlined in its severity's colour. */
+  var hot = null;
+  (Array.isArray(rec.diagnosis) ? rec.diagnosis : []).some(function (v) {
+    if (v && v.severity !== 'info' && v.verdict !== 'healthy') { hot = { host: typeof v.host === 'string' ? v.host : 'client', verdict: String(v.verdict), severity: String(v.severity) }; return true; }
+    return false;
+  });
 
   // ---- series helpers ---------------------------------------------------------------------------
   function series(label, color, opts) {
@@ -65,6 +78,18 @@ ${CHART_KIT}
     var h = document.createElement('h3');
     h.textContent = title;
     box.appendChild(h);
+    if (def.host && hot && multiHost && hot.host === def.host && /^sockets/.test(id)) {
+      box.className += ' hot sev-' + hot.severity;
+      box.setAttribute('data-verdict', hot.verdict);
+      var tag = document.createElement('p');
+      tag.className = 'chart-verdict';
+      var badge = document.createElement('span');
+      badge.className = 'badge sev-' + hot.severity;
+      badge.textContent = hot.severity;
+      tag.appendChild(badge);
+      tag.appendChild(document.createTextNode(' ' + hot.verdict + ' on this host'));
+      box.appendChild(tag);
+    }
     var note = def.note ? document.createElement('p') : null;
     if (note) { note.className = 'chart-note'; note.textContent = def.note; box.appendChild(note); }
     if (def.legendNote) {

@@ -10,6 +10,7 @@ import { hasOtherHosts, verdictHost } from '../analysis/host-peaks.js';
 import { escapeHtml } from './html-escape.js';
 import { HTML_CLIENT_SCRIPT } from './html-client.js';
 import { renderHosts, renderHostSettings } from './html-hosts.js';
+import { renderTopology, TOPOLOGY_CSS } from './html-topology.js';
 import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusClass, statusLabel } from './status.js';
 import { dnsSummaryOf, handshakeCounts, hasTlsOrDns, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
@@ -352,7 +353,7 @@ export function renderHtml(r: RunRecord): string {
 <meta name="generator" content="portstorm ${e(r.portstormVersion)}">
 <title>${e(title)}</title>
 <style>${inlineStyle(uplot.css)}</style>
-<style>${CSS}</style>
+<style>${CSS}${TOPOLOGY_CSS}</style>
 </head>
 <body>
 <main>
@@ -361,6 +362,7 @@ ${renderMonitorNote(r)}
 ${renderDiagnosis(r)}
 ${renderExhaustion(r.exhaustion)}
 <div class="summary">
+${renderTopology(r)}
 ${renderTotals(r)}
 ${renderErrors(r)}
 ${renderPorts(r)}

@@ -4,6 +4,7 @@
  */
 import type { LatencySummary, RunRecord, Verdict } from '../record/types.js';
 import { hasOtherHosts, hostsWithPeaks, verdictHost } from '../analysis/host-peaks.js';
+import { hostsAlongPath, natText, pathText, predictionText, rangeText, topologyOf } from './topology-lines.js';
 import { verdictTitle } from './html.js';
 import { hostClock, hostCoverage, hostFrom, hostSettings } from './host-lines.js';
 import { baselineLine, otherTrafficLine } from './ports-lines.js';
@@ -92,6 +93,17 @@ function hostsSection(r: RunRecord): string[] {
   ];
   const gaps = hosts.flatMap((h) => h.gaps.map((g) => `- ${code(h.name)}: ${escapeText(g).replace(/\r?\n/g, ' ')}`));
   if (gaps.length) out.push('', '**Gaps** (seconds a host was not seen are gaps, never zeros)', '', ...gaps);
+  return out;
+}
+
+/** A lab topology's path, hosts (role, addresses, port range, what runs there), NAT and prediction; empty without one. */
+function topologySection(r: RunRecord): string[] {
+  const t = topologyOf(r);
+  if (!t) return [];
+  const rows = hostsAlongPath(t).map((h) => [code(h.name, true), h.role, escapeCell(h.addresses.join(', ') || '–'), escapeCell(rangeText(h.portRange)), escapeCell(h.runs)]);
+  const out = ['', '## Topology', '', escapeText(pathText(t)), '', table(['Host', 'Role', 'Addresses', 'Port range', 'Runs'], rows)];
+  if (t.nat) out.push('', `**NAT**: ${escapeText(natText(t.nat))}`);
+  if (t.prediction) out.push('', `**Model**: ${escapeText(predictionText(t.prediction))}; ${escapeText(t.prediction.reason)}`);
   return out;
 }
 
@@ -193,6 +205,7 @@ export function renderMarkdown(r: RunRecord): string {
   if (p && r.ownDestinations?.length) out.push('', `_These figures are about this run's own destinations: ${r.ownDestinations.map((d) => code(d)).join(', ')}._`);
   for (const line of [otherTrafficLine(r), baselineLine(r)]) if (line) out.push('', `${escapeText(line[0]!.toUpperCase() + line.slice(1))}.`);
 
+  out.push(...topologySection(r));
   out.push(...hostsSection(r));
 
   const x = r.exhaustion;

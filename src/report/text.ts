@@ -4,6 +4,7 @@ import { hasOtherHosts, hostsWithPeaks, verdictHost } from '../analysis/host-pea
 import { hostClock, hostCoverage, hostFrom, hostTimeWait, hostUtilization } from './host-lines.js';
 import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusLabel } from './status.js';
+import { topologyLines, topologyOf } from './topology-lines.js';
 import { dnsSummaryOf, handshakeCounts, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
 import { msValue, num, orDash, pct, perSecond, sec, thresholdValue } from '../vocab/format.js';
 
@@ -78,6 +79,8 @@ export function renderTextSummary(r: RunRecord, file: string | null, html: strin
     if (before) lines.push(`  baseline               ${before}`);
   } else if (!r.monitor.enabled) lines.push('  ports                  not monitored (monitor.enabled: false)');
   else lines.push(`  ports                  unknown: ${Object.values(r.monitor.unavailable).join('; ') || 'no socket source'}`);
+  const topology = topologyOf(r);
+  if (topology) topologyLines(topology).forEach((l, i) => lines.push(`${i === 0 ? '  topology'.padEnd(25) : INDENT}${l}`));
   lines.push(...hostLines(r));
   const ex = r.exhaustion;
   if (ex?.firstAtS != null) {

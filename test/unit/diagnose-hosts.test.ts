@@ -271,15 +271,16 @@ describe('listen-backlog-overflow and conntrack-full from the host whose counter
     advises(v, 'On host router: raise net.netfilter.nf_conntrack_max (now 65 536)');
   });
 
-  it('insertions failing on a router whose table is not full: NAT out of source ports, said with less confidence', () => {
+  it('insertions failing on a router whose table is not full: NAT out of source ports (snat-port-exhaustion, issue 17), not conntrack-full', () => {
     const router = syntheticHost({
       role: 'router',
       seconds: Array.from({ length: 10 }, (_, t) => hostSecond(t, {}, { ConntrackInsertFailed: t === 4 ? 21 : 0, ConntrackDrop: t === 4 ? 21 : 0 }, { count: 70, max: 65_536 })),
     });
-    const v = verdict(withHosts(timingOut(), { router }), 'conntrack-full', 'router');
-    assert.equal(v.confidence, 0.6);
-    says(v, 'short of full', 'NAT (masquerade) out of source ports');
-    advises(v, 'If router does NAT: widen the masquerade (SNAT) port range');
+    const r = withHosts(timingOut(), { router });
+    assert.deepEqual(named(r), [['snat-port-exhaustion', 'router']]);
+    const v = verdict(r, 'snat-port-exhaustion', 'router');
+    says(v, 'its NAT\'s port range and addresses are unknown', 'failed 21 conntrack insertions');
+    advises(v, 'more addresses');
   });
 });
 

@@ -32,7 +32,7 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
  * part of the run, a router with its conntrack table), analysed on read. `hosts-report`: schema 2,
  * the client and a service seen by an agent that missed two seconds.
  */
-const NAMES = ['healthy', 'exhaustion', 'https', 'hosts', 'hosts-report'] as const;
+const NAMES = ['healthy', 'exhaustion', 'https', 'hosts', 'hosts-report', 'lab-chain', 'lab-nat'] as const;
 type Name = (typeof NAMES)[number];
 const TEXT = Object.fromEntries(NAMES.map((n) => [n, readFileSync(`${FIX}${n}.json`, 'utf8')])) as Record<Name, string>;
 
