@@ -229,12 +229,18 @@ export function planTopology(s: Scenario, serveLogPrefix: string): TopologyPlan 
   const natAddresses = Array.from({ length: nat.addresses }, (_, i) => `198.18.2.${3 + i}`);
   const clientAddresses = Array.from({ length: nat.clients }, (_, i) => `198.18.1.${2 + i}`);
   const [lo, hi] = nat.ports;
-  const to = natAddresses.length === 1 ? natAddresses[0]! : `${natAddresses[0]}-${natAddresses.at(-1)}`;
+  // Several addresses: each new connection takes the next address in turn (as a cloud NAT gateway
+  // spreads them). A plain address range would not do: Linux picks its address by a hash of the
+  // source and destination, so one client toward one server would use one address only.
+  const to =
+    natAddresses.length === 1
+      ? `to ${natAddresses[0]}:${lo}-${hi}`
+      : `ip to numgen inc mod ${natAddresses.length} map { ${natAddresses.map((a, i) => `${i} : ${a} . ${lo}-${hi}`).join(', ')} }`;
   const nft = [
     'table ip portstorm {',
     '  chain post {',
     '    type nat hook postrouting priority srcnat; policy accept;',
-    `    oifname "to-server" meta l4proto tcp snat to ${to}:${lo}-${hi}`,
+    `    oifname "to-server" meta l4proto tcp snat ${to}`,
     '  }',
     '}',
     '',
@@ -255,7 +261,7 @@ export function planTopology(s: Scenario, serveLogPrefix: string): TopologyPlan 
     nft,
     conntrack: timeouts,
     run: { kind: 'router' },
-    runs: `NAT (snat to ${natAddresses.join(', ')} ports ${lo}-${hi})`,
+    runs: `NAT (snat to ${natAddresses.join(', ')}${natAddresses.length > 1 ? ' in turn' : ''}, ports ${lo}-${hi})`,
     agent: agent(1),
   };
   const server: HostPlan = {
