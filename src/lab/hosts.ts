@@ -53,7 +53,8 @@ function startHost(plan: HostPlan, token: string): HostProc {
   const child = spawn(
     setpriv,
     ['--pdeathsig', 'SIGKILL', '--', unshare, '--net', '--pid', '--fork', '--kill-child=SIGKILL', '--', process.execPath, HOST_SCRIPT, JSON.stringify(config)],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
+    // Its own process group: a terminal's Ctrl-C reaches the lab, which stops the hosts after the partial record.
+    { stdio: ['pipe', 'pipe', 'inherit'], detached: true },
   );
   const queue: Array<HostLine | null> = [];
   const waiters: Array<(l: HostLine | null) => void> = [];
