@@ -62,10 +62,12 @@ export class AgentServer {
   private cutOff = 0;
   private readonly sockets = new Set<Socket>();
 
+  /** Where it listens (`http://ip:port` or `https://…`), set once it listens. */
+  url = '';
+
   private constructor(
     private readonly o: AgentServerOptions,
     private readonly server: http.Server,
-    readonly url: string,
     scanIntervalMs: number,
   ) {
     this.tokenDigest = o.token === null ? null : digest(o.token);
@@ -76,26 +78,28 @@ export class AgentServer {
 
   /** Starts listening; rejects when the address cannot be bound. */
   static async start(o: AgentServerOptions): Promise<AgentServer> {
-    let agent: AgentServer | null = null;
-    const handler: http.RequestListener = (req, res) => agent!.handle(req, res);
+    const handler: http.RequestListener = (req, res) => agent.handle(req, res);
     const server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }, handler) : http.createServer(handler);
+    const agent = new AgentServer(o, server, o.hello().scanIntervalMs);
     server.headersTimeout = HEADERS_TIMEOUT_MS;
     server.requestTimeout = HEADERS_TIMEOUT_MS;
     server.maxConnections = o.maxReaders + SPARE_CONNECTIONS;
+    server.on(o.tls ? 'secureConnection' : 'connection', (s: Socket) => {
+      agent.sockets.add(s);
+      s.on('close', () => agent.sockets.delete(s));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(o.port, o.host, () => {
         server.off('error', reject);
         resolve();
       });
+    }).catch((err: unknown) => {
+      clearInterval(agent.timer);
+      throw err;
     });
     const addr = server.address() as AddressInfo;
-    const url = `${o.tls ? 'https' : 'http'}://${hostPort(addr.address, addr.port)}`;
-    agent = new AgentServer(o, server, url, o.hello().scanIntervalMs);
-    server.on(o.tls ? 'secureConnection' : 'connection', (s: Socket) => {
-      agent.sockets.add(s);
-      s.on('close', () => agent.sockets.delete(s));
-    });
+    agent.url = `${o.tls ? 'https' : 'http'}://${hostPort(addr.address, addr.port)}`;
     return agent;
   }
 

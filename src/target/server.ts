@@ -364,7 +364,7 @@ function createTcpTarget(opts: TargetOptions, tracker: ConnectionTracker, timers
 }
 
 /** Turns a listen error into one clear line naming host:port, keeping the errno code. */
-function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+export function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
   const reason =
     err.code === 'EADDRINUSE'
       ? 'address already in use'

@@ -2,10 +2,12 @@
  * `portstorm serve`: run the built-in target on its own, in this process, until SIGINT/SIGTERM or
  * --duration. Useful as the far end of a run from another host or namespace, and to see which side
  * closes connections first (the side that closes first holds TIME_WAIT). `--tls` serves HTTPS with
- * a self-signed certificate made at start, or the pair given by --tls-cert/--tls-key.
+ * a self-signed certificate made at start, or the pair given by --tls-cert/--tls-key. With
+ * `--proxy-to URL` it runs the built-in proxy toward that backend instead (proxy-flags.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { defineCommand } from '../command.js';
+import { proxyFlags, UPSTREAM_CLOSE, type ProxyArgs } from '../proxy-flags.js';
 import { tlsPairFlags } from '../tls-pair-flags.js';
 import { RuntimeFailure, UsageError } from '../../errors.js';
 import { displayArg } from '../../scenario/load.js';
@@ -16,6 +18,7 @@ import {
   makeCertificate,
   type CertificatePair,
 } from '../../target/certificate.js';
+import { startProxy, type ProxyOptions, type ProxyStats } from '../../target/proxy.js';
 import { formatHostPort, startTarget, type TargetOptions, type TargetStats } from '../../target/server.js';
 import { num, sec } from '../../vocab/format.js';
 
@@ -27,7 +30,7 @@ const MAX_DURATION_S = Math.floor(0x7fffffff / 1000);
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 /** Parsed arguments of `portstorm serve`. */
-export interface ServeArgs {
+export interface ServeArgs extends ProxyArgs {
   host: string;
   port: number;
   protocol: (typeof PROTOCOLS)[number];
@@ -127,6 +130,46 @@ function statsLine(s: TargetStats, seconds: number, why: string): string {
   );
 }
 
+/** A count per key, largest first: `200 ×12, 502 ×3`; `none` when empty. */
+function tally(counts: Record<string, number>): string {
+  const rows = Object.entries(counts).sort((a, b) => b[1] - a[1]);
+  return rows.length === 0 ? 'none' : rows.map(([k, n]) => `${k} ×${num(n)}`).join(', ');
+}
+
+function proxyStatsLine(s: ProxyStats, seconds: number, why: string): string {
+  return (
+    `portstorm serve: stopped (${why}) after ${sec(seconds)}: ${num(s.requests)} requests, ` +
+    `${num(s.upstreamConnections)} upstream connections, answered ${tally(s.answered)}, upstream failures ${tally(s.upstreamFailures)}`
+  );
+}
+
+/** What the proxy does with its upstream connections, in words. */
+function upstreamWords(o: ProxyOptions): string {
+  if (o.reuse) return `keep-alive pool of at most ${o.poolSize} connections`;
+  const by = { client: 'closed by the proxy first: TIME_WAIT here', server: 'closed by the backend first: TIME_WAIT there', reset: 'reset by the proxy: no TIME_WAIT' };
+  return `a new connection per request, ${by[o.close]}`;
+}
+
+/** `serve --proxy-to`: the proxy until stopped, then its counters. */
+async function runProxy(o: ProxyOptions, durationS: number | null): Promise<number> {
+  let proxy;
+  try {
+    proxy = await startProxy(o);
+  } catch (err) {
+    throw new RuntimeFailure(`serve: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  process.stderr.write(
+    `portstorm serve: proxy listening on ${proxy.url.replace(/^http:\/\/|\/$/g, '')} to ${o.upstream} ` +
+      `(${upstreamWords(o)}; failures answered ${o.failureStatus})\n`,
+  );
+  const started = performance.now();
+  const why = await untilStopped(durationS);
+  const stats = proxy.stats();
+  await proxy.close();
+  process.stderr.write(proxyStatsLine(stats, (performance.now() - started) / 1000, why) + '\n');
+  return 0;
+}
+
 /** The certificate served, and where it came from. */
 interface Served {
   pair: CertificatePair;
@@ -163,7 +206,7 @@ function certificateLines(tls: ServeTls, served: Served, url: string): string[] 
 
 export const serveCommand = defineCommand<ServeArgs>({
   command: 'serve',
-  describe: 'Run the built-in HTTP/HTTPS/TCP target until Ctrl-C or --duration',
+  describe: 'Run the built-in HTTP/HTTPS/TCP target (or, with --proxy-to, the built-in proxy) until Ctrl-C or --duration',
   builder: (y) =>
     y
       .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
@@ -181,12 +224,24 @@ export const serveCommand = defineCommand<ServeArgs>({
       .option('tls-cert', { type: 'string', describe: 'Serve HTTPS with this PEM certificate (chain); needs --tls-key' })
       .option('tls-key', { type: 'string', describe: 'The PEM private key of --tls-cert (not encrypted)' })
       .option('tls-cert-out', { type: 'string', describe: 'Write the certificate made at start (never its key) here, for clients to trust' })
+      .option('proxy-to', { type: 'string', describe: 'Run the built-in HTTP proxy toward this backend (http://IP:PORT) instead of the target' })
+      .option('upstream-reuse', { type: 'boolean', describe: 'Proxy: keep upstream connections open in a pool (the fix); default: a new one per request' })
+      .option('upstream-pool-size', { type: 'number', describe: 'Proxy with --upstream-reuse: most upstream connections at once (default 32)' })
+      .option('upstream-close', {
+        choices: UPSTREAM_CLOSE,
+        describe: 'Proxy without reuse: who closes each upstream connection: client (the proxy, TIME_WAIT on the proxy; default), server (the backend), reset (RST)',
+      })
+      .option('failure-status', { type: 'number', describe: 'Proxy: the status answered when the upstream request fails (default 502)' })
       .example('$0 serve --port 8080', 'HTTP target on 127.0.0.1:8080, keep-alive')
       .example('$0 serve --protocol tcp --close after-response --duration 60s', 'TCP echo that closes first')
       .example('$0 serve --tls --port 8443 --tls-cert-out ca.pem', 'HTTPS; then curl --cacert ca.pem https://127.0.0.1:8443/')
-      .example('$0 serve --tls-cert cert.pem --tls-key key.pem', 'HTTPS with your own certificate'),
+      .example('$0 serve --tls-cert cert.pem --tls-key key.pem', 'HTTPS with your own certificate')
+      .example('$0 serve --port 8081 --proxy-to http://127.0.0.1:8080', 'A proxy opening a new backend connection per request (runs out of ports)')
+      .example('$0 serve --port 8081 --proxy-to http://127.0.0.1:8080 --upstream-reuse --upstream-pool-size 16', 'The same proxy with upstream keep-alive (the fix)'),
   run: async (argv) => {
     const { target: opts, durationS } = serveOptions(argv);
+    const proxy = proxyFlags(argv);
+    if (proxy) return runProxy({ ...proxy, host: opts.host, port: opts.port }, durationS);
     const tls = serveTls(argv);
     const served = tls ? await servedCertificate(tls, opts.host) : null;
     let target;
