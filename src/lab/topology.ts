@@ -159,8 +159,7 @@ export function planTopology(s: Scenario, serveLogPrefix: string): TopologyPlan 
             '--host', '198.18.1.2',
             '--port', String(servicePort),
             '--proxy-to', backendUrl,
-            ...(svc.upstreamReuse ? ['--upstream-reuse', '--upstream-pool-size', String(svc.upstreamPoolSize)] : []),
-            '--upstream-close', svc.upstreamClose,
+            ...(svc.upstreamReuse ? ['--upstream-reuse', '--upstream-pool-size', String(svc.upstreamPoolSize)] : ['--upstream-close', svc.upstreamClose]),
             '--failure-status', String(svc.failureStatus),
           ],
         };

@@ -15,7 +15,6 @@ import { describe, it } from 'node:test';
 import type { RunRecord } from '../../src/record/types.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const PROXY = fileURLToPath(new URL('../fixtures/naive-proxy.js', import.meta.url));
 const RATE = 300;
 const SERVICE_PORTS = 500;
 
@@ -44,8 +43,9 @@ function chainScenario(dir: string, durationS: number, service: string[]): strin
   return file;
 }
 
-const SERVICE = [`serve: "exec node ${PROXY}"`];
-const POOL_VARIANT = `pool:lab.serve=exec node ${PROXY} pool`;
+/** The built-in proxy, a new upstream connection per request (the default service). */
+const SERVICE: string[] = [];
+const POOL_VARIANT = 'pool:service.upstreamReuse=true';
 
 const SYSCTLS = ['net/ipv4/ip_local_port_range', 'net/ipv4/tcp_tw_reuse', 'net/ipv4/ip_forward'];
 const hostSysctls = () => SYSCTLS.map((k) => readFileSync(`/proc/sys/${k}`, 'utf8'));
