@@ -25,6 +25,9 @@ import { startServe, type RunningServe } from '../lab/serve.js';
 import { labUsesTls, makeLabCertificate, removeTlsDir, writeServeCertificate } from '../lab/tls.js';
 import type { LabInfo, LabInnerConfig, LabInnerResult } from '../lab/types.js';
 import { applyWatchFlags } from './watch-flags.js';
+import { writeLabSysctls } from '../lab/netns.js';
+import { startTopology, type RunningTopology } from '../lab/hosts.js';
+import { builtinStats, planTopology, topologyInfo, topologyScenario } from '../lab/topology.js';
 
 /** A second signal within this long of the first is the same Ctrl-C (the terminal's plus ours). */
 const SAME_SIGNAL_MS = 1000;
@@ -36,8 +39,10 @@ async function main(cfg: LabInnerConfig): Promise<number> {
   (await import('../limits.js')).prepareFdLimits();
   const scenario = parseScenario(cfg.scenario, 'lab scenario');
   const ipv6 = scenario.lab?.ipv6 === true;
-  const addresses = labAddresses(ipv6);
-  setupInside(cfg.sysctls, scenario.connection.localAddresses, ipv6);
+  const plan = (scenario.lab?.topology ?? 'single') === 'single' ? null : planTopology(scenario, path.join(cfg.resultsDir, path.basename(cfg.pidFile, '.pid')));
+  const addresses = plan ? plan.client.addresses : labAddresses(ipv6);
+  if (plan) writeLabSysctls(cfg.sysctls);
+  else setupInside(cfg.sysctls, scenario.connection.localAddresses, ipv6);
 
   const progress = createProgress(process.stderr, cfg.quiet);
   const controller = new AbortController();
@@ -63,7 +68,11 @@ async function main(cfg: LabInnerConfig): Promise<number> {
   const certificate = labUsesTls(scenario) ? await makeLabCertificate(scenario, addresses.target) : null;
   let thread: TargetThread | null = null;
   let serve: RunningServe | null = null;
-  if (serveSpec) {
+  let topology: RunningTopology | null = null;
+  if (plan) {
+    progress.note(`lab: topology ${plan.kind}: ${plan.hosts.map((h) => `${h.name} (${h.runs})`).join(', ')}`);
+    topology = await startTopology(plan);
+  } else if (serveSpec) {
     const env: Record<string, string> = {};
     if (certificate) {
       if (!cfg.tlsDir) throw new RuntimeFailure('lab: no directory for the lab.serve certificate (internal error)');
@@ -89,9 +98,11 @@ async function main(cfg: LabInnerConfig): Promise<number> {
     }
   }
   const scheme = certificate ? 'https' : scenario.protocol;
-  const url = `${scheme}://${hostPort(addresses.target, port)}${scenario.protocol === 'http' ? scenario.request.path : ''}`;
+  const origin = plan ? plan.targetOrigin : `${scheme}://${hostPort(addresses.target, port)}`;
+  const url = `${origin}${scenario.protocol === 'http' ? scenario.request.path : ''}`;
   const inLab: Scenario = {
     ...scenario,
+    ...(plan ? topologyScenario(scenario, plan) : {}),
     target: url,
     // As `run` does for a target on this machine: leave a core to it.
     workers: scenario.workers === 'auto' ? autoWorkers(true) : scenario.workers,
@@ -105,7 +116,7 @@ async function main(cfg: LabInnerConfig): Promise<number> {
       label: cfg.label,
       signal: controller.signal,
       // The scenario's watch: agents, reachable from inside the namespace; the token from PORTSTORM_TOKEN.
-      watchAccess: applyWatchFlags(scenario, { watch: [], 'watch-optional': false }).access,
+      watchAccess: topology ? { token: topology.token, ca: null } : applyWatchFlags(scenario, { watch: [], 'watch-optional': false }).access,
       // A lab.serve command may serve a certificate of its own, signed by the scenario's tls.ca.
       targetCertificate: certificate && !(serveSpec && scenario.tls.ca) ? certificate.cert : null,
       onStart: (i) => progress.note(`lab ${cfg.variant ? `variant ${cfg.variant}, ` : ''}run ${i.runId}: ${i.targetUrl} from ${addresses.client} with ${i.workers} worker${i.workers === 1 ? '' : 's'}`),
@@ -114,6 +125,8 @@ async function main(cfg: LabInnerConfig): Promise<number> {
     stats = thread ? await thread.stats().catch(() => null) : null;
   } finally {
     progress.stop();
+    const hostsEnded = await topology?.stop().catch(() => null);
+    if (plan && hostsEnded) stats = builtinStats(plan, hostsEnded);
     await thread?.close().catch(() => undefined);
     const ended = await serve?.stop();
     if (cfg.tlsDir) removeTlsDir(cfg.tlsDir);
@@ -123,13 +136,22 @@ async function main(cfg: LabInnerConfig): Promise<number> {
 
   // The record as if the target had run on this machine: the scenario as given, the built-in target's counters.
   const lab: LabInfo = { namespace: cfg.namespace, sysctls: cfg.sysctls, addresses, variant: cfg.variant };
+  if (plan) lab.topology = topologyInfo(plan, cfg.sysctls, topology!.conntrack);
   const record = outcome.record;
-  record.scenario = scenario;
-  record.target = { ...record.target, url, builtin: serve === null, stats };
+  record.scenario = plan ? { ...scenario, connection: inLab.connection } : scenario;
+  record.target = { ...record.target, url, builtin: plan ? plan.kind === 'nat' : serve === null, stats };
   record.lab = lab;
   record.diagnosis = diagnose(record, record.exhaustion);
   const file = await writeRunRecord(outcome.dir, record);
   const html = await writeBeside(outcome.dir, 'report.html', renderHtml(record)).catch(() => null);
+  for (const h of plan?.hosts ?? []) {
+    if (h.run.kind !== 'serve') continue;
+    try {
+      renameSync(h.run.logFile, path.join(outcome.dir, `${h.name}.serve.log`));
+    } catch {
+      // the command wrote nothing
+    }
+  }
   if (serve) {
     try {
       renameSync(serveLog, path.join(outcome.dir, 'serve.log'));

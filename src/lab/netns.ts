@@ -217,6 +217,11 @@ export function setupInside(sysctls: Record<string, string>, extraSources: reado
     // makes it pick the client address (checked: local 198.18.0.1 -> 198.18.0.2 without bind()).
     ip(['route', 'replace', 'local', target, 'dev', 'lo', 'table', 'local', 'proto', 'kernel', 'scope', 'host', 'src', client]);
   }
+  writeLabSysctls(sysctls);
+}
+
+/** Writes sysctls of the namespace this process runs in (the lab's own); a RuntimeFailure naming the first that fails. */
+export function writeLabSysctls(sysctls: Record<string, string>): void {
   for (const [key, value] of Object.entries(sysctls)) {
     try {
       writeFileSync(sysctlFile(key), `${value}\n`);

@@ -10,6 +10,8 @@ export interface LabVariant {
 }
 
 const NAME_RE = /^[A-Za-z0-9][\w.-]*$/;
+/** Lab topology paths a variant may give without `lab.` (`service.upstreamReuse=true`, `nat.addresses=2`). */
+const LAB_SHORT = /^(service|nat|hosts|backend)\./;
 
 /** Whether `name` is usable as a variant name (it becomes the run's label). */
 export function isVariantName(name: string): boolean {
@@ -18,7 +20,7 @@ export function isVariantName(name: string): boolean {
 
 /**
  * Parses `name` or `name:override[,override...]`; an override is `sysctl.<key>=<value>` or a scenario
- * path `connection.reuse=true`. A piece without `=` continues the previous value (so
+ * path `connection.reuse=true` (`service.`, `nat.`, `hosts.`, `backend.` stand for `lab.service.` and so on). A piece without `=` continues the previous value (so
  * `sysctl.net.ipv4.ip_local_reserved_ports=8080,9000-9010` keeps its comma).
  */
 export function parseVariant(spec: string): LabVariant {
@@ -38,7 +40,7 @@ export function parseVariant(spec: string): LabVariant {
   for (const o of overrides) {
     if (!o.includes('=')) throw new UsageError(`--variant ${spec}: ${JSON.stringify(o)} is not path=value or sysctl.<key>=<value>`);
     if (o.startsWith('sysctl.')) variant.sysctls.push(o.slice('sysctl.'.length));
-    else variant.sets.push(o);
+    else variant.sets.push(LAB_SHORT.test(o) ? `lab.${o}` : o);
   }
   for (const s of variant.sysctls) parseSysctlFlag(s);
   return variant;

@@ -11,7 +11,9 @@ import { exhaustionSignalCounts } from '../../analysis/exhaustion.js';
 import { compareRuns } from '../../compare/compare.js';
 import { ExitCode, PortstormError, RuntimeFailure, UsageError } from '../../errors.js';
 import { kneeGroupIndex, labUsablePorts, predictedKnee, searchKnee, type KneeResult } from '../../lab/knee.js';
-import { detectNamespace, labAddresses, spawnLab, type LabChild } from '../../lab/netns.js';
+import { detectNamespace, findExecutable, labAddresses, spawnLab, type LabChild } from '../../lab/netns.js';
+import { chainServiceModel, checkTopology, clientSysctls } from '../../lab/topology.js';
+import { upstreamFailures } from '../../analysis/diagnose-upstream.js';
 import { labUsesTls, makeTlsDir, removeTlsDir } from '../../lab/tls.js';
 import { labSysctls, parseSysctlFlag } from '../../scenario/sysctls.js';
 import type { LabInnerConfig, LabInnerResult, LabNamespace } from '../../lab/types.js';
@@ -61,6 +63,11 @@ function stamp(): string {
 }
 
 function checkTarget(file: string, s: Scenario): void {
+  checkTopology(displayArg(file), s);
+  if ((s.lab?.topology ?? 'single') !== 'single') {
+    if (s.target !== 'builtin') throw new UsageError(`${file}: target: a ${s.lab!.topology} lab's load goes to its own hosts (got ${s.target}); set target: builtin`);
+    return;
+  }
   if (s.target !== 'builtin' && !s.lab?.serve) {
     throw new UsageError(
       `${file}: target: the lab runs the built-in target or lab.serve (got ${s.target}); set target: builtin, or lab.serve: "<command that listens on $HOST:$PORT>"`,
@@ -178,7 +185,7 @@ function variantPlans(file: string, base: Scenario, argv: LabArgs, baseSysctls: 
       const overrides = [...overridesOf(argv), ...v.sets.map((set) => ({ set, from: v.from }))];
       const scenario = v.sets.length > 0 ? await loadScenario(file, overrides) : base;
       checkTarget(file, scenario);
-      const sysctls = { ...baseSysctls };
+      const sysctls = clientSysctls(scenario, { ...baseSysctls });
       for (const s of v.sysctls) {
         try {
           const [k, val] = parseSysctlFlag(s);
@@ -240,7 +247,8 @@ export const labCommand = defineCommand<LabArgs>({
   async run(argv) {
     const base = await loadScenario(argv.scenario, overridesOf(argv));
     checkTarget(argv.scenario, base);
-    const baseSysctls = labSysctls(argv['port-range'], argv.sysctl, { portRange: base.lab?.portRange, sysctls: base.lab?.sysctls });
+    const baseSysctls = clientSysctls(base, labSysctls(argv['port-range'], argv.sysctl, { portRange: base.lab?.portRange, sysctls: base.lab?.sysctls }));
+    if (base.lab?.topology === 'nat' && !findExecutable('nft')) throw new RuntimeFailure('lab: topology nat needs nft (Debian package nftables)');
     const findKnee = argv['find-knee'] === true;
     const variants = findKnee ? [] : await variantPlans(argv.scenario, base, argv, baseSysctls);
     const knee = findKnee ? kneeGroupIndex(base) : null;
@@ -307,9 +315,14 @@ async function runKnee(
     const r = await readRunRecord(file);
     const signals = Object.values(exhaustionSignalCounts(r)).reduce((a, b) => a + b, 0);
     if (r.status !== 'completed') throw new RuntimeFailure(`lab --find-knee: the probe at ${rate}/s did not complete (${r.status})`);
-    return { rate, exhaustionErrors: signals, firstAtS: r.exhaustion?.firstAtS ?? null, completed: r.totals.completed, file };
+    // In a chain the service runs out first: its proxy's 5xx (and resets after the request) are the client's failures.
+    const upstream = base.lab?.topology === 'chain' ? upstreamFailures(r) : null;
+    const firsts = [r.exhaustion?.firstAtS ?? null, upstream?.firstAtS ?? null].filter((x): x is number => x !== null);
+    return { rate, exhaustionErrors: signals + (upstream?.total ?? 0), firstAtS: firsts.length > 0 ? Math.min(...firsts) : null, completed: r.totals.completed, file };
   });
-  const result: KneeResult = { ...found, predicted: predictedKnee(base, sysctls, durationS), usablePorts: labUsablePorts(sysctls), durationS };
+  // In a chain the knee is the service's: its port range and its upstream connections bound it.
+  const model = base.lab?.topology === 'chain' ? chainServiceModel(base) : { scenario: base, sysctls };
+  const result: KneeResult = { ...found, predicted: predictedKnee(model.scenario, model.sysctls, durationS), usablePorts: labUsablePorts(model.sysctls), durationS };
   const text = JSON.stringify(result, null, 1) + '\n';
   const file = await writeBeside(resultsDir, `lab-knee-${stamp()}-${process.pid}.json`, text);
   process.stdout.write(json ? text : renderKnee(result, file));
