@@ -146,6 +146,11 @@ describe('portstorm lab, topology chain', () => {
     const first502 = Math.min(...base.errorSamples.filter((e) => e.code === 'HTTP_5XX').map((e) => e.t));
     const model = SERVICE_PORTS / RATE;
     assert.ok(Math.abs(first502 - model) <= 0.2 * model, `first 502 at ${first502} s, model ${model.toFixed(2)} s`);
+    // The record's own prediction: the service's budget at the client's rate, within 20 % of what was seen.
+    const p = topo.prediction;
+    assert.ok(p && p.host === 'service' && p.basis === 'rate' && p.budget === SERVICE_PORTS, JSON.stringify(p));
+    assert.ok(p.predictedAtS !== null && p.observedAtS !== null && Math.abs(p.observedAtS - p.predictedAtS) <= 0.2 * p.predictedAtS, JSON.stringify(p));
+    assert.equal(pool.lab!.topology!.prediction?.predictedAtS ?? null, null, 'an upstream pool never runs out');
     // From then on most requests fail (the service's ports stay in TIME_WAIT for 60 s).
     const after = base.timeline.filter((e) => e.t >= Math.ceil(first502) && e.t < 4);
     for (const e of after) assert.ok((e.errors.HTTP_5XX ?? 0) >= 0.5 * e.attempted, `second ${e.t}: ${JSON.stringify(e.errors)} of ${e.attempted}`);

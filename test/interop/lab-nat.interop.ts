@@ -82,6 +82,22 @@ describe('interop: lab topology nat', { timeout: 120_000 }, () => {
     assert.ok((one.errors.CONNECT_TIMEOUT ?? 0) >= 15, JSON.stringify(one.errors));
     assert.equal(one.errors.EADDRNOTAVAIL ?? 0, 0);
     assert.ok(!one.diagnosis!.some((d) => d.verdict === 'client-port-exhaustion'), JSON.stringify(one.diagnosis!.map((d) => d.verdict)));
+    // The verdict is the NAT's, on the router, with the conntrack evidence and the NAT advice.
+    const snat = one.diagnosis!.find((d) => d.verdict === 'snat-port-exhaustion');
+    assert.ok(snat, JSON.stringify(one.diagnosis!.map((d) => `${d.verdict}@${d.host}`)));
+    assert.equal(snat.host, 'router');
+    assert.equal(snat.severity, 'critical');
+    assert.ok(snat.evidence.some((e) => /insert_failed/.test(e)), snat.evidence.join(' | '));
+    assert.ok(snat.advice.some((a) => /NAT Gateway|minPortsPerVm|allocatedOutboundPorts/.test(a)), snat.advice.join(' | '));
+    assert.ok(!one.diagnosis!.some((d) => d.verdict === 'conntrack-full' && d.host === 'router'), 'conntrack-full yields to the NAT verdict');
+    // The model: 50 ports on one address against 70 connections held at once.
+    const p = topo.prediction;
+    assert.ok(p, 'the lab prediction is recorded');
+    assert.equal(p.host, 'router');
+    assert.equal(p.budget, 50);
+    assert.equal(p.basis, 'concurrency');
+    assert.notEqual(p.predictedAtS, null);
+    assert.equal(two.lab!.topology!.prediction?.predictedAtS ?? null, null, 'two addresses (100 ports) hold the 70 connections');
 
     assert.deepEqual(two.lab!.topology!.nat!.addresses, ['198.18.2.3', '198.18.2.4']);
     assert.equal(two.totals.failed, 0, JSON.stringify(two.errors));
