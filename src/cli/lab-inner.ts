@@ -145,9 +145,9 @@ async function main(cfg: LabInnerConfig): Promise<number> {
   const file = await writeRunRecord(outcome.dir, record);
   const html = await writeBeside(outcome.dir, 'report.html', renderHtml(record)).catch(() => null);
   for (const h of plan?.hosts ?? []) {
-    if (h.run.kind !== 'serve') continue;
+    if (h.run.kind !== 'serve' && h.run.kind !== 'proxy') continue;
     try {
-      renameSync(h.run.logFile, path.join(outcome.dir, `${h.name}.serve.log`));
+      renameSync(h.run.logFile, path.join(outcome.dir, `${h.name}.${h.run.kind}.log`));
     } catch {
       // the command wrote nothing
     }

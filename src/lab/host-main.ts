@@ -7,7 +7,7 @@
  * then `stop` (or closes). Every sysctl and nft rule it writes is its own namespace's.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { findExecutable, sysctlFile } from './netns.js';
@@ -135,7 +135,14 @@ async function main(cfg: HostMainConfig): Promise<void> {
   } else if (r.kind === 'serve') {
     serve = await startServe({ command: r.command, port: r.port, ready: r.ready }, r.host, r.logFile, r.env);
   } else if (r.kind === 'proxy') {
-    proxy = spawn(process.execPath, [CLI, ...r.args], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // Its lines (listening; its requests, upstream connections and failures when stopped) go to a
+    // log the lab keeps in the run's directory, not to the lab's stderr.
+    const log = openSync(r.logFile, 'a');
+    try {
+      proxy = spawn(process.execPath, [CLI, ...r.args], { stdio: ['ignore', 'ignore', log] });
+    } finally {
+      closeSync(log);
+    }
     await waitListening(r.port, `the built-in proxy (portstorm ${r.args.join(' ')})`, proxy);
   }
   const a = plan.agent;

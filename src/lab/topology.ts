@@ -22,7 +22,7 @@ export const AGENT_PORT = 9464;
 export type HostRun =
   | { kind: 'builtin'; host: string; port: number; protocol: Scenario['protocol']; delayMs: number; bodyBytes: number; close: 'never' | 'after-response' }
   | { kind: 'serve'; host: string; command: string; port: number; ready: number; env: Record<string, string>; logFile: string }
-  | { kind: 'proxy'; host: string; port: number; args: string[] }
+  | { kind: 'proxy'; host: string; port: number; args: string[]; logFile: string }
   | { kind: 'router' };
 
 /** One interface of a host with its addresses (CIDR). */
@@ -154,6 +154,7 @@ export function planTopology(s: Scenario, serveLogPrefix: string): TopologyPlan 
           kind: 'proxy',
           host: '198.18.1.2',
           port: servicePort,
+          logFile: `${serveLogPrefix}.service.proxy.log`,
           args: [
             'serve',
             '--host', '198.18.1.2',
