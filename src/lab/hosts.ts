@@ -5,12 +5,12 @@
  * lab kills setpriv's unshare, whose --kill-child kills the host's PID 1 and with it its PID
  * namespace; the namespaces have no names and go with their last process.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, PortstormError, RuntimeFailure } from '../errors.js';
-import { findExecutable } from './netns.js';
+import { findExecutable, ip } from './netns.js';
 import type { HostLine, HostMainConfig } from './host-main.js';
 import type { HostPlan, TopologyPlan } from './topology.js';
 
@@ -32,17 +32,6 @@ export interface RunningTopology {
   conntrack: Record<string, { set: Record<string, number>; notSettable: Record<string, string> }>;
   /** Stops every host; resolves with each host's built-in target stats and how its server ended. */
   stop(): Promise<Record<string, { stats: unknown; ended: string | null }>>;
-}
-
-function ip(args: string[]): void {
-  const bin = findExecutable('ip');
-  if (!bin) throw new RuntimeFailure('lab: the ip command (iproute2) is not installed; install iproute2 and retry');
-  try {
-    execFileSync(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
-  } catch (err) {
-    const stderr = String((err as { stderr?: Buffer }).stderr ?? '').trim();
-    throw new RuntimeFailure(`lab: ip ${args.join(' ')} failed: ${stderr || (err as Error).message}`);
-  }
 }
 
 function startHost(plan: HostPlan, token: string): HostProc {

@@ -146,7 +146,8 @@ export function spawnLab(ns: LabNamespace, config: LabInnerConfig): LabChild {
 
 // ---- inside the namespace ---------------------------------------------------------------------
 
-function ip(args: string[]): void {
+/** Runs `ip ARGS` in this namespace; a RuntimeFailure (exit 3) with ip's own words when it fails. */
+export function ip(args: string[]): void {
   const bin = findExecutable('ip');
   if (!bin) throw new RuntimeFailure('lab: the ip command (iproute2) is not installed; install iproute2 and retry');
   try {

@@ -191,17 +191,17 @@ export const LAB_TOPOLOGIES = ['single', 'chain', 'nat'] as const;
 /** The host names a topology has (its `lab.hosts` keys); `client` is the load generator. */
 export const LAB_HOST_NAMES = { single: ['client'], chain: ['client', 'service', 'backend'], nat: ['client', 'router', 'server'] } as const;
 
+/** An ip_local_port_range value (`lo-hi` or `lo hi`), checked as `--port-range` is; resolves to `lo hi`. */
+const localPortRange = z.string().transform((v, ctx) => {
+  const checked = sysctlProblem('net.ipv4.ip_local_port_range', v);
+  if (typeof checked !== 'string') return checked[1];
+  ctx.addIssue({ code: 'custom', message: checked });
+  return z.NEVER;
+});
+
 /** One lab host's own settings (`lab.hosts.<name>`). */
 const labHost = z.strictObject({
-  portRange: z
-    .string()
-    .transform((v, ctx) => {
-      const checked = sysctlProblem('net.ipv4.ip_local_port_range', v);
-      if (typeof checked !== 'string') return checked[1];
-      ctx.addIssue({ code: 'custom', message: checked });
-      return z.NEVER;
-    })
-    .optional(),
+  portRange: localPortRange.optional(),
   sysctls: sysctlMap.default({}),
 });
 
@@ -250,15 +250,7 @@ const lab = z.strictObject({
   nat: labNat.optional(),
   /** true: an IPv6 lab, the client on fd00::1 and the target on fd00::2 (else 198.18.0.1 and 198.18.0.2). */
   ipv6: z.boolean().optional(),
-  portRange: z
-    .string()
-    .transform((v, ctx) => {
-      const checked = sysctlProblem('net.ipv4.ip_local_port_range', v);
-      if (typeof checked !== 'string') return checked[1];
-      ctx.addIssue({ code: 'custom', message: checked });
-      return z.NEVER;
-    })
-    .optional(),
+  portRange: localPortRange.optional(),
   sysctls: sysctlMap.default({}),
   /** Your own server: the target (single), or the service (chain), with HOST and PORT (chain: BACKEND_URL, BACKEND_HOST, BACKEND_PORT) in its environment. */
   serve: serveCommand.optional(),

@@ -8,35 +8,16 @@
  * program fails the test, saying which.
  */
 import assert from 'node:assert/strict';
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Conntrack, CounterDeltas } from '../../src/monitor/types.js';
 import { fixture, runInNetns } from '../helpers/netns.js';
-
-const PROGRAMS: Record<string, string> = { nft: 'nftables', unshare: 'util-linux', ip: 'iproute2' };
-
-/** Fails (never skips) when a program the test runs is missing. */
-function needs(...programs: string[]): void {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin'];
-  const onPath = (p: string): boolean =>
-    dirs.some((d) => {
-      try {
-        accessSync(path.join(d, p), constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-  const missing = programs.filter((p) => !onPath(p));
-  assert.deepEqual(missing, [], `missing ${missing.join(', ')}: the interop tests need them (apt-get install -y ${[...new Set(missing.map((p) => PROGRAMS[p]))].join(' ')})`);
-}
+import { needPrograms } from '../helpers/programs.js';
 
 const RULES = 'table ip portstorm { chain post { type nat hook postrouting priority srcnat; ip daddr 198.18.0.2 udp dport 9 snat to 198.18.0.1:40000; }; }';
 
 describe('interop: nftables and the Conntrack* counters', { timeout: 60_000 }, () => {
   it('SNAT to one source port: every datagram after the first fails its insertion and is dropped', () => {
-    needs('nft', 'unshare', 'ip');
+    needPrograms('nft', 'unshare', 'ip');
     const setup = ['ip addr add 198.18.0.1/32 dev lo', 'ip addr add 198.18.0.2/32 dev lo', `nft '${RULES}'`];
     const p = runInNetns<{ counters: CounterDeltas | null; conntrack: Conntrack | null }>(fixture('conntrack-probe.js'), ['40'], setup, 30_000);
     assert.equal(p.counters?.ConntrackInsertFailed, 39, JSON.stringify(p));

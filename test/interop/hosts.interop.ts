@@ -9,10 +9,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fixture } from '../helpers/netns.js';
+import { needPrograms } from '../helpers/programs.js';
 
 interface HostSummary {
   role: string;
@@ -38,24 +37,11 @@ interface Probe {
   ssServiceTimeWait: number;
 }
 
-function needs(...programs: string[]): void {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin'];
-  const missing = programs.filter((p) => !dirs.some((d) => {
-    try {
-      accessSync(path.join(d, p), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  }));
-  assert.deepEqual(missing, [], `missing ${missing.join(', ')}: apt-get install -y nginx-light iproute2 util-linux`);
-}
-
 describe('interop: one run, every host (a proxy running out of ports toward its backend)', { timeout: 240_000 }, () => {
   let probe: Probe;
 
   it('runs the load through nginx with the service watched, then attaches its --out file', () => {
-    needs('unshare', 'ip', 'ss', 'nginx', 'mount');
+    needPrograms('unshare', 'ip', 'ss', 'nginx', 'mount');
     const r = spawnSync('unshare', ['-rnm', '--propagation', 'private', process.execPath, fixture('hosts-probe.js')], { encoding: 'utf8', timeout: 200_000, maxBuffer: 64 * 1024 * 1024 });
     assert.equal(r.status, 0, `probe failed (status ${r.status}, signal ${r.signal}): ${r.stderr || r.error?.message}`);
     probe = JSON.parse(r.stdout.trim().split('\n').pop()!) as Probe;

@@ -7,38 +7,23 @@
  * Needs nftables, iproute2, util-linux; a missing program fails the test, saying which.
  */
 import assert from 'node:assert/strict';
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import type { RunRecord } from '../../src/record/types.js';
+import { needPrograms } from '../helpers/programs.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-function needs(...programs: string[]): void {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin'];
-  const missing = programs.filter(
-    (p) =>
-      !dirs.some((d) => {
-        try {
-          accessSync(path.join(d, p), constants.X_OK);
-          return true;
-        } catch {
-          return false;
-        }
-      }),
-  );
-  assert.deepEqual(missing, [], `missing ${missing.join(', ')}: the interop tests need them (apt-get install -y nftables util-linux iproute2)`);
-}
 
 /** The host's own ruleset (nft in a user namespace of its own when we are not root reads nothing of the host's; as root it is the host's). */
 const ruleset = () => spawnSync('nft', ['list', 'ruleset'], { encoding: 'utf8' }).stdout ?? '';
 
 describe('interop: lab topology nat', { timeout: 120_000 }, () => {
   it('50 NAT ports, 70 users: router insert_failed/drop, client connect timeouts, no client exhaustion; 2 addresses: none', () => {
-    needs('nft', 'unshare', 'ip', 'setpriv');
+    needPrograms('nft', 'unshare', 'ip', 'setpriv');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ps-lab-nat-'));
     const file = path.join(dir, 'nat.yaml');
     writeFileSync(

@@ -10,36 +10,20 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { fixture, runInNetns } from '../helpers/netns.js';
+import { needPrograms } from '../helpers/programs.js';
 
-const PROGRAMS: Record<string, string> = { promtool: 'prometheus', unshare: 'util-linux', ip: 'iproute2' };
 // build/test/interop → the repository's contrib/.
 const CONTRIB = fileURLToPath(new URL('../../../contrib/', import.meta.url));
 
-/** Fails (never skips) when a program the test runs is missing. */
-function needs(...programs: string[]): void {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin'];
-  const onPath = (p: string): boolean =>
-    dirs.some((d) => {
-      try {
-        accessSync(path.join(d, p), constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-  const missing = programs.filter((p) => !onPath(p));
-  assert.deepEqual(missing, [], `missing ${missing.join(', ')}: the interop tests need them (apt-get install -y ${[...new Set(missing.map((p) => PROGRAMS[p]))].join(' ')})`);
-}
-
 function promtool(args: string[], input?: string): { status: number | null; out: string } {
-  needs('promtool');
+  needPrograms('promtool');
   const r = spawnSync('promtool', args, { encoding: 'utf8', input, timeout: 60_000, cwd: CONTRIB });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
@@ -77,7 +61,7 @@ describe('interop: promtool', { timeout: 120_000 }, () => {
   });
 
   it('check metrics: /metrics of a monitor that watched 150 connections/s toward 127.0.0.1:8080 (ETA, sustainable rate)', () => {
-    needs('promtool', 'unshare', 'ip');
+    needPrograms('promtool', 'unshare', 'ip');
     const setup = ['echo "40000 40999" > /proc/sys/net/ipv4/ip_local_port_range', 'echo 0 > /proc/sys/net/ipv4/tcp_tw_reuse'];
     const p = runInNetns<{ exposition: string; ok: number }>(fixture('eta-probe.js'), [JSON.stringify({ rate: 150, windowMs: 2000, max: 450 })], setup, 60_000);
     assert.equal(p.ok, 450);

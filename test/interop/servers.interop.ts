@@ -12,39 +12,9 @@
  * packages). A missing program fails the test, saying which.
  */
 import assert from 'node:assert/strict';
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fixture, runInNetns } from '../helpers/netns.js';
-
-const PROGRAMS: Record<string, string> = {
-  unshare: 'util-linux',
-  ip: 'iproute2',
-  ss: 'iproute2',
-  nstat: 'iproute2',
-  nginx: 'nginx-light',
-  python3: 'python3',
-  ab: 'apache2-utils',
-};
-
-function onPath(program: string): boolean {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin'];
-  return dirs.some((d) => {
-    try {
-      accessSync(path.join(d, program), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** Fails (never skips) when a program the interop tests run is missing. */
-function needs(...programs: string[]): void {
-  const missing = programs.filter((p) => !onPath(p));
-  const pkgs = [...new Set(missing.map((p) => PROGRAMS[p]))];
-  assert.deepEqual(missing, [], `missing ${missing.join(', ')}: the interop tests need them (apt-get install -y ${pkgs.join(' ')})`);
-}
+import { needPrograms } from '../helpers/programs.js';
 
 interface Scan {
   source: string;
@@ -82,7 +52,7 @@ interface AbResult {
 }
 
 function probe(server: 'nginx' | 'python', runs: object[], ab = 0): { runs: ProbeRun[]; ab: AbResult | null } {
-  needs('unshare', 'ip', 'ss', 'nstat', server === 'nginx' ? 'nginx' : 'python3', ...(ab ? ['ab'] : []));
+  needPrograms('unshare', 'ip', 'ss', 'nstat', server === 'nginx' ? 'nginx' : 'python3', ...(ab ? ['ab'] : []));
   return runInNetns<{ runs: ProbeRun[]; ab: AbResult | null }>(fixture('interop-probe.js'), [JSON.stringify({ server, runs, ab })], [], 90_000);
 }
 

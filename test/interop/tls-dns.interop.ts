@@ -8,27 +8,13 @@
  * Needs nginx-light, dnsmasq-base and iproute2; a missing program fails the test, saying which.
  */
 import assert from 'node:assert/strict';
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fixture } from '../helpers/netns.js';
-
-const PROGRAMS: Record<string, string> = { unshare: 'util-linux', ip: 'iproute2', ss: 'iproute2', nginx: 'nginx-light', dnsmasq: 'dnsmasq-base', mount: 'mount' };
+import { needPrograms } from '../helpers/programs.js';
 
 function needs(...programs: string[]): void {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin'];
-  const onPath = (p: string): boolean =>
-    dirs.some((d) => {
-      try {
-        accessSync(path.join(d, p), constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-  const missing = programs.filter((p) => !onPath(p));
-  assert.deepEqual(missing, [], `missing ${missing.join(', ')}: the interop tests need them (apt-get install -y ${[...new Set(missing.map((p) => PROGRAMS[p]))].join(' ')})`);
+  needPrograms(...programs);
   assert.equal(process.getuid?.(), 0, 'the TLS/DNS interop tests run as root: dnsmasq in a network namespace needs setgroups(), which a user namespace refuses');
 }
 
