@@ -8,6 +8,7 @@ import type { LoadGroup } from '../scenario/schema.js';
 import { num, sec } from '../vocab/format.js';
 import { portHold, predictOnset } from './capacity.js';
 import { firstFailureAt } from './exhaustion.js';
+import { plannedRate } from '../load/pacer.js';
 import { upstreamFailures } from './diagnose-upstream.js';
 
 /** Host facts when the service's own were not reported: Linux defaults (tcp_tw_reuse unknown). */
@@ -123,14 +124,15 @@ function groupEnd(g: LoadGroup): number {
 function groupConcurrency(g: LoadGroup, t: number, lifetimeS: number, reuse: boolean, poolSize: number): number {
   const since = t - g.startAfter;
   if (since < 0 || (g.duration !== undefined && since > g.duration)) return 0;
-  const ramp = g.rampUp > 0 ? Math.min(1, since / g.rampUp) : 1;
   if (g.model === 'users') {
-    const active = Math.ceil(g.users * ramp);
-    if (reuse || g.thinkTime <= 0 || lifetimeS <= 0) return active;
-    return active * (lifetimeS / (lifetimeS + g.thinkTime));
+    const active = Math.ceil(g.users * (g.rampUp > 0 ? Math.min(1, since / g.rampUp) : 1));
+    const think = g.thinkTime + (g.thinkTimeRandom ?? 0) / 2;
+    if (reuse || think <= 0 || lifetimeS <= 0) return active;
+    return active * (lifetimeS / (lifetimeS + think));
   }
+  const ramp = g.rampUp > 0 ? Math.min(1, since / g.rampUp) : 1;
   const start = g.startRate ?? g.rate;
-  const rate = start + (g.rate - start) * ramp;
+  const rate = g.stages ? plannedRate(g, Math.min(since, g.duration - 1e-9)) : start + (g.rate - start) * ramp;
   const open = rate * lifetimeS;
   return reuse ? Math.min(poolSize, Math.max(1, Math.ceil(open))) : open;
 }

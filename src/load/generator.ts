@@ -309,7 +309,7 @@ export class LoadGenerator {
     const groupEnd = g.startAfter + (g.duration ?? this.endS);
     const users: Promise<void>[] = [];
     for (let i = index; i < g.users; i += count) {
-      users.push(this.runUser(g, g.startAfter + userStartOffset(i, g.users, g.rampUp), groupEnd));
+      users.push(this.runUser(g, g.startAfter + userStartOffset(i, g.users, g.rampUp, g.rampSteps), groupEnd));
     }
     await Promise.all(users);
   }
@@ -319,7 +319,8 @@ export class LoadGenerator {
     for (let it = 0; g.iterations === undefined || it < g.iterations; it++) {
       if (!this.canStart() || this.clock.nowS() >= endS) return;
       await this.exchange(this.clock.nowS());
-      if (g.thinkTime > 0) await this.until(Math.min(this.clock.nowS() + g.thinkTime, this.endS));
+      const think = g.thinkTime + (g.thinkTimeRandom ? Math.random() * g.thinkTimeRandom : 0);
+      if (think > 0) await this.until(Math.min(this.clock.nowS() + think, this.endS));
       else await this.yieldIfSpinning();
     }
   }

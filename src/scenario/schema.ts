@@ -60,24 +60,64 @@ const connection = z.strictObject({
     .default([]),
 });
 
-const arrivalRateGroup = z.strictObject({
-  model: z.literal('arrival-rate'),
-  rate: z.number().positive(),
-  startRate: z.number().nonnegative().optional(),
-  rampUp: duration.default(0),
+/** One stage of a piecewise arrival rate: the rate goes linearly from `startRate` (default: `rate`, a constant stage) to `rate` over `duration`. */
+const arrivalStage = z.strictObject({
   duration: positiveDuration,
-  startAfter: duration.default(0),
-  maxInFlight: positiveInt.default(10_000),
+  rate: z.number().nonnegative(),
+  startRate: z.number().nonnegative().optional(),
 });
+
+/** The peak rate of a list of stages. */
+const stagesPeak = (stages: { rate: number; startRate?: number | undefined }[]): number =>
+  Math.max(...stages.map((st) => Math.max(st.rate, st.startRate ?? st.rate)));
+const stagesLength = (stages: { duration: number }[]): number => stages.reduce((sum, st) => sum + st.duration, 0);
+
+/**
+ * An open-model group: `rate` (ramped from `startRate` over `rampUp`) for `duration`, or `stages`
+ * (piecewise: stepped or linear segments); with stages, `rate` resolves to their peak and `duration`
+ * to their sum, and may be given only with those values (so a resolved group is valid input again).
+ */
+const arrivalRateGroup = z
+  .strictObject({
+    model: z.literal('arrival-rate'),
+    rate: z.number().positive().optional(),
+    startRate: z.number().nonnegative().optional(),
+    rampUp: duration.default(0),
+    duration: positiveDuration.optional(),
+    stages: z.array(arrivalStage).min(1, 'expected at least one stage').optional(),
+    startAfter: duration.default(0),
+    maxInFlight: positiveInt.default(10_000),
+  })
+  .superRefine((g, ctx) => {
+    if (g.stages === undefined) {
+      if (g.rate === undefined) ctx.addIssue({ code: 'custom', path: ['rate'], message: 'expected a rate (requests per second), or stages' });
+      if (g.duration === undefined) ctx.addIssue({ code: 'custom', path: ['duration'], message: 'expected a duration, or stages' });
+      return;
+    }
+    const peak = stagesPeak(g.stages);
+    if (!(peak > 0)) ctx.addIssue({ code: 'custom', path: ['stages'], message: 'expected a stage with a rate greater than 0' });
+    if (g.rate !== undefined && g.rate !== peak) ctx.addIssue({ code: 'custom', path: ['rate'], message: `expected no rate with stages (it is their peak, ${peak})` });
+    const length = stagesLength(g.stages);
+    if (g.duration !== undefined && Math.abs(g.duration - length) > 1e-9) ctx.addIssue({ code: 'custom', path: ['duration'], message: `expected no duration with stages (it is their sum, ${length}s)` });
+    if (g.startRate !== undefined || g.rampUp > 0) ctx.addIssue({ code: 'custom', path: [g.startRate !== undefined ? 'startRate' : 'rampUp'], message: 'expected no startRate or rampUp with stages (give each stage its startRate)' });
+  })
+  .transform((g) => {
+    if (g.stages === undefined) return { ...g, rate: g.rate!, duration: g.duration! };
+    return { ...g, rate: stagesPeak(g.stages), duration: stagesLength(g.stages) };
+  });
 
 const usersGroup = z
   .strictObject({
     model: z.literal('users'),
     users: positiveInt,
     rampUp: duration.default(0),
+    /** Start the users in this many equal steps over rampUp (as the bzm Concurrency Thread Group does) instead of one by one. */
+    rampSteps: positiveInt.optional(),
     duration: positiveDuration.optional(),
     iterations: positiveInt.optional(),
     thinkTime: duration.default(0),
+    /** A uniformly random extra think time in [0, thinkTimeRandom) after each request, on top of thinkTime. */
+    thinkTimeRandom: duration.optional(),
     startAfter: duration.default(0),
   })
   .refine((g) => g.duration !== undefined || g.iterations !== undefined, {

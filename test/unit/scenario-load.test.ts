@@ -185,7 +185,7 @@ describe('parseScenario errors', () => {
       'scenarios/x.yaml: connection.reus: unknown key (expected one of reuse, poolSize, close, localAddresses)',
     ]);
     assert.deepEqual(one({ load: [{ model: 'users', users: 1, iterations: 1, rate: 3 }] }), [
-      'scenarios/x.yaml: load[0].rate: unknown key (expected one of model, users, rampUp, duration, iterations, thinkTime, startAfter)',
+      'scenarios/x.yaml: load[0].rate: unknown key (expected one of model, users, rampUp, rampSteps, duration, iterations, thinkTime, thinkTimeRandom, startAfter)',
     ]);
     const root = one({ lod: [], load: [group] });
     assert.equal(root.length, 1);
