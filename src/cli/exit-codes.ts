@@ -25,6 +25,7 @@ export const COMMAND_EXIT_CODES: Readonly<Record<string, readonly ExitCode[]>> =
   serve: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
   monitor: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
   doctor: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
+  import: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
 };
 
 /** Command-specific wording where a code means something narrower than in general. */
@@ -33,6 +34,10 @@ const SPECIFIC: Readonly<Record<string, Partial<Record<ExitCode, string>>>> = {
   report: {
     [ExitCode.USAGE]: 'not a readable run record (a scenario, a missing or invalid file), or a bad --attach',
     [ExitCode.RUNTIME]: 'the --out file (with --attach: the revised record) could not be written',
+  },
+  import: {
+    [ExitCode.USAGE]: 'not a JMeter plan (or not XML), no HTTP sampler to import, a bad --prop, or with --strict anything not imported',
+    [ExitCode.RUNTIME]: 'the --out file could not be written',
   },
   lab: { [ExitCode.THRESHOLD_FAILED]: 'a threshold failed (in any variant)' },
   run: {

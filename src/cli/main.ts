@@ -17,10 +17,11 @@ import { reportCommand } from './commands/report.js';
 import { demoCommand } from './commands/demo.js';
 import { compareCommand } from './commands/compare.js';
 import { labCommand } from './commands/lab.js';
+import { importCommand, jmeterStyleArgs } from './commands/import.js';
 import { exitAfterOutput, toleratePipeClose } from './exit.js';
 import { ALL_EXIT_CODES, COMMAND_EXIT_CODES, exitCodesEpilogue } from './exit-codes.js';
 
-const commands: Command<any>[] = [runCommand, reportCommand, compareCommand, serveCommand, monitorCommand, doctorCommand, labCommand, demoCommand];
+const commands: Command<any>[] = [runCommand, reportCommand, compareCommand, serveCommand, monitorCommand, doctorCommand, labCommand, importCommand, demoCommand];
 
 /** How a CLI invocation ended: its exit code and, for a failure, the one-line message for stderr. */
 export interface CliOutcome {
@@ -100,7 +101,8 @@ function oneValueEach(y: Argv, command: string, args: readonly string[]): Argv {
  * Resolves with the exit code instead of exiting; only yargs' own `--help` and `--version` exit,
  * and only when `exitProcess` is true.
  */
-export async function runCli(args: string[], exitProcess = true): Promise<CliOutcome> {
+export async function runCli(given: string[], exitProcess = true): Promise<CliOutcome> {
+  const args = jmeterStyleArgs(given);
   let exitCode: number = ExitCode.OK;
   let cli = yargs(args)
     .scriptName('portstorm')
