@@ -34,7 +34,7 @@ async function generate(file: string, n: number): Promise<void> {
         ? `${t},${el},HTTP Request,200,OK,${thread},text,true,,1234,120,200,200,http://198.18.0.2:8080/api,${el - 1},0,${i % 3}\n`
         : `${t},${el},HTTP Request,Non HTTP response code: java.net.BindException,Non HTTP response message: Cannot assign requested address,${thread},text,false,,2000,0,200,200,http://198.18.0.2:8080/api,0,0,0\n`;
     if (buf.length > 1 << 20) {
-      if (!out.write(buf)) await new Promise((r) => out.once('drain', r));
+      if (!out.write(buf)) await new Promise<void>((r) => out.once('drain', () => r()));
       buf = '';
     }
   }
