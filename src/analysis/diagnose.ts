@@ -20,6 +20,9 @@ import { labPrediction } from './lab-prediction.js';
 
 const SEVERITY_RANK: Record<Verdict['severity'], number> = { critical: 0, warning: 1, info: 2 };
 
+/** The evidence line of a verdict on the JMeter machine when no socket was seen there (`portstorm analyze` without --monitor). */
+export const JMETER_NO_SOCKETS = 'No socket samples: run portstorm monitor --out on the JMeter machine during the test.';
+
 /** Failures below this share of finished requests are of no consequence. */
 const HEALTHY_ERROR_RATE = 0.001;
 
@@ -78,6 +81,10 @@ export function diagnose(r: RunRecord, ex: Exhaustion = analyzeExhaustion(r)): V
     if (prediction) quotePrediction(verdicts, prediction);
   }
   if (verdicts.length === 0) verdicts.push(named(healthy(f) ?? otherFailures(f), CLIENT_HOST)!);
+  // A JMeter results file alone has no host figures: each verdict on the JMeter machine says so.
+  if (r.source === 'jmeter' && !f.socketsSeen) {
+    for (const v of verdicts) if (v.host === CLIENT_HOST) v.evidence.push(JMETER_NO_SOCKETS);
+  }
   return verdicts
     .map((v, i) => ({ v, i }))
     .sort((a, b) => SEVERITY_RANK[a.v.severity] - SEVERITY_RANK[b.v.severity] || a.i - b.i)

@@ -21,6 +21,7 @@ export const COMMAND_EXIT_CODES: Readonly<Record<string, readonly ExitCode[]>> =
   lab: LOAD,
   demo: LOAD,
   report: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
+  analyze: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
   compare: [ExitCode.OK, ExitCode.THRESHOLD_FAILED, ExitCode.USAGE, ExitCode.RUNTIME],
   serve: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
   monitor: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
@@ -38,6 +39,11 @@ const SPECIFIC: Readonly<Record<string, Partial<Record<ExitCode, string>>>> = {
   import: {
     [ExitCode.USAGE]: 'not a JMeter plan (or not XML), no HTTP sampler to import, a bad --prop, or with --strict anything not imported',
     [ExitCode.RUNTIME]: 'the --out file could not be written',
+  },
+  analyze: {
+    [ExitCode.OK]: 'analyzed; run.json and report.html written (request errors are data, not a failure)',
+    [ExitCode.USAGE]: 'not a JTL, a header without timeStamp/elapsed/success, a truncated last row, timestamps out of order, an empty file, or a bad --monitor/--attach, told in one line (file:line)',
+    [ExitCode.RUNTIME]: 'the record could not be written',
   },
   lab: { [ExitCode.THRESHOLD_FAILED]: 'a threshold failed (in any variant)' },
   run: {

@@ -282,6 +282,7 @@ export const runRecordSchema = z.object({
   portstormVersion: z.string(),
   runId: z.string().min(1),
   label: nullable(z.string()),
+  source: z.enum(['portstorm', 'jmeter']).optional(),
   scenario: scenarioSchema,
   target: z.object({
     url: z.string(),

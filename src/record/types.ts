@@ -541,6 +541,12 @@ export interface RunRecord {
   portstormVersion: string;
   runId: string;
   label: string | null;
+  /**
+   * What made the record: `portstorm` (a run or a lab; absent in older records means this), or
+   * `jmeter` (`portstorm analyze` of a JMeter results file: the load figures come from the JTL, the
+   * scenario is a synthetic description of the JMeter test, the host figures from `--monitor` files).
+   */
+  source?: 'portstorm' | 'jmeter';
   scenario: Scenario;
   /** The target; `stats` are the built-in target's own counters (null for other targets). */
   target: {
