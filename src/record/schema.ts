@@ -282,7 +282,18 @@ export const runRecordSchema = z.object({
   portstormVersion: z.string(),
   runId: z.string().min(1),
   label: nullable(z.string()),
-  source: z.enum(['portstorm', 'jmeter']).optional(),
+  source: z.enum(['portstorm', 'jmeter', 'merge']).optional(),
+  shard: z.object({ index: count, count: count, startAt: nullable(z.string()), lateMs: nullable(nonneg), split: z.string() }).optional(),
+  shards: z
+    .object({
+      count,
+      covered: z.array(count),
+      missing: z.array(count),
+      failed: z.array(z.object({ index: count, why: z.string() })),
+      runs: z.array(z.object({ index: count, runId: z.string(), label: nullable(z.string()), host: z.string(), lateMs: nullable(nonneg) })),
+      startSpreadMs: nonneg,
+    })
+    .optional(),
   scenario: scenarioSchema,
   target: z.object({
     url: z.string(),

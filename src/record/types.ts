@@ -535,6 +535,34 @@ export interface HostRecord {
   gaps: string[];
 }
 
+/** One shard's place in a sharded run (`run --shard I/N [--start-at T]`). */
+export interface ShardInfo {
+  /** 0-based, below `count`. */
+  index: number;
+  count: number;
+  /** The agreed start (`--start-at` / `startAt`, ISO time), or null when the shard started at once. */
+  startAt: string | null;
+  /** How late the load started after `startAt` (ms; ≥ 0), or null without one. */
+  lateMs: number | null;
+  /** What this shard was given of the scenario, in words: `arrivals k ≡ 1 (mod 3)`, `users 4 of 10 (shard 1)`. */
+  split: string;
+}
+
+/** What a merged record is made of. */
+export interface MergedShards {
+  /** Shards the scenario was split into. */
+  count: number;
+  /** Shard indexes whose records were merged, ascending. */
+  covered: number[];
+  /** Shards without a record (`missing`) or whose record says the run failed or was interrupted (`failed`, with why). */
+  missing: number[];
+  failed: Array<{ index: number; why: string }>;
+  /** Each merged shard's run id, label and host name in `hosts` (`shard-<index>`). */
+  runs: Array<{ index: number; runId: string; label: string | null; host: string; lateMs: number | null }>;
+  /** The spread of the shards' load starts (ms; max − min), a bound on how well their seconds line up besides clock skew. */
+  startSpreadMs: number;
+}
+
 /** The whole run record. */
 export interface RunRecord {
   schema: typeof RUN_SCHEMA | 1;
@@ -546,7 +574,11 @@ export interface RunRecord {
    * `jmeter` (`portstorm analyze` of a JMeter results file: the load figures come from the JTL, the
    * scenario is a synthetic description of the JMeter test, the host figures from `--monitor` files).
    */
-  source?: 'portstorm' | 'jmeter';
+  source?: 'portstorm' | 'jmeter' | 'merge';
+  /** This run was shard `index` of `count` (`run --shard I/N`); absent for a whole run. */
+  shard?: ShardInfo;
+  /** A merged record (`portstorm merge`): which shards it covers and which it lacks; absent otherwise. */
+  shards?: MergedShards;
   scenario: Scenario;
   /** The target; `stats` are the built-in target's own counters (null for other targets). */
   target: {

@@ -317,6 +317,11 @@ export const scenarioSchema = z
     tls: tls.default({ insecure: false, sessionResumption: true, alpn: ['http/1.1'] }),
     dns: z.enum(['once', 'per-connection']).default('once'),
     workers: z.union([z.literal('auto'), positiveInt], { error: 'expected auto or a positive integer' }).default('auto'),
+    /** When the load starts (ISO 8601 with a zone, e.g. 2026-12-08T10:00:00Z): every shard of a sharded run waits for it (`--start-at` overrides). */
+    startAt: z
+      .string()
+      .refine((t) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(t) && Number.isFinite(Date.parse(t)), 'expected an ISO time with a zone, e.g. 2026-12-08T10:00:00Z')
+      .optional(),
     thresholds: z.array(z.string()).default([]),
     builtin: z
       .strictObject({
