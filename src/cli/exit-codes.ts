@@ -27,6 +27,7 @@ export const COMMAND_EXIT_CODES: Readonly<Record<string, readonly ExitCode[]>> =
   monitor: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
   doctor: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
   import: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
+  merge: [ExitCode.OK, ExitCode.THRESHOLD_FAILED, ExitCode.USAGE, ExitCode.RUNTIME],
 };
 
 /** Command-specific wording where a code means something narrower than in general. */
@@ -44,6 +45,12 @@ const SPECIFIC: Readonly<Record<string, Partial<Record<ExitCode, string>>>> = {
     [ExitCode.OK]: 'analyzed; run.json and report.html written (request errors are data, not a failure)',
     [ExitCode.USAGE]: 'not a JTL, a header without timeStamp/elapsed/success, a truncated last row, timestamps out of order, an empty file, or a bad --monitor/--attach, told in one line (file:line)',
     [ExitCode.RUNTIME]: 'the record could not be written',
+  },
+  merge: {
+    [ExitCode.OK]: 'merged; run.json and report.html written (a missing or failed shard is named in the record, not a failure)',
+    [ExitCode.THRESHOLD_FAILED]: "a scenario threshold failed, judged on the merged record",
+    [ExitCode.USAGE]: 'an unreadable input, a record that is not a shard, or shards of different scenarios, portstorm versions or counts, an index twice, or none completed, told in one line',
+    [ExitCode.RUNTIME]: 'the merged record could not be written',
   },
   lab: { [ExitCode.THRESHOLD_FAILED]: 'a threshold failed (in any variant)' },
   run: {

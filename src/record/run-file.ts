@@ -290,6 +290,15 @@ export async function readRunRecord(where: string): Promise<RunRecord> {
     }
     throw new UsageError(`cannot read run record ${file}: ${code ?? String(err)}`);
   }
+  return parseRunRecord(text, file);
+}
+
+/**
+ * A run record from the text of a run.json, checked as {@link readRunRecord} checks a file: anything
+ * that is not a whole record of a readable schema is a one-line `UsageError` starting with `file`
+ * (the name the text is told by: a path, or `pod.log (last PORTSTORM-RECORD line)`).
+ */
+export function parseRunRecord(text: string, file: string): RunRecord {
   let doc: unknown;
   try {
     doc = JSON.parse(text);

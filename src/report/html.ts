@@ -13,6 +13,7 @@ import { renderHosts, renderHostSettings } from './html-hosts.js';
 import { renderTopology, TOPOLOGY_CSS } from './html-topology.js';
 import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusClass, statusLabel } from './status.js';
+import { shardsLine } from './shards-lines.js';
 import { dnsSummaryOf, handshakeCounts, hasTlsOrDns, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
 import { dec, msValue, num, orDash, pct, perSecond, rate, sec, thresholdValue } from '../vocab/format.js';
 
@@ -115,7 +116,8 @@ function renderHeader(r: RunRecord): string {
     ['Started at', e(r.startedAt)],
     ['Duration', e(`${sec(r.durationS)} on ${r.workers} worker${r.workers === 1 ? '' : 's'}`)],
     ['Status', `<span class="badge ${statusClass(r.status)}">${e(statusLabel(r.status))}</span>${partial ? ` <span class="muted">${e(partial)}</span>` : ''}`],
-    [hasOtherHosts(r) ? 'Host (client)' : 'Host', e(`${h.platform} ${h.kernel}, node ${h.node}, ${h.cpus} CPUs, ports ${range}, tcp_tw_reuse ${h.tcpTwReuse ?? '–'}`)],
+    ...((shards): Array<[string, string]> => (shards ? [['Shards', e(shards)]] : []))(shardsLine(r)),
+    [r.shards ? 'Host (the busiest shard)' : hasOtherHosts(r) ? 'Host (client)' : 'Host', e(`${h.platform} ${h.kernel}, node ${h.node}, ${h.cpus} CPUs, ports ${range}, tcp_tw_reuse ${h.tcpTwReuse ?? '–'}`)],
     ['portstorm', e(r.portstormVersion)],
   ];
   return `<header>

@@ -9,6 +9,7 @@ import { verdictTitle } from './html.js';
 import { hostClock, hostCoverage, hostFrom, hostSettings } from './host-lines.js';
 import { baselineLine, otherTrafficLine } from './ports-lines.js';
 import { partialNote, statusLabel } from './status.js';
+import { shardsLine } from './shards-lines.js';
 import { dnsSummaryOf, handshakeCounts, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
 import { dec, msValue, num, orDash, pct as share, perSecond, sec as seconds, thresholdValue } from '../vocab/format.js';
 
@@ -126,6 +127,7 @@ export function renderMarkdown(r: RunRecord): string {
       `**Started** ${escapeText(r.startedAt)}`,
       `**Duration** ${seconds(d)}`,
       `**Status** ${status}`,
+      ...((shards) => (shards ? [`**Shards** ${escapeText(shards)}`] : []))(shardsLine(r)),
     ].join(' · '),
   );
   if (partial) out.push('', `> ⚠️ ${escapeText(partial[0]!.toUpperCase() + partial.slice(1))}.`);

@@ -4,6 +4,7 @@ import { hasOtherHosts, hostsWithPeaks, verdictHost } from '../analysis/host-pea
 import { hostClock, hostCoverage, hostFrom, hostTimeWait, hostUtilization } from './host-lines.js';
 import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusLabel } from './status.js';
+import { shardsLine } from './shards-lines.js';
 import { topologyLines, topologyOf } from './topology-lines.js';
 import { dnsSummaryOf, handshakeCounts, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
 import { msValue, num, orDash, pct, perSecond, sec, thresholdValue } from '../vocab/format.js';
@@ -52,6 +53,8 @@ export function renderTextSummary(r: RunRecord, file: string | null, html: strin
   if (resolved) lines.splice(2, 0, `  resolved               ${resolved}`);
   const partial = partialNote(r);
   if (partial) lines.splice(1, 0, `  partial                ${partial}`);
+  const shards = shardsLine(r);
+  if (shards) lines.splice(1, 0, `  shards                 ${shards}`);
   const errors = Object.entries(r.errorsByPhase).sort((a, b) => b[1] - a[1]);
   if (errors.length > 0) {
     lines.push(`  errors                 ${errors.map(([k, n]) => `${k.split(':')[1]} ${num(n)} (${k.split(':')[0]})`).join(', ')}`);
