@@ -65,7 +65,11 @@ export function verdictHost(v: Pick<Verdict, 'host'>, multiHost: boolean): strin
   return multiHost || v.host !== CLIENT_HOST ? v.host : null;
 }
 
-/** Every host with its peaks, the client first. */
+/**
+ * Every host with its peaks, the client first. A merged record (`shards`) has no client of its own:
+ * its top-level figures are the fleet's, so its hosts are the shards' alone.
+ */
 export function hostsWithPeaks(r: RunRecord): Array<HostView & { peaks: HostPeaks }> {
-  return hostViews(r).map((h) => ({ ...h, peaks: hostPeaks(h) }));
+  const views = hostViews(r).filter((h) => !(r.shards && h.name === CLIENT_HOST && !r.hosts?.[CLIENT_HOST]));
+  return views.map((h) => ({ ...h, peaks: hostPeaks(h) }));
 }

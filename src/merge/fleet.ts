@@ -6,6 +6,7 @@
  */
 import type { Exhaustion, TimelineEntry, Verdict } from '../record/types.js';
 import { CLIENT_HOST } from '../analysis/hosts.js';
+import { sec } from '../vocab/format.js';
 
 const SEVERITY_RANK: Record<Verdict['severity'], number> = { critical: 0, warning: 1, info: 2 };
 
@@ -21,7 +22,7 @@ export interface ShardVerdicts {
   verdicts: readonly Verdict[];
 }
 
-const at = (s: number | null): string => (s === null ? 'over the whole run' : `from ${s} s`);
+const at = (s: number | null): string => (s === null ? 'over the whole run' : `from ${sec(s)}`);
 
 /**
  * One verdict per finding (verdict id and host kind: the client, or a watched host's name), most

@@ -17,6 +17,9 @@ function latencyLine(name: string, l: LatencySummary): string {
 
 const INDENT = ' '.repeat(25);
 
+/** Hosts the summary lists (a merge of many shards has one per shard). */
+const MAX_HOSTS = 12;
+
 /**
  * Every observed host, two or three lines each: who it is and where it was seen from, its peaks,
  * and its coverage and gaps when it missed part of the run. Empty for a record of the client alone.
@@ -25,7 +28,7 @@ function hostLines(r: RunRecord): string[] {
   const hosts = hostsWithPeaks(r);
   if (hosts.length < 2) return [];
   const out: string[] = [];
-  hosts.forEach((h, i) => {
+  hosts.slice(0, MAX_HOSTS).forEach((h, i) => {
     const clock = h.clock.method === 'local' ? '' : `, ${hostClock(h)}`;
     out.push(`${i === 0 ? '  hosts'.padEnd(25) : INDENT}${h.name} (${h.role}) from ${hostFrom(h)}${clock}`);
     out.push(`${INDENT}  ${hostUtilization(h.peaks)}; ${hostTimeWait(h.peaks)}`);
@@ -33,6 +36,7 @@ function hostLines(r: RunRecord): string[] {
     if (coverage) out.push(`${INDENT}  coverage ${coverage}`);
     for (const gap of h.gaps) out.push(`${INDENT}  gap: ${gap}`);
   });
+  if (hosts.length > MAX_HOSTS) out.push(`${INDENT}and ${hosts.length - MAX_HOSTS} more hosts (every one in report --format html)`);
   return out;
 }
 

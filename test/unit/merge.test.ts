@@ -110,7 +110,7 @@ describe('merge', () => {
     assert.ok(v, JSON.stringify(m.diagnosis!.map((d) => d.verdict)));
     // shard 2 started 2 s after shard 0 and ran out 8 s in: merged second 10, as shard 0 did at 10; shard 0 named first on a tie.
     assert.equal(v.host, 'shard-0');
-    assert.match(v.evidence[0]!, /^On 2 of 3 shards: shard-0 from 10 s, shard-2 from 10 s\./);
+    assert.match(v.evidence[0]!, /^On 2 of 3 shards: shard-0 from 10.0 s, shard-2 from 10.0 s\./);
     for (const d of m.diagnosis!) assert.match(d.host!, /shard-\d/);
     assert.equal(m.exhaustion!.firstAtS, 10);
     assert.ok(m.exhaustion!.capacity);
