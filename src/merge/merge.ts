@@ -1,10 +1,10 @@
 /**
  * `portstorm merge`: one run record from the records of a run's shards (`run --shard I/N`).
  *
- * Streaming in two passes, one record in memory at a time: the first checks each record, adds its
- * totals, errors and histograms and keeps its small parts (diagnosis, ports, host facts); once every
- * load start is known (the merged second 0 is the earliest), the second reads the records again and
- * adds their timelines on that axis (see timeline.ts for what is exact there).
+ * Streaming, one parsed record in memory at a time: each is checked and folded into accumulators
+ * (totals, errors, histograms, its timeline on the wall-clock axis: see timeline.ts for what is exact
+ * there), and only its small parts (diagnosis, ports, host facts) and its hosts (which the merged
+ * record holds) are kept. The merged second 0 is the earliest shard's load start, to the whole second.
  */
 import path from 'node:path';
 import { UsageError } from '../errors.js';
@@ -21,7 +21,7 @@ import { HistogramFold } from './histograms.js';
 import { readShardInput } from './read-shard.js';
 import { shiftHostTimeline, TimelineFold } from './timeline.js';
 
-/** One input of a merge: its name in messages, and how to read its record (each pass reads it once). */
+/** One input of a merge: its name in messages, and how to read its record (read once). */
 export interface ShardSource {
   name: string;
   read(): Promise<RunRecord>;
@@ -58,7 +58,9 @@ interface Kept {
   otherTraffic: RunRecord['otherTraffic'];
   monitor: RunRecord['monitor'];
   host: RunRecord['host'];
-  hosts: Array<Omit<HostView, 'timeline'>>;
+  hosts: HostView[];
+  /** The wall-clock second (Unix) its second 0 goes into. */
+  at: number;
   offset: number;
 }
 
@@ -124,6 +126,7 @@ export async function mergeShards(sources: readonly ShardSource[], opts: MergeOp
   const limits = new Set<NonNullable<RunRecord['limitsReached']>[number]>();
   const samples: Array<{ index: number; sample: RunRecord['errorSamples'][number] }> = [];
   const sampledCodes = new Set<string>();
+  const timeline = new TimelineFold();
 
   for (const source of sources) {
     const r = await source.read();
@@ -136,7 +139,7 @@ export async function mergeShards(sources: readonly ShardSource[], opts: MergeOp
       failed.push({ index: r.shard.index, why: `${why} (${path.basename(source.name)}, ${r.durationS} s)` });
       continue;
     }
-    first ??= r;
+    first ??= { ...r, timeline: [] };
     histograms.add(r);
     addTotals(totals, r.totals);
     addCounts(errors, r.errors);
@@ -153,6 +156,8 @@ export async function mergeShards(sources: readonly ShardSource[], opts: MergeOp
     }
     const { exhaustion, verdicts } = analysisOf(r);
     const startMs = Date.parse(r.loadStartedAt ?? r.startedAt);
+    const at = Math.round(startMs / 1000);
+    timeline.add(r.timeline, at);
     kept.push({
       index: r.shard.index,
       source,
@@ -170,7 +175,8 @@ export async function mergeShards(sources: readonly ShardSource[], opts: MergeOp
       otherTraffic: r.otherTraffic ?? null,
       monitor: r.monitor,
       host: r.host,
-      hosts: hostViews(r).map(({ timeline: _t, ...rest }) => rest),
+      hosts: hostViews(r),
+      at,
       offset: 0,
     });
   }
@@ -182,19 +188,15 @@ export async function mergeShards(sources: readonly ShardSource[], opts: MergeOp
   failed.sort((a, b) => a.index - b.index);
   const startMin = Math.min(...kept.map((k) => k.startMs));
   const startMax = Math.max(...kept.map((k) => k.startMs));
-  for (const k of kept) k.offset = Math.round((k.startMs - startMin) / 1000);
+  const origin = Math.min(...kept.map((k) => k.at));
+  for (const k of kept) k.offset = k.at - origin;
   const length = Math.max(...kept.map((k) => k.offset + k.seconds));
 
-  // Second pass: the timelines, now that the axis is known.
-  const timeline = new TimelineFold();
   const hosts: Record<string, HostRecord> = {};
   for (const k of kept) {
-    const r = await k.source.read();
-    timeline.add(r.timeline, k.offset);
-    const views = hostViews(r);
-    for (const h of views) {
+    for (const [i, h] of k.hosts.entries()) {
       const { name, ...rest } = h;
-      const own = name === views[0]!.name;
+      const own = i === 0;
       const shifted: HostRecord = {
         ...rest,
         timeline: shiftHostTimeline(h.timeline, k.offset, length),
@@ -203,8 +205,9 @@ export async function mergeShards(sources: readonly ShardSource[], opts: MergeOp
       if (own) Object.assign(shifted, { role: 'client', source: 'file', address: k.source.name, clock: { method: 'wall-clock', offsetMs: 0, uncertaintyMs: null } });
       hosts[shardHostName(k.index, own ? undefined : name)] = shifted;
     }
+    k.hosts = [];
   }
-  const merged = timeline.result(length);
+  const merged = timeline.result(origin, length);
 
   const busiest = kept.reduce((b, k) => ((k.ports?.peakUtilization ?? -1) > (b.ports?.peakUtilization ?? -1) ? k : b), kept[0]!);
   const busiestName = shardHostName(busiest.index);
@@ -222,7 +225,7 @@ export async function mergeShards(sources: readonly ShardSource[], opts: MergeOp
   const summaries = histograms.result();
   const startedAt = new Date(Math.min(...kept.map((k) => k.startedAtMs)));
   const note = `a merged record has no single client: ports, destinations and this monitor are ${busiestName}'s (the busiest: highest peak port utilization); every shard's own are in hosts`;
-  const durationS = Math.max(...kept.map((k) => (k.startMs - startMin) / 1000 + k.durationS));
+  const durationS = Math.max(...kept.map((k) => (k.startMs - origin * 1000) / 1000 + k.durationS));
   const { startAt: _startAt, ...scenario } = first.scenario;
   const agreed = first.shard?.startAt ?? null;
   const record: RunRecord = {
@@ -235,7 +238,7 @@ export async function mergeShards(sources: readonly ShardSource[], opts: MergeOp
     scenario: { ...scenario, ...(agreed !== null && kept.every((k) => k.lateMs !== null) ? { startAt: agreed } : {}) } as RunRecord['scenario'],
     target: { ...first.target, stats: targetStats },
     startedAt: startedAt.toISOString(),
-    loadStartedAt: new Date(startMin).toISOString(),
+    loadStartedAt: new Date(origin * 1000).toISOString(),
     durationS: Math.round(durationS * 1000) / 1000,
     status: 'completed',
     limitsReached: [...limits],

@@ -22,17 +22,20 @@ export function encodeRecordLine(record: RunRecord): string {
  * one, or does not decode, is a one-line `UsageError`.
  */
 export function decodeRecordLine(line: string, file = 'the record line'): RunRecord {
+  return parseRunRecord(recordLineText(line, file), file);
+}
+
+/** The run.json text a record line holds (not yet checked); bad input as {@link decodeRecordLine} tells it. */
+export function recordLineText(line: string, file = 'the record line'): string {
   const at = line.indexOf(RECORD_LINE_MARKER);
   if (at < 0) throw new UsageError(`${file}: not a PORTSTORM-RECORD line`);
   const payload = line.slice(at + RECORD_LINE_MARKER.length).trim();
   if (payload === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(payload)) throw new UsageError(`${file}: the PORTSTORM-RECORD line is not base64`);
-  let text: string;
   try {
-    text = gunzipSync(Buffer.from(payload, 'base64')).toString('utf8');
+    return gunzipSync(Buffer.from(payload, 'base64')).toString('utf8');
   } catch (err) {
     throw new UsageError(`${file}: the PORTSTORM-RECORD line does not gunzip (${(err as NodeJS.ErrnoException).code ?? 'corrupt'}): is the log cut short?`);
   }
-  return parseRunRecord(text, file);
 }
 
 /** The last line of `text` holding a record line, or null when there is none. */

@@ -1,7 +1,9 @@
 /**
- * The shards' per-second timelines on one wall-clock axis. A shard's second t (at its load start +
- * t) goes whole into the merged second it overlaps most: t + k, k its load start's offset from the
- * earliest, rounded to whole seconds (so counts stay whole; a second is placed at most 0.5 s off).
+ * The shards' per-second timelines on one wall-clock axis of whole UTC seconds. A shard's second t
+ * (from its load start + t) goes whole into the wall-clock second it overlaps most: its load start
+ * rounded to the nearest whole second, + t (so counts stay whole; a second is placed at most 0.5 s
+ * off). Every shard is placed without knowing the others, so shards fold in one at a time, in any
+ * order, with the same result.
  *
  * Counts, errors, kernel counters, CPU and socket counts add up. The records keep per-second
  * percentiles, not histograms, so a merged second's percentile is approximated: the mean of the
@@ -97,14 +99,14 @@ function addCpu(into: Second['cpu'], c: TimelineEntry['cpu']): Second['cpu'] {
 
 /** Accumulates shard timelines second by second (see the module comment for what is exact). */
 export class TimelineFold {
-  private readonly seconds: Second[] = [];
+  private readonly seconds = new Map<number, Second>();
 
-  /** Adds a shard's timeline whose second t is merged second t + `offset`. */
-  add(timeline: readonly TimelineEntry[], offset: number): void {
+  /** Adds a shard's timeline whose second t is wall-clock second `at` + t (Unix seconds, or any axis). */
+  add(timeline: readonly TimelineEntry[], at0: number): void {
     for (const e of timeline) {
-      const at = e.t + offset;
-      if (at < 0) continue;
-      const s = (this.seconds[at] ??= emptySecond());
+      const at = e.t + at0;
+      let s = this.seconds.get(at);
+      if (!s) this.seconds.set(at, (s = emptySecond()));
       s.attempted += e.attempted;
       s.completed += e.completed;
       s.failed += e.failed;
@@ -139,12 +141,11 @@ export class TimelineFold {
     }
   }
 
-  /** The merged timeline, one entry per second from 0 to the last with data (`length` at least). */
-  result(length = 0): TimelineEntry[] {
-    const n = Math.max(length, this.seconds.length);
+  /** The merged timeline: `length` seconds from second `origin` of the axis `add` was given, as t = 0…length − 1. */
+  result(origin: number, length: number): TimelineEntry[] {
     const out: TimelineEntry[] = [];
-    for (let t = 0; t < n; t++) {
-      const s = this.seconds[t] ?? emptySecond();
+    for (let t = 0; t < length; t++) {
+      const s = this.seconds.get(origin + t) ?? emptySecond();
       const e: TimelineEntry = {
         t,
         attempted: s.attempted,

@@ -306,6 +306,11 @@ export function parseRunRecord(text: string, file: string): RunRecord {
     if (looksLikeScenario(text)) throw new UsageError(scenarioNotRun(file));
     throw new UsageError(`${file}: not valid JSON (${oneLine((err as Error).message)})`);
   }
+  return checkRunRecord(doc, file);
+}
+
+/** A parsed run.json checked as {@link parseRunRecord} checks one (the same one-line errors), its scenario resolved. */
+export function checkRunRecord(doc: unknown, file: string): RunRecord {
   const deep = tooDeep(doc);
   if (deep) throw new UsageError(`${file}: ${formatPath(deep.slice(0, 4))}${deep.length > 4 ? '...' : ''}: nested more than ${MAX_DEPTH} levels deep`);
   const rec = doc as Partial<RunRecord>;

@@ -22,7 +22,7 @@ test('merge of 3 shards: run.json and report.html, report and compare on it; bad
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'ps-merge-'));
   t.after(() => rmSync(tmp, { recursive: true, force: true }));
   const base = JSON.parse(readFileSync(FIXTURE, 'utf8'));
-  const start = Date.parse(base.startedAt);
+  const start = Date.parse('2026-12-08T10:00:00.000Z');
   const files = [0, 400, 1200].map((late, index) => {
     const at = new Date(start + late).toISOString();
     const r = { ...base, runId: `${base.runId}-s${index}`, startedAt: at, loadStartedAt: at, shard: { index, count: 3, startAt: new Date(start).toISOString(), lateMs: late, split: `arrivals k ≡ ${index} (mod 3)` } };
