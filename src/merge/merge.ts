@@ -12,7 +12,7 @@ import { analyzeExhaustion } from '../analysis/exhaustion.js';
 import { diagnose } from '../analysis/diagnose.js';
 import { hostViews, type HostView } from '../analysis/hosts.js';
 import { evaluateThresholds } from '../analysis/thresholds.js';
-import { newRunId, writeBeside, writeRunRecord } from '../record/run-file.js';
+import { newRunId, writeBeside, writeRunRecordStreamed } from '../record/run-file.js';
 import { RUN_SCHEMA, type Exhaustion, type HostRecord, type MergedShards, type RunRecord, type Totals, type Verdict } from '../record/types.js';
 import { renderHtml } from '../report/html.js';
 import { ShardChecker } from './checks.js';
@@ -281,11 +281,36 @@ export interface MergeOutcome {
   html: string | null;
 }
 
-/** Merges the shards and writes `out/<runId>/run.json` and `report.html`, as a run writes its own. */
+/** Hosts report.html charts of a merged record (each with a chart per second); run.json holds every one. */
+export const REPORT_HOSTS = 12;
+
+/**
+ * The record as report.html shows it (the HTML embeds its record): with more than {@link REPORT_HOSTS}
+ * hosts, the shards whose ports ran fullest (and their other hosts) and a note saying so; else as it is.
+ */
+export function reportView(record: RunRecord): RunRecord {
+  const hosts = Object.entries(record.hosts ?? {});
+  if (!record.shards || hosts.length <= REPORT_HOSTS) return record;
+  const util = (name: string) => record.hosts?.[name.replace(/^.*@/, '')]?.ports?.peakUtilization ?? -1;
+  const shards = hosts.filter(([n]) => !n.includes('@')).sort(([a], [b]) => util(b) - util(a));
+  const chosen = new Set<string>();
+  for (const [n] of shards) {
+    const own = hosts.filter(([m]) => m === n || m.endsWith(`@${n}`)).map(([m]) => m);
+    if (chosen.size + own.length > REPORT_HOSTS) break;
+    for (const m of own) chosen.add(m);
+  }
+  const note = `this report charts ${chosen.size} of the ${hosts.length} hosts (the shards whose ports ran fullest); run.json holds every one (portstorm report RUN --format md lists them)`;
+  return { ...record, hosts: Object.fromEntries(hosts.filter(([n]) => chosen.has(n))), monitor: { ...record.monitor, unavailable: { ...record.monitor.unavailable, 'merge-report': note } } };
+}
+
+/**
+ * Merges the shards and writes `out/<runId>/run.json` and `report.html`, as a run writes its own
+ * (run.json serialized piece by piece: a merge of many shards is too big for one string).
+ */
 export async function mergeAndWrite(sources: readonly ShardSource[], out: string, opts: MergeOptions = {}): Promise<MergeOutcome> {
   const record = await mergeShards(sources, opts);
   const dir = path.join(out, record.runId);
-  const file = await writeRunRecord(dir, record);
-  const html = await writeBeside(dir, 'report.html', renderHtml(record)).catch(() => null);
+  const file = await writeRunRecordStreamed(dir, record);
+  const html = await writeBeside(dir, 'report.html', renderHtml(reportView(record))).catch(() => null);
   return { record, dir, file, html };
 }

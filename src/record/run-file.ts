@@ -22,6 +22,32 @@ export async function writeRunRecord(dir: string, record: RunRecord): Promise<st
   return writeBeside(dir, 'run.json', JSON.stringify(record, null, 1) + '\n');
 }
 
+/**
+ * Writes `record` as `dir/run.json` as {@link writeRunRecord} does, the same bytes, but serialized one
+ * top-level field (and one host) at a time: for a record too big to hold as one string besides
+ * itself (a merge of many shards). The record must not change until the promise settles.
+ */
+export async function writeRunRecordStreamed(dir: string, record: RunRecord): Promise<string> {
+  return writeBeside(dir, 'run.json', () => recordChunks(record));
+}
+
+/** `JSON.stringify(record, null, 1) + '\n'` in pieces: each top-level field, and each host of `hosts`. */
+export function* recordChunks(record: RunRecord): Generator<string> {
+  const fields = Object.entries(record).filter(([, v]) => v !== undefined && typeof v !== 'function');
+  yield '{\n';
+  for (const [i, [key, value]] of fields.entries()) {
+    yield ` ${JSON.stringify(key)}: `;
+    const hosts = key === 'hosts' && value !== null && typeof value === 'object' ? Object.entries(value as object).filter(([, h]) => h !== undefined) : null;
+    if (hosts && hosts.length > 0) {
+      yield '{\n';
+      for (const [j, [name, h]] of hosts.entries()) yield `  ${JSON.stringify(name)}: ${JSON.stringify(h, null, 1).replace(/\n/g, '\n  ')}${j < hosts.length - 1 ? ',' : ''}\n`;
+      yield ' }';
+    } else yield JSON.stringify(value, null, 1).replace(/\n/g, '\n ');
+    yield i < fields.length - 1 ? ',\n' : '\n';
+  }
+  yield '}\n';
+}
+
 /** Where a revised record went (see {@link reviseRunRecord}). */
 export interface RevisedRecord {
   /** The revised record's file, and its directory (where the report goes beside it). */
@@ -97,7 +123,7 @@ const announced = new Set<string>();
  * be written, writes `fallbackDir(dir)/name` instead, says so on stderr (once per directory) and
  * returns that path; only when both fail does it throw a `RuntimeFailure` naming both.
  */
-export async function writeBeside(dir: string, name: string, text: string): Promise<string> {
+export async function writeBeside(dir: string, name: string, text: string | (() => Iterable<string>)): Promise<string> {
   try {
     return await writeAtomic(dir, name, text);
   } catch (err) {
@@ -121,7 +147,7 @@ export async function writeBeside(dir: string, name: string, text: string): Prom
 /** Write failures a fallback directory cannot help with. */
 const NOT_THE_PLACE = new Set(['EMFILE', 'ENFILE']);
 
-async function writeAtomic(dir: string, name: string, text: string | Buffer): Promise<string> {
+async function writeAtomic(dir: string, name: string, text: string | Buffer | (() => Iterable<string>)): Promise<string> {
   // Node's recursive mkdir never returns on /proc: refuse a pseudo-filesystem before trying.
   const pseudo = pseudoFilesystem(dir);
   if (pseudo) throw Object.assign(new Error(`${pseudo} is not for files`), { code: 'EPSEUDOFS' });
@@ -131,7 +157,8 @@ async function writeAtomic(dir: string, name: string, text: string | Buffer): Pr
   const handle = await open(tmp, 'w');
   try {
     try {
-      await handle.writeFile(text);
+      if (typeof text === 'function') for (const chunk of text()) await handle.write(chunk);
+      else await handle.writeFile(text);
       await handle.sync();
     } finally {
       await handle.close();

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { UsageError } from '../../src/errors.js';
 import { decodeHistogram, encodeHistogram, newHistogram, recordMs, summarize } from '../../src/record/histogram.js';
-import { fileSource, mergeShards, recordSource } from '../../src/merge/merge.js';
+import { fileSource, mergeShards, recordSource, reportView } from '../../src/merge/merge.js';
+import { recordChunks } from '../../src/record/run-file.js';
 import { decodeRecordLine, encodeRecordLine } from '../../src/merge/record-line.js';
 import { renderTextSummary } from '../../src/report/text.js';
 import { entry, sockets } from '../helpers/synthetic-record.js';
@@ -137,6 +138,20 @@ describe('merge', () => {
     const late = one({ index: 1 });
     late.scenario = { ...late.scenario, startAt: '2026-01-01T00:00:05Z' };
     assert.equal((await mergeShards(sources([one(), late]))).shards!.covered.length, 2);
+  });
+
+  it('writes run.json piece by piece, the same bytes as in one string; report.html charts the fullest shards of many', async () => {
+    const rs = Array.from({ length: 14 }, (_, i) => shardRecord({ index: i, count: 14, timeline: Array.from({ length: 3 }, (_, t) => entry(t, { sockets: sockets({ timeWait: 10 * i, utilization: i / 100 }) })) }));
+    rs[3]!.hosts = { client: (await mergeShards(sources([shardRecord({ index: 0, count: 1 })]))).hosts!['shard-0']!, service: (await import('../helpers/synthetic-host-runs.js')).syntheticHost({ inUse: () => 1, seconds: 3 }) };
+    const m = await mergeShards(sources(rs));
+    assert.equal([...recordChunks(m)].join(''), JSON.stringify(m, null, 1) + '\n');
+    const plain = shardRecord({ index: 0, count: 1 });
+    assert.equal([...recordChunks(plain)].join(''), JSON.stringify(plain, null, 1) + '\n');
+    assert.equal([...recordChunks({ ...plain, hosts: {} })].join(''), JSON.stringify({ ...plain, hosts: {} }, null, 1) + '\n');
+    const view = reportView(m);
+    assert.deepEqual(Object.keys(view.hosts!).sort(), ['shard-13', 'shard-12', 'shard-11', 'shard-10', 'shard-9', 'shard-8', 'shard-7', 'shard-6', 'shard-5', 'shard-4', 'shard-2', 'shard-1'].sort());
+    assert.match(view.monitor.unavailable['merge-report']!, /charts 12 of the 15 hosts/);
+    assert.equal(reportView(await mergeShards(sources(rs.slice(0, 3).map((r, i) => ({ ...r, shard: { ...r.shard!, index: i, count: 3 } }))))).monitor.unavailable['merge-report'], undefined);
   });
 
   it('reads a shard from a PORTSTORM-RECORD line, the last of a log with other lines before it', async () => {
