@@ -18,23 +18,28 @@ import { renderHtml } from '../report/html.js';
 import { ShardChecker } from './checks.js';
 import { fleetDiagnosis, fleetExhaustion, shardHostName } from './fleet.js';
 import { HistogramFold } from './histograms.js';
-import { readShardInput } from './read-shard.js';
+import { readShardInputs, type NamedRecord } from './read-shard.js';
 import { shiftHostTimeline, TimelineFold } from './timeline.js';
 
-/** One input of a merge: its name in messages, and how to read its record (read once). */
+/** One input of a merge: its name in messages, and the shard records it holds (read once, one at a time). */
 export interface ShardSource {
   name: string;
-  read(): Promise<RunRecord>;
+  records(): AsyncIterable<NamedRecord>;
 }
 
-/** A run directory, run.json or pod log as a source. */
+/** A run directory, run.json or pods' log as a source (see {@link readShardInputs}). */
 export function fileSource(where: string): ShardSource {
-  return { name: where, read: () => readShardInput(where) };
+  return { name: where, records: () => readShardInputs(where) };
 }
 
 /** A record already in memory as a source (tests, callers that made it). */
 export function recordSource(name: string, record: RunRecord): ShardSource {
-  return { name, read: async () => record };
+  return {
+    name,
+    async *records() {
+      yield { name, record };
+    },
+  };
 }
 
 /** Bounds errorSamples of the merged record. */
@@ -43,7 +48,7 @@ const MAX_ERROR_SAMPLES = 50;
 /** What the first pass keeps of a merged shard. */
 interface Kept {
   index: number;
-  source: ShardSource;
+  name: string;
   runId: string;
   label: string | null;
   lateMs: number | null;
@@ -128,15 +133,14 @@ export async function mergeShards(sources: readonly ShardSource[], opts: MergeOp
   const sampledCodes = new Set<string>();
   const timeline = new TimelineFold();
 
-  for (const source of sources) {
-    const r = await source.read();
-    checker.add(source.name, r);
+  for (const source of sources) for await (const { name, record: r } of source.records()) {
+    checker.add(name, r);
     if (!r.shard) continue;
     count = r.shard.count;
     given.add(r.shard.index);
     const why = WHY_FAILED[r.status];
     if (why) {
-      failed.push({ index: r.shard.index, why: `${why} (${path.basename(source.name)}, ${r.durationS} s)` });
+      failed.push({ index: r.shard.index, why: `${why} (${path.basename(name)}, ${r.durationS} s)` });
       continue;
     }
     first ??= { ...r, timeline: [] };
@@ -160,7 +164,7 @@ export async function mergeShards(sources: readonly ShardSource[], opts: MergeOp
     timeline.add(r.timeline, at);
     kept.push({
       index: r.shard.index,
-      source,
+      name,
       runId: r.runId,
       label: r.label,
       lateMs: r.shard.lateMs,
@@ -202,7 +206,7 @@ export async function mergeShards(sources: readonly ShardSource[], opts: MergeOp
         timeline: shiftHostTimeline(h.timeline, k.offset, length),
         coverage: { ...h.coverage, fromS: h.coverage.fromS === null ? null : h.coverage.fromS + k.offset, toS: h.coverage.toS === null ? null : h.coverage.toS + k.offset },
       };
-      if (own) Object.assign(shifted, { role: 'client', source: 'file', address: k.source.name, clock: { method: 'wall-clock', offsetMs: 0, uncertaintyMs: null } });
+      if (own) Object.assign(shifted, { role: 'client', source: 'file', address: k.name, clock: { method: 'wall-clock', offsetMs: 0, uncertaintyMs: null } });
       hosts[shardHostName(k.index, own ? undefined : name)] = shifted;
     }
     k.hosts = [];

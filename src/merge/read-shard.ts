@@ -1,34 +1,77 @@
 /** One input of `merge`: a run directory, a run.json, or a pod's log whose last PORTSTORM-RECORD line holds the record. */
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { checkRunRecord } from '../record/run-file.js';
 import type { RunRecord } from '../record/types.js';
 import { displayArg } from '../scenario/load.js';
-import { lastRecordLine, recordLineText } from './record-line.js';
+import { RECORD_LINE_MARKER, recordLineText } from './record-line.js';
+
+/** One record an input holds, with the name messages give it. */
+export interface NamedRecord {
+  name: string;
+  record: RunRecord;
+}
 
 /**
- * Reads one shard's record. A directory means its run.json; a file is a run record when its text
- * starts with `{`, else a log whose last PORTSTORM-RECORD line is decoded. Bad input is a one-line
- * `UsageError` naming the file.
+ * The shard records one input holds. A directory means its run.json; a file is a run record when
+ * its text starts with `{`, else a log: every PORTSTORM-RECORD line in it is a shard's record (the
+ * pods' last lines gathered in one file by `kubectl logs -l job-name=… --tail=1`), and where one
+ * file holds two lines of the same shard index, the last is taken (a log holding an earlier run).
+ * Lines are decoded one at a time, last first; bad input is a one-line `UsageError` naming the file.
  */
-export async function readShardInput(where: string): Promise<RunRecord> {
+export async function* readShardInputs(where: string): AsyncGenerator<NamedRecord> {
   const isDir = await stat(where).then(
     (st) => st.isDirectory(),
     () => false,
   );
   const file = isDir ? path.join(where, 'run.json') : where;
-  let text: string;
+  const shown = displayArg(file);
+  let handle;
   try {
-    text = await readFile(file, 'utf8');
+    handle = await open(file, 'r');
   } catch (err) {
-    throw new UsageError(`${displayArg(file)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new UsageError(`${shown}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  if (/^\s*\{/.test(text)) return parseShard(text, displayArg(file));
-  const line = lastRecordLine(text);
-  if (line === null) throw new UsageError(`${displayArg(file)}: neither a run record (JSON) nor a log with a PORTSTORM-RECORD line`);
-  const name = `${displayArg(file)} (last PORTSTORM-RECORD line)`;
-  return parseShard(recordLineText(line, name), name);
+  try {
+    const text = await handle.readFile();
+    if (/^\s*\{/.test(text.subarray(0, 64).toString('latin1'))) {
+      yield { name: shown, record: parseShard(text.toString('utf8'), shown) };
+      return;
+    }
+    const lines = recordLines(text);
+    if (lines.length === 0) throw new UsageError(`${shown}: neither a run record (JSON) nor a log with a PORTSTORM-RECORD line`);
+    const seen = new Set<number>();
+    for (const { start, end, line } of lines.reverse()) {
+      const name = lines.length === 1 ? `${shown} (last PORTSTORM-RECORD line)` : `${shown}:${line}`;
+      const record = parseShard(recordLineText(text.subarray(start, end).toString('latin1'), name), name);
+      const index = record.shard?.index;
+      if (index !== undefined && seen.has(index)) continue;
+      if (index !== undefined) seen.add(index);
+      yield { name, record };
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Where each PORTSTORM-RECORD line of a log is (byte offsets) and its line number (from 1). */
+function recordLines(buf: Buffer): Array<{ start: number; end: number; line: number }> {
+  const out: Array<{ start: number; end: number; line: number }> = [];
+  let line = 1;
+  let counted = 0;
+  for (let at = buf.indexOf(RECORD_LINE_MARKER); at >= 0; ) {
+    const start = buf.lastIndexOf(0x0a, at) + 1;
+    for (let i = buf.indexOf(0x0a, counted); i >= 0 && i < start; i = buf.indexOf(0x0a, i + 1)) {
+      line++;
+      counted = i + 1;
+    }
+    const nl = buf.indexOf(0x0a, at);
+    const end = nl < 0 ? buf.length : nl;
+    out.push({ start, end, line });
+    at = nl < 0 ? -1 : buf.indexOf(RECORD_LINE_MARKER, end);
+  }
+  return out;
 }
 
 /** Timeline seconds given to the full schema check (the first of every timeline); the rest get {@link checkSeconds}. */

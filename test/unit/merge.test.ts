@@ -154,7 +154,7 @@ describe('merge', () => {
     assert.equal(reportView(await mergeShards(sources(rs.slice(0, 3).map((r, i) => ({ ...r, shard: { ...r.shard!, index: i, count: 3 } }))))).monitor.unavailable['merge-report'], undefined);
   });
 
-  it('reads a shard from a PORTSTORM-RECORD line, the last of a log with other lines before it', async () => {
+  it('reads shards from PORTSTORM-RECORD lines: a log with other lines before, an earlier line of the same shard left out, one file of every pod\'s line', async () => {
     const r = shardRecord({ index: 0, count: 1 });
     const line = encodeRecordLine(r);
     assert.match(line, /^PORTSTORM-RECORD [A-Za-z0-9+/]+=*$/);
@@ -166,6 +166,14 @@ describe('merge', () => {
       await writeFile(log, `starting\nportstorm run complete\n${older}\n2026-01-01T00:01:00Z ${line}\n`);
       const m = await mergeShards([fileSource(log)]);
       assert.equal(m.shards!.runs[0]!.runId, r.runId);
+      // kubectl logs -l job-name=… --tail=1 > shards.log: every pod's last line in one file, each a shard.
+      const two = [0, 1].map((index) => encodeRecordLine({ ...shardRecord({ index, count: 2 }), runId: `pod-${index}` }));
+      const all = path.join(dir, 'shards.log');
+      await writeFile(all, `${two[1]}\n${two[0]}\n`);
+      const both = await mergeShards([fileSource(all)]);
+      assert.deepEqual(both.shards!.runs.map((x) => x.runId), ['pod-0', 'pod-1']);
+      assert.deepEqual(both.shards!.covered, [0, 1]);
+      assert.match(both.hosts!['shard-1']!.address, /shards\.log:1$/);
       await writeFile(log, 'no record here\n');
       await assert.rejects(mergeShards([fileSource(log)]), /pod-0\.log: neither a run record \(JSON\) nor a log with a PORTSTORM-RECORD line/);
       await writeFile(log, `${line.slice(0, 200)}\n`);
