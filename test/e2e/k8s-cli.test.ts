@@ -4,19 +4,20 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { parseAllDocuments } from 'yaml';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const DEMO = fileURLToPath(new URL('../../../scenarios/demo.yaml', import.meta.url));
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'portstorm-k8s-cli-'));
 
-function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, 'k8s', ...args], { encoding: 'utf8', timeout: 30_000, cwd: tmp });
+function cli(args: string[], verb = 'k8s'): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, verb, ...args], { encoding: 'utf8', timeout: 30_000, cwd: tmp });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -60,5 +61,22 @@ describe('portstorm k8s', () => {
       assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
       assert.match(r.stderr.trimEnd(), pattern);
     }
+  });
+
+  it('what the pods run: run --print-record-line ends stdout with the record line of run.json, which shows the port range', () => {
+    const scenario = path.join(tmp, 'tiny.yaml');
+    writeFileSync(scenario, 'name: tiny\nload:\n  - { model: arrival-rate, rate: 20, duration: 1s }\n');
+    const results = path.join(tmp, 'results');
+    const r = cli([scenario, '--out', results, '--quiet', '--print-record-line'], 'run');
+    assert.equal(r.status, 0, r.stderr);
+    const last = r.stdout.trimEnd().split('\n').at(-1)!;
+    const m = /^PORTSTORM-RECORD ([A-Za-z0-9+/=]+)$/.exec(last);
+    assert.ok(m, last.slice(0, 80));
+    const [runId] = readdirSync(results);
+    const file = readFileSync(path.join(results, runId!, 'run.json'), 'utf8');
+    assert.equal(gunzipSync(Buffer.from(m[1]!, 'base64')).toString('utf8'), file);
+    const record = JSON.parse(file) as { host: { portRange: [number, number] | null } };
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    assert.deepEqual(record.host.portRange, [lo, hi]);
   });
 });
