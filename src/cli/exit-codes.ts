@@ -27,6 +27,7 @@ export const COMMAND_EXIT_CODES: Readonly<Record<string, readonly ExitCode[]>> =
   monitor: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
   doctor: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
   import: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
+  k8s: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
 };
 
 /** Command-specific wording where a code means something narrower than in general. */
@@ -44,6 +45,11 @@ const SPECIFIC: Readonly<Record<string, Partial<Record<ExitCode, string>>>> = {
     [ExitCode.OK]: 'analyzed; run.json and report.html written (request errors are data, not a failure)',
     [ExitCode.USAGE]: 'not a JTL, a header without timeStamp/elapsed/success, a truncated last row, timestamps out of order, an empty file, or a bad --monitor/--attach, told in one line (file:line)',
     [ExitCode.RUNTIME]: 'the record could not be written',
+  },
+  k8s: {
+    [ExitCode.OK]: 'manifests written (to stdout or --out DIR); how to apply and collect them told on stderr',
+    [ExitCode.USAGE]: 'a bad scenario or flag (--shards, --image, --start-at in the past, ...), told in one line',
+    [ExitCode.RUNTIME]: 'the --out directory or file could not be written',
   },
   lab: { [ExitCode.THRESHOLD_FAILED]: 'a threshold failed (in any variant)' },
   run: {

@@ -9,6 +9,7 @@ import { displayArg, loadScenario } from '../../scenario/load.js';
 import { parseDuration, usesTls, type Scenario } from '../../scenario/schema.js';
 import { defineCommand } from '../command.js';
 import { createProgress } from '../progress.js';
+import { printRecordLine, recordLineOption } from '../record-line-flag.js';
 import { applyWatchFlags, TOKEN_ENV, type WatchArgs } from '../watch-flags.js';
 
 export interface RunArgs extends WatchArgs {
@@ -33,7 +34,7 @@ export const runCommand = defineCommand<RunArgs>({
   command: 'run <scenario>',
   describe: 'Run a scenario file (YAML or JSON) and record every connection and request',
   builder: (y) =>
-    y
+    recordLineOption(y)
       .positional('scenario', { type: 'string', demandOption: true, describe: 'scenario file' })
       .option('out', { type: 'string', default: 'results', describe: 'directory for <runId>/run.json' })
       .option('label', { type: 'string', describe: 'a label stored with the run (e.g. "before tuning")' })
@@ -128,6 +129,7 @@ export const runCommand = defineCommand<RunArgs>({
       if (argv.json) process.stdout.write(JSON.stringify(record) + '\n');
       else process.stdout.write(renderTextSummary(record, file, html));
       if (argv.json && !argv.quiet) process.stderr.write(`portstorm: results in ${file}\n`);
+      await printRecordLine(argv, file);
       if (record.status === 'interrupted') return ExitCode.INTERRUPTED;
       return record.thresholds.some((t) => !t.passed) ? ExitCode.THRESHOLD_FAILED : ExitCode.OK;
     } finally {
