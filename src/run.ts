@@ -12,6 +12,7 @@ import { evaluateThresholds } from './analysis/thresholds.js';
 import { epochMs, sleep } from './load/clock.js';
 import { limitsReached, releaseFdReserve } from './limits.js';
 import { requestLogName, startLoad, type RunningLoad } from './load/engine.js';
+import { parseStartAt, shardLabel, shardPart, WHOLE, type Shard, type ShardPart } from './load/shard.js';
 import { connectionEngine, type EngineChoice } from './load/transport/index.js';
 import { resolveTarget, type ResolvedTarget } from './load/target-address.js';
 import { runTls, type RunTls } from './load/tls-settings.js';
@@ -29,7 +30,7 @@ import { RunAccumulator, type ErrorSampleRecord, type LiveStats } from './record
 import type { WireBucket } from './record/bucket.js';
 import { newRunId, writeBeside, writeRunRecord } from './record/run-file.js';
 import { renderHtml } from './report/html.js';
-import { RUN_SCHEMA, type HostInfo, type RunRecord, type RunStatus, type TargetResolution, type TargetStats, type TargetTls } from './record/types.js';
+import { RUN_SCHEMA, type HostInfo, type RunRecord, type ShardInfo, type RunStatus, type TargetResolution, type TargetStats, type TargetTls } from './record/types.js';
 import { usesTls, type Scenario } from './scenario/schema.js';
 import { builtinCertificateNames, makeCertificate } from './target/certificate.js';
 import { startTargetThread, type TargetThread } from './target/thread.js';
@@ -41,7 +42,13 @@ export interface RunOptions {
   scenario: Scenario;
   /** Directory under which `<runId>/run.json` is written. */
   resultsDir: string;
+  /** Default: `shard-I-of-N` for a shard, else none. */
   label?: string | null;
+  /**
+   * Run only this shard of the scenario (`--shard I/N`); default the whole. With it, or with the
+   * scenario's `startAt`, the record holds `shard` (a scheduled whole run as shard 0 of 1).
+   */
+  shard?: Shard | null;
   /** Overrides the scenario's allowRemote. */
   allowRemote?: boolean;
   /** Write a per-request NDJSON log per worker next to run.json. */
@@ -51,7 +58,9 @@ export interface RunOptions {
   /** Called twice a second while the load runs. */
   onProgress?: (elapsedS: number, live: LiveStats) => void;
   /** Called once the target is known and the load is about to start. */
-  onStart?: (info: { runId: string; targetUrl: string; workers: number }) => void;
+  onStart?: (info: { runId: string; targetUrl: string; workers: number; shard: Shard | null; part: ShardPart | null; startAt: string | null }) => void;
+  /** Called once the load started: its run time 0 and, with `startAt`, how late that was (ms). */
+  onLoadStart?: (info: { startEpochMs: number; startAt: string | null; lateMs: number | null }) => void;
   /**
    * Seconds between checkpoints: while the load runs, run.json is rewritten (status `checkpoint`)
    * with everything so far, so a killed run loses at most about this much. Default
@@ -183,7 +192,12 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const workers = s.workers === 'auto' ? autoWorkers(thread !== null) : s.workers;
   const engine = connectionEngine(s.connection.reuse, addr.host, s.protocol, { tls: tls !== null, lookupName });
   const acc = new RunAccumulator({ tls: usesTls(s), dns: s.dns === 'per-connection' });
-  const run: RunFacts = { s, runId, label: opts.label ?? null, url, builtin: thread !== null, resolved, tls: tls?.record ?? null, startedAt, workers, engine, host, ownDestinations, acc, watched };
+  const shard = opts.shard ?? null;
+  const part = shard ? shardPart(s, shard) : null;
+  const startAt = s.startAt ?? null;
+  const shardInfo: ShardInfo | null =
+    shard || startAt ? { index: (shard ?? WHOLE).index, count: (shard ?? WHOLE).count, startAt, lateMs: null, split: part?.words ?? 'the whole load' } : null;
+  const run: RunFacts = { s, runId, label: opts.label ?? (shard ? shardLabel(shard) : null), shard: shardInfo, url, builtin: thread !== null, resolved, tls: tls?.record ?? null, startedAt, workers, engine, host, ownDestinations, acc, watched };
   let load: RunningLoad | null = null;
   let status: RunStatus = 'completed';
   let failure: unknown = null;
@@ -218,15 +232,18 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     return mainThreadMs;
   };
   try {
-    opts.onStart?.({ runId, targetUrl: url, workers });
+    opts.onStart?.({ runId, targetUrl: url, workers, shard, part, startAt });
     if (opts.logRequests) await mkdir(dir, { recursive: true });
     // Stopped before the load began: no load at all, and an (empty) interrupted record.
     if (opts.signal?.aborted) onAbort();
     else {
       const observer = { buckets: (b: WireBucket[]) => run.acc.add(b), sample: (x: ErrorSampleRecord) => run.acc.addSample(x) };
       const target = { host: addr.host, port: addr.port, authority: new URL(url).host, tls: tls?.client ?? null, lookupName };
-      load = await startLoad(s, target, workers, observer, opts.logRequests ? dir : null);
+      const startAtMs = startAt === null ? null : parseStartAt(startAt, 'startAt');
+      load = await startLoad(s, target, workers, observer, opts.logRequests ? dir : null, { shard: shard ?? WHOLE, startAtMs, signal: opts.signal });
       const started = load.startEpochMs;
+      if (shardInfo) shardInfo.lateMs = load.lateMs;
+      opts.onLoadStart?.({ startEpochMs: started, startAt, lateMs: load.lateMs });
       monitor?.loadStarted(started);
       watched?.loadStarted(started);
       if (opts.signal?.aborted) onAbort();
@@ -344,6 +361,8 @@ interface RunFacts {
   s: Scenario;
   runId: string;
   label: string | null;
+  /** The run's shard (lateMs filled in once the load started), or null for a whole run started at once. */
+  shard: ShardInfo | null;
   url: string;
   builtin: boolean;
   /** How the target's name was resolved. */
@@ -399,6 +418,7 @@ function buildRecord(run: RunFacts, m: RunMoment): RunRecord {
     portstormVersion: PORTSTORM_VERSION,
     runId: run.runId,
     label: run.label,
+    ...(run.shard ? { shard: { ...run.shard } } : {}),
     scenario: s,
     target: { url: run.url, builtin: run.builtin, stats: m.targetStats, resolved: run.resolved, tls: run.tls },
     startedAt: run.startedAt.toISOString(),

@@ -28,6 +28,7 @@ export const COMMAND_EXIT_CODES: Readonly<Record<string, readonly ExitCode[]>> =
   doctor: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
   import: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
   merge: [ExitCode.OK, ExitCode.THRESHOLD_FAILED, ExitCode.USAGE, ExitCode.RUNTIME],
+  k8s: [ExitCode.OK, ExitCode.USAGE, ExitCode.RUNTIME],
 };
 
 /** Command-specific wording where a code means something narrower than in general. */
@@ -51,6 +52,11 @@ const SPECIFIC: Readonly<Record<string, Partial<Record<ExitCode, string>>>> = {
     [ExitCode.THRESHOLD_FAILED]: "a scenario threshold failed, judged on the merged record",
     [ExitCode.USAGE]: 'an unreadable input, a record that is not a shard, or shards of different scenarios, portstorm versions or counts, an index twice, or none completed, told in one line',
     [ExitCode.RUNTIME]: 'the merged record could not be written',
+  },
+  k8s: {
+    [ExitCode.OK]: 'manifests written (to stdout or --out DIR); how to apply and collect them told on stderr',
+    [ExitCode.USAGE]: 'a bad scenario or flag (--shards, --image, --start-at in the past, ...), told in one line',
+    [ExitCode.RUNTIME]: 'the --out directory or file could not be written',
   },
   lab: { [ExitCode.THRESHOLD_FAILED]: 'a threshold failed (in any variant)' },
   run: {

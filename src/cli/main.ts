@@ -20,10 +20,11 @@ import { labCommand } from './commands/lab.js';
 import { analyzeCommand } from './commands/analyze.js';
 import { mergeCommand } from './commands/merge.js';
 import { importCommand, jmeterStyleArgs } from './commands/import.js';
+import { k8sCommand } from './commands/k8s.js';
 import { exitAfterOutput, toleratePipeClose } from './exit.js';
 import { ALL_EXIT_CODES, COMMAND_EXIT_CODES, exitCodesEpilogue } from './exit-codes.js';
 
-const commands: Command<any>[] = [runCommand, reportCommand, analyzeCommand, mergeCommand, compareCommand, serveCommand, monitorCommand, doctorCommand, labCommand, importCommand, demoCommand];
+const commands: Command<any>[] = [runCommand, reportCommand, analyzeCommand, mergeCommand, compareCommand, serveCommand, monitorCommand, doctorCommand, labCommand, importCommand, k8sCommand, demoCommand];
 
 /** How a CLI invocation ended: its exit code and, for a failure, the one-line message for stderr. */
 export interface CliOutcome {

@@ -12,14 +12,10 @@ import type { ArrivalRateGroup, Scenario, UsersGroup } from '../scenario/schema.
 import { syscallKey } from '../vocab/failure.js';
 import { runClock, sleep, type RunClock } from './clock.js';
 import { arrivalSchedule, userStartOffset } from './pacer.js';
+import { shareOf, type Shard } from './shard.js';
 import { createTransport } from './transport/index.js';
 import type { TlsClientOptions, Transport } from './transport/types.js';
 
-/** Which part of the load this generator runs: arrivals n ≡ index (mod count), users likewise. */
-export interface Shard {
-  index: number;
-  count: number;
-}
 
 /** The first failure of each code and syscall, kept with its detail. */
 export interface ErrorSample {
@@ -49,6 +45,7 @@ export interface GeneratorConfig {
   tls: TlsClientOptions | null;
   /** `dns: per-connection`: the name every new connection looks up; else null. */
   lookupName: string | null;
+  /** The stripe this thread runs: the process's shard composed with its worker's (see composeShard). */
   shard: Shard;
   /** Where to write this shard's per-request NDJSON log, if at all. */
   requestLogFile: string | null;
@@ -72,11 +69,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export const SCHEDULE_AHEAD_MS = 50;
 const SCHEDULE_PERIOD_MS = 10;
-
-/** Shard `index`'s part of a whole split over `count` shards: the parts add up to the whole. */
-export function shareOf(total: number, shard: Shard): number {
-  return Math.floor(total / shard.count) + (shard.index < total % shard.count ? 1 : 0);
-}
 
 /** Generates one shard of load. */
 export class LoadGenerator {

@@ -7,6 +7,8 @@ export type ToMain =
   | { type: 'buckets'; buckets: LoadWireBucket[] }
   | { type: 'sample'; sample: ErrorSample }
   | { type: 'ready' }
+  /** The start message arrived `behindMs` after the start epoch (0 when it came in time). */
+  | { type: 'started'; behindMs: number }
   | { type: 'done' }
   | { type: 'error'; message: string };
 

@@ -1,5 +1,6 @@
 /** Worker-thread entry: runs one shard of the load and streams its buckets to the main thread. */
 import { parentPort, workerData } from 'node:worker_threads';
+import { epochMs } from './clock.js';
 import { LoadGenerator, type GeneratorConfig } from './generator.js';
 import type { ToMain, ToWorker } from './messages.js';
 
@@ -12,6 +13,7 @@ const generator = new LoadGenerator(workerData as GeneratorConfig, {
 
 port.on('message', (m: ToWorker) => {
   if (m.type === 'start') {
+    send({ type: 'started', behindMs: Math.max(0, epochMs() - m.startEpochMs) });
     generator.run(m.startEpochMs).then(
       () => finish({ type: 'done' }),
       (err: unknown) => finish({ type: 'error', message: err instanceof Error ? err.message : String(err) }),

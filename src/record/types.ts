@@ -575,7 +575,7 @@ export interface RunRecord {
    * scenario is a synthetic description of the JMeter test, the host figures from `--monitor` files).
    */
   source?: 'portstorm' | 'jmeter' | 'merge';
-  /** This run was shard `index` of `count` (`run --shard I/N`); absent for a whole run. */
+  /** This run was shard `index` of `count` (`run --shard I/N`; a whole run with a `startAt` is shard 0 of 1); absent for a whole run started at once. */
   shard?: ShardInfo;
   /** A merged record (`portstorm merge`): which shards it covers and which it lacks; absent otherwise. */
   shards?: MergedShards;

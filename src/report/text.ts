@@ -53,6 +53,10 @@ export function renderTextSummary(r: RunRecord, file: string | null, html: strin
     `  requests               ${num(t.attempted)} attempted, ${num(t.completed)} completed, ${num(t.failed)} failed, ${num(t.dropped)} dropped`,
     `  throughput             ${perSecond(rate)} completed/s, ${perSecond(newConn)} new connections/s (${num(t.connectionsOpened)} opened)`,
   ];
+  if (r.shard) {
+    const late = r.shard.startAt === null ? '' : `; start at ${r.shard.startAt}, ${r.shard.lateMs === null ? 'not started' : `${r.shard.lateMs} ms late`}`;
+    lines.splice(2, 0, `  shard                  ${r.shard.index}/${r.shard.count}: ${r.shard.split}${late}`);
+  }
   const resolved = resolutionLine(r);
   if (resolved) lines.splice(2, 0, `  resolved               ${resolved}`);
   const partial = partialNote(r);

@@ -7,6 +7,7 @@ import { demoCommand } from '../../src/cli/commands/demo.js';
 import { doctorCommand } from '../../src/cli/commands/doctor.js';
 import { labCommand } from '../../src/cli/commands/lab.js';
 import { importCommand } from '../../src/cli/commands/import.js';
+import { k8sCommand } from '../../src/cli/commands/k8s.js';
 import { monitorCommand } from '../../src/cli/commands/monitor.js';
 import { analyzeCommand } from '../../src/cli/commands/analyze.js';
 import { mergeCommand } from '../../src/cli/commands/merge.js';
@@ -17,7 +18,7 @@ import { ExitCode } from '../../src/errors.js';
 
 describe('exit codes in --help', () => {
   it('every command has its list, each code one of ExitCode, in order, always with 0 and 2', () => {
-    const verbs = [runCommand, reportCommand, analyzeCommand, mergeCommand, compareCommand, serveCommand, monitorCommand, doctorCommand, labCommand, importCommand, demoCommand].map((c) => c.command.split(' ')[0]!);
+    const verbs = [runCommand, reportCommand, analyzeCommand, mergeCommand, compareCommand, serveCommand, monitorCommand, doctorCommand, labCommand, importCommand, k8sCommand, demoCommand].map((c) => c.command.split(' ')[0]!);
     assert.deepEqual(Object.keys(COMMAND_EXIT_CODES).sort(), [...verbs].sort());
     const known = new Set<number>(Object.values(ExitCode));
     for (const [verb, codes] of Object.entries(COMMAND_EXIT_CODES)) {
@@ -26,7 +27,7 @@ describe('exit codes in --help', () => {
       assert.ok(codes.includes(ExitCode.OK) && codes.includes(ExitCode.USAGE), verb);
     }
     // Only commands that run a load can be interrupted with partial results; only those with rules exit 1.
-    for (const verb of ['report', 'analyze', 'merge', 'serve', 'monitor', 'doctor', 'import']) assert.ok(!COMMAND_EXIT_CODES[verb]!.includes(ExitCode.INTERRUPTED), verb);
+    for (const verb of ['report', 'analyze', 'merge', 'serve', 'monitor', 'doctor', 'import', 'k8s']) assert.ok(!COMMAND_EXIT_CODES[verb]!.includes(ExitCode.INTERRUPTED), verb);
     assert.ok(COMMAND_EXIT_CODES.compare!.includes(ExitCode.THRESHOLD_FAILED));
     assert.ok(COMMAND_EXIT_CODES.merge!.includes(ExitCode.THRESHOLD_FAILED), 'merge judges the scenario thresholds on the merged record');
     assert.deepEqual(ALL_EXIT_CODES, [0, 1, 2, 3, 130]);
