@@ -11,3 +11,10 @@ export function shardsLine(r: RunRecord): string | null {
   parts.push(`load starts ${Math.round(s.startSpreadMs)} ms apart`);
   return parts.join('; ');
 }
+
+/** The shard host whose ports a merged record's top-level `ports` are (the busiest), or null. */
+export function busiestShard(r: RunRecord): string | null {
+  if (!r.shards || !r.ports) return null;
+  const want = JSON.stringify(r.ports);
+  return Object.entries(r.hosts ?? {}).find(([name, h]) => !name.includes('@') && JSON.stringify(h.ports) === want)?.[0] ?? null;
+}

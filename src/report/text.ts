@@ -4,7 +4,7 @@ import { hasOtherHosts, hostsWithPeaks, verdictHost } from '../analysis/host-pea
 import { hostClock, hostCoverage, hostFrom, hostTimeWait, hostUtilization } from './host-lines.js';
 import { baselineLine, otherTrafficLine, portsHeadline } from './ports-lines.js';
 import { partialNote, statusLabel } from './status.js';
-import { shardsLine } from './shards-lines.js';
+import { busiestShard, shardsLine } from './shards-lines.js';
 import { topologyLines, topologyOf } from './topology-lines.js';
 import { dnsSummaryOf, handshakeCounts, lookupCounts, resolutionLine, tlsSettingsLine, tlsSummaryOf } from './tls-lines.js';
 import { msValue, num, orDash, pct, perSecond, sec, thresholdValue } from '../vocab/format.js';
@@ -83,7 +83,8 @@ export function renderTextSummary(r: RunRecord, file: string | null, html: strin
   }
   const headline = portsHeadline(r);
   if (headline) {
-    lines.push(`  ports                  ${headline}`);
+    const busiest = busiestShard(r);
+    lines.push(`  ports                  ${headline}${busiest ? ` (${busiest}, the busiest shard)` : ''}`);
     const other = otherTrafficLine(r);
     if (other) lines.push(`  ${other}`);
     const before = baselineLine(r);

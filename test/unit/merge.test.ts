@@ -117,6 +117,7 @@ describe('merge', () => {
     assert.ok(m.exhaustion!.capacity);
     assert.equal(m.ports!.peakUtilization, 1);
     assert.match(m.monitor.unavailable.merge!, /shard-0's \(the busiest/);
+    assert.match(renderTextSummary(m, null), /^ {2}ports {18}peak .* \(shard-0, the busiest shard\)$/m);
   });
 
   it('refuses inputs that are not the shards of one run, in one line', async () => {
