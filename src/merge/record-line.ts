@@ -1,7 +1,8 @@
 /**
  * A run record as one log line, for a pod whose files are gone when it ends: `PORTSTORM-RECORD `
- * then the base64 of the gzipped run.json. `portstorm merge` takes a log file and reads its last
- * such line; anything before the marker on that line (a `kubectl logs --timestamps` time) is ignored.
+ * then the base64 of the gzipped run.json (what `run --print-record-line` prints). `portstorm merge`
+ * reads such lines from a log; anything before the marker on a line (a `kubectl logs --timestamps`
+ * time) is ignored.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { UsageError } from '../errors.js';
@@ -36,13 +37,4 @@ export function recordLineText(line: string, file = 'the record line'): string {
   } catch (err) {
     throw new UsageError(`${file}: the PORTSTORM-RECORD line does not gunzip (${(err as NodeJS.ErrnoException).code ?? 'corrupt'}): is the log cut short?`);
   }
-}
-
-/** The last line of `text` holding a record line, or null when there is none. */
-export function lastRecordLine(text: string): string | null {
-  const at = text.lastIndexOf(RECORD_LINE_MARKER);
-  if (at < 0) return null;
-  const start = text.lastIndexOf('\n', at) + 1;
-  const end = text.indexOf('\n', at);
-  return text.slice(start, end < 0 ? text.length : end);
 }
