@@ -22,8 +22,8 @@ export const mergeCommand = defineCommand<MergeArgs>({
       .option('out', { type: 'string', default: 'results', describe: 'directory for <runId>/run.json and report.html' })
       .option('label', { type: 'string', describe: 'a label stored with the merged record' })
       .option('json', { type: 'boolean', default: false, describe: 'print the merged record to stdout instead of the summary' })
-      .example('$0 merge results/*-shard-* --out results', 'the merged record of shards run on several machines')
-      .example('$0 merge pod-0.log pod-1.log pod-2.log', "from the pods' logs (kubectl logs job/portstorm --all-pods, one file per pod)") as never,
+      .example('$0 merge host-a/results/<runId> host-b/results/<runId> host-c/results/<runId>', "the merged record of the shards' run directories, gathered from their machines")
+      .example('$0 merge shards.log', "from the pods' record lines (kubectl logs -l job-name=<job> --tail=1 --prefix=false > shards.log)") as never,
   async run(argv) {
     await checkOutputDir(argv.out);
     const { record, file, html } = await mergeAndWrite(argv.shards.map(fileSource), argv.out, { label: argv.label ?? null });
