@@ -296,7 +296,9 @@ ${CHART_KIT}
   var clientUsable = rec.ports && num(rec.ports.usable) !== null ? rec.ports.usable : (rec.host ? num(rec.host.usablePorts) : null);
   var clientOwn = tl.some(function (e) { return sock(e, 'ownInUse') !== null; });
   var clientTitle = clientOwn ? 'Sockets and port utilization toward the target' : 'Sockets and port utilization';
-  socketsChart('sockets', multiHost ? 'client (client): ' + clientTitle : clientTitle, 'client', tl, clientUsable,
+  // A merged record's top-level seconds are the fleet's: sockets summed, utilization the highest shard's.
+  var clientLabel = rec.shards ? 'all shards (sockets summed, utilization the highest shard\'s): ' : 'client (client): ';
+  socketsChart('sockets', multiHost ? clientLabel + clientTitle : clientTitle, 'client', tl, clientUsable,
     monitorOff ? 'The monitor was off for this run: there is no socket data.' : 'No socket source worked during this run: there is no socket data.');
   hostNames.forEach(function (name) {
     var h = hostMap[name];
