@@ -14,7 +14,12 @@ export const RECORD_LINE_MARKER = 'PORTSTORM-RECORD ';
 
 /** The record as one line, without a line break: `PORTSTORM-RECORD <base64 of gzip of JSON>`. */
 export function encodeRecordLine(record: RunRecord): string {
-  return RECORD_LINE_MARKER + gzipSync(JSON.stringify(record)).toString('base64');
+  return encodeRecordText(JSON.stringify(record));
+}
+
+/** A run.json's text (or bytes, as written) as one record line, without a line break. */
+export function encodeRecordText(runJson: string | Buffer): string {
+  return RECORD_LINE_MARKER + gzipSync(runJson).toString('base64');
 }
 
 /**

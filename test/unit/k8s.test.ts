@@ -12,7 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { recordLine } from '../../src/cli/record-line-flag.js';
+import { encodeRecordText, recordLineText } from '../../src/merge/record-line.js';
 import { UsageError } from '../../src/errors.js';
 import { imageProblem, quantityProblem } from '../../src/k8s/names.js';
 import { k8sPlan, type K8sInput } from '../../src/k8s/plan.js';
@@ -218,9 +218,11 @@ describe('portstorm k8s: parts', () => {
 
   it('the record line is PORTSTORM-RECORD <base64 of the gzip of run.json>', () => {
     const json = JSON.stringify({ schema: 2, runId: 'x' }, null, 1) + '\n';
-    const line = recordLine(json);
-    const m = /^PORTSTORM-RECORD ([A-Za-z0-9+/=]+)\n$/.exec(line);
+    const line = encodeRecordText(json);
+    const m = /^PORTSTORM-RECORD ([A-Za-z0-9+/=]+)$/.exec(line);
     assert.ok(m, line);
     assert.equal(gunzipSync(Buffer.from(m[1]!, 'base64')).toString('utf8'), json);
+    // What merge reads back from it, byte for byte.
+    assert.equal(recordLineText(line), json);
   });
 });
