@@ -141,17 +141,7 @@ export function analyzeExhaustion(r: RunRecord): Exhaustion {
     if (t !== null && (firstAtS === null || t < firstAtS)) firstAtS = t;
   }
   const atFirst = firstAtS === null ? undefined : timeline.find((e) => e.t === Math.floor(firstAtS!));
-  let errorRateAfter: number | null = null;
-  if (firstAtS !== null) {
-    let failed = 0;
-    let done = 0;
-    for (const e of timeline) {
-      if (e.t < Math.floor(firstAtS)) continue;
-      failed += e.failed;
-      done += e.completed + e.failed;
-    }
-    errorRateAfter = done > 0 ? failed / done : null;
-  }
+  const errorRateAfter = errorRateFrom(timeline, firstAtS);
 
   const capacity = capacityOf(r);
   const peakConnectionRate = timeline.length > 0 ? Math.max(...timeline.map((e) => connectionAttempts(r, e))) : null;
@@ -228,4 +218,17 @@ function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Share of the requests finished from second ⌊fromS⌋ on that failed; null without an onset or requests. */
+export function errorRateFrom(timeline: ReadonlyArray<{ t: number; completed: number; failed: number }>, fromS: number | null): number | null {
+  if (fromS === null) return null;
+  let failed = 0;
+  let done = 0;
+  for (const e of timeline) {
+    if (e.t < Math.floor(fromS)) continue;
+    failed += e.failed;
+    done += e.completed + e.failed;
+  }
+  return done > 0 ? failed / done : null;
 }

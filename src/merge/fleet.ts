@@ -6,6 +6,7 @@
  */
 import type { Exhaustion, TimelineEntry, Verdict } from '../record/types.js';
 import { CLIENT_HOST } from '../analysis/hosts.js';
+import { errorRateFrom } from '../analysis/exhaustion.js';
 import { sec } from '../vocab/format.js';
 
 const SEVERITY_RANK: Record<Verdict['severity'], number> = { critical: 0, warning: 1, info: 2 };
@@ -79,16 +80,6 @@ export function fleetExhaustion(shards: ReadonlyArray<{ offset: number; exhausti
   const shift = (v: number | null) => (v === null ? null : Math.round((v + lead.offset) * 1000) / 1000);
   const ex = lead.exhaustion;
   const firstAtS = shift(ex.firstAtS);
-  let errorRateAfter: number | null = null;
-  if (firstAtS !== null) {
-    let failed = 0;
-    let done = 0;
-    for (const e of timeline) {
-      if (e.t < Math.floor(firstAtS)) continue;
-      failed += e.failed;
-      done += e.completed + e.failed;
-    }
-    errorRateAfter = done > 0 ? failed / done : null;
-  }
+  const errorRateAfter = errorRateFrom(timeline, firstAtS);
   return { ...ex, firstAtS, predictedAtS: shift(ex.predictedAtS), earlyWarningAtS: shift(ex.earlyWarningAtS), errorRateAfter };
 }
