@@ -19,6 +19,7 @@ import type { AgentHealth, AgentLine } from '../../src/monitor/agent-protocol.js
 import { parseAgentLine } from '../../src/monitor/agent-lines.js';
 import type { RunRecord } from '../../src/record/types.js';
 import { makeCertificate } from '../../src/target/certificate.js';
+import { cliEnvironment, runCli, type Ended } from '../helpers/cli-process.js';
 import { runInNetns } from '../helpers/netns.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -29,34 +30,9 @@ after(() => {
   for (const c of children) c.kill('SIGKILL');
 });
 
-interface Ended {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** This environment without PORTSTORM_TOKEN, plus `env`. */
-function environment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { PORTSTORM_TOKEN: _inherited, ...base } = process.env;
-  return { ...base, ...env };
-}
-
 /** Runs the CLI to its end (at most 90 s) without blocking this process's event loop. */
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ended> {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: tmp, env: environment(env) });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-  return new Promise((resolve) =>
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ status, stdout, stderr });
-    }),
-  );
+  return runCli(args, { cwd: tmp, env, timeoutMs: 90_000, track: children });
 }
 
 const oneLine = (stderr: string): string => {
@@ -76,7 +52,7 @@ interface RunningAgent {
 }
 
 async function agent(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningAgent> {
-  const child = spawn(process.execPath, [MAIN, 'monitor', '--interval', '100ms', '--scan-interval', '200ms', ...args], { cwd: tmp, env: environment(env) });
+  const child = spawn(process.execPath, [MAIN, 'monitor', '--interval', '100ms', '--scan-interval', '200ms', ...args], { cwd: tmp, env: cliEnvironment(env) });
   children.add(child);
   let stdout = '';
   let stderr = '';

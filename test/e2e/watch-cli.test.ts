@@ -4,43 +4,23 @@
  * 127.0.0.1 (test/helpers/agent-double.ts); runs are against the built-in target, 1 s at 40/s.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { RunRecord } from '../../src/record/types.js';
+import { runCli, type Ended } from '../helpers/cli-process.js';
 import { deadAgentUrl, startAgentDouble, type AgentDouble } from '../helpers/agent-double.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ps-watch-cli-'));
 const doubles: AgentDouble[] = [];
 after(async () => {
   await Promise.all(doubles.map((d) => d.close()));
 });
 
-interface Ended {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the CLI to its end (at most 60 s), without blocking this process's event loop. */
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ended> {
-  const { PORTSTORM_TOKEN: _inherited, ...base } = process.env;
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: tmp, env: { ...base, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((resolve) =>
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    }),
-  );
+  return runCli(args, { cwd: tmp, env, timeoutMs: 60_000 });
 }
 
 function scenarioFile(name: string, extra = ''): string {
